@@ -1,0 +1,94 @@
+//! A decoded stack. Values that may hold `${...}` references stay as spanned [`Node`]s
+//! until the planner evaluates them.
+
+use indexmap::IndexMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::yaml::Node;
+use crate::diag::Span;
+use crate::value::Value;
+
+#[derive(Debug, Clone)]
+pub struct Stack {
+    pub name: String,
+    pub file: Arc<PathBuf>,
+    /// The file's text, kept for rendering diagnostics.
+    pub source: Arc<String>,
+    pub variables: IndexMap<String, VariableDecl>,
+    /// `providers.<name>`: settings, may reference variables.
+    pub providers: IndexMap<String, Node>,
+    pub resources: IndexMap<String, ResourceDecl>,
+    pub outputs: IndexMap<String, OutputDecl>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Managed,
+    Data,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Lifecycle {
+    pub prevent_destroy: bool,
+    /// Property paths (`triggers.version`, `tags`) whose changes are ignored.
+    pub ignore_changes: Vec<String>,
+    pub create_before_destroy: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceDecl {
+    pub name: String,
+    pub type_name: String,
+    pub mode: Mode,
+    /// The `properties` map (a Map node; an empty map when absent).
+    pub properties: Node,
+    /// Explicit dependencies, with the span of each name.
+    pub depends_on: Vec<(String, Span)>,
+    pub lifecycle: Lifecycle,
+    /// Span of the resource's key in `resources:`.
+    pub span: Span,
+    /// Span of the `type` value.
+    pub type_span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarType {
+    String,
+    Number,
+    Bool,
+    List,
+    Map,
+}
+
+impl VarType {
+    pub fn name(self) -> &'static str {
+        match self {
+            VarType::String => "string",
+            VarType::Number => "number",
+            VarType::Bool => "bool",
+            VarType::List => "list",
+            VarType::Map => "map",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VariableDecl {
+    pub name: String,
+    pub var_type: VarType,
+    pub default: Option<Value>,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputDecl {
+    pub name: String,
+    pub value: Node,
+    pub description: Option<String>,
+    pub sensitive: bool,
+    pub span: Span,
+}

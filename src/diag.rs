@@ -1,0 +1,331 @@
+//! Diagnostics are values: collected, returned, and rendered only at the edge (the CLI).
+//!
+//! A diagnostic says what went wrong (summary), why (detail), where (file:line:column and
+//! the field path such as `resources.root_ca.properties.validity`) and what to do next (help).
+//! Providers report a field path only; the engine attaches the source span.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// A place in a source file. Lines and columns are 1-based; `offset`/`len` are bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub file: Arc<PathBuf>,
+    pub line: usize,
+    pub column: usize,
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Span {
+    pub fn new(file: Arc<PathBuf>, line: usize, column: usize, offset: usize, len: usize) -> Span {
+        Span {
+            file,
+            line,
+            column,
+            offset,
+            len,
+        }
+    }
+
+    /// A span covering a whole file, for errors with no better place (a missing file).
+    pub fn file_only(file: &Path) -> Span {
+        Span::new(Arc::new(file.to_path_buf()), 0, 0, 0, 0)
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Stable identifier, e.g. `stack::unknown_field`.
+    pub code: &'static str,
+    pub summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub span: Option<Span>,
+    /// Field path inside the stack, e.g. `resources.root_ca.properties.validity`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Resource address, when the diagnostic is about one resource.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            summary: summary.into(),
+            detail: None,
+            help: None,
+            span: None,
+            field: None,
+            address: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, summary)
+        }
+    }
+
+    #[must_use]
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_span(mut self, span: Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_address(mut self, address: impl Into<String>) -> Self {
+        self.address = Some(address.into());
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// One-line form: `error[code]: file:line:col: summary (field)`. Used in logs and tests;
+/// the CLI renders the richer form in [`render`].
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}[{}]: ", self.code)?;
+        if let Some(span) = &self.span {
+            write!(f, "{span}: ")?;
+        }
+        write!(f, "{}", self.summary)?;
+        if let Some(field) = &self.field {
+            write!(f, " (at {field})")?;
+        } else if let Some(address) = &self.address {
+            write!(f, " (resource {address})")?;
+        }
+        if let Some(detail) = &self.detail {
+            write!(f, "\n  {detail}")?;
+        }
+        if let Some(help) = &self.help {
+            write!(f, "\n  help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A collection of diagnostics, the usual return companion of fallible engine work.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Diagnostics(Vec::new())
+    }
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+    pub fn extend(&mut self, other: impl IntoIterator<Item = Diagnostic>) {
+        self.0.extend(other);
+    }
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+    pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter().filter(|d| d.is_error())
+    }
+}
+
+impl IntoIterator for Diagnostics {
+    type Item = Diagnostic;
+    type IntoIter = std::vec::IntoIter<Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl From<Diagnostic> for Diagnostics {
+    fn from(d: Diagnostic) -> Self {
+        Diagnostics(vec![d])
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// Suggests the candidate closest to `input`, if one is close enough to be a typo.
+pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(input, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c.to_string())
+}
+
+/// Renders diagnostics for a terminal: a miette report with the source snippet when the
+/// file can be read, otherwise the one-line form.
+pub fn render(diags: &Diagnostics, color: bool) -> String {
+    let mut out = String::new();
+    for d in diags.iter() {
+        out.push_str(&render_one(d, color));
+        out.push('\n');
+    }
+    out
+}
+
+fn render_one(d: &Diagnostic, color: bool) -> String {
+    use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+
+    let Some(span) = d.span.as_ref().filter(|s| s.line > 0) else {
+        return d.to_string();
+    };
+    let Ok(source) = std::fs::read_to_string(span.file.as_path()) else {
+        return d.to_string();
+    };
+    let label = d.field.clone().unwrap_or_else(|| "here".to_string());
+    let report = MietteDiagnostic {
+        diag: d.clone(),
+        source: NamedSource::new(span.to_string(), source),
+        labels: vec![LabeledSpan::new(Some(label), span.offset, span.len.max(1))],
+    };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    if handler.render_report(&mut out, &report).is_err() {
+        return d.to_string();
+    }
+    out
+}
+
+/// Adapter that shows a [`Diagnostic`] through miette's renderer.
+#[derive(Debug)]
+struct MietteDiagnostic {
+    diag: Diagnostic,
+    source: miette::NamedSource<String>,
+    labels: Vec<miette::LabeledSpan>,
+}
+
+impl fmt::Display for MietteDiagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.diag.summary)
+    }
+}
+
+impl std::error::Error for MietteDiagnostic {}
+
+impl miette::Diagnostic for MietteDiagnostic {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        match (&self.diag.detail, &self.diag.help) {
+            (None, None) => None,
+            (Some(d), None) => Some(Box::new(d.clone())),
+            (None, Some(h)) => Some(Box::new(h.clone())),
+            (Some(d), Some(h)) => Some(Box::new(format!("{d}\n{h}"))),
+        }
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_close_names_only() {
+        let names = ["validity", "subject", "kind"];
+        assert_eq!(did_you_mean("validty", names), Some("validity".into()));
+        assert_eq!(did_you_mean("zzzz", names), None);
+    }
+
+    #[test]
+    fn one_line_form_names_place_and_field() {
+        let d = Diagnostic::error("stack::unknown_field", "unknown field \"validty\"")
+            .with_span(Span::new(Arc::new("s.yaml".into()), 3, 7, 20, 7))
+            .with_field("resources.a.properties.validty")
+            .with_help("did you mean \"validity\"?");
+        let text = d.to_string();
+        assert!(text.starts_with("error[stack::unknown_field]: s.yaml:3:7: unknown field"));
+        assert!(text.contains("(at resources.a.properties.validty)"));
+        assert!(text.ends_with("help: did you mean \"validity\"?"));
+    }
+}

@@ -1,0 +1,19 @@
+//! trustplane: declarative provisioning of AWS Private CA as the root of trust of an Istio
+//! service mesh, through cert-manager and aws-privateca-issuer.
+//!
+//! Layers, from the bottom up:
+//! - [`value`], [`diag`], [`duration`]: the value model, diagnostics, durations (no I/O);
+//! - [`config`]: the stack language;
+//! - [`provider`]: the provider contract and the providers;
+//! - [`graph`]: the dependency graph and its parallel walker;
+//! - [`plan`]: desired vs stored vs live → planned changes;
+//! - [`apply`]: executes a plan;
+//! - [`state`]: what is remembered between runs;
+//! - [`cli`]: the thin command-line layer.
+
+pub mod config;
+pub mod diag;
+pub mod duration;
+pub mod provider;
+pub mod state;
+pub mod value;

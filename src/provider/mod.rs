@@ -1,0 +1,261 @@
+//! The provider contract. A provider owns a family of resource types (`core.*`, `aws.*`,
+//! `k8s.*`, `helm.*`) and knows nothing of stacks, graphs or plans: it is handed property
+//! values and prior snapshots, and talks to the system it manages.
+
+pub mod core;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::diag::Diagnostic;
+use crate::value::{Map, Value};
+pub use schema::{Attribute, Property, ResourceSchema, Type};
+
+/// What the provider knows of one resource instance: its id, the properties as applied,
+/// and its computed attributes.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    pub id: String,
+    pub properties: Value,
+    pub attributes: Value,
+}
+
+/// Per-operation context: who is asking, so providers can make creates idempotent
+/// (PCA idempotency tokens, ownership tags) and report progress.
+#[derive(Clone)]
+pub struct OpContext {
+    /// Resource address in the stack, e.g. `root_ca`.
+    pub address: String,
+    pub stack: String,
+    /// Stack state lineage: stable across runs of the same stack and workspace.
+    pub lineage: String,
+    progress: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+}
+
+impl OpContext {
+    pub fn new(address: impl Into<String>, stack: impl Into<String>, lineage: impl Into<String>) -> Self {
+        OpContext {
+            address: address.into(),
+            stack: stack.into(),
+            lineage: lineage.into(),
+            progress: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_progress(mut self, f: Arc<dyn Fn(&str) + Send + Sync>) -> Self {
+        self.progress = Some(f);
+        self
+    }
+
+    /// Reports what a long operation is doing ("waiting for PENDING_CERTIFICATE").
+    pub fn progress(&self, message: &str) {
+        if let Some(f) = &self.progress {
+            f(message);
+        }
+    }
+}
+
+/// The outcome of comparing a prior snapshot with desired properties.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DiffResult {
+    /// Property paths whose value changes.
+    pub changed: Vec<String>,
+    /// The subset of `changed` that cannot be updated in place.
+    pub requires_replace: Vec<String>,
+    /// Attributes as they will be after apply (`Unknown` where not known yet).
+    pub planned_attributes: Value,
+}
+
+impl DiffResult {
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty()
+    }
+}
+
+/// A provider failure, in words a person can act on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ProviderError {
+    pub message: String,
+    /// Property path the error is about, when there is one.
+    pub field: Option<String>,
+    pub help: Option<String>,
+    /// Worth retrying (throttling, a transient network fault).
+    pub retryable: bool,
+}
+
+impl ProviderError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ProviderError {
+            message: message.into(),
+            field: None,
+            help: None,
+            retryable: false,
+        }
+    }
+    #[must_use]
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    #[must_use]
+    pub fn retryable(mut self) -> Self {
+        self.retryable = true;
+        self
+    }
+}
+
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+#[async_trait]
+pub trait Provider: Send + Sync {
+    /// The provider's name, as used under `providers:` in a stack (`core`, `aws`).
+    fn name(&self) -> &'static str;
+
+    /// Every resource type this provider serves.
+    fn schemas(&self) -> Vec<ResourceSchema>;
+
+    /// Checks that need no I/O, beyond the schema's generic ones. Diagnostics carry a
+    /// `field` path relative to the resource's `properties`; the engine adds the span.
+    /// Unknown values may appear anywhere and must be accepted.
+    fn validate(&self, _type_name: &str, _properties: &Value) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    /// Applies the stack's `providers.<name>` settings. Called once before any I/O.
+    async fn configure(&self, _settings: &Value) -> ProviderResult<()> {
+        Ok(())
+    }
+
+    /// Compares a prior snapshot with desired properties. The default compares values and
+    /// marks `force_new` properties as requiring replacement; providers override it to
+    /// compare semantically (policy documents) or to plan computed attributes.
+    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+        default_diff(schema, prior, desired)
+    }
+
+    /// Creates the resource; returns what now exists.
+    async fn create(&self, ctx: &OpContext, type_name: &str, desired: &Value) -> ProviderResult<Snapshot>;
+
+    /// Reads the live resource: `None` if it no longer exists.
+    async fn read(&self, ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<Option<Snapshot>>;
+
+    /// Updates in place the properties listed as changed.
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot>;
+
+    /// Deletes the resource. Deleting something already gone is not an error.
+    async fn delete(&self, ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<()>;
+
+    /// Reads an existing object by its id, to adopt it into state.
+    async fn import(&self, ctx: &OpContext, type_name: &str, id: &str) -> ProviderResult<Option<Snapshot>> {
+        let prior = Snapshot {
+            id: id.to_string(),
+            ..Snapshot::default()
+        };
+        self.read(ctx, type_name, &prior).await
+    }
+
+    /// Looks up a data source (`mode: data`). Defaults to "not a data source".
+    async fn read_data(&self, _ctx: &OpContext, type_name: &str, _properties: &Value) -> ProviderResult<Value> {
+        Err(ProviderError::new(format!("{type_name} cannot be used with mode: data")))
+    }
+}
+
+/// Value comparison of top-level properties, honouring `force_new`.
+pub fn default_diff(schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+    let empty = Map::new();
+    let before = prior.properties.as_map().unwrap_or(&empty);
+    let after = desired.as_map().unwrap_or(&empty);
+    let mut changed = Vec::new();
+    let mut requires_replace = Vec::new();
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    for key in keys {
+        let b = before.get(key).unwrap_or(&Value::Null);
+        let a = after.get(key).unwrap_or(&Value::Null);
+        if b != a {
+            changed.push(key.clone());
+            if schema.property(key).is_some_and(|p| p.force_new) {
+                requires_replace.push(key.clone());
+            }
+        }
+    }
+    let planned_attributes = if requires_replace.is_empty() {
+        prior.attributes.clone()
+    } else {
+        unknown_attributes(schema)
+    };
+    DiffResult {
+        changed,
+        requires_replace,
+        planned_attributes,
+    }
+}
+
+/// Every attribute of the schema as unknown: what a create plans.
+pub fn unknown_attributes(schema: &ResourceSchema) -> Value {
+    Value::Map(
+        schema
+            .attributes
+            .iter()
+            .map(|a| (a.name.to_string(), Value::Unknown))
+            .collect(),
+    )
+}
+
+/// All providers known to this build, and which one serves each resource type.
+pub struct Registry {
+    providers: Vec<Arc<dyn Provider>>,
+    schemas: BTreeMap<&'static str, (usize, ResourceSchema)>,
+}
+
+impl Registry {
+    pub fn new(providers: Vec<Arc<dyn Provider>>) -> Registry {
+        let mut schemas = BTreeMap::new();
+        for (i, p) in providers.iter().enumerate() {
+            for s in p.schemas() {
+                schemas.insert(s.type_name, (i, s));
+            }
+        }
+        Registry { providers, schemas }
+    }
+
+    /// The providers this build ships.
+    pub fn builtin() -> Registry {
+        Registry::new(vec![])
+    }
+
+    pub fn schema(&self, type_name: &str) -> Option<&ResourceSchema> {
+        self.schemas.get(type_name).map(|(_, s)| s)
+    }
+
+    pub fn provider_for(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {
+        self.schemas.get(type_name).map(|(i, _)| &self.providers[*i])
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.iter().find(|p| p.name() == name)
+    }
+
+    pub fn type_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.schemas.keys().copied()
+    }
+
+    pub fn provider_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.providers.iter().map(|p| p.name())
+    }
+}
