@@ -11,9 +11,12 @@
 //! - [`state`]: what is remembered between runs;
 //! - [`cli`]: the thin command-line layer.
 
+pub mod apply;
 pub mod config;
 pub mod diag;
 pub mod duration;
+pub mod graph;
+pub mod plan;
 pub mod provider;
 pub mod state;
 pub mod value;

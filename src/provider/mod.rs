@@ -236,7 +236,7 @@ impl Registry {
 
     /// The providers this build ships.
     pub fn builtin() -> Registry {
-        Registry::new(vec![])
+        Registry::new(vec![Arc::new(core::CoreProvider)])
     }
 
     pub fn schema(&self, type_name: &str) -> Option<&ResourceSchema> {

@@ -1,0 +1,402 @@
+//! Executes a plan: every change is a node of the graph walk, started as soon as its
+//! dependencies are done, at most `parallelism` at once. Each finished change is committed
+//! to state at once (durably), so a failure, Ctrl-C or a crash loses nothing that was done.
+//! A failure skips only the changes that depend on it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::expr::Scope;
+use crate::config::{Mode, Stack};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::walk::{walk, Cancel, Outcome};
+use crate::plan::diff::{keep_ignored, resource_value};
+use crate::plan::planner::{desired_properties, plan_outputs, Values};
+use crate::plan::refresh::provider_diag;
+use crate::plan::{Action, Plan, PlannedChange};
+use crate::provider::{OpContext, Registry, Snapshot};
+use crate::state::{redact, OutputState, ResourceState, Store, HISTORY_KEEP};
+use crate::value::Value;
+
+/// Receives progress events; the CLI turns them into lines or a live view.
+pub trait Progress: Send + Sync {
+    fn started(&self, change: &PlannedChange);
+    fn message(&self, address: &str, text: &str);
+    fn finished(&self, change: &PlannedChange, elapsed: Duration, error: Option<&Diagnostic>);
+}
+
+/// Progress that goes nowhere.
+pub struct Silent;
+impl Progress for Silent {
+    fn started(&self, _: &PlannedChange) {}
+    fn message(&self, _: &str, _: &str) {}
+    fn finished(&self, _: &PlannedChange, _: Duration, _: Option<&Diagnostic>) {}
+}
+
+pub struct ApplyParams {
+    pub parallelism: usize,
+    pub cancel: Cancel,
+    pub progress: Arc<dyn Progress>,
+    /// Recorded in state history (`apply`, `destroy`).
+    pub command: String,
+}
+
+/// What happened to each change.
+#[derive(Debug)]
+pub struct ApplyReport {
+    pub outcomes: Vec<(String, Action, Outcome<Diagnostic>)>,
+    pub diagnostics: Diagnostics,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        !self.diagnostics.has_errors()
+            && self
+                .outcomes
+                .iter()
+                .all(|(_, _, o)| matches!(o, Outcome::Done))
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.outcomes.iter().any(|(_, _, o)| matches!(o, Outcome::NotStarted))
+    }
+
+    pub fn count(&self, pred: impl Fn(&Outcome<Diagnostic>) -> bool) -> usize {
+        self.outcomes.iter().filter(|(_, _, o)| pred(o)).count()
+    }
+}
+
+/// Resource values shared by the nodes of one apply.
+struct Shared<'a> {
+    variables: &'a BTreeMap<String, Value>,
+    resources: &'a Mutex<HashMap<String, Value>>,
+}
+
+impl Scope for Shared<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.variables.get(name).cloned()
+    }
+    fn resource(&self, name: &str) -> Option<Value> {
+        self.resources.lock().unwrap().get(name).cloned()
+    }
+}
+
+struct Context {
+    plan: Plan,
+    stack: Stack,
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    progress: Arc<dyn Progress>,
+    values: Mutex<HashMap<String, Value>>,
+}
+
+pub async fn apply(
+    plan: &Plan,
+    stack: &Stack,
+    registry: Arc<Registry>,
+    store: Arc<dyn Store>,
+    params: ApplyParams,
+) -> ApplyReport {
+    let values: HashMap<String, Value> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Delete)
+        .map(|c| (c.address.clone(), resource_value(&c.properties, &c.planned_attributes)))
+        .collect();
+    // Resources outside a targeted plan are referenced as they stand in state.
+    let mut all_values = HashMap::new();
+    if let Ok(stored) = store.resources() {
+        for (a, r) in stored {
+            all_values.insert(a, resource_value(&r.properties, &r.attributes));
+        }
+    }
+    all_values.extend(values);
+
+    let ctx = Arc::new(Context {
+        plan: plan.clone(),
+        stack: stack.clone(),
+        registry,
+        store,
+        progress: params.progress.clone(),
+        values: Mutex::new(all_values),
+    });
+    let deps = change_dependencies(&plan.changes);
+    let outcomes = walk(&deps, params.parallelism, &params.cancel, |i| {
+        let ctx = ctx.clone();
+        async move { run_change(&ctx, i).await }
+    })
+    .await;
+
+    let mut diagnostics = Diagnostics::new();
+    let mut report = Vec::new();
+    for (change, outcome) in plan.changes.iter().zip(outcomes) {
+        if let Outcome::Failed(d) = &outcome {
+            diagnostics.push(d.clone());
+        }
+        report.push((change.address.clone(), change.action, outcome));
+    }
+    if let Err(d) = write_outputs(&ctx, plan.destroy) {
+        diagnostics.push(d);
+    }
+    if let Err(e) = ctx.store.record(&params.command, HISTORY_KEEP) {
+        diagnostics.push(Diagnostic::error("state::write_failed", e.to_string()));
+    }
+    ApplyReport {
+        outcomes: report,
+        diagnostics,
+    }
+}
+
+/// Graph edges between changes: a change waits for the changes of its dependencies; a
+/// deletion waits for the deletions of the resources that depended on it.
+fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
+    let mut live: HashMap<&str, usize> = HashMap::new();
+    let mut deleted: HashMap<&str, usize> = HashMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if c.action == Action::Delete {
+            deleted.insert(&c.address, i);
+        } else {
+            live.insert(&c.address, i);
+        }
+    }
+    let mut deps = vec![Vec::new(); changes.len()];
+    for (i, c) in changes.iter().enumerate() {
+        if c.action == Action::Delete {
+            for d in &c.dependencies {
+                if let Some(&j) = deleted.get(d.as_str()) {
+                    deps[j].push(i);
+                }
+            }
+        } else {
+            deps[i].extend(c.dependencies.iter().filter_map(|d| live.get(d.as_str()).copied()));
+        }
+    }
+    deps
+}
+
+async fn run_change(ctx: &Context, i: usize) -> Result<(), Diagnostic> {
+    let change = &ctx.plan.changes[i];
+    if change.action == Action::NoOp {
+        return Ok(());
+    }
+    ctx.progress.started(change);
+    let start = Instant::now();
+    let result = perform(ctx, change).await;
+    ctx.progress.finished(change, start.elapsed(), result.as_ref().err());
+    result
+}
+
+async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic> {
+    let address = change.address.as_str();
+    let provider = ctx.registry.provider_for(&change.type_name).cloned().ok_or_else(|| {
+        Diagnostic::error("apply::unknown_type", format!("no provider serves {}", change.type_name)).with_address(address)
+    })?;
+    let progress = ctx.progress.clone();
+    let addr = address.to_string();
+    let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage)
+        .with_progress(Arc::new(move |m: &str| progress.message(&addr, m)));
+    let prior = change.prior.as_ref().map(|p| Snapshot {
+        id: p.id.clone(),
+        properties: p.properties.clone(),
+        attributes: p.attributes.clone(),
+    });
+    let fail = |verb: &str, e| {
+        let code = match verb {
+            "create" => "apply::create_failed",
+            "update" => "apply::update_failed",
+            "delete" => "apply::delete_failed",
+            _ => "apply::read_failed",
+        };
+        provider_diag(code, verb, address, e)
+    };
+
+    if change.action == Action::Delete {
+        if change.mode == Mode::Managed {
+            let prior = prior.as_ref().expect("a deletion has a prior state");
+            provider.delete(&op, &change.type_name, prior).await.map_err(|e| fail("delete", e))?;
+        }
+        return forget(ctx, address).await;
+    }
+
+    let desired = evaluate(ctx, change)?;
+    let snapshot = match change.action {
+        Action::Create => provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?,
+        Action::Update => {
+            let prior = prior.as_ref().expect("an update has a prior state");
+            provider
+                .update(&op, &change.type_name, prior, &desired)
+                .await
+                .map_err(|e| fail("update", e))?
+        }
+        Action::DeleteThenCreate => {
+            let prior = prior.as_ref().expect("a replacement has a prior state");
+            provider.delete(&op, &change.type_name, prior).await.map_err(|e| fail("delete", e))?;
+            forget(ctx, address).await?;
+            provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?
+        }
+        Action::CreateThenDelete => {
+            let prior = prior.as_ref().expect("a replacement has a prior state");
+            let created = provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?;
+            commit(ctx, change, &created).await?;
+            provider.delete(&op, &change.type_name, prior).await.map_err(|e| {
+                let mut d = fail("delete", e);
+                d.detail = Some(format!(
+                    "the replacement was created and is in state; the old object (id {}) still exists",
+                    prior.id
+                ));
+                d
+            })?;
+            created
+        }
+        Action::Read => {
+            let attributes = provider
+                .read_data(&op, &change.type_name, &desired)
+                .await
+                .map_err(|e| fail("read", e))?;
+            Snapshot {
+                id: String::new(),
+                properties: desired.clone(),
+                attributes,
+            }
+        }
+        Action::NoOp | Action::Delete => unreachable!("handled above"),
+    };
+    commit(ctx, change, &snapshot).await
+}
+
+/// Properties evaluated again now that upstream values are known.
+fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> {
+    let decl = ctx.stack.resources.get(&change.address).ok_or_else(|| {
+        Diagnostic::error("apply::stale_plan", format!("{} is not in the plan's stack", change.address))
+    })?;
+    let schema = ctx.registry.schema(&change.type_name).expect("planned type");
+    let scope = Shared {
+        variables: &ctx.plan.variables,
+        resources: &ctx.values,
+    };
+    let mut desired = desired_properties(decl, schema, &scope)?;
+    if let Some(prior) = &change.prior {
+        if change.action == Action::Update {
+            keep_ignored(&mut desired, &prior.properties, &decl.lifecycle.ignore_changes);
+        }
+    }
+    if desired.contains_unknown() {
+        return Err(Diagnostic::error(
+            "apply::unknown_value",
+            format!("{}: some properties are still unknown after their dependencies were applied", change.address),
+        )
+        .with_address(&change.address)
+        .with_help("a referenced attribute was not set by its provider; check the references in this resource"));
+    }
+    Ok(desired)
+}
+
+async fn commit(ctx: &Context, change: &PlannedChange, snap: &Snapshot) -> Result<(), Diagnostic> {
+    ctx.values.lock().unwrap().insert(
+        change.address.clone(),
+        resource_value(&snap.properties, &snap.attributes),
+    );
+    let record = ResourceState {
+        address: change.address.clone(),
+        type_name: change.type_name.clone(),
+        mode: change.mode,
+        provider: change.provider.clone(),
+        id: snap.id.clone(),
+        properties: redact(&snap.properties, &change.sensitive_paths),
+        attributes: snap.attributes.clone(),
+        dependencies: change.dependencies.clone(),
+        sensitive_paths: change.sensitive_paths.clone(),
+        updated_at: chrono::Utc::now(),
+    };
+    let store = ctx.store.clone();
+    let address = change.address.clone();
+    tokio::task::spawn_blocking(move || store.put_resource(&record))
+        .await
+        .expect("state writes do not panic")
+        .map(|_| ())
+        .map_err(|e| state_error(&address, e))
+}
+
+async fn forget(ctx: &Context, address: &str) -> Result<(), Diagnostic> {
+    ctx.values.lock().unwrap().remove(address);
+    let store = ctx.store.clone();
+    let a = address.to_string();
+    tokio::task::spawn_blocking(move || store.remove_resource(&a))
+        .await
+        .expect("state writes do not panic")
+        .map(|_| ())
+        .map_err(|e| state_error(address, e))
+}
+
+fn state_error(address: &str, e: crate::state::StateError) -> Diagnostic {
+    Diagnostic::error("state::write_failed", format!("{address} was applied but could not be saved: {e}"))
+        .with_address(address)
+        .with_help("state is kept per resource; rerun apply to reconcile once the state storage is writable")
+}
+
+fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
+    let mut outputs = BTreeMap::new();
+    if !destroy {
+        let values = Values {
+            variables: &ctx.plan.variables,
+            resources: ctx.values.lock().unwrap().clone(),
+        };
+        let mut ignored = Diagnostics::new();
+        for (name, o) in plan_outputs(&ctx.stack, &values, &mut ignored) {
+            if !o.value.contains_unknown() {
+                outputs.insert(
+                    name,
+                    OutputState {
+                        value: o.value,
+                        sensitive: o.sensitive,
+                        description: o.description,
+                    },
+                );
+            }
+        }
+    }
+    ctx.store
+        .set_outputs(&outputs)
+        .map(|_| ())
+        .map_err(|e| Diagnostic::error("state::write_failed", format!("outputs could not be saved: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(address: &str, action: Action, deps: &[&str]) -> PlannedChange {
+        PlannedChange {
+            address: address.into(),
+            type_name: "core.null".into(),
+            provider: "core".into(),
+            mode: Mode::Managed,
+            action,
+            prior: None,
+            properties: Value::map(),
+            planned_attributes: Value::map(),
+            changed: vec![],
+            requires_replace: vec![],
+            reason: None,
+            dependencies: deps.iter().map(|s| s.to_string()).collect(),
+            sensitive_paths: vec![],
+        }
+    }
+
+    #[test]
+    fn creates_follow_dependencies_and_deletes_go_in_reverse() {
+        let changes = vec![
+            change("net", Action::Create, &[]),
+            change("app", Action::Create, &["net"]),
+            // Orphans: old_app depended on old_db.
+            change("old_app", Action::Delete, &["old_db"]),
+            change("old_db", Action::Delete, &[]),
+        ];
+        let deps = change_dependencies(&changes);
+        assert_eq!(deps[0], Vec::<usize>::new());
+        assert_eq!(deps[1], vec![0]);
+        assert_eq!(deps[2], Vec::<usize>::new());
+        assert_eq!(deps[3], vec![2], "old_db is deleted after old_app");
+    }
+}

@@ -1,0 +1,187 @@
+//! One generic walker for refresh, plan and apply: runs a callback per node, at most
+//! `parallelism` at once, starting each node as soon as all its dependencies finished
+//! (no level-by-level barriers). A failure skips only its dependents, which are reported
+//! with the root cause, so users see the failure once. Cancelling stops new starts and
+//! lets in-flight work finish.
+
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tokio::task::JoinSet;
+
+/// Set to stop starting new nodes (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What happened to one node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome<E> {
+    Done,
+    Failed(E),
+    /// A dependency failed; `root` is the index of the node whose failure caused this.
+    Skipped { root: usize },
+    /// Never started because the walk was cancelled.
+    NotStarted,
+}
+
+/// `deps[i]` lists the indices node `i` waits for.
+pub async fn walk<E, F, Fut>(deps: &[Vec<usize>], parallelism: usize, cancel: &Cancel, run: F) -> Vec<Outcome<E>>
+where
+    E: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+{
+    let n = deps.len();
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut waiting: Vec<usize> = vec![0; n];
+    for (i, ds) in deps.iter().enumerate() {
+        waiting[i] = ds.len();
+        for &d in ds {
+            dependents[d].push(i);
+        }
+    }
+    let mut outcomes: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
+    let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut running = JoinSet::new();
+    let parallelism = parallelism.max(1);
+
+    loop {
+        while running.len() < parallelism && !cancel.is_cancelled() {
+            let Some(i) = ready.pop_front() else { break };
+            let fut = run(i);
+            running.spawn(async move { (i, fut.await) });
+        }
+        let Some(joined) = running.join_next().await else { break };
+        let (i, result) = joined.expect("walk callbacks do not panic");
+        match result {
+            Ok(()) => {
+                outcomes[i] = Some(Outcome::Done);
+                for &d in &dependents[i] {
+                    waiting[d] -= 1;
+                    if waiting[d] == 0 && outcomes[d].is_none() {
+                        ready.push_back(d);
+                    }
+                }
+            }
+            Err(e) => {
+                outcomes[i] = Some(Outcome::Failed(e));
+                skip_dependents(i, &dependents, &mut outcomes);
+            }
+        }
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Outcome::NotStarted))
+        .collect()
+}
+
+fn skip_dependents<E>(root: usize, dependents: &[Vec<usize>], outcomes: &mut [Option<Outcome<E>>]) {
+    let mut stack = dependents[root].clone();
+    while let Some(d) = stack.pop() {
+        if outcomes[d].is_none() {
+            outcomes[d] = Some(Outcome::Skipped { root });
+            stack.extend(dependents[d].iter().copied());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn runs_in_dependency_order() {
+        // 0 <- 1 <- 2, and 3 independent
+        let deps = vec![vec![], vec![0], vec![1], vec![]];
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let o = order.clone();
+        let out = walk::<(), _, _>(&deps, 4, &Cancel::default(), move |i| {
+            let o = o.clone();
+            async move {
+                o.lock().unwrap().push(i);
+                Ok(())
+            }
+        })
+        .await;
+        assert!(out.iter().all(|x| *x == Outcome::Done));
+        let order = order.lock().unwrap().clone();
+        let pos = |n| order.iter().position(|&x| x == n).unwrap();
+        assert!(pos(0) < pos(1) && pos(1) < pos(2));
+    }
+
+    #[tokio::test]
+    async fn failure_skips_dependents_only() {
+        // 0 fails; 1 depends on 0; 2 depends on 1; 3 independent.
+        let deps = vec![vec![], vec![0], vec![1], vec![]];
+        let out = walk(&deps, 2, &Cancel::default(), |i| async move {
+            if i == 0 {
+                Err("boom")
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(out[0], Outcome::Failed("boom"));
+        assert_eq!(out[1], Outcome::Skipped { root: 0 });
+        assert_eq!(out[2], Outcome::Skipped { root: 0 });
+        assert_eq!(out[3], Outcome::Done);
+    }
+
+    #[tokio::test]
+    async fn never_exceeds_parallelism_and_starts_without_barriers() {
+        // A slow chain 0 -> 1 and many quick independents: independents must not wait.
+        let mut deps = vec![vec![], vec![0]];
+        deps.extend((0..20).map(|_| vec![]));
+        let live = Arc::new(Mutex::new((0usize, 0usize)));
+        let l = live.clone();
+        let out = walk::<(), _, _>(&deps, 3, &Cancel::default(), move |i| {
+            let l = l.clone();
+            async move {
+                {
+                    let mut g = l.lock().unwrap();
+                    g.0 += 1;
+                    g.1 = g.1.max(g.0);
+                }
+                let ms = if i < 2 { 20 } else { 5 };
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                l.lock().unwrap().0 -= 1;
+                Ok(())
+            }
+        })
+        .await;
+        assert!(out.iter().all(|x| *x == Outcome::Done));
+        assert_eq!(live.lock().unwrap().1, 3, "peak concurrency is the limit");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_new_starts_but_finishes_running() {
+        let deps: Vec<Vec<usize>> = (0..10).map(|_| vec![]).collect();
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        let out = walk::<(), _, _>(&deps, 2, &cancel, move |_| {
+            let c = c.clone();
+            async move {
+                c.cancel();
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(())
+            }
+        })
+        .await;
+        let done = out.iter().filter(|o| **o == Outcome::Done).count();
+        assert_eq!(done, 2, "the two in flight finish");
+        assert_eq!(out.iter().filter(|o| **o == Outcome::NotStarted).count(), 8);
+    }
+}

@@ -1,0 +1,184 @@
+//! Plans: what apply will do, resource by resource, and why.
+//!
+//! A [`Plan`] is self-contained (it embeds the stack source and variable values) so a saved
+//! plan applies exactly what was shown, and refuses to apply if the state moved on.
+
+pub mod diff;
+pub mod planner;
+pub mod refresh;
+pub mod render;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Mode;
+use crate::diag::Diagnostics;
+use crate::state::ResourceState;
+use crate::value::Value;
+
+pub use planner::{plan, PlanParams};
+
+/// A closed set of actions. Replacement comes in two explicit orderings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    /// Read a data source (at apply, when its inputs were unknown at plan time).
+    Read,
+    Update,
+    DeleteThenCreate,
+    CreateThenDelete,
+    Delete,
+}
+
+impl Action {
+    pub fn glyph(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Read => "<=",
+            Action::Update => "~",
+            Action::DeleteThenCreate => "-/+",
+            Action::CreateThenDelete => "+/-",
+            Action::Delete => "-",
+        }
+    }
+
+    pub fn is_replace(self) -> bool {
+        matches!(self, Action::DeleteThenCreate | Action::CreateThenDelete)
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::NoOp => "unchanged",
+            Action::Create => "create",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::DeleteThenCreate | Action::CreateThenDelete => "replace",
+            Action::Delete => "destroy",
+        }
+    }
+}
+
+/// One resource's planned change. `reason` is for people only and never drives apply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedChange {
+    pub address: String,
+    pub type_name: String,
+    pub provider: String,
+    pub mode: Mode,
+    pub action: Action,
+    /// The resource as refreshed before planning (none for a create).
+    pub prior: Option<ResourceState>,
+    /// Desired properties, sensitive values as digests, `Unknown` where not known yet.
+    pub properties: Value,
+    /// Attributes after apply, `Unknown` where not known yet.
+    pub planned_attributes: Value,
+    /// Property paths whose value changes.
+    pub changed: Vec<String>,
+    /// Property paths that force the replacement.
+    pub requires_replace: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Addresses this resource depends on (in the stack, or as stored for deletions).
+    pub dependencies: Vec<String>,
+    pub sensitive_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOutput {
+    pub value: Value,
+    pub sensitive: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub stack: String,
+    pub file: PathBuf,
+    /// The stack text the plan was made from; apply evaluates it again for values that
+    /// were unknown at plan time.
+    pub source: String,
+    pub workspace: String,
+    /// State identity the plan was made against: apply refuses a plan whose state moved on.
+    pub lineage: String,
+    pub serial: u64,
+    pub destroy: bool,
+    /// Variable values, sensitive ones included: a saved plan is a secret.
+    pub variables: BTreeMap<String, Value>,
+    /// In apply order (dependencies first; deletions of dependents first).
+    pub changes: Vec<PlannedChange>,
+    pub outputs: BTreeMap<String, PlannedOutput>,
+    /// Shown when the plan is made; not saved.
+    #[serde(skip)]
+    pub warnings: Diagnostics,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// Counts per kind of change, for the summary line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub add: usize,
+    pub change: usize,
+    pub replace: usize,
+    pub destroy: usize,
+    pub read: usize,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.add += 1,
+                Action::Update => s.change += 1,
+                Action::DeleteThenCreate | Action::CreateThenDelete => s.replace += 1,
+                Action::Delete => s.destroy += 1,
+                Action::Read => s.read += 1,
+                Action::NoOp => {}
+            }
+        }
+        s
+    }
+
+    /// True when applying would change anything (outputs included).
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action != Action::NoOp)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("plans serialize")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Plan, String> {
+        let plan: Plan = serde_json::from_slice(bytes).map_err(|e| format!("not a trustplane plan file: {e}"))?;
+        if plan.format_version != PLAN_FORMAT_VERSION {
+            return Err(format!(
+                "plan file format {} is not supported by this trustplane (expects {PLAN_FORMAT_VERSION})",
+                plan.format_version
+            ));
+        }
+        Ok(plan)
+    }
+}
+
+impl Summary {
+    pub fn line(&self) -> String {
+        let mut line = format!(
+            "Plan: {} to add, {} to change, {} to replace, {} to destroy",
+            self.add, self.change, self.replace, self.destroy
+        );
+        if self.read > 0 {
+            line.push_str(&format!(", {} to read", self.read));
+        }
+        line.push('.');
+        line
+    }
+}

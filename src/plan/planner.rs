@@ -1,0 +1,378 @@
+//! Desired (the stack) vs refreshed (state read back from providers) → a [`Plan`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use super::diff::{keep_ignored, resource_value};
+use super::refresh::{provider_diag, Refreshed};
+use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
+use crate::config::expr::{evaluate, references, RefTarget, Scope};
+use crate::config::{Mode, ResourceDecl, Stack};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::DependencyGraph;
+use crate::provider::{unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot};
+use crate::state::{redact, ResourceState, StateMeta};
+use crate::value::Value;
+
+/// Options of one planning run.
+#[derive(Debug, Clone, Default)]
+pub struct PlanParams {
+    /// Plan the destruction of everything in state.
+    pub destroy: bool,
+    /// Limit the plan to these resources and their dependencies.
+    pub targets: Vec<String>,
+    /// Force replacement of these resources.
+    pub replace: Vec<String>,
+    pub workspace: String,
+}
+
+/// What references resolve against while planning and applying.
+pub struct Values<'a> {
+    pub variables: &'a BTreeMap<String, Value>,
+    pub resources: HashMap<String, Value>,
+}
+
+impl Scope for Values<'_> {
+    fn variable(&self, name: &str) -> Option<Value> {
+        self.variables.get(name).cloned()
+    }
+    fn resource(&self, name: &str) -> Option<Value> {
+        self.resources.get(name).cloned()
+    }
+}
+
+/// Properties of a declared resource, evaluated, with schema defaults filled in.
+pub fn desired_properties(
+    decl: &ResourceDecl,
+    schema: &ResourceSchema,
+    scope: &dyn Scope,
+) -> Result<Value, Diagnostic> {
+    let mut value = evaluate(&decl.properties, scope, &format!("resources.{}.properties", decl.name))
+        .map_err(|d| d.with_address(&decl.name))?;
+    if value.is_null() {
+        value = Value::map();
+    }
+    if let Value::Map(m) = &mut value {
+        for p in &schema.properties {
+            if let Some(default) = &p.default {
+                m.entry(p.name.to_string()).or_insert_with(|| default.clone());
+            }
+        }
+    }
+    Ok(value)
+}
+
+/// Property paths that hold secrets: declared sensitive by the schema, or computed from a
+/// sensitive variable.
+pub fn sensitive_paths(decl: &ResourceDecl, schema: &ResourceSchema, stack: &Stack) -> Vec<String> {
+    let mut out: BTreeSet<String> = schema
+        .properties
+        .iter()
+        .filter(|p| p.sensitive)
+        .map(|p| p.name.to_string())
+        .collect();
+    if let crate::config::NodeKind::Map(entries) = &decl.properties.kind {
+        for (key, node) in entries {
+            let (refs, _) = references(node);
+            let secret = refs.iter().any(|r| match &r.target {
+                RefTarget::Variable(v) => stack.variables.get(v).is_some_and(|d| d.sensitive),
+                RefTarget::Resource(_) => false,
+            });
+            if let crate::config::NodeKind::String(k) = &key.kind {
+                if secret {
+                    out.insert(k.clone());
+                }
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Plans a stack against refreshed state.
+#[allow(clippy::too_many_arguments)]
+pub async fn plan(
+    stack: &Stack,
+    graph: &DependencyGraph,
+    variables: &BTreeMap<String, Value>,
+    registry: &Registry,
+    meta: &StateMeta,
+    refreshed: &Refreshed,
+    params: &PlanParams,
+) -> Result<Plan, Diagnostics> {
+    let mut diags = Diagnostics::new();
+    let targets: Option<BTreeSet<String>> = if params.targets.is_empty() {
+        None
+    } else {
+        for t in &params.targets {
+            if !graph.contains(t) && !refreshed.resources.contains_key(t) {
+                diags.push(unknown_address("plan::unknown_target", "--target", t, stack, refreshed));
+            }
+        }
+        Some(graph.with_dependencies(params.targets.iter().map(String::as_str)))
+    };
+    for r in &params.replace {
+        if !stack.resources.contains_key(r) {
+            diags.push(unknown_address("plan::unknown_replace", "--replace", r, stack, refreshed));
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let in_scope = |address: &str| targets.as_ref().is_none_or(|t| t.contains(address));
+
+    let mut values = Values {
+        variables,
+        resources: HashMap::new(),
+    };
+    let mut changes = Vec::new();
+
+    if params.destroy {
+        changes = plan_deletions(refreshed.resources.keys().cloned().collect(), refreshed, stack, &in_scope, &mut diags, "destroy requested");
+    } else {
+        for name in graph.topo_order() {
+            let decl = &stack.resources[&name];
+            let prior = refreshed.resources.get(&name);
+            if !in_scope(&name) {
+                // Outside the targets: visible to references as it stands.
+                if let Some(p) = prior {
+                    values.resources.insert(name.clone(), resource_value(&p.properties, &p.attributes));
+                }
+                continue;
+            }
+            match plan_resource(stack, decl, graph, registry, meta, prior, &values, params).await {
+                Ok(change) => {
+                    values.resources.insert(
+                        name.clone(),
+                        resource_value(&change.properties, &change.planned_attributes),
+                    );
+                    changes.push(change);
+                }
+                Err(d) => {
+                    diags.push(d);
+                    values.resources.insert(name.clone(), Value::Unknown);
+                }
+            }
+        }
+        let orphans: Vec<String> = refreshed
+            .resources
+            .keys()
+            .filter(|a| !stack.resources.contains_key(*a))
+            .cloned()
+            .collect();
+        changes.extend(plan_deletions(orphans, refreshed, stack, &in_scope, &mut diags, "no longer in the stack"));
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+
+    let outputs = if params.destroy {
+        BTreeMap::new()
+    } else {
+        plan_outputs(stack, &values, &mut diags)
+    };
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    Ok(Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        stack: stack.name.clone(),
+        file: stack.file.as_ref().clone(),
+        source: stack.source.as_ref().clone(),
+        workspace: params.workspace.clone(),
+        lineage: meta.lineage.clone(),
+        serial: meta.serial,
+        destroy: params.destroy,
+        variables: variables.clone(),
+        changes,
+        outputs,
+        warnings: diags,
+        created_at: chrono::Utc::now(),
+    })
+}
+
+fn unknown_address(code: &'static str, flag: &str, address: &str, stack: &Stack, refreshed: &Refreshed) -> Diagnostic {
+    let names = stack
+        .resources
+        .keys()
+        .chain(refreshed.resources.keys())
+        .map(String::as_str);
+    let mut d = Diagnostic::error(code, format!("{flag} {address}: no such resource in the stack or its state"));
+    if let Some(s) = crate::diag::did_you_mean(address, names) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    }
+    d
+}
+
+/// Output values: evaluated with the values known so far.
+pub fn plan_outputs(stack: &Stack, values: &Values<'_>, diags: &mut Diagnostics) -> BTreeMap<String, PlannedOutput> {
+    let mut out = BTreeMap::new();
+    for (name, o) in &stack.outputs {
+        match evaluate(&o.value, values, &format!("outputs.{name}")) {
+            Ok(v) => {
+                out.insert(
+                    name.clone(),
+                    PlannedOutput {
+                        value: v,
+                        sensitive: o.sensitive,
+                        description: o.description.clone(),
+                    },
+                );
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn plan_resource(
+    stack: &Stack,
+    decl: &ResourceDecl,
+    graph: &DependencyGraph,
+    registry: &Registry,
+    meta: &StateMeta,
+    prior: Option<&ResourceState>,
+    values: &Values<'_>,
+    params: &PlanParams,
+) -> Result<PlannedChange, Diagnostic> {
+    let schema = registry.schema(&decl.type_name).expect("validated type");
+    let provider = registry.provider_for(&decl.type_name).expect("validated type");
+    let sensitive = sensitive_paths(decl, schema, stack);
+    let mut desired = desired_properties(decl, schema, values)?;
+    let mut change = PlannedChange {
+        address: decl.name.clone(),
+        type_name: decl.type_name.clone(),
+        provider: provider.name().to_string(),
+        mode: decl.mode,
+        action: Action::NoOp,
+        prior: prior.cloned(),
+        properties: Value::Null,
+        planned_attributes: Value::Null,
+        changed: Vec::new(),
+        requires_replace: Vec::new(),
+        reason: None,
+        dependencies: graph.dependencies(&decl.name),
+        sensitive_paths: sensitive.clone(),
+    };
+
+    if decl.mode == Mode::Data {
+        change.properties = redact(&desired, &sensitive);
+        if desired.contains_unknown() {
+            change.action = Action::Read;
+            change.planned_attributes = unknown_attributes(schema);
+            change.reason = Some("its inputs are known only after apply".into());
+            return Ok(change);
+        }
+        let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
+        let attrs = provider
+            .read_data(&ctx, &decl.type_name, &desired)
+            .await
+            .map_err(|e| provider_diag("plan::read_failed", "read data source", &decl.name, e))?;
+        let same = prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
+        change.action = if same { Action::NoOp } else { Action::Read };
+        change.planned_attributes = attrs;
+        return Ok(change);
+    }
+
+    let Some(prior) = prior else {
+        change.action = Action::Create;
+        change.properties = redact(&desired, &sensitive);
+        change.planned_attributes = unknown_attributes(schema);
+        change.changed = desired.as_map().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        return Ok(change);
+    };
+
+    keep_ignored(&mut desired, &prior.properties, &decl.lifecycle.ignore_changes);
+    let desired = redact(&desired, &sensitive);
+    let prior_snapshot = Snapshot {
+        id: prior.id.clone(),
+        properties: prior.properties.clone(),
+        attributes: prior.attributes.clone(),
+    };
+    let diff = provider.diff(schema, &prior_snapshot, &desired);
+    change.properties = desired;
+    change.changed = diff.changed.clone();
+    change.requires_replace = diff.requires_replace.clone();
+    change.planned_attributes = diff.planned_attributes;
+    let forced = params.replace.contains(&decl.name);
+    if forced || !diff.requires_replace.is_empty() {
+        change.action = if decl.lifecycle.create_before_destroy {
+            Action::CreateThenDelete
+        } else {
+            Action::DeleteThenCreate
+        };
+        change.planned_attributes = unknown_attributes(schema);
+        change.reason = Some(if forced {
+            "replacement requested with --replace".to_string()
+        } else {
+            format!("{} cannot be changed in place", diff.requires_replace.join(", "))
+        });
+        if decl.lifecycle.prevent_destroy {
+            return Err(prevent_destroy_error(decl, "replace"));
+        }
+    } else if !diff.changed.is_empty() {
+        change.action = Action::Update;
+    }
+    Ok(change)
+}
+
+fn prevent_destroy_error(decl: &ResourceDecl, verb: &str) -> Diagnostic {
+    Diagnostic::error(
+        "plan::prevent_destroy",
+        format!("the plan would {verb} {}, which has lifecycle.prevent_destroy set", decl.name),
+    )
+    .with_span(decl.span.clone())
+    .with_field(format!("resources.{}.lifecycle.prevent_destroy", decl.name))
+    .with_address(&decl.name)
+    .with_help("remove prevent_destroy from the stack first if destroying it is really intended")
+}
+
+/// Deletions in a safe order: a resource before the resources it depended on.
+fn plan_deletions(
+    addresses: Vec<String>,
+    refreshed: &Refreshed,
+    stack: &Stack,
+    in_scope: &dyn Fn(&str) -> bool,
+    diags: &mut Diagnostics,
+    reason: &str,
+) -> Vec<PlannedChange> {
+    let set: BTreeSet<&String> = addresses.iter().collect();
+    let mut g = DependencyGraph::default();
+    for a in &addresses {
+        g.add_node(a);
+        for d in &refreshed.resources[a].dependencies {
+            if set.contains(d) {
+                // Reverse edge: the dependency is deleted after its dependent.
+                g.add_dependency(d, a);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for address in g.topo_order() {
+        if !in_scope(&address) {
+            continue;
+        }
+        let prior = &refreshed.resources[&address];
+        if let Some(decl) = stack.resources.get(&address) {
+            if decl.lifecycle.prevent_destroy {
+                diags.push(prevent_destroy_error(decl, "destroy"));
+                continue;
+            }
+        }
+        out.push(PlannedChange {
+            address: address.clone(),
+            type_name: prior.type_name.clone(),
+            provider: prior.provider.clone(),
+            mode: prior.mode,
+            action: Action::Delete,
+            prior: Some(prior.clone()),
+            properties: Value::Null,
+            planned_attributes: Value::Null,
+            changed: Vec::new(),
+            requires_replace: Vec::new(),
+            reason: Some(reason.to_string()),
+            dependencies: prior.dependencies.clone(),
+            sensitive_paths: prior.sensitive_paths.clone(),
+        });
+    }
+    out
+}

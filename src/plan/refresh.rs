@@ -1,0 +1,179 @@
+//! Refresh: read every managed resource in state from its provider, in parallel, and
+//! compare what is live with what was stored (drift).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::diff::{field_changes, is_ignored, FieldChange};
+use crate::config::{Mode, Stack};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::walk::{walk, Cancel, Outcome};
+use crate::provider::{OpContext, Registry, Snapshot};
+use crate::state::{redact, ResourceState};
+
+/// State as read back from the providers: resources gone outside trustplane are absent.
+#[derive(Debug, Clone, Default)]
+pub struct Refreshed {
+    /// Every resource of the stored state, with live properties and attributes.
+    pub resources: BTreeMap<String, ResourceState>,
+    /// Addresses that no longer exist.
+    pub gone: Vec<String>,
+}
+
+pub struct RefreshParams<'a> {
+    pub registry: &'a Registry,
+    pub stack: &'a str,
+    pub lineage: &'a str,
+    pub parallelism: usize,
+}
+
+/// Reads every managed resource of `stored`. Data sources are kept as stored (they are
+/// read again while planning). Errors are diagnostics naming the resource.
+pub async fn refresh(
+    params: &RefreshParams<'_>,
+    stored: &BTreeMap<String, ResourceState>,
+) -> Result<Refreshed, Diagnostics> {
+    let entries: Vec<ResourceState> = stored.values().cloned().collect();
+    let results: Arc<Mutex<Vec<Option<Option<ResourceState>>>>> =
+        Arc::new(Mutex::new(vec![None; entries.len()]));
+    let deps = vec![Vec::new(); entries.len()];
+    let entries = Arc::new(entries);
+    let outcomes = walk(&deps, params.parallelism, &Cancel::default(), |i| {
+        let entries = entries.clone();
+        let results = results.clone();
+        let provider = params.registry.provider_for(&entries[i].type_name).cloned();
+        let ctx = OpContext::new(&entries[i].address, params.stack, params.lineage);
+        async move {
+            let stored = &entries[i];
+            if stored.mode == Mode::Data {
+                results.lock().unwrap()[i] = Some(Some(stored.clone()));
+                return Ok(());
+            }
+            let provider = provider.ok_or_else(|| {
+                Diagnostic::error(
+                    "refresh::unknown_type",
+                    format!("state holds {} of type {}, which no provider serves", stored.address, stored.type_name),
+                )
+                .with_address(&stored.address)
+                .with_help("use a trustplane build that has this provider, or `trustplane state rm` the resource")
+            })?;
+            let prior = Snapshot {
+                id: stored.id.clone(),
+                properties: stored.properties.clone(),
+                attributes: stored.attributes.clone(),
+            };
+            let live = provider
+                .read(&ctx, &stored.type_name, &prior)
+                .await
+                .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
+            let refreshed = live.map(|snap| ResourceState {
+                id: snap.id,
+                properties: redact(&snap.properties, &stored.sensitive_paths),
+                attributes: snap.attributes,
+                ..stored.clone()
+            });
+            results.lock().unwrap()[i] = Some(refreshed);
+            Ok(())
+        }
+    })
+    .await;
+
+    let mut diags = Diagnostics::new();
+    for o in outcomes {
+        if let Outcome::Failed(d) = o {
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut out = Refreshed::default();
+    let results = std::mem::take(&mut *results.lock().unwrap());
+    for (stored, result) in entries.iter().zip(results) {
+        match result.flatten() {
+            Some(r) => {
+                out.resources.insert(stored.address.clone(), r);
+            }
+            None => out.gone.push(stored.address.clone()),
+        }
+    }
+    Ok(out)
+}
+
+/// A provider error as a diagnostic about one resource.
+pub fn provider_diag(code: &'static str, verb: &str, address: &str, e: crate::provider::ProviderError) -> Diagnostic {
+    let mut d = Diagnostic::error(code, format!("{verb} {address}: {}", e.message)).with_address(address);
+    if let Some(field) = e.field {
+        d = d.with_field(format!("resources.{address}.properties.{field}"));
+    }
+    if let Some(help) = e.help {
+        d = d.with_help(help);
+    }
+    d
+}
+
+/// What changed outside trustplane for one resource.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Drift {
+    pub address: String,
+    pub type_name: String,
+    /// Deleted outside trustplane.
+    pub gone: bool,
+    #[serde(serialize_with = "serialize_changes")]
+    pub changes: Vec<FieldChange>,
+}
+
+fn serialize_changes<S: serde::Serializer>(changes: &[FieldChange], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(changes.len()))?;
+    for c in changes {
+        seq.serialize_element(&serde_json::json!({
+            "path": c.path,
+            "stored": c.before.as_ref().map(|v| v.to_json()),
+            "live": c.after.as_ref().map(|v| v.to_json()),
+        }))?;
+    }
+    seq.end()
+}
+
+/// Compares stored and refreshed state. `ignore_changes` comes from the stack, when the
+/// resource is still declared there.
+pub fn drift(stored: &BTreeMap<String, ResourceState>, refreshed: &Refreshed, stack: Option<&Stack>) -> Vec<Drift> {
+    let mut out = Vec::new();
+    for (address, before) in stored {
+        if before.mode == Mode::Data {
+            continue;
+        }
+        let ignore: &[String] = stack
+            .and_then(|s| s.resources.get(address))
+            .map(|r| r.lifecycle.ignore_changes.as_slice())
+            .unwrap_or(&[]);
+        match refreshed.resources.get(address) {
+            None => out.push(Drift {
+                address: address.clone(),
+                type_name: before.type_name.clone(),
+                gone: true,
+                changes: Vec::new(),
+            }),
+            Some(after) => {
+                let mut changes: Vec<FieldChange> = field_changes(&before.properties, &after.properties)
+                    .into_iter()
+                    .filter(|c| !is_ignored(&c.path, ignore))
+                    .collect();
+                for mut c in field_changes(&before.attributes, &after.attributes) {
+                    c.path = format!("(computed) {}", c.path);
+                    changes.push(c);
+                }
+                if !changes.is_empty() {
+                    out.push(Drift {
+                        address: address.clone(),
+                        type_name: before.type_name.clone(),
+                        gone: false,
+                        changes,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
