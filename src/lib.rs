@@ -11,7 +11,12 @@
 //! - [`state`]: what is remembered between runs;
 //! - [`cli`]: the thin command-line layer.
 
+// Diagnostics are the error type throughout; they are built only on failure paths, so
+// their size does not matter on the paths that run often.
+#![allow(clippy::result_large_err)]
+
 pub mod apply;
+pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod duration;

@@ -59,7 +59,9 @@ impl ApplyReport {
     }
 
     pub fn cancelled(&self) -> bool {
-        self.outcomes.iter().any(|(_, _, o)| matches!(o, Outcome::NotStarted))
+        self.outcomes
+            .iter()
+            .any(|(_, _, o)| matches!(o, Outcome::NotStarted))
     }
 
     pub fn count(&self, pred: impl Fn(&Outcome<Diagnostic>) -> bool) -> usize {
@@ -102,7 +104,12 @@ pub async fn apply(
         .changes
         .iter()
         .filter(|c| c.action != Action::Delete)
-        .map(|c| (c.address.clone(), resource_value(&c.properties, &c.planned_attributes)))
+        .map(|c| {
+            (
+                c.address.clone(),
+                resource_value(&c.properties, &c.planned_attributes),
+            )
+        })
         .collect();
     // Resources outside a targeted plan are referenced as they stand in state.
     let mut all_values = HashMap::new();
@@ -169,7 +176,11 @@ fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
                 }
             }
         } else {
-            deps[i].extend(c.dependencies.iter().filter_map(|d| live.get(d.as_str()).copied()));
+            deps[i].extend(
+                c.dependencies
+                    .iter()
+                    .filter_map(|d| live.get(d.as_str()).copied()),
+            );
         }
     }
     deps
@@ -183,15 +194,24 @@ async fn run_change(ctx: &Context, i: usize) -> Result<(), Diagnostic> {
     ctx.progress.started(change);
     let start = Instant::now();
     let result = perform(ctx, change).await;
-    ctx.progress.finished(change, start.elapsed(), result.as_ref().err());
+    ctx.progress
+        .finished(change, start.elapsed(), result.as_ref().err());
     result
 }
 
 async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic> {
     let address = change.address.as_str();
-    let provider = ctx.registry.provider_for(&change.type_name).cloned().ok_or_else(|| {
-        Diagnostic::error("apply::unknown_type", format!("no provider serves {}", change.type_name)).with_address(address)
-    })?;
+    let provider = ctx
+        .registry
+        .provider_for(&change.type_name)
+        .cloned()
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "apply::unknown_type",
+                format!("no provider serves {}", change.type_name),
+            )
+            .with_address(address)
+        })?;
     let progress = ctx.progress.clone();
     let addr = address.to_string();
     let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage)
@@ -214,14 +234,20 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
     if change.action == Action::Delete {
         if change.mode == Mode::Managed {
             let prior = prior.as_ref().expect("a deletion has a prior state");
-            provider.delete(&op, &change.type_name, prior).await.map_err(|e| fail("delete", e))?;
+            provider
+                .delete(&op, &change.type_name, prior)
+                .await
+                .map_err(|e| fail("delete", e))?;
         }
         return forget(ctx, address).await;
     }
 
     let desired = evaluate(ctx, change)?;
     let snapshot = match change.action {
-        Action::Create => provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?,
+        Action::Create => provider
+            .create(&op, &change.type_name, &desired)
+            .await
+            .map_err(|e| fail("create", e))?,
         Action::Update => {
             let prior = prior.as_ref().expect("an update has a prior state");
             provider
@@ -231,13 +257,22 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
         }
         Action::DeleteThenCreate => {
             let prior = prior.as_ref().expect("a replacement has a prior state");
-            provider.delete(&op, &change.type_name, prior).await.map_err(|e| fail("delete", e))?;
+            provider
+                .delete(&op, &change.type_name, prior)
+                .await
+                .map_err(|e| fail("delete", e))?;
             forget(ctx, address).await?;
-            provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?
+            provider
+                .create(&op, &change.type_name, &desired)
+                .await
+                .map_err(|e| fail("create", e))?
         }
         Action::CreateThenDelete => {
             let prior = prior.as_ref().expect("a replacement has a prior state");
-            let created = provider.create(&op, &change.type_name, &desired).await.map_err(|e| fail("create", e))?;
+            let created = provider
+                .create(&op, &change.type_name, &desired)
+                .await
+                .map_err(|e| fail("create", e))?;
             commit(ctx, change, &created).await?;
             provider.delete(&op, &change.type_name, prior).await.map_err(|e| {
                 let mut d = fail("delete", e);
@@ -268,9 +303,15 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
 /// Properties evaluated again now that upstream values are known.
 fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> {
     let decl = ctx.stack.resources.get(&change.address).ok_or_else(|| {
-        Diagnostic::error("apply::stale_plan", format!("{} is not in the plan's stack", change.address))
+        Diagnostic::error(
+            "apply::stale_plan",
+            format!("{} is not in the plan's stack", change.address),
+        )
     })?;
-    let schema = ctx.registry.schema(&change.type_name).expect("planned type");
+    let schema = ctx
+        .registry
+        .schema(&change.type_name)
+        .expect("planned type");
     let scope = Shared {
         variables: &ctx.plan.variables,
         resources: &ctx.values,
@@ -278,7 +319,11 @@ fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> 
     let mut desired = desired_properties(decl, schema, &scope)?;
     if let Some(prior) = &change.prior {
         if change.action == Action::Update {
-            keep_ignored(&mut desired, &prior.properties, &decl.lifecycle.ignore_changes);
+            keep_ignored(
+                &mut desired,
+                &prior.properties,
+                &decl.lifecycle.ignore_changes,
+            );
         }
     }
     if desired.contains_unknown() {
@@ -330,9 +375,14 @@ async fn forget(ctx: &Context, address: &str) -> Result<(), Diagnostic> {
 }
 
 fn state_error(address: &str, e: crate::state::StateError) -> Diagnostic {
-    Diagnostic::error("state::write_failed", format!("{address} was applied but could not be saved: {e}"))
-        .with_address(address)
-        .with_help("state is kept per resource; rerun apply to reconcile once the state storage is writable")
+    Diagnostic::error(
+        "state::write_failed",
+        format!("{address} was applied but could not be saved: {e}"),
+    )
+    .with_address(address)
+    .with_help(
+        "state is kept per resource; rerun apply to reconcile once the state storage is writable",
+    )
 }
 
 fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
@@ -345,10 +395,16 @@ fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
         let mut ignored = Diagnostics::new();
         for (name, o) in plan_outputs(&ctx.stack, &values, &mut ignored) {
             if !o.value.contains_unknown() {
+                // A sensitive output is kept as a digest: state never holds secrets.
+                let value = if o.sensitive {
+                    Value::String(crate::state::digest(&o.value))
+                } else {
+                    o.value
+                };
                 outputs.insert(
                     name,
                     OutputState {
-                        value: o.value,
+                        value,
                         sensitive: o.sensitive,
                         description: o.description,
                     },
@@ -356,10 +412,12 @@ fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
             }
         }
     }
-    ctx.store
-        .set_outputs(&outputs)
-        .map(|_| ())
-        .map_err(|e| Diagnostic::error("state::write_failed", format!("outputs could not be saved: {e}")))
+    ctx.store.set_outputs(&outputs).map(|_| ()).map_err(|e| {
+        Diagnostic::error(
+            "state::write_failed",
+            format!("outputs could not be saved: {e}"),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -16,3 +16,12 @@ pub fn load_file(_path: &Path, _registry: &Registry) -> (Option<Stack>, Diagnost
 pub fn load_dir(_path: &Path, _registry: &Registry) -> Vec<(PathBuf, Option<Stack>, Diagnostics)> {
     todo!("config helper")
 }
+
+/// Loads a stack from text already read (a saved plan embeds its stack's source).
+pub fn load_source(
+    _path: &Path,
+    _text: &str,
+    _registry: &Registry,
+) -> (Option<Stack>, Diagnostics) {
+    todo!("config helper")
+}

@@ -68,11 +68,18 @@ impl DependencyGraph {
             let mut path = cycle.clone();
             path.push(cycle[0].clone());
             diags.push(
-                Diagnostic::error("stack::dependency_cycle", format!("dependency cycle: {}", path.join(" -> ")))
-                    .with_span(first.span.clone())
-                    .with_field(format!("resources.{}", cycle[0]))
-                    .with_detail("each resource in the cycle waits for the next, so none can be applied first")
-                    .with_help("remove one of the references or depends_on entries that close the cycle"),
+                Diagnostic::error(
+                    "stack::dependency_cycle",
+                    format!("dependency cycle: {}", path.join(" -> ")),
+                )
+                .with_span(first.span.clone())
+                .with_field(format!("resources.{}", cycle[0]))
+                .with_detail(
+                    "each resource in the cycle waits for the next, so none can be applied first",
+                )
+                .with_help(
+                    "remove one of the references or depends_on entries that close the cycle",
+                ),
             );
         }
         (g, diags)
@@ -101,7 +108,9 @@ impl DependencyGraph {
     }
 
     fn neighbors(&self, name: &str, dir: Direction) -> Vec<String> {
-        let Some(&i) = self.index.get(name) else { return Vec::new() };
+        let Some(&i) = self.index.get(name) else {
+            return Vec::new();
+        };
         let set: BTreeSet<String> = self
             .graph
             .neighbors_directed(i, dir)
@@ -111,9 +120,15 @@ impl DependencyGraph {
     }
 
     /// The given nodes and everything they depend on, transitively.
-    pub fn with_dependencies<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    pub fn with_dependencies<'a>(
+        &self,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeSet<String> {
         let mut out = BTreeSet::new();
-        let mut stack: Vec<NodeIndex> = names.into_iter().filter_map(|n| self.index.get(n).copied()).collect();
+        let mut stack: Vec<NodeIndex> = names
+            .into_iter()
+            .filter_map(|n| self.index.get(n).copied())
+            .collect();
         while let Some(i) = stack.pop() {
             if out.insert(self.graph[i].clone()) {
                 stack.extend(self.graph.neighbors_directed(i, Direction::Incoming));
@@ -132,7 +147,10 @@ impl DependencyGraph {
                 continue;
             }
             let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-            let start = *scc.iter().min_by_key(|i| &self.graph[**i]).expect("non-empty");
+            let start = *scc
+                .iter()
+                .min_by_key(|i| &self.graph[**i])
+                .expect("non-empty");
             out.push(self.cycle_from(start, &members));
         }
         out.sort();
@@ -178,7 +196,14 @@ impl DependencyGraph {
         let mut waiting: HashMap<NodeIndex, usize> = self
             .graph
             .node_indices()
-            .map(|i| (i, self.graph.neighbors_directed(i, Direction::Incoming).count()))
+            .map(|i| {
+                (
+                    i,
+                    self.graph
+                        .neighbors_directed(i, Direction::Incoming)
+                        .count(),
+                )
+            })
             .collect();
         let mut ready: BTreeSet<(&str, NodeIndex)> = waiting
             .iter()
@@ -201,7 +226,8 @@ impl DependencyGraph {
 
     /// Graphviz DOT, edges pointing from a dependency to its dependent.
     pub fn to_dot(&self, labels: &dyn Fn(&str) -> String) -> String {
-        let mut out = String::from("digraph trustplane {\n  rankdir = LR;\n  node [shape = box];\n");
+        let mut out =
+            String::from("digraph trustplane {\n  rankdir = LR;\n  node [shape = box];\n");
         let mut names: Vec<&String> = self.index.keys().collect();
         names.sort();
         for name in &names {
@@ -238,7 +264,10 @@ mod tests {
     fn names_the_whole_cycle() {
         // b needs a, c needs b, a needs c: a -> b -> c -> a
         let g = graph(&[("b", "a"), ("c", "b"), ("a", "c"), ("d", "a")]);
-        assert_eq!(g.cycles(), vec![vec!["a".to_string(), "b".into(), "c".into()]]);
+        assert_eq!(
+            g.cycles(),
+            vec![vec!["a".to_string(), "b".into(), "c".into()]]
+        );
     }
 
     #[test]
@@ -260,7 +289,10 @@ mod tests {
     fn target_closure_includes_transitive_dependencies() {
         let g = graph(&[("app", "db"), ("db", "net"), ("other", "x")]);
         let set = g.with_dependencies(["app"]);
-        assert_eq!(set.into_iter().collect::<Vec<_>>(), vec!["app", "db", "net"]);
+        assert_eq!(
+            set.into_iter().collect::<Vec<_>>(),
+            vec!["app", "db", "net"]
+        );
     }
 
     #[test]

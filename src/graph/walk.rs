@@ -30,13 +30,20 @@ pub enum Outcome<E> {
     Done,
     Failed(E),
     /// A dependency failed; `root` is the index of the node whose failure caused this.
-    Skipped { root: usize },
+    Skipped {
+        root: usize,
+    },
     /// Never started because the walk was cancelled.
     NotStarted,
 }
 
 /// `deps[i]` lists the indices node `i` waits for.
-pub async fn walk<E, F, Fut>(deps: &[Vec<usize>], parallelism: usize, cancel: &Cancel, run: F) -> Vec<Outcome<E>>
+pub async fn walk<E, F, Fut>(
+    deps: &[Vec<usize>],
+    parallelism: usize,
+    cancel: &Cancel,
+    run: F,
+) -> Vec<Outcome<E>>
 where
     E: Send + 'static,
     F: Fn(usize) -> Fut,
@@ -62,7 +69,9 @@ where
             let fut = run(i);
             running.spawn(async move { (i, fut.await) });
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let (i, result) = joined.expect("walk callbacks do not panic");
         match result {
             Ok(()) => {

@@ -23,14 +23,22 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
         (Some(Value::Map(b)), Some(Value::Map(a))) => {
             let keys: std::collections::BTreeSet<&String> = b.keys().chain(a.keys()).collect();
             for k in keys {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 walk(&p, b.get(k), a.get(k), out);
             }
         }
         (b, a) if b == a => {}
         (Some(Value::Null), None) | (None, Some(Value::Null)) => {}
         (b, a) => out.push(FieldChange {
-            path: if path.is_empty() { "(value)".into() } else { path.to_string() },
+            path: if path.is_empty() {
+                "(value)".into()
+            } else {
+                path.to_string()
+            },
             before: b.cloned(),
             after: a.cloned(),
         }),
@@ -100,7 +108,11 @@ mod tests {
     #[test]
     fn ignored_paths_keep_prior_values() {
         let mut desired = v(r#"{"tags":{"a":"new"},"name":"x"}"#);
-        keep_ignored(&mut desired, &v(r#"{"tags":{"a":"old"},"name":"x"}"#), &["tags".into()]);
+        keep_ignored(
+            &mut desired,
+            &v(r#"{"tags":{"a":"old"},"name":"x"}"#),
+            &["tags".into()],
+        );
         assert_eq!(desired, v(r#"{"tags":{"a":"old"},"name":"x"}"#));
         assert!(is_ignored("tags.a", &["tags".into()]));
         assert!(!is_ignored("tagsx", &["tags".into()]));

@@ -4,6 +4,7 @@
 //! plan applies exactly what was shown, and refuses to apply if the state moved on.
 
 pub mod diff;
+pub mod json;
 pub mod planner;
 pub mod refresh;
 pub mod render;
@@ -158,7 +159,8 @@ impl Plan {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Plan, String> {
-        let plan: Plan = serde_json::from_slice(bytes).map_err(|e| format!("not a trustplane plan file: {e}"))?;
+        let plan: Plan = serde_json::from_slice(bytes)
+            .map_err(|e| format!("not a trustplane plan file: {e}"))?;
         if plan.format_version != PLAN_FORMAT_VERSION {
             return Err(format!(
                 "plan file format {} is not supported by this trustplane (expects {PLAN_FORMAT_VERSION})",

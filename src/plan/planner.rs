@@ -46,15 +46,20 @@ pub fn desired_properties(
     schema: &ResourceSchema,
     scope: &dyn Scope,
 ) -> Result<Value, Diagnostic> {
-    let mut value = evaluate(&decl.properties, scope, &format!("resources.{}.properties", decl.name))
-        .map_err(|d| d.with_address(&decl.name))?;
+    let mut value = evaluate(
+        &decl.properties,
+        scope,
+        &format!("resources.{}.properties", decl.name),
+    )
+    .map_err(|d| d.with_address(&decl.name))?;
     if value.is_null() {
         value = Value::map();
     }
     if let Value::Map(m) = &mut value {
         for p in &schema.properties {
             if let Some(default) = &p.default {
-                m.entry(p.name.to_string()).or_insert_with(|| default.clone());
+                m.entry(p.name.to_string())
+                    .or_insert_with(|| default.clone());
             }
         }
     }
@@ -104,14 +109,26 @@ pub async fn plan(
     } else {
         for t in &params.targets {
             if !graph.contains(t) && !refreshed.resources.contains_key(t) {
-                diags.push(unknown_address("plan::unknown_target", "--target", t, stack, refreshed));
+                diags.push(unknown_address(
+                    "plan::unknown_target",
+                    "--target",
+                    t,
+                    stack,
+                    refreshed,
+                ));
             }
         }
         Some(graph.with_dependencies(params.targets.iter().map(String::as_str)))
     };
     for r in &params.replace {
         if !stack.resources.contains_key(r) {
-            diags.push(unknown_address("plan::unknown_replace", "--replace", r, stack, refreshed));
+            diags.push(unknown_address(
+                "plan::unknown_replace",
+                "--replace",
+                r,
+                stack,
+                refreshed,
+            ));
         }
     }
     if diags.has_errors() {
@@ -126,7 +143,14 @@ pub async fn plan(
     let mut changes = Vec::new();
 
     if params.destroy {
-        changes = plan_deletions(refreshed.resources.keys().cloned().collect(), refreshed, stack, &in_scope, &mut diags, "destroy requested");
+        changes = plan_deletions(
+            refreshed.resources.keys().cloned().collect(),
+            refreshed,
+            stack,
+            &in_scope,
+            &mut diags,
+            "destroy requested",
+        );
     } else {
         for name in graph.topo_order() {
             let decl = &stack.resources[&name];
@@ -134,7 +158,9 @@ pub async fn plan(
             if !in_scope(&name) {
                 // Outside the targets: visible to references as it stands.
                 if let Some(p) = prior {
-                    values.resources.insert(name.clone(), resource_value(&p.properties, &p.attributes));
+                    values
+                        .resources
+                        .insert(name.clone(), resource_value(&p.properties, &p.attributes));
                 }
                 continue;
             }
@@ -158,7 +184,14 @@ pub async fn plan(
             .filter(|a| !stack.resources.contains_key(*a))
             .cloned()
             .collect();
-        changes.extend(plan_deletions(orphans, refreshed, stack, &in_scope, &mut diags, "no longer in the stack"));
+        changes.extend(plan_deletions(
+            orphans,
+            refreshed,
+            stack,
+            &in_scope,
+            &mut diags,
+            "no longer in the stack",
+        ));
     }
     if diags.has_errors() {
         return Err(diags);
@@ -189,13 +222,22 @@ pub async fn plan(
     })
 }
 
-fn unknown_address(code: &'static str, flag: &str, address: &str, stack: &Stack, refreshed: &Refreshed) -> Diagnostic {
+fn unknown_address(
+    code: &'static str,
+    flag: &str,
+    address: &str,
+    stack: &Stack,
+    refreshed: &Refreshed,
+) -> Diagnostic {
     let names = stack
         .resources
         .keys()
         .chain(refreshed.resources.keys())
         .map(String::as_str);
-    let mut d = Diagnostic::error(code, format!("{flag} {address}: no such resource in the stack or its state"));
+    let mut d = Diagnostic::error(
+        code,
+        format!("{flag} {address}: no such resource in the stack or its state"),
+    );
     if let Some(s) = crate::diag::did_you_mean(address, names) {
         d = d.with_help(format!("did you mean `{s}`?"));
     }
@@ -203,7 +245,11 @@ fn unknown_address(code: &'static str, flag: &str, address: &str, stack: &Stack,
 }
 
 /// Output values: evaluated with the values known so far.
-pub fn plan_outputs(stack: &Stack, values: &Values<'_>, diags: &mut Diagnostics) -> BTreeMap<String, PlannedOutput> {
+pub fn plan_outputs(
+    stack: &Stack,
+    values: &Values<'_>,
+    diags: &mut Diagnostics,
+) -> BTreeMap<String, PlannedOutput> {
     let mut out = BTreeMap::new();
     for (name, o) in &stack.outputs {
         match evaluate(&o.value, values, &format!("outputs.{name}")) {
@@ -235,7 +281,9 @@ async fn plan_resource(
     params: &PlanParams,
 ) -> Result<PlannedChange, Diagnostic> {
     let schema = registry.schema(&decl.type_name).expect("validated type");
-    let provider = registry.provider_for(&decl.type_name).expect("validated type");
+    let provider = registry
+        .provider_for(&decl.type_name)
+        .expect("validated type");
     let sensitive = sensitive_paths(decl, schema, stack);
     let mut desired = desired_properties(decl, schema, values)?;
     let mut change = PlannedChange {
@@ -267,7 +315,8 @@ async fn plan_resource(
             .read_data(&ctx, &decl.type_name, &desired)
             .await
             .map_err(|e| provider_diag("plan::read_failed", "read data source", &decl.name, e))?;
-        let same = prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
+        let same =
+            prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
         change.action = if same { Action::NoOp } else { Action::Read };
         change.planned_attributes = attrs;
         return Ok(change);
@@ -277,11 +326,18 @@ async fn plan_resource(
         change.action = Action::Create;
         change.properties = redact(&desired, &sensitive);
         change.planned_attributes = unknown_attributes(schema);
-        change.changed = desired.as_map().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+        change.changed = desired
+            .as_map()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
         return Ok(change);
     };
 
-    keep_ignored(&mut desired, &prior.properties, &decl.lifecycle.ignore_changes);
+    keep_ignored(
+        &mut desired,
+        &prior.properties,
+        &decl.lifecycle.ignore_changes,
+    );
     let desired = redact(&desired, &sensitive);
     let prior_snapshot = Snapshot {
         id: prior.id.clone(),
@@ -304,7 +360,10 @@ async fn plan_resource(
         change.reason = Some(if forced {
             "replacement requested with --replace".to_string()
         } else {
-            format!("{} cannot be changed in place", diff.requires_replace.join(", "))
+            format!(
+                "{} cannot be changed in place",
+                diff.requires_replace.join(", ")
+            )
         });
         if decl.lifecycle.prevent_destroy {
             return Err(prevent_destroy_error(decl, "replace"));
@@ -318,7 +377,10 @@ async fn plan_resource(
 fn prevent_destroy_error(decl: &ResourceDecl, verb: &str) -> Diagnostic {
     Diagnostic::error(
         "plan::prevent_destroy",
-        format!("the plan would {verb} {}, which has lifecycle.prevent_destroy set", decl.name),
+        format!(
+            "the plan would {verb} {}, which has lifecycle.prevent_destroy set",
+            decl.name
+        ),
     )
     .with_span(decl.span.clone())
     .with_field(format!("resources.{}.lifecycle.prevent_destroy", decl.name))

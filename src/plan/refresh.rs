@@ -101,8 +101,14 @@ pub async fn refresh(
 }
 
 /// A provider error as a diagnostic about one resource.
-pub fn provider_diag(code: &'static str, verb: &str, address: &str, e: crate::provider::ProviderError) -> Diagnostic {
-    let mut d = Diagnostic::error(code, format!("{verb} {address}: {}", e.message)).with_address(address);
+pub fn provider_diag(
+    code: &'static str,
+    verb: &str,
+    address: &str,
+    e: crate::provider::ProviderError,
+) -> Diagnostic {
+    let mut d =
+        Diagnostic::error(code, format!("{verb} {address}: {}", e.message)).with_address(address);
     if let Some(field) = e.field {
         d = d.with_field(format!("resources.{address}.properties.{field}"));
     }
@@ -123,7 +129,10 @@ pub struct Drift {
     pub changes: Vec<FieldChange>,
 }
 
-fn serialize_changes<S: serde::Serializer>(changes: &[FieldChange], s: S) -> Result<S::Ok, S::Error> {
+fn serialize_changes<S: serde::Serializer>(
+    changes: &[FieldChange],
+    s: S,
+) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(changes.len()))?;
     for c in changes {
@@ -138,7 +147,11 @@ fn serialize_changes<S: serde::Serializer>(changes: &[FieldChange], s: S) -> Res
 
 /// Compares stored and refreshed state. `ignore_changes` comes from the stack, when the
 /// resource is still declared there.
-pub fn drift(stored: &BTreeMap<String, ResourceState>, refreshed: &Refreshed, stack: Option<&Stack>) -> Vec<Drift> {
+pub fn drift(
+    stored: &BTreeMap<String, ResourceState>,
+    refreshed: &Refreshed,
+    stack: Option<&Stack>,
+) -> Vec<Drift> {
     let mut out = Vec::new();
     for (address, before) in stored {
         if before.mode == Mode::Data {
@@ -156,10 +169,11 @@ pub fn drift(stored: &BTreeMap<String, ResourceState>, refreshed: &Refreshed, st
                 changes: Vec::new(),
             }),
             Some(after) => {
-                let mut changes: Vec<FieldChange> = field_changes(&before.properties, &after.properties)
-                    .into_iter()
-                    .filter(|c| !is_ignored(&c.path, ignore))
-                    .collect();
+                let mut changes: Vec<FieldChange> =
+                    field_changes(&before.properties, &after.properties)
+                        .into_iter()
+                        .filter(|c| !is_ignored(&c.path, ignore))
+                        .collect();
                 for mut c in field_changes(&before.attributes, &after.attributes) {
                     c.path = format!("(computed) {}", c.path);
                     changes.push(c);

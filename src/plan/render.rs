@@ -41,7 +41,9 @@ impl Style {
         match a {
             Action::Create => self.green(a.glyph()),
             Action::Update | Action::Read => self.yellow(a.glyph()),
-            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete => self.red(a.glyph()),
+            Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete => {
+                self.red(a.glyph())
+            }
             Action::NoOp => a.glyph().to_string(),
         }
     }
@@ -64,7 +66,11 @@ fn is_sensitive(path: &str, sensitive_paths: &[String]) -> bool {
 
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let visible: Vec<&PlannedChange> = plan.changes.iter().filter(|c| c.action != Action::NoOp).collect();
+    let visible: Vec<&PlannedChange> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .collect();
     if visible.is_empty() {
         out.push_str("No changes. The live infrastructure matches the stack.\n");
     } else {
@@ -120,18 +126,39 @@ fn render_change(out: &mut String, c: &PlannedChange, style: Style) {
             .requires_replace
             .iter()
             .any(|r| f.path == *r || f.path.starts_with(&format!("{r}.")));
-        let note = if forces { style.red("  # forces replacement") } else { String::new() };
+        let note = if forces {
+            style.red("  # forces replacement")
+        } else {
+            String::new()
+        };
         match (&f.before, &f.after) {
             (None, Some(a)) => {
-                let _ = writeln!(out, "      {} {:width$} = {}{note}", style.green("+"), f.path, show(a, secret));
+                let _ = writeln!(
+                    out,
+                    "      {} {:width$} = {}{note}",
+                    style.green("+"),
+                    f.path,
+                    show(a, secret)
+                );
             }
             (Some(b), None) => {
-                let _ = writeln!(out, "      {} {:width$} = {}{note}", style.red("-"), f.path, show(b, secret));
+                let _ = writeln!(
+                    out,
+                    "      {} {:width$} = {}{note}",
+                    style.red("-"),
+                    f.path,
+                    show(b, secret)
+                );
             }
             (Some(b), Some(a)) => {
                 if let (Some(bs), Some(as_)) = (b.as_str(), a.as_str()) {
                     if !secret && (bs.contains('\n') || as_.contains('\n')) {
-                        let _ = writeln!(out, "      {} {:width$} = <<-{note}", style.yellow("~"), f.path);
+                        let _ = writeln!(
+                            out,
+                            "      {} {:width$} = <<-{note}",
+                            style.yellow("~"),
+                            f.path
+                        );
                         render_text_diff(out, bs, as_, style);
                         continue;
                     }
@@ -148,11 +175,19 @@ fn render_change(out: &mut String, c: &PlannedChange, style: Style) {
             (None, None) => {}
         }
     }
-    if matches!(c.action, Action::Create | Action::Read | Action::DeleteThenCreate | Action::CreateThenDelete) {
+    if matches!(
+        c.action,
+        Action::Create | Action::Read | Action::DeleteThenCreate | Action::CreateThenDelete
+    ) {
         if let Value::Map(attrs) = &c.planned_attributes {
             for (k, v) in attrs {
                 if *v == Value::Unknown {
-                    let _ = writeln!(out, "      {} {:width$} = (known after apply)", style.green("+"), k);
+                    let _ = writeln!(
+                        out,
+                        "      {} {:width$} = (known after apply)",
+                        style.green("+"),
+                        k
+                    );
                 }
             }
         }
@@ -184,20 +219,43 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
     let mut out = String::from("Changes made outside trustplane since the last apply:\n\n");
     for d in drifts {
         if d.gone {
-            let _ = writeln!(out, "  {} {} ({}) was deleted", style.red("-"), style.bold(&d.address), d.type_name);
+            let _ = writeln!(
+                out,
+                "  {} {} ({}) was deleted",
+                style.red("-"),
+                style.bold(&d.address),
+                d.type_name
+            );
             continue;
         }
-        let _ = writeln!(out, "  {} {} ({}) changed", style.yellow("~"), style.bold(&d.address), d.type_name);
+        let _ = writeln!(
+            out,
+            "  {} {} ({}) changed",
+            style.yellow("~"),
+            style.bold(&d.address),
+            d.type_name
+        );
         for c in &d.changes {
-            let b = c.before.as_ref().map(|v| show(v, false)).unwrap_or_else(|| "(absent)".into());
-            let a = c.after.as_ref().map(|v| show(v, false)).unwrap_or_else(|| "(absent)".into());
+            let b = c
+                .before
+                .as_ref()
+                .map(|v| show(v, false))
+                .unwrap_or_else(|| "(absent)".into());
+            let a = c
+                .after
+                .as_ref()
+                .map(|v| show(v, false))
+                .unwrap_or_else(|| "(absent)".into());
             let _ = writeln!(out, "      {} {}: {b} -> {a}", style.yellow("~"), c.path);
         }
     }
     let _ = writeln!(
         out,
         "\n{}",
-        style.bold(&format!("Drift: {} resource(s) changed or deleted outside trustplane.", drifts.len()))
+        style.bold(&format!(
+            "Drift: {} resource(s) changed or deleted outside trustplane.",
+            drifts.len()
+        ))
     );
     out
 }
@@ -239,7 +297,11 @@ mod tests {
 
     #[test]
     fn multi_line_strings_diff_line_by_line() {
-        let c = change(Action::Update, r#"{"content":"a\nb\nc\n"}"#, r#"{"content":"a\nB\nc\n"}"#);
+        let c = change(
+            Action::Update,
+            r#"{"content":"a\nb\nc\n"}"#,
+            r#"{"content":"a\nB\nc\n"}"#,
+        );
         let mut out = String::new();
         render_change(&mut out, &c, Style { color: false });
         assert!(out.contains("- b"), "{out}");
@@ -256,7 +318,10 @@ mod tests {
         );
         let mut out = String::new();
         render_change(&mut out, &c, Style { color: false });
-        assert!(out.contains(r#"path  = "a" -> "b"  # forces replacement"#), "{out}");
+        assert!(
+            out.contains(r#"path  = "a" -> "b"  # forces replacement"#),
+            "{out}"
+        );
         assert!(out.contains("token = (sensitive) -> (sensitive)"), "{out}");
         assert!(!out.contains("new"), "{out}");
     }

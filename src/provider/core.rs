@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use super::{
-    Attribute, OpContext, Property, Provider, ProviderError, ProviderResult,
-    ResourceSchema, Snapshot, Type,
+    Attribute, OpContext, Property, Provider, ProviderError, ProviderResult, ResourceSchema,
+    Snapshot, Type,
 };
 use crate::diag::Diagnostic;
 use crate::value::{Map, Value};
@@ -35,7 +35,12 @@ fn new_id() -> String {
 }
 
 fn attrs(pairs: &[(&str, Value)]) -> Value {
-    Value::Map(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    Value::Map(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+    )
 }
 
 fn duration_prop(props: &Value, name: &str) -> Duration {
@@ -61,7 +66,10 @@ fn write_file(props: &Value) -> ProviderResult<Snapshot> {
     let path = props.get_str("path").unwrap_or_default();
     let content = props.get_str("content").unwrap_or_default();
     let mode = file_mode(props);
-    if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(path)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create directory for", path, e))?;
     }
     std::fs::write(path, content).map_err(|e| io_error("write", path, e))?;
@@ -77,8 +85,9 @@ fn write_file(props: &Value) -> ProviderResult<Snapshot> {
 
 fn set_mode(path: &str, mode: &str) -> ProviderResult<()> {
     use std::os::unix::fs::PermissionsExt;
-    let bits = u32::from_str_radix(mode, 8)
-        .map_err(|_| ProviderError::new(format!("mode {mode:?} is not octal")).with_field("mode"))?;
+    let bits = u32::from_str_radix(mode, 8).map_err(|_| {
+        ProviderError::new(format!("mode {mode:?} is not octal")).with_field("mode")
+    })?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits))
         .map_err(|e| io_error("set the mode of", path, e))
 }
@@ -119,7 +128,9 @@ impl Provider for CoreProvider {
                         .required()
                         .force_new()
                         .describe("File path; parent directories are created."),
-                    Property::new("content", Type::String).default("").describe("File content."),
+                    Property::new("content", Type::String)
+                        .default("")
+                        .describe("File content."),
                     Property::new("mode", Type::String)
                         .default("0644")
                         .describe("Octal permission bits, e.g. 0600."),
@@ -138,9 +149,12 @@ impl Provider for CoreProvider {
                 let ok = mode.len() <= 4 && u32::from_str_radix(mode, 8).is_ok_and(|m| m <= 0o7777);
                 if !ok {
                     out.push(
-                        Diagnostic::error("core::invalid_mode", format!("file mode {mode:?} is not an octal permission"))
-                            .with_field("mode")
-                            .with_detail("expected up to four octal digits, such as 0644 or 0600"),
+                        Diagnostic::error(
+                            "core::invalid_mode",
+                            format!("file mode {mode:?} is not an octal permission"),
+                        )
+                        .with_field("mode")
+                        .with_detail("expected up to four octal digits, such as 0644 or 0600"),
                     );
                 }
             }
@@ -148,7 +162,12 @@ impl Provider for CoreProvider {
         out
     }
 
-    async fn create(&self, _ctx: &OpContext, type_name: &str, desired: &Value) -> ProviderResult<Snapshot> {
+    async fn create(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
         match type_name {
             NULL | SLEEP => {
                 tokio::time::sleep(duration_prop(desired, "create_duration")).await;
@@ -169,12 +188,21 @@ impl Provider for CoreProvider {
         }
     }
 
-    async fn read(&self, _ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
         match type_name {
             NULL | SLEEP => Ok(Some(prior.clone())),
             FILE => {
                 let path = if prior.id.is_empty() {
-                    prior.properties.get_str("path").unwrap_or_default().to_string()
+                    prior
+                        .properties
+                        .get_str("path")
+                        .unwrap_or_default()
+                        .to_string()
                 } else {
                     prior.id.clone()
                 };
@@ -201,7 +229,12 @@ impl Provider for CoreProvider {
         }
     }
 
-    async fn delete(&self, _ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<()> {
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
         match type_name {
             NULL => Ok(()),
             SLEEP => {
@@ -209,14 +242,21 @@ impl Provider for CoreProvider {
                 Ok(())
             }
             FILE => match std::fs::remove_file(&prior.id) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error("remove", &prior.id, e)),
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    Err(io_error("remove", &prior.id, e))
+                }
                 _ => Ok(()),
             },
             other => Err(unknown_type(other)),
         }
     }
 
-    async fn import(&self, ctx: &OpContext, type_name: &str, id: &str) -> ProviderResult<Option<Snapshot>> {
+    async fn import(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        id: &str,
+    ) -> ProviderResult<Option<Snapshot>> {
         match type_name {
             FILE => {
                 let mut props = Map::new();
@@ -237,9 +277,16 @@ impl Provider for CoreProvider {
         }
     }
 
-    async fn read_data(&self, _ctx: &OpContext, type_name: &str, properties: &Value) -> ProviderResult<Value> {
+    async fn read_data(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        properties: &Value,
+    ) -> ProviderResult<Value> {
         if type_name != FILE {
-            return Err(ProviderError::new(format!("{type_name} cannot be used with mode: data")));
+            return Err(ProviderError::new(format!(
+                "{type_name} cannot be used with mode: data"
+            )));
         }
         let path = properties.get_str("path").unwrap_or_default();
         let content = std::fs::read_to_string(path).map_err(|e| io_error("read", path, e))?;
@@ -266,7 +313,10 @@ fn read_file(path: &str, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
         prior.properties.clone()
     };
     properties.set_path("path", path.into());
-    properties.set_path("content", String::from_utf8_lossy(&bytes).into_owned().into());
+    properties.set_path(
+        "content",
+        String::from_utf8_lossy(&bytes).into_owned().into(),
+    );
     properties.set_path("mode", mode.into());
     Ok(Some(Snapshot {
         id: path.to_string(),
@@ -276,7 +326,9 @@ fn read_file(path: &str, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
 }
 
 fn unknown_type(type_name: &str) -> ProviderError {
-    ProviderError::new(format!("the core provider has no resource type {type_name}"))
+    ProviderError::new(format!(
+        "the core provider has no resource type {type_name}"
+    ))
 }
 
 #[cfg(test)]
@@ -288,7 +340,12 @@ mod tests {
     }
 
     fn props(pairs: &[(&str, &str)]) -> Value {
-        attrs(&pairs.iter().map(|(k, v)| (*k, Value::from(*v))).collect::<Vec<_>>())
+        attrs(
+            &pairs
+                .iter()
+                .map(|(k, v)| (*k, Value::from(*v)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[tokio::test]
@@ -297,13 +354,22 @@ mod tests {
         let path = dir.path().join("sub/a.txt");
         let p = path.to_str().unwrap();
         let core = CoreProvider;
-        let snap = core.create(&ctx(), FILE, &props(&[("path", p), ("content", "hi")])).await.unwrap();
+        let snap = core
+            .create(&ctx(), FILE, &props(&[("path", p), ("content", "hi")]))
+            .await
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "hi");
         assert_eq!(snap.properties.get_str("mode"), Some("0644"));
-        assert_eq!(snap.attributes.get_str("sha256"), Some(sha256_hex(b"hi").as_str()));
+        assert_eq!(
+            snap.attributes.get_str("sha256"),
+            Some(sha256_hex(b"hi").as_str())
+        );
 
         let live = core.read(&ctx(), FILE, &snap).await.unwrap().unwrap();
-        assert_eq!(live.properties, snap.properties, "unchanged file reads back identical");
+        assert_eq!(
+            live.properties, snap.properties,
+            "unchanged file reads back identical"
+        );
 
         std::fs::write(&path, "edited").unwrap();
         let live = core.read(&ctx(), FILE, &snap).await.unwrap().unwrap();
@@ -321,7 +387,11 @@ mod tests {
             .create(&ctx(), FILE, &props(&[("path", "/proc/trustplane/x")]))
             .await
             .unwrap_err();
-        assert!(err.message.contains("/proc/trustplane/x"), "{}", err.message);
+        assert!(
+            err.message.contains("/proc/trustplane/x"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.field.as_deref(), Some("path"));
     }
 
@@ -341,6 +411,8 @@ mod tests {
         let diags = CoreProvider.validate(FILE, &props(&[("path", "x"), ("mode", "0x1")]));
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].field.as_deref(), Some("mode"));
-        assert!(CoreProvider.validate(FILE, &props(&[("path", "x"), ("mode", "0600")])).is_empty());
+        assert!(CoreProvider
+            .validate(FILE, &props(&[("path", "x"), ("mode", "0600")]))
+            .is_empty());
     }
 }

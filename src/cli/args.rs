@@ -1,0 +1,223 @@
+//! Command-line arguments. Parsing only validates flags; nothing here touches the disk.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "trustplane",
+    version,
+    about = "Declarative provisioning of AWS Private CA as the root of trust of an Istio mesh",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Plain output with no colours (also when NO_COLOR is set).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check stack files (a file, or every .yaml/.yml of a directory) without touching anything.
+    Validate {
+        /// Stack files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print diagnostics as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what apply would change.
+    Plan(PlanArgs),
+    /// Apply a stack (after confirmation) or a saved plan.
+    Apply(ApplyArgs),
+    /// Destroy everything a stack's state holds, dependents first.
+    Destroy(DestroyArgs),
+    /// Report resources changed or deleted outside trustplane since the last apply.
+    Drift(DriftArgs),
+    /// Print the dependency graph as Graphviz DOT.
+    Graph { file: PathBuf },
+    /// Print the stack's outputs from state.
+    Output(OutputArgs),
+    /// Adopt an existing object into state.
+    Import(ImportArgs),
+    /// Inspect and edit state.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+/// Where the stack and its state are, and the variables.
+#[derive(Debug, Args, Clone)]
+pub struct StackArgs {
+    /// The stack file.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct VarArgs {
+    /// Set a variable: --var name=value (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Read variables from a YAML file (repeatable; later files win).
+    #[arg(long = "var-file", value_name = "FILE")]
+    pub var_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct StateArgs {
+    /// State directory (default: state/<stack>/<workspace>).
+    #[arg(long = "state", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Workspace: one state per stack and workspace.
+    #[arg(long, env = "TRUSTPLANE_WORKSPACE", default_value = "default")]
+    pub workspace: String,
+    /// How long to wait for the state lock, e.g. 30s (0: fail at once).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct PlanOptions {
+    /// Plan only these resources and their dependencies (repeatable).
+    #[arg(long = "target", value_name = "ADDR")]
+    pub targets: Vec<String>,
+    /// Force replacement of this resource (repeatable).
+    #[arg(long = "replace", value_name = "ADDR")]
+    pub replace: Vec<String>,
+    /// Operations run at once.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Save the plan for `trustplane apply FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Print the plan as JSON (see docs/json-plan.md).
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 0 with no changes, 2 with changes, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the destruction of everything in state.
+    #[arg(long)]
+    pub destroy: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A stack file, or a plan saved with `plan --out`.
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub vars: VarArgs,
+    #[command(flatten)]
+    pub state: StateArgs,
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Apply without asking.
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Only accept live values into state: create, change and delete nothing.
+    #[arg(long)]
+    pub refresh_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub options: PlanOptions,
+    #[arg(long)]
+    pub auto_approve: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DriftArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub parallelism: u32,
+}
+
+/// Finds a state without needing every variable: a stack file or a state directory.
+#[derive(Debug, Args, Clone)]
+pub struct StateLocation {
+    /// The stack file whose state to use.
+    #[arg(short = 'f', long = "file", value_name = "STACK")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub state: StateArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// One output; all when omitted.
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub location: StateLocation,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Resource address in the stack.
+    pub address: String,
+    /// The provider's id of the existing object.
+    pub id: String,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// List resources in state.
+    List(StateLocation),
+    /// Show one resource.
+    Show {
+        address: String,
+        #[command(flatten)]
+        location: StateLocation,
+    },
+    /// Forget a resource (the object itself is left alone).
+    Rm {
+        address: String,
+        #[command(flatten)]
+        location: StateLocation,
+    },
+    /// Rename a resource in state.
+    Mv {
+        from: String,
+        to: String,
+        #[command(flatten)]
+        location: StateLocation,
+    },
+    /// Show the last snapshots and what changed between them.
+    History(StateLocation),
+    /// Remove a lock left by a run that cannot release it.
+    ForceUnlock {
+        id: String,
+        #[command(flatten)]
+        location: StateLocation,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::duration::parse(s)
+}
