@@ -1,0 +1,44 @@
+# trustplane — the two commands a newcomer needs:
+#   make demo   plan and apply a stack against local stand-ins, state in sled
+#   make test   install what the tests need (a local Python venv) and run every test
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV := .venv
+
+.PHONY: all build venv test test-rust test-python demo bench lint fmt clean
+
+all: build
+
+build:
+	$(CARGO) build --release --workspace --bins
+
+# moto's server (AWS stand-in) and the Helm engine live in a local virtualenv.
+venv:
+	bash tests/support/setup-venv.sh
+
+test: venv
+	$(CARGO) build --release --workspace --bins
+	$(CARGO) test --workspace --no-fail-fast
+	$(MAKE) test-python
+
+test-python:
+	@if [ -d tests/support ] && ls tests/support/test_*.py >/dev/null 2>&1; then \
+		$(VENV)/bin/python -m pytest -q tests/support; \
+	fi
+
+demo: build
+	bash examples/demo.sh
+
+bench:
+	$(CARGO) bench --bench engine
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
