@@ -297,3 +297,39 @@ def test_launcher_writes_port_and_exits_cleanly_on_sigterm(tmp_path):
     assert stop_launcher(proc) == 0
     assert proc.stdout.read().strip() == f"moto listening on http://127.0.0.1:{port}"
     assert not os.path.exists(f"{port_file}.tmp{proc.pid}")
+
+
+def _launcher_module():
+    sys.path.insert(0, str(LAUNCHER.parent))
+    try:
+        import moto_server  # importing does not patch moto; only main() does
+    finally:
+        sys.path.pop(0)
+    return moto_server
+
+
+UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize(
+    "validity, now, expected",
+    [
+        ({"Type": "DAYS", "Value": 90}, datetime.datetime(2026, 1, 1, tzinfo=UTC),
+         datetime.datetime(2026, 4, 1, tzinfo=UTC)),
+        ({"Type": "MONTHS", "Value": 1}, datetime.datetime(2027, 1, 31, tzinfo=UTC),
+         datetime.datetime(2027, 2, 28, tzinfo=UTC)),
+        ({"Type": "MONTHS", "Value": 14}, datetime.datetime(2026, 11, 15, tzinfo=UTC),
+         datetime.datetime(2028, 1, 15, tzinfo=UTC)),
+        ({"Type": "YEARS", "Value": 1}, datetime.datetime(2028, 2, 29, tzinfo=UTC),
+         datetime.datetime(2029, 2, 28, tzinfo=UTC)),
+        ({"Type": "ABSOLUTE", "Value": 2524608000}, None,
+         datetime.datetime(2050, 1, 1, tzinfo=UTC)),
+        ({"Type": "END_DATE", "Value": 491231235959}, None,
+         datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ({"Type": "END_DATE", "Value": 20310630120000}, None,
+         datetime.datetime(2031, 6, 30, 12, tzinfo=UTC)),
+    ],
+)
+def test_validity_types_follow_aws_definitions(validity, now, expected):
+    now = now or datetime.datetime.now(UTC)
+    assert _launcher_module().validity_time(validity, now) == expected
