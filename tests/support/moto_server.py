@@ -1,0 +1,419 @@
+#!/usr/bin/env python3
+"""Runs moto's server with ACM PCA patched to issue certificates like AWS does.
+
+The AWS provider is tested against moto, never real AWS. moto's ACM PCA
+(pinned: moto 5.2.5, see requirements.txt) issues certificates that a real CA
+hierarchy would reject, so this launcher patches its classes at import time
+(no edits to moto's files). Each patch below names the gap it fills.
+
+Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
+Port 0 binds a free port; the bound port is written to --port-file once the
+server accepts connections. Runs until SIGTERM/SIGINT, then exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import calendar
+import datetime
+import json
+import os
+import re
+import signal
+import socket
+import sys
+import threading
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from moto.acmpca import models as pca_models
+from moto.acmpca import responses as pca_responses
+from moto.core.exceptions import JsonRESTError
+from moto.core.utils import unix_time
+from moto.server import ThreadedMotoServer
+
+CertificateAuthority = pca_models.CertificateAuthority
+ACMPCABackend = pca_models.ACMPCABackend
+ACMPCAResponse = pca_responses.ACMPCAResponse
+
+ROOT_TEMPLATE = "RootCACertificate/"
+# AWS backdates notBefore by 60 minutes to absorb clock skew between systems.
+NOT_BEFORE_SKEW = datetime.timedelta(minutes=60)
+# moto's own default lifetime, kept for requests without Validity.
+DEFAULT_LIFETIME = datetime.timedelta(days=365)
+DEFAULT_RESTORE_DAYS = 30
+
+
+class InvalidState(JsonRESTError):
+    code = 400
+
+    def __init__(self, arn: str, detail: str):
+        super().__init__(
+            "InvalidStateException",
+            f"The certificate authority {arn} is not in the correct state: {detail}",
+        )
+
+
+class CertificateMismatch(JsonRESTError):
+    code = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "CertificateMismatchException",
+            "The certificate does not match the certificate authority's key.",
+        )
+
+
+class InvalidArgs(JsonRESTError):
+    code = 400
+
+    def __init__(self, message: str):
+        super().__init__("InvalidArgsException", message)
+
+
+# --- helpers --------------------------------------------------------------
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _add_months(when: datetime.datetime, months: int) -> datetime.datetime:
+    month0 = when.month - 1 + months
+    year, month = when.year + month0 // 12, month0 % 12 + 1
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def validity_time(validity: dict[str, Any], now: datetime.datetime) -> datetime.datetime:
+    """Interprets an ACM PCA Validity structure as AWS documents it."""
+    kind, value = validity.get("Type"), int(validity.get("Value", 0))
+    if kind == "DAYS":
+        return now + datetime.timedelta(days=value)
+    if kind == "MONTHS":
+        return _add_months(now, value)
+    if kind == "YEARS":
+        return _add_months(now, 12 * value)
+    if kind == "ABSOLUTE":
+        return datetime.datetime.fromtimestamp(value, datetime.timezone.utc)
+    if kind == "END_DATE":
+        text = str(value)
+        if len(text) == 12:  # UTCTime YYMMDDHHMMSS: YY >= 50 means 19YY
+            text = ("19" if int(text[:2]) >= 50 else "20") + text
+        if len(text) != 14:
+            raise InvalidArgs(f"END_DATE value {value} is not YYMMDDHHMMSS or YYYYMMDDHHMMSS")
+        return datetime.datetime.strptime(text, "%Y%m%d%H%M%S").replace(
+            tzinfo=datetime.timezone.utc
+        )
+    raise InvalidArgs(f"unsupported Validity Type {kind!r}")
+
+
+def _pem_certs(data: bytes | str | None) -> list[bytes]:
+    """Splits a PEM bundle into certificates; accepts the base64 blob moto stores."""
+    if not data:
+        return []
+    raw = data.encode() if isinstance(data, str) else data
+    if b"-----BEGIN" not in raw:
+        raw = base64.b64decode(raw)
+    certs = x509.load_pem_x509_certificates(raw)
+    return [c.public_bytes(serialization.Encoding.PEM) for c in certs]
+
+
+def _hash_for(signing_algorithm: str | None) -> hashes.HashAlgorithm:
+    algo = (signing_algorithm or "SHA256WITHRSA").upper()
+    if algo.startswith("SHA512"):
+        return hashes.SHA512()
+    if algo.startswith("SHA384"):
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+_PATHLEN = re.compile(r"SubordinateCACertificate_PathLen(\d+)")
+_KU_NONE = dict(
+    content_commitment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
+)
+
+
+def template_extensions(
+    template_arn: str | None, csr: x509.CertificateSigningRequest, issuer_key: Any
+) -> list[tuple[x509.ExtensionType, bool]]:
+    """Extensions of AWS's certificate templates (root, subordinate PathLenN, end entity)."""
+    template = template_arn or "EndEntityCertificate/V1"
+    ski = (x509.SubjectKeyIdentifier.from_public_key(csr.public_key()), False)
+    aki = (x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key), False)
+    ca_usage = x509.KeyUsage(
+        digital_signature=True, key_cert_sign=True, crl_sign=True,
+        key_encipherment=False, **_KU_NONE,
+    )
+    if ROOT_TEMPLATE in template:
+        return [
+            (x509.BasicConstraints(ca=True, path_length=None), True),
+            (ca_usage, True),
+            ski,
+        ]
+    sub = _PATHLEN.search(template)
+    if sub:
+        return [
+            (x509.BasicConstraints(ca=True, path_length=int(sub.group(1))), True),
+            (ca_usage, True),
+            ski,
+            aki,
+        ]
+    if "EndEntityClientAuth" in template:
+        usages = [x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+    elif "EndEntityServerAuth" in template:
+        usages = [x509.ExtendedKeyUsageOID.SERVER_AUTH]
+    else:
+        usages = [x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH]
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=False, path_length=None), True),
+        (
+            x509.KeyUsage(
+                digital_signature=True, key_encipherment=True,
+                key_cert_sign=False, crl_sign=False, **_KU_NONE,
+            ),
+            True,
+        ),
+        (x509.ExtendedKeyUsage(usages), False),
+        ski,
+        aki,
+    ]
+    try:  # AWS copies the CSR's subjectAltName into end-entity certificates
+        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        extensions.append((san.value, san.critical))
+    except x509.ExtensionNotFound:
+        pass
+    return extensions
+
+
+# --- patches (moto 5.2.5) ---------------------------------------------------
+
+
+def _ca_issue_certificate(
+    self: Any,
+    csr_bytes: bytes,
+    template_arn: str | None,
+    validity: dict[str, Any] | None = None,
+    validity_not_before: dict[str, Any] | None = None,
+    signing_algorithm: str | None = None,
+) -> str:
+    # Gap: moto 5.2.5 ignores subordinate templates (no basicConstraints/pathLen),
+    # ignores Validity (always 365 days), and records only the issuing CA's own
+    # certificate as chain. This issues as AWS does: template extensions,
+    # requested validity, issuer = the CA certificate's subject, full chain.
+    csr = x509.load_pem_x509_csr(base64.b64decode(csr_bytes))
+    is_root = ROOT_TEMPLATE in (template_arn or "")
+    now = _now()
+    not_before = (
+        validity_time(validity_not_before, now) if validity_not_before else now - NOT_BEFORE_SKEW
+    )
+    not_after = validity_time(validity, now) if validity else now + DEFAULT_LIFETIME
+    if not_after <= not_before:
+        raise InvalidArgs("Validity ends before it starts")
+    ca_cert = self.certificate
+    issuer = csr.subject if is_root else (ca_cert.subject if ca_cert else self.issuer)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(issuer)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+    )
+    for extension, critical in template_extensions(template_arn, csr, self.key.public_key()):
+        builder = builder.add_extension(extension, critical)
+    cert = builder.sign(self.key, _hash_for(signing_algorithm))
+
+    cert_id = str(pca_models.mock_random.uuid4()).replace("-", "")
+    cert_arn = f"{self.arn}/certificate/{cert_id}"
+    self.issued_certificates[cert_arn] = cert.public_bytes(serialization.Encoding.PEM)
+    # AWS returns no chain for a root's self-issued certificate; otherwise the
+    # issuing CA's certificate followed by that CA's own chain, up to the root.
+    if not is_root and self.certificate_bytes:
+        chain = _pem_certs(self.certificate_bytes) + _pem_certs(self.certificate_chain)
+        self.issued_certificates_certificate_chains[cert_arn] = b"".join(chain)
+    return cert_arn
+
+
+def _backend_issue_certificate(
+    self: Any,
+    certificate_authority_arn: str,
+    csr: bytes,
+    template_arn: str | None,
+    validity: dict[str, Any] | None = None,
+    validity_not_before: dict[str, Any] | None = None,
+    signing_algorithm: str | None = None,
+) -> str:
+    # Gap: moto 5.2.5 issues from a CA in any state. AWS issues only from an
+    # ACTIVE CA, or a PENDING_CERTIFICATE one signing its own root certificate.
+    ca = self.describe_certificate_authority(certificate_authority_arn)
+    pending_root = ca.status == "PENDING_CERTIFICATE" and ROOT_TEMPLATE in (template_arn or "")
+    if ca.status != "ACTIVE" and not pending_root:
+        raise InvalidState(certificate_authority_arn, f"cannot issue while {ca.status}")
+    return ca.issue_certificate(csr, template_arn, validity, validity_not_before, signing_algorithm)
+
+
+def _response_issue_certificate(self: Any) -> str:
+    # Gap: moto 5.2.5 drops Validity, ValidityNotBefore and SigningAlgorithm.
+    params = json.loads(self.body)
+    arn = self.acmpca_backend.issue_certificate(
+        certificate_authority_arn=params.get("CertificateAuthorityArn"),
+        csr=params.get("Csr").encode("utf-8"),
+        template_arn=params.get("TemplateArn"),
+        validity=params.get("Validity"),
+        validity_not_before=params.get("ValidityNotBefore"),
+        signing_algorithm=params.get("SigningAlgorithm"),
+    )
+    return json.dumps({"CertificateArn": arn})
+
+
+_moto_import = CertificateAuthority.import_certificate_authority_certificate
+
+
+def _ca_import(self: Any, certificate: bytes, certificate_chain: bytes | None) -> None:
+    # Gap: moto 5.2.5 accepts any certificate. AWS rejects one whose public key
+    # is not the CA's own, which catches importing the wrong certificate.
+    try:
+        cert = x509.load_pem_x509_certificate(certificate)
+    except ValueError:
+        raise pca_models.MalformedCertificateAuthorityException()
+    own = self.key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    theirs = cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if own != theirs:
+        raise CertificateMismatch()
+    _moto_import(self, certificate, certificate_chain)
+
+
+def _backend_delete(
+    self: Any, certificate_authority_arn: str, permanent_deletion_time_in_days: int | None = None
+) -> None:
+    # Gap: moto 5.2.5 deletes in any state and keeps no restore window. AWS
+    # refuses to delete an ACTIVE CA and keeps a deleted one restorable for
+    # PermanentDeletionTimeInDays (7-30, default 30).
+    ca = self.describe_certificate_authority(certificate_authority_arn)
+    if ca.status in ("ACTIVE", "DELETED"):
+        raise InvalidState(certificate_authority_arn, f"cannot delete while {ca.status}")
+    days = permanent_deletion_time_in_days or DEFAULT_RESTORE_DAYS
+    if not 7 <= days <= 30:
+        raise InvalidArgs("PermanentDeletionTimeInDays must be between 7 and 30")
+    ca.status_before_deletion = ca.status
+    ca.restorable_until = unix_time() + days * 86400
+    ca.status = "DELETED"
+    ca.updated_at = unix_time()
+
+
+def _response_delete(self: Any) -> str:
+    params = json.loads(self.body)
+    self.acmpca_backend.delete_certificate_authority(
+        certificate_authority_arn=params.get("CertificateAuthorityArn"),
+        permanent_deletion_time_in_days=params.get("PermanentDeletionTimeInDays"),
+    )
+    return "{}"
+
+
+def _backend_restore(self: Any, certificate_authority_arn: str) -> None:
+    # Gap: moto 5.2.5 lacks RestoreCertificateAuthority. As AWS: a DELETED CA
+    # within its restore window returns to its pre-deletion status.
+    ca = self.describe_certificate_authority(certificate_authority_arn)
+    if ca.status != "DELETED" or unix_time() > getattr(ca, "restorable_until", 0):
+        raise InvalidState(certificate_authority_arn, f"cannot restore while {ca.status}")
+    ca.status = ca.status_before_deletion
+    ca.restorable_until = None
+    ca.updated_at = unix_time()
+
+
+def _response_restore(self: Any) -> str:
+    params = json.loads(self.body)
+    self.acmpca_backend.restore_certificate_authority(
+        certificate_authority_arn=params.get("CertificateAuthorityArn"),
+    )
+    return "{}"
+
+
+_moto_update = ACMPCABackend.update_certificate_authority
+
+
+def _backend_update(self: Any, certificate_authority_arn: str, **kwargs: Any) -> None:
+    # Gap: moto 5.2.5 lets UpdateCertificateAuthority revive a DELETED CA;
+    # AWS requires RestoreCertificateAuthority first.
+    ca = self.describe_certificate_authority(certificate_authority_arn)
+    if ca.status == "DELETED":
+        raise InvalidState(certificate_authority_arn, "cannot update while DELETED")
+    _moto_update(self, certificate_authority_arn, **kwargs)
+
+
+_moto_to_json = CertificateAuthority.to_json
+
+
+def _ca_to_json(self: Any) -> dict[str, Any]:
+    # Gap: moto 5.2.5 never reports RestorableUntil for a DELETED CA.
+    out = _moto_to_json(self)
+    if self.status == "DELETED" and getattr(self, "restorable_until", None):
+        out["RestorableUntil"] = self.restorable_until
+    return out
+
+
+def apply_patches() -> None:
+    CertificateAuthority.issue_certificate = _ca_issue_certificate
+    CertificateAuthority.import_certificate_authority_certificate = _ca_import
+    CertificateAuthority.to_json = _ca_to_json
+    ACMPCABackend.issue_certificate = _backend_issue_certificate
+    ACMPCABackend.delete_certificate_authority = _backend_delete
+    ACMPCABackend.restore_certificate_authority = _backend_restore
+    ACMPCABackend.update_certificate_authority = _backend_update
+    ACMPCAResponse.issue_certificate = _response_issue_certificate
+    ACMPCAResponse.delete_certificate_authority = _response_delete
+    ACMPCAResponse.restore_certificate_authority = _response_restore
+
+
+# --- server -----------------------------------------------------------------
+
+
+def _write_port_file(path: str, port: int) -> None:
+    # Write then rename so a reader never sees a partial port number.
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--port-file", help="file to receive the bound port")
+    args = parser.parse_args(argv)
+
+    apply_patches()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+
+    server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with socket.create_connection((host, port), timeout=10):
+        pass  # the socket listens: clients can connect from here on
+    if args.port_file:
+        _write_port_file(args.port_file, port)
+    print(f"moto listening on http://{host}:{port}", flush=True)
+
+    while not stop.wait(0.5):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

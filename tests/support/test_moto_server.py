@@ -1,0 +1,335 @@
+"""Checks that the patched moto server issues a CA hierarchy the way AWS does."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.x509.oid import NameOID
+
+LAUNCHER = Path(__file__).with_name("moto_server.py")
+TEMPLATE = "arn:aws:acm-pca:::template/{}/V1"
+STARTUP_TIMEOUT = 30
+
+
+def start_launcher(port_file: Path) -> subprocess.Popen:
+    # stderr goes to a file: werkzeug logs every request and a full pipe would stall the server.
+    log = open(port_file.with_suffix(".log"), "w")
+    proc = subprocess.Popen(
+        [sys.executable, str(LAUNCHER), "--port", "0", "--port-file", str(port_file)],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    log.close()
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while not port_file.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"launcher exited early: {port_file.with_suffix('.log').read_text()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("launcher wrote no port file")
+        time.sleep(0.05)
+    return proc
+
+
+def stop_launcher(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory):
+    port_file = tmp_path_factory.mktemp("moto") / "port"
+    proc = start_launcher(port_file)
+    yield f"http://127.0.0.1:{int(port_file.read_text())}"
+    stop_launcher(proc)
+
+
+@pytest.fixture(scope="module")
+def pca(endpoint):
+    return boto3.client(
+        "acm-pca",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def load(pem: str) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode())
+
+
+def load_all(pem: str | None) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(pem.encode()) if pem else []
+
+
+def verify_signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> None:
+    """Raises unless issuer's key signed cert (moto's CA keys are RSA)."""
+    issuer.public_key().verify(
+        cert.signature,
+        cert.tbs_certificate_bytes,
+        padding.PKCS1v15(),
+        cert.signature_hash_algorithm,
+    )
+    assert cert.issuer == issuer.subject
+
+
+def basic_constraints(cert: x509.Certificate) -> x509.Extension:
+    return cert.extensions.get_extension_for_class(x509.BasicConstraints)
+
+
+def create_ca(pca, kind: str, name: str) -> str:
+    return pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "RSA_2048",
+            "SigningAlgorithm": "SHA256WITHRSA",
+            "Subject": {"CommonName": name, "Organization": "trustplane"},
+        },
+        CertificateAuthorityType=kind,
+    )["CertificateAuthorityArn"]
+
+
+def issue(pca, ca_arn: str, csr: bytes | str, template: str, validity: dict) -> dict:
+    cert_arn = pca.issue_certificate(
+        CertificateAuthorityArn=ca_arn,
+        Csr=csr,
+        SigningAlgorithm="SHA256WITHRSA",
+        TemplateArn=TEMPLATE.format(template),
+        Validity=validity,
+    )["CertificateArn"]
+    return pca.get_certificate(CertificateAuthorityArn=ca_arn, CertificateArn=cert_arn)
+
+
+def years_from_now(years: int) -> datetime.datetime:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return now.replace(year=now.year + years)
+
+
+def assert_close(actual: datetime.datetime, expected: datetime.datetime) -> None:
+    assert abs(actual - expected) < datetime.timedelta(minutes=2), (actual, expected)
+
+
+def leaf_csr(common_name: str, dns: str) -> bytes:
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(dns)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture(scope="module")
+def root(pca):
+    arn = create_ca(pca, "ROOT", "trustplane root")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    got = issue(pca, arn, csr, "RootCACertificate", {"Type": "YEARS", "Value": 10})
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=arn, Certificate=got["Certificate"]
+    )
+    return arn, got
+
+
+@pytest.fixture(scope="module")
+def sub(pca, root):
+    root_arn, root_got = root
+    arn = create_ca(pca, "SUBORDINATE", "trustplane intermediate")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    got = issue(pca, root_arn, csr, "SubordinateCACertificate_PathLen1", {"Type": "YEARS", "Value": 5})
+    pca.import_certificate_authority_certificate(
+        CertificateAuthorityArn=arn,
+        Certificate=got["Certificate"],
+        CertificateChain=got["CertificateChain"],
+    )
+    return arn, got
+
+
+def test_root_is_active_self_signed_ca_without_chain(pca, root):
+    arn, got = root
+    ca = pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]
+    assert ca["Status"] == "ACTIVE"
+    cert = load(got["Certificate"])
+    verify_signed_by(cert, cert)
+    bc = basic_constraints(cert)
+    assert bc.critical and bc.value.ca and bc.value.path_length is None
+    assert_close(cert.not_valid_after_utc, years_from_now(10))
+    assert "CertificateChain" not in got  # AWS returns none for the root's own certificate
+
+
+def test_subordinate_pathlen1_validity_signature_and_chain(pca, root, sub):
+    root_cert = load(root[1]["Certificate"])
+    arn, got = sub
+    ca = pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]
+    assert ca["Status"] == "ACTIVE"
+    cert = load(got["Certificate"])
+    bc = basic_constraints(cert)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 1
+    usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.key_cert_sign and usage.crl_sign and usage.digital_signature
+    assert_close(cert.not_valid_after_utc, years_from_now(5))
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert cert.not_valid_before_utc < now - datetime.timedelta(minutes=30)
+    verify_signed_by(cert, root_cert)
+    aki = cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    root_ski = root_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    assert aki.key_identifier == root_ski.digest
+    assert load_all(got["CertificateChain"]) == [root_cert]
+
+
+def test_ca_certificate_returns_imported_certificate_and_chain(pca, root, sub):
+    root_arn, root_got = root
+    got = pca.get_certificate_authority_certificate(CertificateAuthorityArn=root_arn)
+    assert load(got["Certificate"]) == load(root_got["Certificate"])
+    assert not got.get("CertificateChain")
+    arn, sub_got = sub
+    got = pca.get_certificate_authority_certificate(CertificateAuthorityArn=arn)
+    assert load(got["Certificate"]) == load(sub_got["Certificate"])
+    assert load_all(got["CertificateChain"]) == [load(root_got["Certificate"])]
+
+
+def test_pathlen0_from_subordinate_chains_to_root(pca, root, sub):
+    root_cert, sub_cert = load(root[1]["Certificate"]), load(sub[1]["Certificate"])
+    arn = create_ca(pca, "SUBORDINATE", "trustplane issuing")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    got = issue(pca, sub[0], csr, "SubordinateCACertificate_PathLen0", {"Type": "DAYS", "Value": 90})
+    cert = load(got["Certificate"])
+    bc = basic_constraints(cert)
+    assert bc.critical and bc.value.ca and bc.value.path_length == 0
+    assert_close(
+        cert.not_valid_after_utc,
+        datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=90),
+    )
+    verify_signed_by(cert, sub_cert)
+    assert load_all(got["CertificateChain"]) == [sub_cert, root_cert]
+
+
+def test_end_entity_is_not_a_ca_and_keeps_csr_subject(pca, sub):
+    sub_cert = load(sub[1]["Certificate"])
+    end = datetime.datetime(2031, 6, 30, 12, 0, 0, tzinfo=datetime.timezone.utc)
+    got = issue(
+        pca, sub[0], leaf_csr("workload", "svc.mesh.local"), "EndEntityCertificate",
+        {"Type": "END_DATE", "Value": int(end.strftime("%Y%m%d%H%M%S"))},
+    )
+    cert = load(got["Certificate"])
+    bc = basic_constraints(cert)
+    assert bc.critical and not bc.value.ca
+    eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert set(eku) == {x509.ExtendedKeyUsageOID.SERVER_AUTH, x509.ExtendedKeyUsageOID.CLIENT_AUTH}
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["svc.mesh.local"]
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "workload"
+    assert cert.not_valid_after_utc == end
+    verify_signed_by(cert, sub_cert)
+    assert len(load_all(got["CertificateChain"])) == 2
+
+
+def test_import_rejects_certificate_for_another_key(pca, root):
+    arn = create_ca(pca, "SUBORDINATE", "trustplane mismatch")
+    other = issue(
+        pca, root[0], leaf_csr("other", "other.local"), "EndEntityCertificate",
+        {"Type": "DAYS", "Value": 1},
+    )
+    with pytest.raises(ClientError) as err:
+        pca.import_certificate_authority_certificate(
+            CertificateAuthorityArn=arn, Certificate=other["Certificate"]
+        )
+    assert err.value.response["Error"]["Code"] == "CertificateMismatchException"
+
+
+def test_delete_requires_disable_and_restore_returns_disabled(pca, root):
+    arn = create_ca(pca, "ROOT", "trustplane doomed")
+    csr = pca.get_certificate_authority_csr(CertificateAuthorityArn=arn)["Csr"]
+    got = issue(pca, arn, csr, "RootCACertificate", {"Type": "YEARS", "Value": 1})
+    pca.import_certificate_authority_certificate(CertificateAuthorityArn=arn, Certificate=got["Certificate"])
+
+    def status():
+        return pca.describe_certificate_authority(CertificateAuthorityArn=arn)["CertificateAuthority"]
+
+    with pytest.raises(ClientError) as err:
+        pca.delete_certificate_authority(CertificateAuthorityArn=arn)
+    assert err.value.response["Error"]["Code"] == "InvalidStateException"
+
+    pca.update_certificate_authority(CertificateAuthorityArn=arn, Status="DISABLED")
+    pca.delete_certificate_authority(CertificateAuthorityArn=arn, PermanentDeletionTimeInDays=7)
+    ca = status()
+    assert ca["Status"] == "DELETED"
+    restorable = ca["RestorableUntil"] - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(days=6, hours=23) < restorable <= datetime.timedelta(days=7)
+    with pytest.raises(ClientError) as err:
+        pca.issue_certificate(
+            CertificateAuthorityArn=arn, Csr=leaf_csr("x", "x.local"),
+            SigningAlgorithm="SHA256WITHRSA", Validity={"Type": "DAYS", "Value": 1},
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidStateException"
+
+    pca.restore_certificate_authority(CertificateAuthorityArn=arn)
+    ca = status()
+    assert ca["Status"] == "DISABLED" and "RestorableUntil" not in ca
+    with pytest.raises(ClientError):
+        pca.restore_certificate_authority(CertificateAuthorityArn=arn)
+    pca.update_certificate_authority(CertificateAuthorityArn=arn, Status="ACTIVE")
+    assert status()["Status"] == "ACTIVE"
+
+
+def test_launcher_writes_port_and_exits_cleanly_on_sigterm(tmp_path):
+    port_file = tmp_path / "port"
+    proc = start_launcher(port_file)
+    port = int(port_file.read_text())
+    assert 0 < port < 65536
+    assert stop_launcher(proc) == 0
+    assert proc.stdout.read().strip() == f"moto listening on http://127.0.0.1:{port}"
+    assert not os.path.exists(f"{port_file}.tmp{proc.pid}")
+
+
+def _launcher_module():
+    sys.path.insert(0, str(LAUNCHER.parent))
+    try:
+        import moto_server  # importing does not patch moto; only main() does
+    finally:
+        sys.path.pop(0)
+    return moto_server
+
+
+UTC = datetime.timezone.utc
+
+
+@pytest.mark.parametrize(
+    "validity, now, expected",
+    [
+        ({"Type": "DAYS", "Value": 90}, datetime.datetime(2026, 1, 1, tzinfo=UTC),
+         datetime.datetime(2026, 4, 1, tzinfo=UTC)),
+        ({"Type": "MONTHS", "Value": 1}, datetime.datetime(2027, 1, 31, tzinfo=UTC),
+         datetime.datetime(2027, 2, 28, tzinfo=UTC)),
+        ({"Type": "MONTHS", "Value": 14}, datetime.datetime(2026, 11, 15, tzinfo=UTC),
+         datetime.datetime(2028, 1, 15, tzinfo=UTC)),
+        ({"Type": "YEARS", "Value": 1}, datetime.datetime(2028, 2, 29, tzinfo=UTC),
+         datetime.datetime(2029, 2, 28, tzinfo=UTC)),
+        ({"Type": "ABSOLUTE", "Value": 2524608000}, None,
+         datetime.datetime(2050, 1, 1, tzinfo=UTC)),
+        ({"Type": "END_DATE", "Value": 491231235959}, None,
+         datetime.datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        ({"Type": "END_DATE", "Value": 20310630120000}, None,
+         datetime.datetime(2031, 6, 30, 12, tzinfo=UTC)),
+    ],
+)
+def test_validity_types_follow_aws_definitions(validity, now, expected):
+    now = now or datetime.datetime.now(UTC)
+    assert _launcher_module().validity_time(validity, now) == expected
