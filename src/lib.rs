@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod diag;
 pub mod duration;
 pub mod graph;

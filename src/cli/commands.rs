@@ -741,8 +741,16 @@ fn state(cmd: StateCommand, registry: &Registry) -> CmdResult {
     match cmd {
         StateCommand::List(loc) => {
             let s = open_location(&loc, registry, "state list")?;
-            for (addr, r) in s.store.resources().map_err(err)? {
+            let resources = s.store.resources().map_err(err)?;
+            for (addr, r) in &resources {
                 out(&format!("{addr}\t{}\t{}\n", r.type_name, r.id));
+            }
+            // On stderr, so scripts reading the list are not disturbed.
+            if let Some(total) = crate::cost::running_total(&resources).line() {
+                eprintln!(
+                    "Running cost of the CAs in state: {}",
+                    total.trim_start_matches('+')
+                );
             }
         }
         StateCommand::Show { address, location } => {

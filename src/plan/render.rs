@@ -81,6 +81,13 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
         }
         out.push_str(&style.bold(&plan.summary().line()));
         out.push('\n');
+        if let Some(cost) = crate::cost::plan_cost(plan).line() {
+            let _ = writeln!(
+                out,
+                "Cost: {cost} (AWS Private CA list prices of {})",
+                crate::cost::PRICES_CHECKED
+            );
+        }
     }
     let output_changes: Vec<_> = plan.outputs.iter().collect();
     if !output_changes.is_empty() && plan.has_changes() {
