@@ -60,10 +60,10 @@ pub fn parse_template(text: &str, span: &Span) -> Result<Vec<Segment>, Diagnosti
     let mut consumed = 0usize;
     while let Some(i) = rest.find('$') {
         let after = &rest[i..];
-        if after.starts_with("$${") {
+        if let Some(escaped_rest) = after.strip_prefix("$${") {
             literal.push_str(&rest[..i]);
             literal.push_str("${");
-            rest = &after[3..];
+            rest = escaped_rest;
             consumed += i + 3;
         } else if let Some(inner_and_more) = after.strip_prefix("${") {
             literal.push_str(&rest[..i]);

@@ -8,6 +8,9 @@
 //! - [`vars`]: variable values from `--var`, `--var-file` and `TRUSTPLANE_VAR_*`.
 //! - [`validate`]: checks against provider schemas (types, names, references).
 
+// Errors are diagnostics returned by value on cold paths; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod expr;
 pub mod load;
 pub mod model;

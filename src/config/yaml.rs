@@ -303,11 +303,18 @@ impl<'a> Builder<'a> {
                     self.path.pop();
                     entries.push((key, value?));
                 };
-                let len = self.offset(&end).saturating_sub(self.offset(&mark)).max(1);
+                // A block map's start event is marked after its first key: start at the key.
+                let mut span = self.span(&mark, 0);
+                if let Some((first, _)) = entries.first() {
+                    if first.span.offset < span.offset {
+                        span = first.span.clone();
+                    }
+                }
+                span.len = self.offset(&end).saturating_sub(span.offset).max(1);
                 (
                     Node {
                         kind: NodeKind::Map(entries),
-                        span: self.span(&mark, len),
+                        span,
                     },
                     anchor,
                 )
@@ -503,6 +510,9 @@ mod tests {
             &text[ty.span.offset..ty.span.offset + ty.span.len],
             "\"core.null\""
         );
+        assert_eq!((root.span.line, root.span.column), (1, 1));
+        let props = root.get("resources").unwrap();
+        assert_eq!((props.span.line, props.span.column), (3, 3));
         let name = root.get("stack").unwrap();
         assert_eq!(
             &text[name.span.offset..name.span.offset + name.span.len],
