@@ -18,6 +18,6 @@ pub mod validate;
 pub mod vars;
 pub mod yaml;
 
-pub use load::{load_dir, load_file};
+pub use load::{load_dir, load_file, load_str};
 pub use model::{Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, VarType, VariableDecl};
 pub use yaml::{Node, NodeKind};
