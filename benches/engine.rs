@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use trustplane::apply::{apply, ApplyParams, Silent};
-use trustplane::config::load::load_source;
+use trustplane::config::load::load_str;
 use trustplane::graph::walk::Cancel;
 use trustplane::graph::DependencyGraph;
 use trustplane::plan::refresh::Refreshed;
@@ -153,7 +153,7 @@ fn apply_benchmarks(rows: &mut Vec<String>) {
     let ms = 20;
     let (text, critical_nodes) = sleep_stack(n, ms);
     let registry = Arc::new(Registry::builtin());
-    let (stack, diags) = load_source(Path::new("sleeps.yaml"), &text, &registry);
+    let (stack, diags) = load_str(Path::new("sleeps.yaml"), &text, &registry);
     let stack = stack.unwrap_or_else(|| panic!("{diags}"));
     let (graph, _) = DependencyGraph::from_stack(&stack);
     let runtime = tokio::runtime::Runtime::new().unwrap();

@@ -12,7 +12,7 @@ use super::context::{
 use super::progress::{Lines, Live};
 use super::{out, CmdResult, Failure, EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
 use crate::apply::{self, ApplyParams, Progress};
-use crate::config::{load::load_source, load_dir, load_file};
+use crate::config::{load::load_str, load_dir, load_file};
 use crate::diag::{render, Diagnostic, Diagnostics};
 use crate::graph::walk::{Cancel, Outcome};
 use crate::graph::DependencyGraph;
@@ -277,7 +277,7 @@ async fn apply_saved(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> 
     let bytes = std::fs::read(&args.file)
         .map_err(|e| Failure::message(format!("{}: {e}", args.file.display())))?;
     let plan = Plan::from_bytes(&bytes).map_err(Failure::message)?;
-    let (stack, diags) = load_source(&plan.file, &plan.source, &registry);
+    let (stack, diags) = load_str(&plan.file, &plan.source, &registry);
     let stack = stack.ok_or(Failure::Diagnostics(diags))?;
     let mut state_args = args.state.clone();
     if state_args.workspace != plan.workspace {

@@ -8,6 +8,9 @@
 //! - [`vars`]: variable values from `--var`, `--var-file` and `TRUSTPLANE_VAR_*`.
 //! - [`validate`]: checks against provider schemas (types, names, references).
 
+// Errors are diagnostics returned by value on cold paths; boxing them would only add noise.
+#![allow(clippy::result_large_err)]
+
 pub mod expr;
 pub mod load;
 pub mod model;
@@ -15,6 +18,6 @@ pub mod validate;
 pub mod vars;
 pub mod yaml;
 
-pub use load::{load_dir, load_file};
+pub use load::{load_dir, load_file, load_str};
 pub use model::{Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, VarType, VariableDecl};
 pub use yaml::{Node, NodeKind};

@@ -92,3 +92,19 @@ pub struct OutputDecl {
     pub sensitive: bool,
     pub span: Span,
 }
+
+impl VarType {
+    /// Every type name, for suggestions.
+    pub const NAMES: &'static [&'static str] = &["string", "number", "bool", "list", "map"];
+
+    pub fn parse(name: &str) -> Option<VarType> {
+        Some(match name {
+            "string" => VarType::String,
+            "number" => VarType::Number,
+            "bool" => VarType::Bool,
+            "list" => VarType::List,
+            "map" => VarType::Map,
+            _ => return None,
+        })
+    }
+}
