@@ -439,6 +439,60 @@ mod tests {
         assert_eq!(s.resources().unwrap().len(), 20);
     }
 
+    const CRASH_DIR_ENV: &str = "TRUSTPLANE_TEST_CRASH_DIR";
+
+    /// Child half of `acknowledged_writes_survive_a_killed_process`: writes until killed,
+    /// printing each acknowledged write.
+    #[test]
+    #[ignore]
+    fn crash_child_writes_until_killed() {
+        let Some(dir) = std::env::var_os(CRASH_DIR_ENV) else {
+            return;
+        };
+        let s = SledState::open(Path::new(&dir), "mesh", "default").unwrap();
+        for i in 0.. {
+            let serial = s.put_resource(&resource(&format!("r{i}"), &[])).unwrap();
+            println!("ack {serial} r{i}");
+        }
+    }
+
+    #[test]
+    fn acknowledged_writes_survive_a_killed_process() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "state::sled_store::tests::crash_child_writes_until_killed",
+            ])
+            .args(["--ignored", "--nocapture", "--test-threads=1"])
+            .env(CRASH_DIR_ENV, dir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut acked = Vec::new();
+        for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("ack ") {
+                let (serial, address) = rest.split_once(' ').unwrap();
+                acked.push((serial.parse::<u64>().unwrap(), address.to_string()));
+                if acked.len() == 50 {
+                    break;
+                }
+            }
+        }
+        child.kill().unwrap(); // SIGKILL: no destructor, no final flush
+        child.wait().unwrap();
+        assert_eq!(acked.len(), 50, "child stopped early");
+
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        let (last_serial, _) = acked.last().unwrap();
+        assert!(s.meta().unwrap().serial >= *last_serial);
+        for (_, address) in &acked {
+            assert!(s.resource(address).unwrap().is_some(), "{address} lost");
+        }
+    }
+
     /// Measures durable writes per second; run with `--ignored --nocapture`.
     #[test]
     #[ignore]
