@@ -41,6 +41,7 @@ pub fn run_all<S: Store + 'static>(mut make: impl FnMut() -> S) {
     concurrent_writes_get_unique_serials(make());
     history_is_pruned_and_newest_first(&make());
     move_renames_and_rewrites_dependencies(&make());
+    secrets_are_stored_as_digests(&make());
 }
 
 fn serials_increase_by_one_per_write(s: &impl Store) {
@@ -164,4 +165,23 @@ fn move_renames_and_rewrites_dependencies(s: &impl Store) {
     assert_eq!(moved.id, "/tmp/a");
     assert_eq!(s.resource("b").unwrap().unwrap().dependencies, ["a2"]);
     assert!(s.resource("c").unwrap().unwrap().dependencies.is_empty());
+}
+
+fn secrets_are_stored_as_digests(s: &impl Store) {
+    let mut r = resource("issuer", &[]);
+    r.properties.set_path("auth.token", Value::from("hunter2"));
+    r.sensitive_paths = vec!["auth.token".to_string()];
+    s.put_resource(&r).unwrap();
+    let stored = s.resource("issuer").unwrap().unwrap();
+    let token = stored
+        .properties
+        .get("auth")
+        .unwrap()
+        .get_str("token")
+        .unwrap();
+    assert!(token.starts_with("(sensitive) sha256:"), "{token}");
+    assert!(!serde_json::to_string(&s.snapshot().unwrap())
+        .unwrap()
+        .contains("hunter2"));
+    assert_eq!(stored.properties.get_str("name"), Some("issuer"));
 }

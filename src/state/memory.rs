@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    moved_records, HistoryEntry, OutputState, ResourceState, StateError, StateHistory, StateMeta,
-    StateRead, StateResult, StateSnapshot, StateWrite,
+    moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
+    StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
 };
 
 /// Transient store.
@@ -79,9 +79,9 @@ impl StateRead for MemoryState {
 
 impl StateWrite for MemoryState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
+        let resource = redacted(resource);
         Ok(self.write(|s| {
-            s.resources
-                .insert(resource.address.clone(), resource.clone());
+            s.resources.insert(resource.address.clone(), resource);
         }))
     }
 

@@ -115,6 +115,8 @@ pub trait StateRead: Send + Sync {
 /// Every method is durable when it returns (flushed to disk for persistent stores) and
 /// increases the serial by one.
 pub trait StateWrite: StateRead {
+    /// Stores the resource with its `sensitive_paths` redacted (see [`redact`]), whether
+    /// or not the caller already did.
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64>;
     fn remove_resource(&self, address: &str) -> StateResult<u64>;
     /// Replaces all outputs.
@@ -197,6 +199,14 @@ pub fn redact(properties: &Value, sensitive_paths: &[String]) -> Value {
         }
     }
     out
+}
+
+/// The record a store keeps for `resource`: the same, with its sensitive paths redacted.
+pub fn redacted(resource: &ResourceState) -> ResourceState {
+    ResourceState {
+        properties: redact(&resource.properties, &resource.sensitive_paths),
+        ..resource.clone()
+    }
 }
 
 const DIGEST_PREFIX: &str = "(sensitive) sha256:";

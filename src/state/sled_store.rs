@@ -19,8 +19,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 use sled::Transactional;
 
 use super::{
-    moved_records, HistoryEntry, OutputState, ResourceState, StateError, StateHistory, StateMeta,
-    StateRead, StateResult, StateSnapshot, StateWrite,
+    moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
+    StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
 };
 
 const META_KEY: &[u8] = b"meta";
@@ -233,7 +233,7 @@ impl StateRead for SledState {
 
 impl StateWrite for SledState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
-        let bytes = self.encode(resource)?;
+        let bytes = self.encode(&redacted(resource))?;
         let _held = self.lock();
         self.commit(|resources, _| {
             resources.insert(resource.address.as_bytes(), bytes.as_slice())?;
