@@ -371,7 +371,10 @@ async fn forget(ctx: &Context, address: &str) -> Result<(), Diagnostic> {
         .await
         .expect("state writes do not panic")
         .map(|_| ())
-        .map_err(|e| state_error(address, e))
+        .or_else(|e| match e {
+            crate::state::StateError::NotFound(_) => Ok(()),
+            e => Err(state_error(address, e)),
+        })
 }
 
 fn state_error(address: &str, e: crate::state::StateError) -> Diagnostic {

@@ -141,6 +141,21 @@ pub fn open_state(args: &StateArgs, stack: &str, command: &str) -> Result<OpenSt
     })
 }
 
+/// Opens whatever state is in `dir`, locked.
+fn open_existing(
+    dir: &Path,
+    timeout: std::time::Duration,
+    command: &str,
+) -> Result<OpenState, Failure> {
+    let guard = take_lock(dir, command, timeout)?;
+    let store = SledState::open_existing(dir).map_err(|e| Failure::message(e.to_string()))?;
+    Ok(OpenState {
+        store: Arc::new(store),
+        dir: dir.to_path_buf(),
+        _lock: guard,
+    })
+}
+
 fn take_lock(
     dir: &Path,
     command: &str,
@@ -184,9 +199,7 @@ pub fn open_location(
                     None => return Err(Failure::Diagnostics(diags)),
                 }
             }
-            (None, Some(dir)) => {
-                SledState::stack_name(dir).map_err(|e| Failure::message(e.to_string()))?
-            }
+            (None, Some(dir)) => return open_existing(dir, loc.state.lock_timeout, command),
             (None, None) => return Err(Failure::Diagnostics(
                 Diagnostic::error(
                     "cli::no_state",

@@ -4,8 +4,10 @@
 //! that no longer exists is broken automatically (and reported), so a killed run never
 //! blocks the next one.
 
+use std::fs;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -37,9 +39,14 @@ pub struct LockGuard {
 }
 
 impl Drop for LockGuard {
+    /// Removes the file only while it still names us: after a `force-unlock` another run
+    /// may hold it now.
     fn drop(&mut self) {
-        let _ = (&self.info, &self.path);
-        todo!("state helper")
+        if let Ok(bytes) = fs::read(&self.path) {
+            if parse(&bytes).is_some_and(|held| held.id == self.info.id) {
+                let _ = fs::remove_file(&self.path);
+            }
+        }
     }
 }
 
@@ -47,21 +54,460 @@ impl Drop for LockGuard {
 #[derive(Debug, Clone)]
 pub struct BrokenLock(pub LockInfo);
 
+const LOCK_FILE: &str = "lock.json";
+const RETRY_EVERY: Duration = Duration::from_millis(100);
+/// An unreadable lock file younger than this may be one being written; older, it is
+/// the remains of a crash.
+const UNREADABLE_GRACE: Duration = Duration::from_secs(5);
+
 /// Takes the lock in `dir` (created if missing), retrying until `timeout`.
+/// A zero timeout tries once.
 pub fn acquire(
-    _dir: &Path,
-    _command: &str,
-    _timeout: Duration,
+    dir: &Path,
+    command: &str,
+    timeout: Duration,
 ) -> Result<(LockGuard, Option<BrokenLock>), LockError> {
-    todo!("state helper")
+    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    let path = dir.join(LOCK_FILE);
+    let info = LockInfo {
+        id: uuid::Uuid::new_v4().to_string(),
+        user: current_user(),
+        host: hostname(),
+        pid: std::process::id(),
+        command: command.to_string(),
+        created: chrono::Utc::now(),
+    };
+    let content = serde_json::to_vec_pretty(&info).expect("lock info serializes");
+    let deadline = Instant::now() + timeout;
+    let mut broken = None;
+    loop {
+        if create(&path, &info.id, &content)? {
+            return Ok((LockGuard { info, path }, broken));
+        }
+        let waiting_on = match read(&path)? {
+            Found::Nothing => continue, // released between our attempt and our read
+            Found::Lock(held, bytes) => {
+                if is_dead_local(&held, &info.host) && take_away(&path, &bytes)? {
+                    broken = Some(BrokenLock(held));
+                    continue;
+                }
+                LockError::Held(held)
+            }
+            Found::Unreadable { bytes, written } => {
+                let age = SystemTime::now()
+                    .duration_since(written)
+                    .unwrap_or_default();
+                if age > UNREADABLE_GRACE && take_away(&path, &bytes)? {
+                    broken = Some(BrokenLock(unreadable_info(written)));
+                    continue;
+                }
+                LockError::Io {
+                    path: path.clone(),
+                    message: "lock file is unreadable (being written, or left by a crash); \
+                              it is broken automatically once a few seconds old"
+                        .to_string(),
+                }
+            }
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(waiting_on);
+        }
+        std::thread::sleep(RETRY_EVERY.min(deadline - now));
+    }
 }
 
 /// Who holds the lock in `dir`, if anyone.
-pub fn holder(_dir: &Path) -> Result<Option<LockInfo>, LockError> {
-    todo!("state helper")
+pub fn holder(dir: &Path) -> Result<Option<LockInfo>, LockError> {
+    let path = dir.join(LOCK_FILE);
+    match read(&path)? {
+        Found::Nothing => Ok(None),
+        Found::Lock(info, _) => Ok(Some(info)),
+        Found::Unreadable { .. } => Err(LockError::Io {
+            path,
+            message: "lock file is unreadable; remove it if no trustplane run is active"
+                .to_string(),
+        }),
+    }
 }
 
 /// Removes the lock with this ID, whoever holds it (`trustplane state force-unlock ID`).
-pub fn force_unlock(_dir: &Path, _id: &str) -> Result<LockInfo, LockError> {
-    todo!("state helper")
+pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
+    let path = dir.join(LOCK_FILE);
+    match read(&path)? {
+        Found::Lock(info, bytes) if info.id == id => {
+            if take_away(&path, &bytes)? {
+                Ok(info)
+            } else {
+                Err(LockError::NotHeld(id.to_string()))
+            }
+        }
+        _ => Err(LockError::NotHeld(id.to_string())),
+    }
+}
+
+enum Found {
+    Nothing,
+    Lock(LockInfo, Vec<u8>),
+    Unreadable { bytes: Vec<u8>, written: SystemTime },
+}
+
+fn parse(bytes: &[u8]) -> Option<LockInfo> {
+    serde_json::from_slice(bytes).ok()
+}
+
+fn read(path: &Path) -> Result<Found, LockError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Found::Nothing),
+        Err(e) => return Err(io_error(path, e)),
+    };
+    match parse(&bytes) {
+        Some(info) => Ok(Found::Lock(info, bytes)),
+        None => {
+            let written = match fs::metadata(path).and_then(|m| m.modified()) {
+                Ok(t) => t,
+                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Found::Nothing),
+                Err(e) => return Err(io_error(path, e)),
+            };
+            Ok(Found::Unreadable { bytes, written })
+        }
+    }
+}
+
+/// Creates the lock file with its full content in one step: written to a private file,
+/// then hard-linked into place, which fails if the lock exists. Readers never see a
+/// half-written lock. Falls back to `create_new` where hard links are unsupported.
+fn create(path: &Path, id: &str, content: &[u8]) -> Result<bool, LockError> {
+    let tmp = path.with_extension(format!("{id}.tmp"));
+    write_synced(&tmp, content, false).map_err(|e| io_error(&tmp, e))?;
+    let linked = fs::hard_link(&tmp, path);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(_) => match write_synced(path, content, true) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_error(path, e)),
+        },
+    }
+}
+
+fn write_synced(path: &Path, content: &[u8], create_new: bool) -> std::io::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true);
+    if create_new {
+        options.create_new(true);
+    } else {
+        options.create(true).truncate(true);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(content)?;
+    file.sync_all()
+}
+
+/// Removes the lock file if it still holds `expected`. The file is first renamed to a
+/// private name, so two runs breaking the same stale lock cannot remove each other's new
+/// lock; if what was renamed turns out to be a new lock, it is put back.
+fn take_away(path: &Path, expected: &[u8]) -> Result<bool, LockError> {
+    let aside = path.with_extension(format!("{}.broken", uuid::Uuid::new_v4()));
+    match fs::rename(path, &aside) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_error(path, e)),
+    }
+    let same = fs::read(&aside).is_ok_and(|b| b == expected);
+    if !same {
+        let _ = fs::hard_link(&aside, path);
+    }
+    let _ = fs::remove_file(&aside);
+    Ok(same)
+}
+
+/// The holder ran on this host and its process is gone.
+fn is_dead_local(held: &LockInfo, this_host: &str) -> bool {
+    held.host == this_host && !process_exists(held.pid)
+}
+
+fn process_exists(pid: u32) -> bool {
+    // 0 and negative pids address process groups; such a lock is not ours to judge.
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return true;
+    };
+    if pid <= 0 {
+        return true;
+    }
+    // SAFETY: signal 0 only checks that the process exists and may be signalled.
+    if unsafe { libc::kill(pid, 0) } == 0 {
+        return true;
+    }
+    // EPERM: it exists but belongs to someone else.
+    std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+fn unreadable_info(written: SystemTime) -> LockInfo {
+    LockInfo {
+        id: String::new(),
+        user: "unknown".to_string(),
+        host: "unknown".to_string(),
+        pid: 0,
+        command: "(unreadable lock file)".to_string(),
+        created: written.into(),
+    }
+}
+
+fn current_user() -> String {
+    if let Ok(user) = std::env::var("USER") {
+        if !user.is_empty() {
+            return user;
+        }
+    }
+    passwd_name().unwrap_or_else(|| "unknown".to_string())
+}
+
+fn passwd_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes only into `pwd` and `buf`, whose sizes we pass.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "unknown".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> LockError {
+    LockError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    const NOW: Duration = Duration::ZERO;
+
+    fn write_lock(dir: &Path, info: &LockInfo) {
+        fs::write(dir.join(LOCK_FILE), serde_json::to_vec(info).unwrap()).unwrap();
+    }
+
+    fn foreign(pid: u32, host: &str) -> LockInfo {
+        LockInfo {
+            id: "other-id".to_string(),
+            user: "alice".to_string(),
+            host: host.to_string(),
+            pid,
+            command: "apply".to_string(),
+            created: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn acquire_writes_the_holder_and_drop_releases() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/mesh/default");
+        let (guard, broken) = acquire(&state, "apply", NOW).unwrap();
+        assert!(broken.is_none());
+        let held = holder(&state).unwrap().unwrap();
+        assert_eq!(held, guard.info);
+        assert_eq!(held.pid, std::process::id());
+        assert_eq!(held.command, "apply");
+        assert_eq!(held.host, hostname());
+        assert!(!held.user.is_empty());
+        drop(guard);
+        assert_eq!(holder(&state).unwrap(), None);
+        // Only the lock file is left behind, no temporaries.
+        assert_eq!(fs::read_dir(&state).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_held_lock_times_out_naming_its_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let (guard, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        let start = Instant::now();
+        let err = acquire(dir.path(), "plan", Duration::from_millis(250)).unwrap_err();
+        assert!(start.elapsed() >= Duration::from_millis(250));
+        let LockError::Held(info) = &err else {
+            panic!("expected Held, got {err}")
+        };
+        assert_eq!(info.id, guard.info.id);
+        let text = err.to_string();
+        assert!(text.contains(&guard.info.id), "{text}");
+        assert!(text.contains("running `apply`"), "{text}");
+        // A zero timeout tries once and returns at once.
+        let start = Instant::now();
+        assert!(matches!(
+            acquire(dir.path(), "plan", NOW),
+            Err(LockError::Held(_))
+        ));
+        assert!(start.elapsed() < Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_waiter_gets_the_lock_once_it_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let (guard, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            drop(guard);
+        });
+        let (second, broken) = acquire(dir.path(), "plan", Duration::from_secs(5)).unwrap();
+        assert!(broken.is_none());
+        assert_eq!(holder(dir.path()).unwrap().unwrap().id, second.info.id);
+        releaser.join().unwrap();
+    }
+
+    #[test]
+    fn a_dead_local_holder_is_broken_and_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let stale = foreign(dead, &hostname());
+        write_lock(dir.path(), &stale);
+        let (guard, broken) = acquire(dir.path(), "apply", NOW).unwrap();
+        assert_eq!(broken.map(|b| b.0), Some(stale));
+        assert_eq!(holder(dir.path()).unwrap().unwrap().id, guard.info.id);
+    }
+
+    #[test]
+    fn a_live_holder_or_one_on_another_host_is_respected() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("sleep")
+            .arg("5")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let live = foreign(child.id(), &hostname());
+        write_lock(dir.path(), &live);
+        let err = acquire(dir.path(), "apply", Duration::from_millis(200)).unwrap_err();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(matches!(err, LockError::Held(ref i) if *i == live), "{err}");
+
+        // The same dead pid on another host cannot be checked from here: wait for it.
+        let remote = foreign(child.id(), "some-other-host");
+        write_lock(dir.path(), &remote);
+        let err = acquire(dir.path(), "apply", NOW).unwrap_err();
+        assert!(
+            matches!(err, LockError::Held(ref i) if *i == remote),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn process_exists_sees_live_dead_and_foreign_processes() {
+        assert!(process_exists(std::process::id()));
+        // pid 1 belongs to another user when not root: EPERM still means alive.
+        assert!(process_exists(1));
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!process_exists(pid));
+        assert!(process_exists(0), "pid 0 is never judged dead");
+    }
+
+    #[test]
+    fn force_unlock_needs_the_right_id() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            force_unlock(dir.path(), "nope"),
+            Err(LockError::NotHeld(id)) if id == "nope"
+        ));
+        let (first, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        assert!(matches!(
+            force_unlock(dir.path(), "nope"),
+            Err(LockError::NotHeld(_))
+        ));
+        let removed = force_unlock(dir.path(), &first.info.id).unwrap();
+        assert_eq!(removed, first.info);
+        assert_eq!(holder(dir.path()).unwrap(), None);
+
+        // The old guard must not release a lock someone else took since.
+        let (second, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        drop(first);
+        assert_eq!(holder(dir.path()).unwrap().unwrap().id, second.info.id);
+    }
+
+    #[test]
+    fn an_unreadable_lock_waits_while_fresh_and_is_broken_when_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        fs::write(&path, b"").unwrap();
+        assert!(matches!(holder(dir.path()), Err(LockError::Io { .. })));
+        let err = acquire(dir.path(), "apply", Duration::from_millis(150)).unwrap_err();
+        assert!(matches!(err, LockError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("unreadable"), "{err}");
+
+        let old = SystemTime::now() - Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let (guard, broken) = acquire(dir.path(), "apply", NOW).unwrap();
+        let broken = broken.unwrap().0;
+        assert_eq!(broken.command, "(unreadable lock file)");
+        assert_eq!(holder(dir.path()).unwrap().unwrap().id, guard.info.id);
+    }
+
+    #[test]
+    fn take_away_leaves_a_lock_that_changed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let (guard, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        let path = dir.path().join(LOCK_FILE);
+        assert!(!take_away(&path, b"what a stale lock looked like").unwrap());
+        assert_eq!(holder(dir.path()).unwrap().unwrap().id, guard.info.id);
+    }
+
+    #[test]
+    fn many_threads_racing_get_the_lock_one_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let dir = dir.path().to_path_buf();
+                let inside = inside.clone();
+                std::thread::spawn(move || {
+                    use std::sync::atomic::Ordering::SeqCst;
+                    let (guard, _) = acquire(&dir, "apply", Duration::from_secs(10)).unwrap();
+                    assert_eq!(inside.fetch_add(1, SeqCst), 0, "two holders at once");
+                    std::thread::sleep(Duration::from_millis(20));
+                    inside.fetch_sub(1, SeqCst);
+                    drop(guard);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(holder(dir.path()).unwrap(), None);
+    }
 }

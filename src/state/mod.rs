@@ -11,6 +11,8 @@
 //! Locking is separate ([`lock`]), because a lock must be readable by a process that
 //! cannot open the database another process holds.
 
+#[cfg(test)]
+mod contract_tests;
 pub mod lock;
 pub mod memory;
 pub mod sled_store;
@@ -113,10 +115,56 @@ pub trait StateRead: Send + Sync {
 /// Every method is durable when it returns (flushed to disk for persistent stores) and
 /// increases the serial by one.
 pub trait StateWrite: StateRead {
+    /// Stores the resource with its `sensitive_paths` redacted (see [`redact`]), whether
+    /// or not the caller already did.
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64>;
     fn remove_resource(&self, address: &str) -> StateResult<u64>;
     /// Replaces all outputs.
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64>;
+
+    /// Renames a resource (`state mv`), rewriting the dependencies that named it so
+    /// destroy order survives the move. `NotFound` if `from` is missing, `Invalid` if `to`
+    /// exists. Both stores override this to do it in one write; this default takes one
+    /// write per changed record.
+    fn move_resource(&self, from: &str, to: &str) -> StateResult<u64> {
+        let changed = moved_records(&self.resources()?, from, to)?;
+        for record in &changed {
+            self.put_resource(record)?;
+        }
+        self.remove_resource(from)
+    }
+}
+
+/// The records a move from `from` to `to` writes: the renamed resource first, then every
+/// resource whose dependencies named `from`, rewritten to name `to`.
+pub fn moved_records(
+    resources: &BTreeMap<String, ResourceState>,
+    from: &str,
+    to: &str,
+) -> StateResult<Vec<ResourceState>> {
+    let mut moved = resources
+        .get(from)
+        .cloned()
+        .ok_or_else(|| StateError::NotFound(from.to_string()))?;
+    if from == to || resources.contains_key(to) {
+        return Err(StateError::Invalid(format!(
+            "cannot move {from} to {to}: {to} is already in state"
+        )));
+    }
+    moved.address = to.to_string();
+    let mut out = vec![moved];
+    for r in resources.values() {
+        if r.address != from && r.dependencies.iter().any(|d| d == from) {
+            let mut r = r.clone();
+            for d in &mut r.dependencies {
+                if d == from {
+                    *d = to.to_string();
+                }
+            }
+            out.push(r);
+        }
+    }
+    Ok(out)
 }
 
 pub trait StateHistory: StateRead {
@@ -151,6 +199,14 @@ pub fn redact(properties: &Value, sensitive_paths: &[String]) -> Value {
         }
     }
     out
+}
+
+/// The record a store keeps for `resource`: the same, with its sensitive paths redacted.
+pub fn redacted(resource: &ResourceState) -> ResourceState {
+    ResourceState {
+        properties: redact(&resource.properties, &resource.sensitive_paths),
+        ..resource.clone()
+    }
 }
 
 const DIGEST_PREFIX: &str = "(sensitive) sha256:";
