@@ -248,58 +248,72 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
     let Ok(source) = std::fs::read_to_string(span.file.as_path()) else {
         return d.to_string();
     };
-    let label = d.field.clone().unwrap_or_else(|| "here".to_string());
+    if span.offset + span.len > source.len() {
+        return d.to_string();
+    }
     let report = MietteDiagnostic {
-        diag: d.clone(),
-        source: NamedSource::new(span.to_string(), source),
-        labels: vec![LabeledSpan::new(Some(label), span.offset, span.len.max(1))],
+        header: headline(d),
+        help: d.help.clone(),
+        source: NamedSource::new(span.file.display().to_string(), source),
+        labels: vec![LabeledSpan::new(d.detail.clone(), span.offset, span.len.max(1))],
+        severity: d.severity,
     };
-    let theme = if color {
+    let mut theme = if color {
         GraphicalTheme::unicode()
     } else {
         GraphicalTheme::unicode_nocolor()
     };
+    // The headline already says error or warning.
+    theme.characters.error = String::new();
+    theme.characters.warning = String::new();
     let mut out = String::new();
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_wrap_lines(false);
     if handler.render_report(&mut out, &report).is_err() {
         return d.to_string();
     }
     out
 }
 
-/// Adapter that shows a [`Diagnostic`] through miette's renderer.
+/// The first line of the one-line form: level, code, place, summary and field.
+fn headline(d: &Diagnostic) -> String {
+    let full = Diagnostic {
+        detail: None,
+        help: None,
+        ..d.clone()
+    };
+    full.to_string()
+}
+
+/// Adapter that shows a [`Diagnostic`] through miette's renderer: our headline, then
+/// the source snippet with the detail as the label, then the help.
 #[derive(Debug)]
 struct MietteDiagnostic {
-    diag: Diagnostic,
+    header: String,
+    help: Option<String>,
     source: miette::NamedSource<String>,
     labels: Vec<miette::LabeledSpan>,
+    severity: Severity,
 }
 
 impl fmt::Display for MietteDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.diag.summary)
+        f.write_str(&self.header)
     }
 }
 
 impl std::error::Error for MietteDiagnostic {}
 
 impl miette::Diagnostic for MietteDiagnostic {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(self.diag.code))
-    }
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.diag.severity {
+        Some(match self.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        match (&self.diag.detail, &self.diag.help) {
-            (None, None) => None,
-            (Some(d), None) => Some(Box::new(d.clone())),
-            (None, Some(h)) => Some(Box::new(h.clone())),
-            (Some(d), Some(h)) => Some(Box::new(format!("{d}\n{h}"))),
-        }
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)
@@ -318,6 +332,24 @@ mod tests {
         let names = ["validity", "subject", "kind"];
         assert_eq!(did_you_mean("validty", names), Some("validity".into()));
         assert_eq!(did_you_mean("zzzz", names), None);
+    }
+
+    #[test]
+    fn rendering_keeps_the_one_line_headline_and_shows_the_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.yaml");
+        std::fs::write(&file, "stack: s\nresources:\n  a:\n    type: core.nul\n").unwrap();
+        let d = Diagnostic::error("stack::unknown_type", "unknown resource type \"core.nul\"")
+            .with_span(Span::new(Arc::new(file.clone()), 4, 11, 35, 8))
+            .with_field("resources.a.type")
+            .with_detail("not a type any provider serves")
+            .with_help("did you mean `core.null`?");
+        let text = render(&Diagnostics::from(d), false);
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
+        assert!(first.contains(&format!("error[stack::unknown_type]: {}:4:11: unknown resource type", file.display())), "{text}");
+        assert!(text.contains("type: core.nul"), "snippet: {text}");
+        assert!(text.contains("not a type any provider serves"), "{text}");
+        assert!(text.contains("did you mean `core.null`?"), "{text}");
     }
 
     #[test]

@@ -157,8 +157,8 @@ impl DependencyGraph {
         out
     }
 
-    /// Walks from `start` along dependents inside the component until it returns to start:
-    /// the cycle `a -> b -> c` reads "a is needed by b, b by c, c by a".
+    /// Walks from `start` along dependencies inside the component until it returns to
+    /// start: the cycle `a -> b -> c` reads "a waits for b, b for c, c for a".
     fn cycle_from(&self, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Vec<String> {
         // Breadth-first search for the shortest path back to start.
         let mut prev: HashMap<NodeIndex, NodeIndex> = HashMap::new();
@@ -166,7 +166,7 @@ impl DependencyGraph {
         while let Some(i) = queue.pop_front() {
             let mut next: Vec<NodeIndex> = self
                 .graph
-                .neighbors_directed(i, Direction::Outgoing)
+                .neighbors_directed(i, Direction::Incoming)
                 .filter(|n| members.contains(n))
                 .collect();
             next.sort_by_key(|n| &self.graph[*n]);
@@ -262,8 +262,8 @@ mod tests {
 
     #[test]
     fn names_the_whole_cycle() {
-        // b needs a, c needs b, a needs c: a -> b -> c -> a
-        let g = graph(&[("b", "a"), ("c", "b"), ("a", "c"), ("d", "a")]);
+        // a waits for b, b for c, c for a: a -> b -> c -> a
+        let g = graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("d", "a")]);
         assert_eq!(
             g.cycles(),
             vec![vec!["a".to_string(), "b".into(), "c".into()]]
