@@ -255,7 +255,11 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
         header: headline(d),
         help: d.help.clone(),
         source: NamedSource::new(span.file.display().to_string(), source),
-        labels: vec![LabeledSpan::new(d.detail.clone(), span.offset, span.len.max(1))],
+        labels: vec![LabeledSpan::new(
+            d.detail.clone(),
+            span.offset,
+            span.len.max(1),
+        )],
         severity: d.severity,
     };
     let mut theme = if color {
@@ -313,7 +317,9 @@ impl miette::Diagnostic for MietteDiagnostic {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)
@@ -346,7 +352,13 @@ mod tests {
             .with_help("did you mean `core.null`?");
         let text = render(&Diagnostics::from(d), false);
         let first = text.lines().find(|l| !l.trim().is_empty()).unwrap();
-        assert!(first.contains(&format!("error[stack::unknown_type]: {}:4:11: unknown resource type", file.display())), "{text}");
+        assert!(
+            first.contains(&format!(
+                "error[stack::unknown_type]: {}:4:11: unknown resource type",
+                file.display()
+            )),
+            "{text}"
+        );
         assert!(text.contains("type: core.nul"), "snippet: {text}");
         assert!(text.contains("not a type any provider serves"), "{text}");
         assert!(text.contains("did you mean `core.null`?"), "{text}");

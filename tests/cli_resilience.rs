@@ -81,12 +81,18 @@ fn failure_skips_dependents_and_keeps_independent_work() {
     assert_eq!(s.state_list("f.yaml").len(), 5);
 }
 
-/// Many files created slowly, so a signal lands mid-apply.
+/// Two chains of slow units (a 150 ms sleep, then a file), so files appear steadily and a
+/// signal lands mid-apply with work in flight.
 fn slow_stack(n: usize) -> String {
     let mut s = String::from("stack: slow\nresources:\n");
     for i in 0..n {
+        let after = if i >= 2 {
+            format!("\n    depends_on: [file{}]", i - 2)
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "  wait{i}:\n    type: core.sleep\n    properties:\n      create_duration: 150ms\n  \
+            "  wait{i}:\n    type: core.sleep{after}\n    properties:\n      create_duration: 150ms\n  \
              file{i}:\n    type: core.file\n    depends_on: [wait{i}]\n    properties:\n      path: files/{i}.txt\n      content: \"{i}\"\n"
         ));
     }

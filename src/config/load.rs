@@ -598,4 +598,3 @@ outputs:
         assert_eq!(load("- a\n").1 .0[0].code, "stack::type_mismatch");
     }
 }
-

@@ -156,12 +156,11 @@ pub async fn plan(
             let decl = &stack.resources[&name];
             let prior = refreshed.resources.get(&name);
             if !in_scope(&name) {
-                // Outside the targets: visible to references as it stands.
-                if let Some(p) = prior {
-                    values
-                        .resources
-                        .insert(name.clone(), resource_value(&p.properties, &p.attributes));
-                }
+                // Outside the targets: visible to references as it stands, or unknown.
+                let value = prior
+                    .map(|p| resource_value(&p.properties, &p.attributes))
+                    .unwrap_or(Value::Unknown);
+                values.resources.insert(name.clone(), value);
                 continue;
             }
             match plan_resource(stack, decl, graph, registry, meta, prior, &values, params).await {

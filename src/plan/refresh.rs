@@ -174,11 +174,16 @@ pub fn drift(
                         .into_iter()
                         .filter(|c| !is_ignored(&c.path, ignore))
                         .collect();
+                if changes.is_empty() {
+                    // Computed attributes (versions, digests) follow the properties:
+                    // shown as detail of real drift, never drift on their own.
+                    continue;
+                }
                 for mut c in field_changes(&before.attributes, &after.attributes) {
                     c.path = format!("(computed) {}", c.path);
                     changes.push(c);
                 }
-                if !changes.is_empty() {
+                {
                     out.push(Drift {
                         address: address.clone(),
                         type_name: before.type_name.clone(),

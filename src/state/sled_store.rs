@@ -89,7 +89,10 @@ impl SledState {
         match state.meta.get(META_KEY).map_err(|e| state.err(e))? {
             None => {
                 let Some((stack, workspace)) = expected else {
-                    return Err(StateError::Invalid(format!("no state at {}", dir.display())));
+                    return Err(StateError::Invalid(format!(
+                        "no state at {}",
+                        dir.display()
+                    )));
                 };
                 let meta = StateMeta {
                     lineage: uuid::Uuid::new_v4().to_string(),
