@@ -72,7 +72,9 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
     }))
 }
 
-pub const OPENAPI_V2_PROTO: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// Clients ask with `...spec.v2@v1.0+protobuf`; the real server answers with
+/// this form, since `@` is not valid in a media type Go's mime parser accepts.
+pub const OPENAPI_V2_PROTO: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
 
 /// A minimal gnostic `openapi_v2.Document`: swagger = 1, info = 2
 /// (title = 1, version = 2), paths = 8 (empty).
