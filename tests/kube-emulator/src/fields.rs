@@ -169,7 +169,7 @@ pub fn display(p: &FPath) -> String {
     s
 }
 
-fn find_item<'a>(items: &'a [Value], tok: &str) -> Option<usize> {
+fn find_item(items: &[Value], tok: &str) -> Option<usize> {
     let m: Map<String, Value> = serde_json::from_str(tok.strip_prefix("k:")?).ok()?;
     items
         .iter()

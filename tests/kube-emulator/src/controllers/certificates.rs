@@ -312,7 +312,7 @@ fn validity(spec: &Value) -> (u64, Value) {
         .unwrap_or(2160 * 3600)
         .max(3600);
     let hours = secs.div_ceil(3600);
-    let v = if hours % 24 == 0 {
+    let v = if hours.is_multiple_of(24) {
         json!({"Type": "DAYS", "Value": hours / 24})
     } else {
         json!({"Type": "HOURS", "Value": hours})
