@@ -202,33 +202,48 @@ fn apply_benchmarks(rows: &mut Vec<String>) {
     }
 }
 
-fn state_benchmark(rows: &mut Vec<String>) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SledState::open(dir.path(), "bench", "default").unwrap();
-    let n = 2000;
-    let start = Instant::now();
-    for i in 0..n {
-        let mut props = Value::map();
-        props.set_path("triggers.n", Value::from(i.to_string()));
-        store
-            .put_resource(&ResourceState {
-                address: format!("r{i}"),
-                type_name: "core.null".into(),
-                mode: trustplane::config::Mode::Managed,
-                provider: "core".into(),
-                id: format!("{i:032x}"),
-                properties: props,
-                attributes: Value::map(),
-                dependencies: vec![],
-                sensitive_paths: vec![],
-                updated_at: chrono::Utc::now(),
-            })
-            .unwrap();
+fn resource(i: usize) -> ResourceState {
+    let mut props = Value::map();
+    props.set_path("triggers.n", Value::from(i.to_string()));
+    ResourceState {
+        address: format!("r{i}"),
+        type_name: "core.null".into(),
+        mode: trustplane::config::Mode::Managed,
+        provider: "core".into(),
+        id: format!("{i:032x}"),
+        properties: props,
+        attributes: Value::map(),
+        dependencies: vec![],
+        sensitive_paths: vec![],
+        updated_at: chrono::Utc::now(),
     }
-    let per_sec = n as f64 / start.elapsed().as_secs_f64();
-    rows.push(format!(
-        "| state writes, one durable commit each (sequential) | {per_sec:.0} resources/s | — | — |"
-    ));
+}
+
+/// Durable writes per second, from 1, 10 and 50 threads (as apply's parallelism).
+fn state_benchmark(rows: &mut Vec<String>) {
+    let n = 2000;
+    for writers in [1usize, 10, 50] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SledState::open(dir.path(), "bench", "default").unwrap());
+        let start = Instant::now();
+        let threads: Vec<_> = (0..writers)
+            .map(|w| {
+                let store = store.clone();
+                std::thread::spawn(move || {
+                    for i in (w..n).step_by(writers) {
+                        store.put_resource(&resource(i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let per_sec = n as f64 / start.elapsed().as_secs_f64();
+        rows.push(format!(
+            "| state writes, each durable on return, {writers} writer(s) | {per_sec:.0} resources/s | — | — |"
+        ));
+    }
 }
 
 fn main() {
@@ -240,8 +255,20 @@ fn main() {
         "| benchmark | result | detail | target |".to_string(),
         "|---|---|---|---|".to_string(),
     ];
-    plan_benchmarks(&mut rows);
-    apply_benchmarks(&mut rows);
-    state_benchmark(&mut rows);
+    // `cargo bench --bench engine -- plan` runs only the groups named.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |group: &str| only.is_empty() || only.iter().any(|o| o == group);
+    if wanted("plan") {
+        plan_benchmarks(&mut rows);
+    }
+    if wanted("apply") {
+        apply_benchmarks(&mut rows);
+    }
+    if wanted("state") {
+        state_benchmark(&mut rows);
+    }
     println!("{}", rows.join("\n"));
 }

@@ -50,6 +50,21 @@ fn duration_prop(props: &Value, name: &str) -> Duration {
         .unwrap_or_default()
 }
 
+/// Waits `d` accurately. tokio's timer rounds every deadline up to the next millisecond
+/// tick (a 20 ms sleep takes about 21 ms), so the last stretch is slept on a blocking
+/// thread, which the OS wakes on time.
+async fn precise_sleep(d: Duration) {
+    const COARSE_MARGIN: Duration = Duration::from_millis(2);
+    let deadline = std::time::Instant::now() + d;
+    if d > COARSE_MARGIN {
+        tokio::time::sleep(d - COARSE_MARGIN).await;
+    }
+    let rest = deadline.saturating_duration_since(std::time::Instant::now());
+    if !rest.is_zero() {
+        let _ = tokio::task::spawn_blocking(move || std::thread::sleep(rest)).await;
+    }
+}
+
 fn file_mode(props: &Value) -> String {
     props.get_str("mode").unwrap_or("0644").to_string()
 }
@@ -170,7 +185,7 @@ impl Provider for CoreProvider {
     ) -> ProviderResult<Snapshot> {
         match type_name {
             NULL | SLEEP => {
-                tokio::time::sleep(duration_prop(desired, "create_duration")).await;
+                precise_sleep(duration_prop(desired, "create_duration")).await;
                 let id = new_id();
                 Ok(Snapshot {
                     attributes: attrs(&[("id", id.clone().into())]),
@@ -238,7 +253,7 @@ impl Provider for CoreProvider {
         match type_name {
             NULL => Ok(()),
             SLEEP => {
-                tokio::time::sleep(duration_prop(&prior.properties, "destroy_duration")).await;
+                precise_sleep(duration_prop(&prior.properties, "destroy_duration")).await;
                 Ok(())
             }
             FILE => match std::fs::remove_file(&prior.id) {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::de::DeserializeOwned;
@@ -35,6 +36,10 @@ pub struct SledState {
     history: sled::Tree,
     /// Held by every write and by whole-state reads.
     write: Mutex<()>,
+    /// Highest serial whose transaction has completed.
+    committed: AtomicU64,
+    /// Highest serial known durable; its mutex makes one writer flush for all waiting.
+    flushed: Mutex<u64>,
 }
 
 impl std::fmt::Debug for SledState {
@@ -85,6 +90,8 @@ impl SledState {
             history: tree("history")?,
             db,
             write: Mutex::new(()),
+            committed: AtomicU64::new(0),
+            flushed: Mutex::new(0),
         };
         match state.meta.get(META_KEY).map_err(|e| state.err(e))? {
             None => {
@@ -190,7 +197,23 @@ impl SledState {
                 TransactionError::Abort(e) => e,
                 TransactionError::Storage(e) => self.err(e),
             })?;
+        Ok(serial)
+    }
+
+    /// Makes a committed write durable, with group commit: writers that finish their
+    /// transaction while another writer flushes wait for that flush's lock, then find
+    /// their serial already durable, so N concurrent writes cost about one flush.
+    fn durable(&self, serial: StateResult<u64>) -> StateResult<u64> {
+        let serial = serial?;
+        self.committed.fetch_max(serial, Ordering::SeqCst);
+        let mut flushed = self.flushed.lock().unwrap_or_else(|e| e.into_inner());
+        if *flushed >= serial {
+            return Ok(serial);
+        }
+        // Every serial up to `target` has completed its transaction: one flush covers all.
+        let target = self.committed.load(Ordering::SeqCst);
         self.flush()?;
+        *flushed = target;
         Ok(serial)
     }
 
@@ -264,26 +287,32 @@ impl StateRead for SledState {
 impl StateWrite for SledState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
         let bytes = self.encode(&redacted(resource))?;
-        let _held = self.lock();
-        self.commit(|resources, _| {
-            resources.insert(resource.address.as_bytes(), bytes.as_slice())?;
-            Ok(())
-        })
+        let serial = {
+            let _held = self.lock();
+            self.commit(|resources, _| {
+                resources.insert(resource.address.as_bytes(), bytes.as_slice())?;
+                Ok(())
+            })
+        };
+        self.durable(serial)
     }
 
     fn remove_resource(&self, address: &str) -> StateResult<u64> {
-        let _held = self.lock();
-        if !self
-            .resources
-            .contains_key(address)
-            .map_err(|e| self.err(e))?
-        {
-            return Err(StateError::NotFound(address.to_string()));
-        }
-        self.commit(|resources, _| {
-            resources.remove(address.as_bytes())?;
-            Ok(())
-        })
+        let serial = {
+            let _held = self.lock();
+            if !self
+                .resources
+                .contains_key(address)
+                .map_err(|e| self.err(e))?
+            {
+                return Err(StateError::NotFound(address.to_string()));
+            }
+            self.commit(|resources, _| {
+                resources.remove(address.as_bytes())?;
+                Ok(())
+            })
+        };
+        self.durable(serial)
     }
 
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64> {
@@ -291,38 +320,44 @@ impl StateWrite for SledState {
             .iter()
             .map(|(k, v)| Ok((k.clone(), self.encode(v)?)))
             .collect::<StateResult<Vec<_>>>()?;
-        let _held = self.lock();
-        // Transactional trees cannot iterate; the old keys are stable while we hold the lock.
-        let old: Vec<sled::IVec> = self
-            .outputs
-            .iter()
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.err(e))?;
-        self.commit(|_, tree| {
-            for k in &old {
-                tree.remove(k)?;
-            }
-            for (k, v) in &encoded {
-                tree.insert(k.as_bytes(), v.as_slice())?;
-            }
-            Ok(())
-        })
+        let serial = {
+            let _held = self.lock();
+            // Transactional trees cannot iterate; the old keys are stable while we hold the lock.
+            let old: Vec<sled::IVec> = self
+                .outputs
+                .iter()
+                .keys()
+                .collect::<Result<_, _>>()
+                .map_err(|e| self.err(e))?;
+            self.commit(|_, tree| {
+                for k in &old {
+                    tree.remove(k)?;
+                }
+                for (k, v) in &encoded {
+                    tree.insert(k.as_bytes(), v.as_slice())?;
+                }
+                Ok(())
+            })
+        };
+        self.durable(serial)
     }
 
     fn move_resource(&self, from: &str, to: &str) -> StateResult<u64> {
-        let _held = self.lock();
-        let changed = moved_records(&self.resources()?, from, to)?
-            .into_iter()
-            .map(|r| Ok((r.address.clone(), self.encode(&r)?)))
-            .collect::<StateResult<Vec<_>>>()?;
-        self.commit(|resources, _| {
-            resources.remove(from.as_bytes())?;
-            for (k, v) in &changed {
-                resources.insert(k.as_bytes(), v.as_slice())?;
-            }
-            Ok(())
-        })
+        let serial = {
+            let _held = self.lock();
+            let changed = moved_records(&self.resources()?, from, to)?
+                .into_iter()
+                .map(|r| Ok((r.address.clone(), self.encode(&r)?)))
+                .collect::<StateResult<Vec<_>>>()?;
+            self.commit(|resources, _| {
+                resources.remove(from.as_bytes())?;
+                for (k, v) in &changed {
+                    resources.insert(k.as_bytes(), v.as_slice())?;
+                }
+                Ok(())
+            })
+        };
+        self.durable(serial)
     }
 }
 
