@@ -345,3 +345,32 @@ async fn missing_or_old_helm_is_a_clear_error() {
     );
     assert!(err.message.contains("3.8"), "{}", err.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_release_is_an_error_with_the_fix() {
+    let kube = Emulator::start();
+    let p = kube.provider().await;
+    // Waiting one second for a release to become ready fails (on the emulator, helm 4's
+    // watcher never sees it ready at all), which leaves the release `failed`.
+    let waiting = props(serde_json::json!({
+        "name": "stuck", "namespace": "default", "chart": chart("issuer"),
+        "wait": true, "timeout": "1s",
+    }));
+    let err = p.create(&ctx(), RELEASE, &waiting).await.unwrap_err();
+    assert!(
+        err.message
+            .starts_with("helm could not install or upgrade default/stuck: "),
+        "{}",
+        err.message
+    );
+    let snap = Snapshot {
+        id: "default/stuck".into(),
+        properties: waiting,
+        attributes: Value::Null,
+    };
+    let err = p.read(&ctx(), RELEASE, &snap).await.unwrap_err();
+    assert_eq!(err.message, "helm release default/stuck is failed");
+    let help = err.help.unwrap();
+    assert!(help.contains("rerun apply"), "{help}");
+    assert!(help.contains("helm rollback stuck -n default"), "{help}");
+}
