@@ -3,6 +3,7 @@
 //! values and prior snapshots, and talks to the system it manages.
 
 pub mod core;
+pub mod helm;
 pub mod schema;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,556 @@
+//! Driving the `helm` binary: finding it, checking its version, building its command
+//! lines and reading its output. Flag building and output parsing are pure functions.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::super::{ProviderError, ProviderResult};
+use crate::value::{Map, Value};
+
+/// The oldest helm this provider drives: 3.8 made OCI charts generally available.
+pub const MIN_VERSION: (u64, u64) = (3, 8);
+
+/// Where the binary comes from, for messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinarySource {
+    Settings,
+    Env,
+    Path,
+}
+
+/// Resolves the helm binary: settings `providers.helm.binary`, then `TRUSTPLANE_HELM`,
+/// then `helm` on PATH. Returns what was chosen and a description of where it looked.
+pub fn resolve_binary(
+    setting: Option<&str>,
+    env: Option<&str>,
+    path_var: Option<&str>,
+) -> (Option<PathBuf>, String, BinarySource) {
+    if let Some(s) = setting.filter(|s| !s.is_empty()) {
+        let p = PathBuf::from(s);
+        let found = is_executable(&p).then(|| p.clone());
+        return (
+            found,
+            format!("{s} (providers.helm.binary)"),
+            BinarySource::Settings,
+        );
+    }
+    if let Some(s) = env.filter(|s| !s.is_empty()) {
+        let p = PathBuf::from(s);
+        let found = is_executable(&p).then(|| p.clone());
+        return (found, format!("{s} (TRUSTPLANE_HELM)"), BinarySource::Env);
+    }
+    let dirs = path_var.unwrap_or_default();
+    let found = std::env::split_paths(dirs)
+        .map(|d| d.join("helm"))
+        .find(|p| is_executable(p));
+    (found, "`helm` on PATH".to_string(), BinarySource::Path)
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// A helm version, `v3.14.2+gc309b6f` → (3, 14, 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct HelmVersion {
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+}
+
+impl std::fmt::Display for HelmVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "v{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Parses the output of `helm version --short` (`v3.14.2+gc309b6f`), and also the long
+/// form older releases print (`version.BuildInfo{Version:"v3.7.0", ...}`).
+pub fn parse_version(text: &str) -> Option<HelmVersion> {
+    let start = text.find(|c: char| c == 'v' || c.is_ascii_digit())?;
+    let mut rest = &text[start..];
+    // Skip to the first `v<digit>` or bare digit sequence.
+    loop {
+        let t = rest.trim_start_matches('v');
+        if t.starts_with(|c: char| c.is_ascii_digit()) {
+            rest = t;
+            break;
+        }
+        let next = rest[1..].find(|c: char| c == 'v' || c.is_ascii_digit())?;
+        rest = &rest[1 + next..];
+    }
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(rest.len());
+    let mut parts = rest[..end].split('.').map(|p| p.parse::<u64>().ok());
+    Some(HelmVersion {
+        major: parts.next()??,
+        minor: parts.next().flatten().unwrap_or(0),
+        patch: parts.next().flatten().unwrap_or(0),
+    })
+}
+
+pub fn check_version(v: HelmVersion, binary: &Path) -> ProviderResult<()> {
+    if (v.major, v.minor) < MIN_VERSION {
+        return Err(ProviderError::new(format!(
+            "helm {v} at {} is too old: trustplane needs helm 3.8 or newer",
+            binary.display()
+        ))
+        .with_help(
+            "install a newer helm (https://helm.sh/docs/intro/install/) and point \
+             providers.helm.binary or TRUSTPLANE_HELM at it",
+        ));
+    }
+    Ok(())
+}
+
+/// What to install: the parts of a release's properties that make its helm command line.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReleaseSpec {
+    pub name: String,
+    pub namespace: String,
+    pub create_namespace: bool,
+    pub chart: String,
+    pub repository: Option<String>,
+    pub version: Option<String>,
+    pub wait: bool,
+    pub timeout: Option<Duration>,
+    pub atomic: bool,
+    pub skip_crds: bool,
+}
+
+impl ReleaseSpec {
+    pub fn from_properties(p: &Value) -> ReleaseSpec {
+        let s = |k: &str| p.get_str(k).filter(|s| !s.is_empty()).map(str::to_string);
+        let b = |k: &str, d: bool| p.get(k).and_then(Value::as_bool).unwrap_or(d);
+        ReleaseSpec {
+            name: s("name").unwrap_or_default(),
+            namespace: s("namespace").unwrap_or_else(|| "default".into()),
+            create_namespace: b("create_namespace", false),
+            chart: s("chart").unwrap_or_default(),
+            repository: s("repository"),
+            version: s("version"),
+            wait: b("wait", true),
+            timeout: s("timeout").and_then(|t| crate::duration::parse(&t).ok()),
+            atomic: b("atomic", false),
+            skip_crds: b("skip_crds", false),
+        }
+    }
+
+    /// `namespace/name`, the resource id.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+/// A duration as Go's `time.ParseDuration` reads it (`5m0s`, `90s`, `1500ms`).
+pub fn go_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
+/// Flags that point helm at the cluster: the same kubeconfig and context as the
+/// Kubernetes provider.
+pub fn kube_flags(kubeconfig: Option<&str>, context: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(k) = kubeconfig {
+        out.extend(["--kubeconfig".to_string(), k.to_string()]);
+    }
+    if let Some(c) = context {
+        out.extend(["--kube-context".to_string(), c.to_string()]);
+    }
+    out
+}
+
+/// Flags shared by `upgrade --install` and `template`: where the chart comes from and
+/// the values file.
+fn chart_flags(spec: &ReleaseSpec, values_file: &Path, out: &mut Vec<OsString>) {
+    out.extend(["--namespace".into(), spec.namespace.clone().into()]);
+    if let Some(v) = &spec.version {
+        out.extend(["--version".into(), v.clone().into()]);
+    }
+    if let Some(r) = &spec.repository {
+        out.extend(["--repo".into(), r.clone().into()]);
+    }
+    out.extend(["-f".into(), values_file.as_os_str().to_owned()]);
+    if spec.skip_crds {
+        out.push("--skip-crds".into());
+    }
+}
+
+/// `helm upgrade --install NAME CHART ... -o json`. Helm 4 renamed `--atomic` to
+/// `--rollback-on-failure`.
+pub fn upgrade_args(spec: &ReleaseSpec, values_file: &Path, helm: HelmVersion) -> Vec<OsString> {
+    let mut out: Vec<OsString> = vec![
+        "upgrade".into(),
+        "--install".into(),
+        spec.name.clone().into(),
+        spec.chart.clone().into(),
+    ];
+    chart_flags(spec, values_file, &mut out);
+    if spec.create_namespace {
+        out.push("--create-namespace".into());
+    }
+    if spec.wait {
+        out.push("--wait".into());
+    }
+    if let Some(t) = spec.timeout {
+        out.extend(["--timeout".into(), go_duration(t).into()]);
+    }
+    if spec.atomic {
+        out.push(if helm.major >= 4 {
+            "--rollback-on-failure".into()
+        } else {
+            "--atomic".into()
+        });
+    }
+    out.extend(["-o".into(), "json".into()]);
+    out
+}
+
+/// `helm template NAME CHART ...`: the desired release's manifest, for plan-time diffs.
+pub fn template_args(spec: &ReleaseSpec, values_file: &Path) -> Vec<OsString> {
+    let mut out: Vec<OsString> = vec![
+        "template".into(),
+        spec.name.clone().into(),
+        spec.chart.clone().into(),
+    ];
+    chart_flags(spec, values_file, &mut out);
+    out
+}
+
+pub fn status_args(spec: &ReleaseSpec) -> Vec<OsString> {
+    let n = &spec.name;
+    let ns = &spec.namespace;
+    ["status", n, "--namespace", ns, "-o", "json"]
+        .iter()
+        .map(Into::into)
+        .collect()
+}
+
+pub fn get_values_args(spec: &ReleaseSpec) -> Vec<OsString> {
+    let n = &spec.name;
+    let ns = &spec.namespace;
+    ["get", "values", n, "--namespace", ns, "-o", "json"]
+        .iter()
+        .map(Into::into)
+        .collect()
+}
+
+pub fn get_manifest_args(spec: &ReleaseSpec) -> Vec<OsString> {
+    let n = &spec.name;
+    let ns = &spec.namespace;
+    ["get", "manifest", n, "--namespace", ns]
+        .iter()
+        .map(Into::into)
+        .collect()
+}
+
+pub fn uninstall_args(spec: &ReleaseSpec) -> Vec<OsString> {
+    let mut out: Vec<OsString> = vec![
+        "uninstall".into(),
+        spec.name.clone().into(),
+        "--namespace".into(),
+        spec.namespace.clone().into(),
+    ];
+    if spec.wait {
+        out.push("--wait".into());
+    }
+    if let Some(t) = spec.timeout {
+        out.extend(["--timeout".into(), go_duration(t).into()]);
+    }
+    out
+}
+
+/// What `helm status -o json` and `helm upgrade -o json` say about a release.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ReleaseInfo {
+    pub revision: i64,
+    pub status: String,
+    pub chart_name: String,
+    pub chart_version: String,
+    pub app_version: String,
+    pub manifest: Option<String>,
+}
+
+/// Parses helm's release JSON (`{"name", "info": {"status"}, "chart": {"metadata"},
+/// "manifest", "version", "namespace"}`).
+pub fn parse_release(json: &str) -> ProviderResult<ReleaseInfo> {
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| ProviderError::new(format!("helm printed a release that is not JSON: {e}")))?;
+    let meta = &v["chart"]["metadata"];
+    let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+    Ok(ReleaseInfo {
+        revision: v["version"].as_i64().unwrap_or_default(),
+        status: text(&v["info"]["status"]),
+        chart_name: text(&meta["name"]),
+        chart_version: text(&meta["version"]),
+        app_version: text(&meta["appVersion"]),
+        manifest: v["manifest"].as_str().map(str::to_string),
+    })
+}
+
+/// Parses `helm get values -o json`: a map, or `null` when no values were supplied.
+pub fn parse_values(json: &str) -> ProviderResult<Map> {
+    let v: Value = serde_json::from_str(json.trim())
+        .map_err(|e| ProviderError::new(format!("helm printed values that are not JSON: {e}")))?;
+    match v {
+        Value::Null => Ok(Map::new()),
+        Value::Map(m) => Ok(m),
+        other => Err(ProviderError::new(format!(
+            "helm printed values that are a {}, not a map",
+            other.type_name()
+        ))),
+    }
+}
+
+/// True when helm's error says the release does not exist.
+pub fn is_not_found(stderr: &str) -> bool {
+    stderr.contains("release: not found")
+}
+
+/// The lines of helm's stderr worth showing: its `Error:` lines, else the last lines.
+pub fn summarize_stderr(stderr: &str) -> String {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Error:").map(str::trim))
+        .collect();
+    if !errors.is_empty() {
+        return errors.join("; ");
+    }
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let tail = &lines[lines.len().saturating_sub(3)..];
+    if tail.is_empty() {
+        "helm failed without a message".to_string()
+    } else {
+        tail.join("; ")
+    }
+}
+
+/// A private temporary file for values: created 0600, removed when dropped. Values may
+/// hold secrets, so they never go on a command line.
+pub struct ValuesFile {
+    path: PathBuf,
+}
+
+impl ValuesFile {
+    pub fn write(values: &Map) -> ProviderResult<ValuesFile> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = std::env::temp_dir().join(format!(
+            "trustplane-helm-values-{}.json",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| {
+                ProviderError::new(format!(
+                    "cannot create a values file in {}: {e}",
+                    std::env::temp_dir().display()
+                ))
+            })?;
+        let file = ValuesFile { path };
+        // JSON is YAML: helm reads it as a values file, and numbers keep their types.
+        let json = serde_json::to_vec(&Value::Map(values.clone())).expect("values serialize");
+        f.write_all(&json)
+            .and_then(|_| f.flush())
+            .map_err(|e| ProviderError::new(format!("cannot write the values file: {e}")))?;
+        Ok(file)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ValuesFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn spec() -> ReleaseSpec {
+        ReleaseSpec {
+            name: "cert-manager".into(),
+            namespace: "cert-manager".into(),
+            create_namespace: true,
+            chart: "cert-manager".into(),
+            repository: Some("https://charts.jetstack.io".into()),
+            version: Some("v1.15.3".into()),
+            wait: true,
+            timeout: Some(Duration::from_secs(300)),
+            atomic: true,
+            skip_crds: true,
+        }
+    }
+
+    const V3: HelmVersion = HelmVersion {
+        major: 3,
+        minor: 14,
+        patch: 2,
+    };
+
+    #[test]
+    fn upgrade_command_line_has_every_flag() {
+        let args = strings(&upgrade_args(&spec(), Path::new("/tmp/v.json"), V3));
+        assert_eq!(
+            args.join(" "),
+            "upgrade --install cert-manager cert-manager --namespace cert-manager \
+             --version v1.15.3 --repo https://charts.jetstack.io -f /tmp/v.json --skip-crds \
+             --create-namespace --wait --timeout 5m0s --atomic -o json"
+        );
+        let v4 = HelmVersion { major: 4, ..V3 };
+        let args = strings(&upgrade_args(&spec(), Path::new("/tmp/v.json"), v4));
+        assert!(args.contains(&"--rollback-on-failure".to_string()));
+        assert!(!args.contains(&"--atomic".to_string()));
+    }
+
+    #[test]
+    fn minimal_release_has_minimal_flags() {
+        let s = ReleaseSpec::from_properties(
+            &serde_json::from_str(r#"{"name":"web","chart":"./charts/web","wait":false}"#).unwrap(),
+        );
+        let args = strings(&upgrade_args(&s, Path::new("/v"), V3));
+        assert_eq!(
+            args.join(" "),
+            "upgrade --install web ./charts/web --namespace default -f /v -o json"
+        );
+        let args = strings(&template_args(&s, Path::new("/v")));
+        assert_eq!(
+            args.join(" "),
+            "template web ./charts/web --namespace default -f /v"
+        );
+        assert_eq!(
+            strings(&uninstall_args(&s)).join(" "),
+            "uninstall web --namespace default"
+        );
+        assert_eq!(s.id(), "default/web");
+    }
+
+    #[test]
+    fn kube_flags_follow_settings() {
+        assert_eq!(
+            kube_flags(Some("/k"), Some("prod")),
+            vec!["--kubeconfig", "/k", "--kube-context", "prod"]
+        );
+        assert!(kube_flags(None, None).is_empty());
+    }
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(Duration::from_secs(300)), "5m0s");
+        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
+        assert_eq!(go_duration(Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(go_duration(Duration::from_secs(90 * 86400)), "2160h0m0s");
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn versions_parse_and_old_ones_are_refused() {
+        let v = parse_version("v3.14.2+gc309b6f\n").unwrap();
+        assert_eq!((v.major, v.minor, v.patch), (3, 14, 2));
+        let v = parse_version(r#"version.BuildInfo{Version:"v3.7.0", GitCommit:"eeac8"}"#).unwrap();
+        assert_eq!((v.major, v.minor), (3, 7));
+        assert_eq!(
+            parse_version("v4.2.3+helm.python.sdk.0.2.2").unwrap().major,
+            4
+        );
+        assert!(parse_version("no version here").is_none());
+        let err = check_version(parse_version("v3.7.2").unwrap(), Path::new("/usr/bin/helm"))
+            .unwrap_err();
+        assert!(err.message.contains("v3.7.2"), "{}", err.message);
+        assert!(err.message.contains("/usr/bin/helm"), "{}", err.message);
+        assert!(check_version(parse_version("v3.8.0").unwrap(), Path::new("h")).is_ok());
+    }
+
+    #[test]
+    fn binary_resolution_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let helm = dir.path().join("helm");
+        std::fs::write(&helm, "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let h = helm.to_str().unwrap();
+        let path_var = dir.path().to_str().unwrap();
+        let (found, _, src) = resolve_binary(Some(h), Some("/nope"), None);
+        assert_eq!(
+            (found.as_deref(), src),
+            (Some(helm.as_path()), BinarySource::Settings)
+        );
+        let (found, where_, src) = resolve_binary(None, Some("/nope/helm"), Some(path_var));
+        assert_eq!((found, src), (None, BinarySource::Env));
+        assert!(where_.contains("/nope/helm (TRUSTPLANE_HELM)"));
+        let (found, _, src) = resolve_binary(None, None, Some(path_var));
+        assert_eq!(
+            (found.as_deref(), src),
+            (Some(helm.as_path()), BinarySource::Path)
+        );
+    }
+
+    #[test]
+    fn release_json_and_errors_parse() {
+        let json = r#"{"name":"web","info":{"status":"deployed","description":"Upgrade complete"},
+            "chart":{"metadata":{"name":"webapp","version":"1.1.0","appVersion":"1.1"}},
+            "manifest":"---\nkind: A\n","version":2,"namespace":"apps"}"#;
+        let r = parse_release(json).unwrap();
+        assert_eq!(
+            (r.revision, r.status.as_str(), r.chart_version.as_str()),
+            (2, "deployed", "1.1.0")
+        );
+        assert_eq!(r.app_version, "1.1");
+        assert!(parse_values("null").unwrap().is_empty());
+        assert_eq!(parse_values(r#"{"a":1}"#).unwrap().len(), 1);
+        assert!(parse_values("[1]").is_err());
+        assert!(is_not_found("Error: release: not found\n"));
+        assert_eq!(
+            summarize_stderr("WARNING: x\nError: chart \"web\" version \"9.9.9\" not found\n"),
+            "chart \"web\" version \"9.9.9\" not found"
+        );
+        assert_eq!(summarize_stderr("a\nb\nc\nd\n"), "b; c; d");
+    }
+
+    #[test]
+    fn values_file_is_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut m = Map::new();
+        m.insert("password".into(), Value::from("hunter2"));
+        let f = ValuesFile::write(&m).unwrap();
+        let path = f.path().to_path_buf();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"password":"hunter2"}"#
+        );
+        drop(f);
+        assert!(!path.exists());
+    }
+}

@@ -1,0 +1,906 @@
+//! The `helm` provider: `helm.release`, a Helm release managed through the `helm` CLI
+//! people already have (cert-manager, aws-privateca-issuer and Istio are releases).
+//!
+//! - [`cli`]: finding and driving the binary (pure flag building and output parsing);
+//! - [`values`]: merging `values_files`, `values`, `set`, `set_sensitive`;
+//! - [`manifest_diff`]: the plan-time object diff of a release upgrade.
+
+pub mod cli;
+pub mod manifest_diff;
+pub mod values;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+use super::{
+    default_diff, unknown_attributes, Attribute, DiffResult, OpContext, Property, Provider,
+    ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+};
+use crate::diag::Diagnostic;
+use crate::value::{Map, Value};
+use cli::{HelmVersion, ReleaseInfo, ReleaseSpec, ValuesFile};
+pub use manifest_diff::{render_object_changes, ObjectAction, ObjectChange, PathChange};
+
+pub const RELEASE: &str = "helm.release";
+
+/// Properties that only steer how helm runs, not what is deployed: changing them alone
+/// does not upgrade the release.
+const OPERATION_OPTIONS: &[&str] = &["wait", "timeout", "atomic", "create_namespace"];
+
+/// Marks `values` read back after the release's values were changed outside trustplane
+/// (the live values are not copied: they may hold `set_sensitive` secrets).
+pub const VALUES_CHANGED_OUTSIDE: &str = "(changed outside trustplane)";
+
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Settings {
+    binary: Option<String>,
+    kubeconfig: Option<String>,
+    context: Option<String>,
+}
+
+/// The helm binary, once found and version-checked.
+#[derive(Debug, Clone)]
+struct Helm {
+    path: PathBuf,
+    version: HelmVersion,
+}
+
+#[derive(Debug, Default)]
+pub struct HelmProvider {
+    settings: Mutex<Settings>,
+    helm: tokio::sync::Mutex<Option<Helm>>,
+}
+
+/// What one helm invocation printed.
+struct Output {
+    ok: bool,
+    stdout: String,
+    stderr: String,
+}
+
+fn release_schema() -> ResourceSchema {
+    let map_any = || Type::Map(Box::new(Type::Any));
+    ResourceSchema {
+        type_name: RELEASE,
+        description: "A Helm release, installed and upgraded with the helm CLI.",
+        properties: vec![
+            Property::new("name", Type::String)
+                .required()
+                .force_new()
+                .describe("Release name: a DNS-1123 label of at most 53 characters."),
+            Property::new("namespace", Type::String)
+                .default("default")
+                .force_new()
+                .describe("Namespace of the release."),
+            Property::new("create_namespace", Type::Bool)
+                .default(false)
+                .describe("Create the namespace if it does not exist."),
+            Property::new("chart", Type::String)
+                .required()
+                .force_new()
+                .describe("Chart name in `repository`, an oci:// reference, or a local path."),
+            Property::new("repository", Type::String)
+                .describe("HTTP(S) chart repository URL (helm --repo)."),
+            Property::new("version", Type::String)
+                .describe("Chart version; latest when absent. Ignored by helm for local paths."),
+            Property::new("values", Type::Any).describe("Inline values (a map)."),
+            Property::new("values_files", Type::List(Box::new(Type::String)))
+                .describe("Values files, merged in order before `values`."),
+            Property::new("set", map_any())
+                .describe("Dotted keys to values, merged after `values` (like --set)."),
+            Property::new("set_sensitive", map_any())
+                .sensitive()
+                .describe("Like `set`, for secrets: never printed, kept as a digest in state."),
+            Property::new("wait", Type::Bool)
+                .default(true)
+                .describe("Wait until the release's resources are ready."),
+            Property::new("timeout", Type::Duration)
+                .default("5m")
+                .describe("How long helm waits for each operation."),
+            Property::new("atomic", Type::Bool)
+                .default(false)
+                .describe("Roll back a failed upgrade (helm --atomic)."),
+            Property::new("skip_crds", Type::Bool)
+                .default(false)
+                .describe("Do not install the chart's crds/ directory."),
+        ],
+        attributes: vec![
+            Attribute::new("revision", "Release revision, 1 on install."),
+            Attribute::new("status", "Release status, `deployed` when healthy."),
+            Attribute::new("chart_version", "Version of the deployed chart."),
+            Attribute::new("app_version", "App version of the deployed chart."),
+            Attribute::new("manifest_digest", "SHA-256 of the deployed manifest, hex."),
+            Attribute::new(
+                "values_digest",
+                "SHA-256 of the user-supplied values helm holds, hex.",
+            ),
+        ],
+        data_source: false,
+        managed: true,
+    }
+}
+
+/// A DNS-1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric.
+fn is_dns_label(s: &str, max: usize) -> bool {
+    let bytes = s.as_bytes();
+    !s.is_empty()
+        && s.len() <= max
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// Plan-time checks: everything that can be refused before helm runs.
+pub fn validate_release(p: &Value) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(name) = p.get_str("name") {
+        if !is_dns_label(name, 53) {
+            out.push(
+                Diagnostic::error(
+                    "helm::invalid_name",
+                    format!("release name {name:?} is not one helm accepts"),
+                )
+                .with_field("name")
+                .with_detail(
+                    "a release name is at most 53 characters of lowercase letters, digits \
+                     and '-', starting and ending with a letter or digit",
+                ),
+            );
+        }
+    }
+    if let Some(ns) = p.get_str("namespace") {
+        if !is_dns_label(ns, 63) {
+            out.push(
+                Diagnostic::error(
+                    "helm::invalid_namespace",
+                    format!("namespace {ns:?} is not a valid Kubernetes namespace"),
+                )
+                .with_field("namespace")
+                .with_detail(
+                    "a namespace is at most 63 characters of lowercase letters, digits and \
+                     '-', starting and ending with a letter or digit",
+                ),
+            );
+        }
+    }
+    let chart = p.get_str("chart");
+    if chart == Some("") {
+        out.push(
+            Diagnostic::error("helm::invalid_chart", "chart is empty")
+                .with_field("chart")
+                .with_help("name a chart in `repository`, an oci:// reference or a local path"),
+        );
+    }
+    if let Some(repo) = p.get_str("repository") {
+        if !(repo.starts_with("http://") || repo.starts_with("https://")) {
+            let mut d = Diagnostic::error(
+                "helm::invalid_repository",
+                format!("repository {repo:?} is not an http(s) URL"),
+            )
+            .with_field("repository");
+            if repo.starts_with("oci://") {
+                d = d.with_help(
+                    "for an OCI registry, put the full reference in `chart` \
+                     (oci://registry/path/chart) and leave `repository` out",
+                );
+            }
+            out.push(d);
+        } else if chart.is_some_and(|c| c.starts_with("oci://")) {
+            out.push(
+                Diagnostic::error(
+                    "helm::invalid_chart",
+                    "an oci:// chart cannot be combined with `repository`",
+                )
+                .with_field("repository")
+                .with_help("leave `repository` out: the oci:// reference says where the chart is"),
+            );
+        }
+    }
+    if let Some(v) = p.get("values") {
+        if !matches!(v, Value::Map(_) | Value::Null | Value::Unknown) {
+            out.push(
+                Diagnostic::error(
+                    "helm::invalid_values",
+                    format!("values must be a map, found a {}", v.type_name()),
+                )
+                .with_field("values")
+                .with_help("write values as a YAML map, as in a chart's values.yaml"),
+            );
+        }
+    }
+    for field in ["set", "set_sensitive"] {
+        if let Some(m) = p.get(field).and_then(Value::as_map) {
+            for key in m.keys() {
+                if let Err(e) = values::parse_set_key(key) {
+                    out.push(
+                        Diagnostic::error("helm::invalid_set_key", e)
+                            .with_field(format!("{field}.{key}"))
+                            .with_help(
+                                "use dotted keys such as image.tag, args[0] or \
+                                 podAnnotations.prometheus\\.io/scrape",
+                            ),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn attrs(info: &ReleaseInfo, manifest_digest: String, values_digest: String) -> Value {
+    let mut m = Map::new();
+    m.insert("revision".into(), Value::Int(info.revision));
+    m.insert("status".into(), info.status.clone().into());
+    m.insert("chart_version".into(), info.chart_version.clone().into());
+    m.insert("app_version".into(), info.app_version.clone().into());
+    m.insert("manifest_digest".into(), manifest_digest.into());
+    m.insert("values_digest".into(), values_digest.into());
+    Value::Map(m)
+}
+
+/// Reads and parses `values_files`; relative paths are relative to the working directory.
+fn read_values_files(p: &Value) -> ProviderResult<Vec<Map>> {
+    let mut out = Vec::new();
+    for (i, f) in p
+        .get("values_files")
+        .and_then(Value::as_list)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let field = format!("values_files[{i}]");
+        let path = f
+            .as_str()
+            .ok_or_else(|| ProviderError::new("a values file must be a path").with_field(&field))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ProviderError::new(format!("cannot read values file {path}: {e}")).with_field(&field)
+        })?;
+        let v: Value = serde_yaml::from_str(&text).map_err(|e| {
+            ProviderError::new(format!("values file {path} is not valid YAML: {e}"))
+                .with_field(&field)
+        })?;
+        match v {
+            Value::Map(m) => out.push(m),
+            Value::Null => {}
+            other => {
+                return Err(ProviderError::new(format!(
+                    "values file {path} holds a {}, not a map",
+                    other.type_name()
+                ))
+                .with_field(&field))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The merged values trustplane hands helm for these properties.
+pub fn release_values(p: &Value) -> ProviderResult<Map> {
+    let files = read_values_files(p)?;
+    let inline = match p.get("values") {
+        None | Some(Value::Null) => None,
+        Some(Value::Map(m)) => Some(m),
+        Some(other) => {
+            return Err(ProviderError::new(format!(
+                "values must be a map, found a {}",
+                other.type_name()
+            ))
+            .with_field("values"))
+        }
+    };
+    let set = p.get("set").and_then(Value::as_map);
+    let sensitive = p.get("set_sensitive").and_then(Value::as_map);
+    values::merge_values(&files, inline, set, sensitive)
+        .map_err(|e| ProviderError::new(e).with_field("set"))
+}
+
+/// Replaces values not known at plan time so a chart can still be rendered.
+fn fill_unknowns(v: &Value) -> Value {
+    match v {
+        Value::Unknown => Value::String("(known after apply)".into()),
+        Value::List(l) => Value::List(l.iter().map(fill_unknowns).collect()),
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .map(|(k, v)| (k.clone(), fill_unknowns(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The error for a release helm is in the middle of changing, or left failed.
+fn stuck_release_error(spec: &ReleaseSpec, status: &str) -> ProviderError {
+    let (n, ns) = (&spec.name, &spec.namespace);
+    let help = match status {
+        "failed" => format!(
+            "fix the cause (see `helm history {n} -n {ns}` and the release's pods), then \
+             rerun apply to upgrade it, or `helm rollback {n} -n {ns}` to the last good revision"
+        ),
+        _ => format!(
+            "if no helm command is still running on it, `helm rollback {n} -n {ns}` to the \
+             last deployed revision (or `helm uninstall {n} -n {ns}` if it never deployed), \
+             then rerun apply"
+        ),
+    };
+    ProviderError::new(format!("helm release {ns}/{n} is {status}")).with_help(help)
+}
+
+impl HelmProvider {
+    fn settings(&self) -> Settings {
+        self.settings.lock().unwrap().clone()
+    }
+
+    /// Finds the helm binary and checks its version, once.
+    async fn helm(&self) -> ProviderResult<Helm> {
+        let mut cached = self.helm.lock().await;
+        if let Some(h) = cached.as_ref() {
+            return Ok(h.clone());
+        }
+        let settings = self.settings();
+        let env = std::env::var("TRUSTPLANE_HELM").ok();
+        let path_var = std::env::var("PATH").ok();
+        let (found, looked, _) = cli::resolve_binary(
+            settings.binary.as_deref(),
+            env.as_deref(),
+            path_var.as_deref(),
+        );
+        let help = "install helm 3.8 or newer (https://helm.sh/docs/intro/install/), or \
+                    point providers.helm.binary or TRUSTPLANE_HELM at it";
+        let path = found.ok_or_else(|| {
+            ProviderError::new(format!(
+                "the helm binary was not found: looked for {looked}"
+            ))
+            .with_help(help)
+        })?;
+        let out = tokio::process::Command::new(&path)
+            .args(["version", "--short"])
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| {
+                ProviderError::new(format!("cannot run {}: {e}", path.display())).with_help(help)
+            })?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(ProviderError::new(format!(
+                "`{} version --short` failed: {}",
+                path.display(),
+                cli::summarize_stderr(&String::from_utf8_lossy(&out.stderr))
+            ))
+            .with_help(help));
+        }
+        let version = cli::parse_version(&stdout).ok_or_else(|| {
+            ProviderError::new(format!(
+                "cannot tell the version of {}: `helm version --short` printed {:?}",
+                path.display(),
+                stdout.trim()
+            ))
+            .with_help(help)
+        })?;
+        cli::check_version(version, &path)?;
+        let helm = Helm { path, version };
+        *cached = Some(helm.clone());
+        Ok(helm)
+    }
+
+    /// Runs helm with the cluster flags added.
+    async fn run(&self, args: Vec<OsString>) -> ProviderResult<Output> {
+        let helm = self.helm().await?;
+        let s = self.settings();
+        let mut cmd = tokio::process::Command::new(&helm.path);
+        cmd.args(&args)
+            .args(cli::kube_flags(
+                s.kubeconfig.as_deref(),
+                s.context.as_deref(),
+            ))
+            .stdin(std::process::Stdio::null())
+            .kill_on_drop(true);
+        let out = cmd.output().await.map_err(|e| {
+            ProviderError::new(format!("cannot run {}: {e}", helm.path.display())).retryable()
+        })?;
+        Ok(Output {
+            ok: out.status.success(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+
+    /// Runs helm; a failure is an error naming what was being done.
+    async fn run_ok(&self, what: &str, args: Vec<OsString>) -> ProviderResult<String> {
+        let out = self.run(args).await?;
+        if !out.ok {
+            return Err(helm_failed(what, &out.stderr));
+        }
+        Ok(out.stdout)
+    }
+
+    /// `helm upgrade --install`, then what helm now holds.
+    async fn install_or_upgrade(
+        &self,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        let spec = ReleaseSpec::from_properties(desired);
+        let merged = release_values(desired)?;
+        let helm = self.helm().await?;
+        let file = ValuesFile::write(&merged)?;
+        ctx.progress(&format!("helm upgrade --install {}", spec.id()));
+        let stdout = self
+            .run_ok(
+                &format!("install or upgrade {}", spec.id()),
+                cli::upgrade_args(&spec, file.path(), helm.version),
+            )
+            .await?;
+        drop(file);
+        let info = cli::parse_release(&stdout)?;
+        let manifest = match &info.manifest {
+            Some(m) => m.clone(),
+            None => {
+                self.run_ok("read the manifest of", cli::get_manifest_args(&spec))
+                    .await?
+            }
+        };
+        Ok(Snapshot {
+            id: spec.id(),
+            properties: desired.clone(),
+            attributes: attrs(
+                &info,
+                sha256_hex(manifest.as_bytes()),
+                values::values_digest(&merged),
+            ),
+        })
+    }
+
+    /// The plan-time manifest diff of a release, like the helm-diff plugin: renders the
+    /// desired release with `helm template` and compares it, object by object, with
+    /// `helm get manifest` of the deployed one. A `prior` with an empty id (a release to
+    /// be created) compares against nothing. `desired` must hold the real `set_sensitive`
+    /// values (not the digests state keeps); values unknown until apply render as
+    /// "(known after apply)". Secret data and `set_sensitive` values are masked.
+    pub async fn manifest_diff(
+        &self,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> Result<Vec<ObjectChange>, ProviderError> {
+        let desired = fill_unknowns(desired);
+        let spec = ReleaseSpec::from_properties(&desired);
+        let merged = release_values(&desired)?;
+        let file = ValuesFile::write(&merged)?;
+        let rendered = self
+            .run_ok(
+                &format!("render {}", spec.id()),
+                cli::template_args(&spec, file.path()),
+            )
+            .await?;
+        drop(file);
+        let deployed = if prior.id.is_empty() {
+            String::new()
+        } else {
+            let prior_spec = ReleaseSpec::from_properties(&prior.properties);
+            let out = self.run(cli::get_manifest_args(&prior_spec)).await?;
+            if out.ok {
+                out.stdout
+            } else if cli::is_not_found(&out.stderr) {
+                String::new()
+            } else {
+                return Err(helm_failed("read the manifest of", &out.stderr));
+            }
+        };
+        let mut secrets = Vec::new();
+        if let Some(s) = desired.get("set_sensitive") {
+            values::string_leaves(s, &mut secrets);
+        }
+        manifest_diff::diff_manifests(&deployed, &rendered, &secrets)
+            .map_err(|e| ProviderError::new(format!("cannot compare manifests: {e}")))
+    }
+}
+
+fn helm_failed(what: &str, stderr: &str) -> ProviderError {
+    let summary = cli::summarize_stderr(stderr);
+    let mut e = ProviderError::new(format!("helm could not {what}: {summary}"));
+    let lower = summary.to_lowercase();
+    if lower.contains("not found")
+        || lower.contains("no chart")
+        || lower.contains("failed to download")
+    {
+        e = e
+            .with_field(if lower.contains("version") {
+                "version"
+            } else {
+                "chart"
+            })
+            .with_help(
+                "check `chart`, `repository` and `version` (for a repository: \
+                 `helm search repo CHART --versions` after `helm repo add`)",
+            );
+    } else if lower.contains("another operation") {
+        e = e.with_help("another helm operation is in progress on this release; wait for it, or roll it back, then rerun apply");
+    }
+    e
+}
+
+fn unknown_type(type_name: &str) -> ProviderError {
+    ProviderError::new(format!(
+        "the helm provider has no resource type {type_name}"
+    ))
+}
+
+#[async_trait]
+impl Provider for HelmProvider {
+    fn name(&self) -> &'static str {
+        "helm"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        vec![release_schema()]
+    }
+
+    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
+        if type_name != RELEASE {
+            return Vec::new();
+        }
+        validate_release(properties)
+    }
+
+    async fn configure(&self, settings: &Value) -> ProviderResult<()> {
+        let s = |k: &str| settings.get_str(k).map(str::to_string);
+        let new = Settings {
+            binary: s("binary"),
+            kubeconfig: s("kubeconfig"),
+            context: s("context"),
+        };
+        let mut cur = self.settings.lock().unwrap();
+        if cur.binary != new.binary {
+            // A different binary must be found and checked again.
+            if let Ok(mut h) = self.helm.try_lock() {
+                *h = None;
+            }
+        }
+        *cur = new;
+        Ok(())
+    }
+
+    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+        let mut d = default_diff(schema, prior, desired);
+        if d.changed.is_empty() || !d.requires_replace.is_empty() {
+            return d;
+        }
+        if d.changed
+            .iter()
+            .all(|c| OPERATION_OPTIONS.contains(&c.as_str()))
+        {
+            // Nothing deployed changes: no upgrade, attributes stay.
+            return d;
+        }
+        let mut planned = prior.attributes.clone();
+        if !matches!(planned, Value::Map(_)) {
+            planned = unknown_attributes(schema);
+        }
+        let chart_moves = d
+            .changed
+            .iter()
+            .any(|c| c == "version" || c == "repository");
+        for key in ["revision", "status", "manifest_digest", "values_digest"] {
+            planned.set_path(key, Value::Unknown);
+        }
+        if chart_moves {
+            planned.set_path("chart_version", Value::Unknown);
+            planned.set_path("app_version", Value::Unknown);
+        }
+        d.planned_attributes = planned;
+        d
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        if type_name != RELEASE {
+            return Err(unknown_type(type_name));
+        }
+        self.install_or_upgrade(ctx, desired).await
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        if type_name != RELEASE {
+            return Err(unknown_type(type_name));
+        }
+        let importing = prior.properties.as_map().is_none_or(|m| m.is_empty());
+        let spec = if importing {
+            let (ns, name) = prior.id.split_once('/').ok_or_else(|| {
+                ProviderError::new(format!("release id {:?} is not NAMESPACE/NAME", prior.id))
+            })?;
+            let mut p = Map::new();
+            p.insert("namespace".into(), ns.into());
+            p.insert("name".into(), name.into());
+            ReleaseSpec::from_properties(&Value::Map(p))
+        } else {
+            ReleaseSpec::from_properties(&prior.properties)
+        };
+        let out = self.run(cli::status_args(&spec)).await?;
+        if !out.ok {
+            if cli::is_not_found(&out.stderr) {
+                return Ok(None);
+            }
+            return Err(helm_failed(
+                &format!("read release {}", spec.id()),
+                &out.stderr,
+            ));
+        }
+        let info = cli::parse_release(&out.stdout)?;
+        match info.status.as_str() {
+            "uninstalled" | "uninstalling" => return Ok(None),
+            "failed" | "pending-install" | "pending-upgrade" | "pending-rollback" => {
+                return Err(stuck_release_error(&spec, &info.status))
+            }
+            _ => {}
+        }
+        let live_values = cli::parse_values(
+            &self
+                .run_ok(
+                    &format!("read the values of {}", spec.id()),
+                    cli::get_values_args(&spec),
+                )
+                .await?,
+        )?;
+        let manifest = self
+            .run_ok(
+                &format!("read the manifest of {}", spec.id()),
+                cli::get_manifest_args(&spec),
+            )
+            .await?;
+        let values_digest = values::values_digest(&live_values);
+        let attributes = attrs(
+            &info,
+            sha256_hex(manifest.as_bytes()),
+            values_digest.clone(),
+        );
+
+        let mut properties = prior.properties.clone();
+        if importing {
+            let mut p = Map::new();
+            p.insert("name".into(), spec.name.clone().into());
+            p.insert("namespace".into(), spec.namespace.clone().into());
+            p.insert("chart".into(), info.chart_name.clone().into());
+            p.insert("version".into(), info.chart_version.clone().into());
+            p.insert("values".into(), Value::Map(live_values));
+            properties = Value::Map(p);
+        } else {
+            // Applied properties stay as they were unless what helm holds moved away from
+            // what trustplane applied: then the plan shows (and undoes) the change.
+            if prior.attributes.get_str("chart_version") != Some(info.chart_version.as_str()) {
+                properties.set_path("version", info.chart_version.clone().into());
+            }
+            if prior.attributes.get_str("values_digest") != Some(values_digest.as_str()) {
+                properties.set_path("values", VALUES_CHANGED_OUTSIDE.into());
+            }
+        }
+        Ok(Some(Snapshot {
+            id: spec.id(),
+            properties,
+            attributes,
+        }))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        if type_name != RELEASE {
+            return Err(unknown_type(type_name));
+        }
+        let schema = release_schema();
+        let d = default_diff(&schema, prior, desired);
+        let only_options = !d.changed.is_empty()
+            && d.changed
+                .iter()
+                .all(|c| OPERATION_OPTIONS.contains(&c.as_str()));
+        if only_options && prior.attributes.get("revision").is_some() {
+            return Ok(Snapshot {
+                properties: desired.clone(),
+                ..prior.clone()
+            });
+        }
+        self.install_or_upgrade(ctx, desired).await
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        if type_name != RELEASE {
+            return Err(unknown_type(type_name));
+        }
+        let spec = ReleaseSpec::from_properties(&prior.properties);
+        ctx.progress(&format!("helm uninstall {}", spec.id()));
+        let out = self.run(cli::uninstall_args(&spec)).await?;
+        if out.ok || cli::is_not_found(&out.stderr) {
+            return Ok(());
+        }
+        Err(helm_failed(
+            &format!("uninstall {}", spec.id()),
+            &out.stderr,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(json: &str) -> Value {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn codes(p: &Value) -> Vec<(&'static str, String)> {
+        validate_release(p)
+            .into_iter()
+            .map(|d| (d.code, d.field.unwrap_or_default()))
+            .collect()
+    }
+
+    #[test]
+    fn release_names_follow_dns_label_rules() {
+        assert!(codes(&props(r#"{"name":"cert-manager","chart":"c"}"#)).is_empty());
+        let long = "a".repeat(54);
+        for bad in ["Cert", "-a", "a-", "a_b", "a.b", "", long.as_str()] {
+            let p = props(&format!(r#"{{"name":{bad:?},"chart":"c"}}"#));
+            assert_eq!(
+                codes(&p),
+                vec![("helm::invalid_name", "name".to_string())],
+                "{bad:?}"
+            );
+        }
+        assert!(codes(&props(&format!(
+            r#"{{"name":"{}","chart":"c"}}"#,
+            "a".repeat(53)
+        )))
+        .is_empty());
+    }
+
+    #[test]
+    fn bad_inputs_name_their_field() {
+        let p = props(
+            r#"{"name":"x","namespace":"Bad NS","chart":"c","repository":"oci://r/c",
+                "values":[1],"set":{"a..b":1},"set_sensitive":{"ok.key":"s"}}"#,
+        );
+        assert_eq!(
+            codes(&p),
+            vec![
+                ("helm::invalid_namespace", "namespace".to_string()),
+                ("helm::invalid_repository", "repository".to_string()),
+                ("helm::invalid_values", "values".to_string()),
+                ("helm::invalid_set_key", "set.a..b".to_string()),
+            ]
+        );
+        let p = props(r#"{"name":"x","chart":"oci://r/c","repository":"https://r"}"#);
+        assert_eq!(
+            codes(&p),
+            vec![("helm::invalid_chart", "repository".to_string())]
+        );
+        // Unknown values are accepted at plan time.
+        let mut p = props(r#"{"name":"x","chart":"c"}"#);
+        p.set_path("values", Value::Unknown);
+        assert!(codes(&p).is_empty());
+    }
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            id: "apps/web".into(),
+            properties: props(
+                r#"{"name":"web","namespace":"apps","chart":"web","version":"1.0.0",
+                    "wait":false,"values":{"a":1}}"#,
+            ),
+            attributes: props(
+                r#"{"revision":1,"status":"deployed","chart_version":"1.0.0","app_version":"1",
+                    "manifest_digest":"m","values_digest":"v"}"#,
+            ),
+        }
+    }
+
+    #[test]
+    fn diff_plans_upgrades_replacements_and_option_changes() {
+        let p = HelmProvider::default();
+        let schema = release_schema();
+        let prior = snapshot();
+
+        let mut desired = prior.properties.clone();
+        desired.set_path("values", props(r#"{"a":2}"#));
+        let d = p.diff(&schema, &prior, &desired);
+        assert_eq!(d.changed, vec!["values"]);
+        assert!(d.requires_replace.is_empty());
+        assert_eq!(d.planned_attributes.get("revision"), Some(&Value::Unknown));
+        assert_eq!(d.planned_attributes.get_str("chart_version"), Some("1.0.0"));
+
+        let mut desired = prior.properties.clone();
+        desired.set_path("version", "1.1.0".into());
+        let d = p.diff(&schema, &prior, &desired);
+        assert_eq!(
+            d.planned_attributes.get("chart_version"),
+            Some(&Value::Unknown)
+        );
+
+        let mut desired = prior.properties.clone();
+        desired.set_path("wait", true.into());
+        let d = p.diff(&schema, &prior, &desired);
+        assert_eq!(d.changed, vec!["wait"]);
+        assert_eq!(
+            d.planned_attributes, prior.attributes,
+            "no upgrade for wait alone"
+        );
+
+        for key in ["name", "namespace", "chart"] {
+            let mut desired = prior.properties.clone();
+            desired.set_path(key, "other".into());
+            let d = p.diff(&schema, &prior, &desired);
+            assert_eq!(d.requires_replace, vec![key.to_string()]);
+        }
+    }
+
+    #[test]
+    fn values_merge_files_inline_and_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("v.yaml");
+        std::fs::write(&f, "image:\n  repository: r\n  tag: '1'\nreplicas: 2\n").unwrap();
+        let mut p = props(r#"{"values":{"replicas":3},"set":{"image.tag":"2"}}"#);
+        p.set_path(
+            "values_files",
+            Value::List(vec![f.to_str().unwrap().into()]),
+        );
+        let merged = release_values(&p).unwrap();
+        assert_eq!(
+            Value::Map(merged),
+            props(r#"{"image":{"repository":"r","tag":"2"},"replicas":3}"#)
+        );
+        p.set_path(
+            "values_files",
+            Value::List(vec!["/nonexistent.yaml".into()]),
+        );
+        let err = release_values(&p).unwrap_err();
+        assert_eq!(err.field.as_deref(), Some("values_files[0]"));
+    }
+
+    #[test]
+    fn stuck_releases_say_how_to_recover() {
+        let spec = ReleaseSpec::from_properties(&props(r#"{"name":"web","namespace":"apps"}"#));
+        let e = stuck_release_error(&spec, "pending-upgrade");
+        assert_eq!(e.message, "helm release apps/web is pending-upgrade");
+        assert!(e.help.unwrap().contains("helm rollback web -n apps"));
+        let e = stuck_release_error(&spec, "failed");
+        assert!(e.help.unwrap().contains("rerun apply"));
+    }
+
+    #[test]
+    fn chart_not_found_points_at_chart_or_version() {
+        let e = helm_failed(
+            "install or upgrade apps/web",
+            "Error: chart \"web\" version \"9.9.9\" not found in http://127.0.0.1:1 repository\n",
+        );
+        assert_eq!(e.field.as_deref(), Some("version"));
+        assert!(e.message.contains("9.9.9"));
+        let e = helm_failed("x", "Error: path \"./nope\" not found\n");
+        assert_eq!(e.field.as_deref(), Some("chart"));
+    }
+}

@@ -1,0 +1,402 @@
+"""A `helm` command for tests, over Helm v4's Go SDK (helm-python-sdk 0.2.2).
+
+Implements the subset of helm's CLI that trustplane calls, with helm's own flags,
+output formats and error wording, so the provider runs unchanged against it and
+against a real helm binary:
+
+  helm version [--short | --template TPL]
+  helm upgrade --install NAME CHART [-n NS] [--create-namespace] [--version V]
+       [--repo URL] [-f FILE]... [--set K=V]... [--wait[=MODE]] [--timeout D]
+       [--atomic | --rollback-on-failure] [--skip-crds] [-o json|yaml|table]
+  helm template NAME CHART [same chart flags] [--include-crds]
+  helm status NAME [-n NS] [-o json|table]
+  helm get values NAME [-n NS] [--all] [-o json|yaml]
+  helm get manifest NAME [-n NS]
+  helm uninstall NAME [-n NS] [--wait] [--timeout D] [--keep-history]
+  helm rollback NAME [REVISION] [-n NS] [--wait] [--timeout D]
+  helm package CHART_DIR [-d DIR]
+  helm repo index DIR [--url URL]
+
+Global flags: --kubeconfig, --kube-context, -n/--namespace, --debug. Unknown flags are
+refused the way helm refuses them. Errors go to stderr as `Error: ...`, exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+
+import yaml
+
+VALUE_FLAGS = {
+    "--kubeconfig", "--kube-context", "-n", "--namespace", "--version", "--repo",
+    "-f", "--values", "--set", "--timeout", "-o", "--output", "--template", "-d",
+    "--destination", "--url",
+}
+BOOL_FLAGS = {
+    "--install", "--create-namespace", "--atomic", "--rollback-on-failure", "--skip-crds",
+    "--short", "--all", "--keep-history", "--include-crds", "--debug", "--wait",
+}
+ALIASES = {"-n": "--namespace", "-f": "--values", "-o": "--output", "-d": "--destination"}
+REPEATED = {"--values", "--set"}
+
+
+class CliError(Exception):
+    pass
+
+
+def parse_args(argv):
+    """Positionals and flags, flags allowed anywhere (like cobra)."""
+    positional, flags = [], {}
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("-") and arg != "-":
+            name, eq, inline = arg.partition("=")
+            if name in BOOL_FLAGS:
+                value = inline if eq else True
+            elif name in VALUE_FLAGS:
+                if eq:
+                    value = inline
+                else:
+                    i += 1
+                    if i >= len(argv):
+                        raise CliError(f"flag needs an argument: {name}")
+                    value = argv[i]
+            else:
+                raise CliError(f"unknown flag: {name}")
+            name = ALIASES.get(name, name)
+            if name in REPEATED:
+                flags.setdefault(name, []).append(value)
+            else:
+                flags[name] = value
+        else:
+            positional.append(arg)
+        i += 1
+    return positional, flags
+
+
+def go_duration_seconds(text):
+    """Go's time.ParseDuration, to whole seconds (at least 1)."""
+    total = 0.0
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    pos = 0
+    for m in re.finditer(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text):
+        if m.start() != pos:
+            raise CliError(f'invalid argument "{text}" for "--timeout" flag: time: invalid duration "{text}"')
+        total += float(m.group(1)) * units[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise CliError(f'invalid argument "{text}" for "--timeout" flag: time: invalid duration "{text}"')
+    return max(1, int(total))
+
+
+def merge(base, overlay):
+    """helm's mergeMaps: maps merge recursively, anything else is replaced."""
+    out = dict(base)
+    for k, v in overlay.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def user_values(flags):
+    import helm_python as helm
+
+    values = {}
+    for path in flags.get("--values", []):
+        try:
+            with open(path, encoding="utf-8") as f:
+                doc = yaml.safe_load(f) or {}
+        except OSError as e:
+            raise CliError(f"open {path}: {e.strerror.lower()}") from e
+        if not isinstance(doc, dict):
+            raise CliError(f"failed to parse {path}: error unmarshaling JSON: not a map")
+        values = merge(values, doc)
+    for expr in flags.get("--set", []):
+        values = merge(values, helm.parse_set_string(expr))
+    return values
+
+
+def config(flags):
+    import helm_python as helm
+
+    kubeconfig = flags.get("--kubeconfig") or None
+    return helm.Config(
+        kubeconfig_path=kubeconfig,
+        kube_context=flags.get("--kube-context") or os.environ.get("HELM_KUBECONTEXT") or None,
+        namespace=namespace(flags),
+    )
+
+
+def namespace(flags):
+    return flags.get("--namespace") or os.environ.get("HELM_NAMESPACE") or "default"
+
+
+def load_chart(ref, flags, workdir):
+    """A chart from a local path, an HTTP repository (--repo) or an oci:// reference,
+    without its crds/ directory when --skip-crds is given."""
+    import helm_python as helm
+
+    repo = flags.get("--repo")
+    version = flags.get("--version")
+    if repo or ref.startswith("oci://"):
+        dest = os.path.join(workdir, "pulled")
+        os.makedirs(dest)
+        helm.pull(ref, repo_url=repo, version=version, destination=dest, untar=True,
+                  untar_dir=dest)
+        dirs = [d for d in os.listdir(dest) if os.path.isfile(os.path.join(dest, d, "Chart.yaml"))]
+        if not dirs:
+            raise CliError(f"failed to download {ref!r}")
+        path = os.path.join(dest, dirs[0])
+    elif os.path.exists(ref):
+        path = ref
+    else:
+        raise CliError(f'path "{ref}" not found')
+    if flags.get("--skip-crds") and os.path.isdir(path):
+        copy = os.path.join(workdir, "nocrds")
+        shutil.copytree(path, copy, ignore=lambda d, names: ["crds"] if d == path else [])
+        path = copy
+    return helm.Chart.load(path)
+
+
+def release_json(cfg, name):
+    """helm's release object, as `helm status -o json` prints it."""
+    summary = cfg.status(name)
+    everything = cfg.get_all(name)
+    meta = cfg.get_metadata(name)
+    info = everything.get("info") or {}
+    chart_meta = {
+        "name": summary.get("chart_name") or meta.get("chart"),
+        "version": summary.get("chart_version") or meta.get("version"),
+        "appVersion": summary.get("app_version") or meta.get("appVersion"),
+        "apiVersion": meta.get("apiVersion", "v2"),
+    }
+    return {
+        "name": summary["name"],
+        "info": {
+            "first_deployed": info.get("first_deployed", summary.get("deployed_at")),
+            "last_deployed": info.get("last_deployed", summary.get("deployed_at")),
+            "deleted": info.get("deleted", ""),
+            "description": info.get("description", ""),
+            "status": summary["status"],
+            "notes": info.get("notes", ""),
+        },
+        "chart": {"metadata": chart_meta},
+        "config": everything.get("config") or {},
+        "manifest": summary.get("manifest", ""),
+        "version": summary["revision"],
+        "namespace": summary["namespace"],
+    }
+
+
+def print_output(obj, flags, table):
+    fmt = flags.get("--output", "table")
+    if fmt == "json":
+        print(json.dumps(obj))
+    elif fmt == "yaml":
+        print(yaml.safe_dump(obj, sort_keys=False), end="")
+    elif fmt == "table":
+        print(table)
+    else:
+        raise CliError(f'invalid argument "{fmt}" for "-o, --output" flag: invalid format type')
+
+
+def release_table(r):
+    return (
+        f"NAME: {r['name']}\nLAST DEPLOYED: {r['info']['last_deployed']}\n"
+        f"NAMESPACE: {r['namespace']}\nSTATUS: {r['info']['status']}\n"
+        f"REVISION: {r['version']}\n"
+    )
+
+
+def wait_mode(flags):
+    w = flags.get("--wait")
+    if w is None or w == "false":
+        return None
+    return "watcher" if w is True or w == "true" else w
+
+
+def cmd_version(pos, flags):
+    import helm_python as helm
+
+    v = helm.helm_sdk_version()
+    if "--template" in flags:
+        print(flags["--template"].replace("{{.Version}}", v).replace("{{ .Version }}", v))
+    elif flags.get("--short"):
+        print(f"{v}+helm.python.sdk.{helm.__version__}")
+    else:
+        print(f'version.BuildInfo{{Version:"{v}", GitCommit:"", GitTreeState:"", GoVersion:""}}')
+
+
+def cmd_upgrade(pos, flags):
+    import helm_python as helm
+
+    if len(pos) != 2:
+        raise CliError(f'"helm upgrade" requires 2 arguments\n\nUsage:  helm upgrade [RELEASE] [CHART] [flags]')
+    name, ref = pos
+    if not flags.get("--install"):
+        raise CliError("this test helm implements `upgrade` only with --install")
+    helm.validate_release_name(name)
+    cfg = config(flags)
+    values = user_values(flags)
+    timeout = go_duration_seconds(flags["--timeout"]) if "--timeout" in flags else None
+    rollback = bool(flags.get("--atomic") or flags.get("--rollback-on-failure"))
+    with tempfile.TemporaryDirectory() as work:
+        chart = load_chart(ref, flags, work)
+        try:
+            current = cfg.status(name)
+        except helm.HelmNotFoundError:
+            current = None
+        common = dict(namespace=namespace(flags), timeout=timeout, wait=wait_mode(flags),
+                      rollback_on_failure=rollback)
+        if current is None or current.get("status") == "uninstalled":
+            cfg.install(chart, name, values, create_namespace=bool(flags.get("--create-namespace")),
+                        **common)
+        else:
+            cfg.upgrade(chart, name, values, **common)
+    r = release_json(cfg, name)
+    print_output(r, flags, f'Release "{name}" has been upgraded. Happy Helming!\n' + release_table(r))
+
+
+def cmd_template(pos, flags):
+    if len(pos) != 2:
+        raise CliError('"helm template" requires 2 arguments')
+    name, ref = pos
+    values = user_values(flags)
+    with tempfile.TemporaryDirectory() as work:
+        chart = load_chart(ref, flags, work)
+        rendered = chart.render(values=values, name=name, namespace=namespace(flags),
+                                is_install=True)
+        out = []
+        if flags.get("--include-crds"):
+            for crd in chart.crds:
+                out.append(f"---\n# Source: {crd['filename']}\n{crd['data'].strip()}\n")
+        for path in sorted(rendered):
+            body = rendered[path]
+            if path.endswith("NOTES.txt") or not body.strip():
+                continue
+            out.append(f"---\n# Source: {path}\n{body.strip()}\n")
+    sys.stdout.write("".join(out))
+
+
+def cmd_status(pos, flags):
+    if len(pos) != 1:
+        raise CliError('"helm status" requires 1 argument')
+    r = release_json(config(flags), pos[0])
+    print_output(r, flags, release_table(r))
+
+
+def cmd_get(pos, flags):
+    if len(pos) != 2 or pos[0] not in ("values", "manifest"):
+        raise CliError("this test helm implements `get values` and `get manifest`")
+    what, name = pos
+    cfg = config(flags)
+    if what == "manifest":
+        sys.stdout.write(cfg.status(name).get("manifest", ""))
+        return
+    values = cfg.get_values(name, all_values=bool(flags.get("--all")))
+    fmt = flags.get("--output", "table")
+    if fmt == "table":
+        print("USER-SUPPLIED VALUES:" if not flags.get("--all") else "COMPUTED VALUES:")
+        print(yaml.safe_dump(values, sort_keys=True) if values else "null")
+    else:
+        print_output(values or None, flags, "")
+
+
+def cmd_uninstall(pos, flags):
+    if len(pos) != 1:
+        raise CliError('"helm uninstall" requires at least 1 argument')
+    import helm_python as helm
+
+    name = pos[0]
+    timeout = go_duration_seconds(flags["--timeout"]) if "--timeout" in flags else None
+    try:
+        config(flags).uninstall(name, keep_history=bool(flags.get("--keep-history")),
+                                timeout=timeout, wait=wait_mode(flags))
+    except helm.HelmNotFoundError as e:
+        raise CliError(f"uninstall: Release not loaded: {name}: release: not found") from e
+    print(f'release "{name}" uninstalled')
+
+
+def cmd_rollback(pos, flags):
+    if len(pos) not in (1, 2):
+        raise CliError('"helm rollback" requires 1 or 2 arguments')
+    timeout = go_duration_seconds(flags["--timeout"]) if "--timeout" in flags else None
+    version = int(pos[1]) if len(pos) == 2 else None
+    config(flags).rollback(pos[0], version=version, timeout=timeout, wait=wait_mode(flags))
+    print("Rollback was a success! Happy Helming!")
+
+
+def cmd_package(pos, flags):
+    import helm_python as helm
+
+    if len(pos) != 1:
+        raise CliError('"helm package" requires 1 argument')
+    dest = flags.get("--destination", ".")
+    path = helm.package(pos[0], destination=dest)
+    print(f"Successfully packaged chart and saved it to: {path}")
+
+
+def cmd_repo(pos, flags):
+    import helm_python as helm
+
+    if len(pos) != 2 or pos[0] != "index":
+        raise CliError("this test helm implements `repo index` only")
+    helm.repo_index_generate(pos[1], base_url=flags.get("--url"))
+
+
+COMMANDS = {
+    "version": cmd_version,
+    "upgrade": cmd_upgrade,
+    "template": cmd_template,
+    "status": cmd_status,
+    "get": cmd_get,
+    "uninstall": cmd_uninstall,
+    "rollback": cmd_rollback,
+    "package": cmd_package,
+    "repo": cmd_repo,
+}
+
+
+def error_text(e):
+    """helm's wording for the errors trustplane recognizes."""
+    import helm_python as helm
+
+    text = str(e)
+    if isinstance(e, helm.HelmNotFoundError) and "not found" not in text:
+        return "release: not found"
+    if isinstance(e, helm.HelmNotFoundError):
+        return "release: not found" if "release" in text and "chart" not in text else text
+    return text
+
+
+def main(argv):
+    if not argv or argv[0] not in COMMANDS:
+        got = argv[0] if argv else ""
+        print(f'Error: unknown command "{got}" for "helm"', file=sys.stderr)
+        return 1
+    try:
+        pos, flags = parse_args(argv[1:])
+        COMMANDS[argv[0]](pos, flags)
+    except CliError as e:
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - every SDK failure is a helm error
+        import helm_python as helm
+
+        if not isinstance(e, helm.HelmError):
+            raise
+        print(f"Error: {error_text(e)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,376 @@
+//! helm.release through the provider API, against Helm's real engine (tests/helm/helm, the
+//! Go SDK behind helm's CLI) and the Kubernetes API emulator.
+
+#[path = "helm/support.rs"]
+mod support;
+
+use support::{chart, helm_bin, ChartRepo, Emulator};
+use trustplane::provider::helm::{
+    render_object_changes, HelmProvider, ObjectAction, VALUES_CHANGED_OUTSIDE,
+};
+use trustplane::provider::{OpContext, Provider, Snapshot};
+use trustplane::value::Value;
+
+const RELEASE: &str = "helm.release";
+
+fn ctx() -> OpContext {
+    OpContext::new("web", "test", "lineage")
+}
+
+fn props(json: serde_json::Value) -> Value {
+    Value::from_json(json)
+}
+
+fn schema(p: &HelmProvider) -> trustplane::provider::ResourceSchema {
+    p.schemas().remove(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_lifecycle_upgrades_drift_and_destroy() {
+    let kube = Emulator::start();
+    let repo = ChartRepo::serve(&["webapp-1.0.0", "webapp-1.1.0"]).await;
+    let p = kube.provider().await;
+    let desired = props(serde_json::json!({
+        "name": "web", "namespace": "apps", "create_namespace": true,
+        "chart": "webapp", "repository": repo.url, "version": "1.0.0",
+        "values": {"image": {"tag": "1.0"}},
+        "set_sensitive": {"password": "s3cret-pw"},
+        "wait": false, "timeout": "2m", "atomic": false, "skip_crds": false,
+    }));
+    assert!(p.validate(RELEASE, &desired).is_empty());
+
+    // Plan of a new release: every object is added.
+    let plan = p
+        .manifest_diff(&Snapshot::default(), &desired)
+        .await
+        .unwrap();
+    let added: Vec<String> = plan.iter().map(|c| c.object_name()).collect();
+    assert_eq!(added, vec!["Deployment apps/web", "Secret apps/web-auth"]);
+    assert!(plan.iter().all(|c| c.action == ObjectAction::Add));
+
+    let snap = p.create(&ctx(), RELEASE, &desired).await.unwrap();
+    assert_eq!(snap.id, "apps/web");
+    assert_eq!(snap.attributes.get("revision"), Some(&Value::Int(1)));
+    assert_eq!(snap.attributes.get_str("status"), Some("deployed"));
+    assert_eq!(snap.attributes.get_str("chart_version"), Some("1.0.0"));
+    assert_eq!(snap.attributes.get_str("app_version"), Some("1.0.0"));
+    assert_eq!(
+        snap.attributes.get_str("manifest_digest").unwrap().len(),
+        64
+    );
+
+    // Nothing changed: read reproduces the snapshot and a replan is a no-op.
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(live, snap);
+    assert!(p.diff(&schema(&p), &live, &desired).is_empty());
+    assert!(p.manifest_diff(&live, &desired).await.unwrap().is_empty());
+
+    // A value change: the manifest diff names the image path, and it upgrades in place.
+    let mut v2 = desired.clone();
+    v2.set_path("values.image.tag", "2.0".into());
+    let d = p.diff(&schema(&p), &live, &v2);
+    assert_eq!(d.changed, vec!["values"]);
+    assert!(d.requires_replace.is_empty());
+    let plan = p.manifest_diff(&live, &v2).await.unwrap();
+    let text = render_object_changes(&plan);
+    assert_eq!(
+        text,
+        "~ Deployment apps/web: spec.template.spec.containers[0].image\n    \
+         spec.template.spec.containers[0].image: \"registry.example/webapp:1.0\" -> \
+         \"registry.example/webapp:2.0\"\n"
+    );
+    let snap = p.update(&ctx(), RELEASE, &live, &v2).await.unwrap();
+    assert_eq!(snap.attributes.get("revision"), Some(&Value::Int(2)));
+    assert_ne!(
+        snap.attributes.get("manifest_digest"),
+        live.attributes.get("manifest_digest")
+    );
+
+    // A secret change shows as a masked Secret change, never in clear.
+    let mut secret = v2.clone();
+    secret.set_path("set_sensitive.password", "other-pw".into());
+    let text = render_object_changes(&p.manifest_diff(&snap, &secret).await.unwrap());
+    assert_eq!(
+        text,
+        "~ Secret apps/web-auth: stringData.PASSWORD\n    stringData.PASSWORD: (sensitive) -> (sensitive)\n"
+    );
+
+    // A chart version change: new objects and changed labels, upgraded in place.
+    let mut v3 = v2.clone();
+    v3.set_path("version", "1.1.0".into());
+    let d = p.diff(&schema(&p), &snap, &v3);
+    assert_eq!(
+        (d.changed.clone(), d.requires_replace.len()),
+        (vec!["version".to_string()], 0)
+    );
+    let text = render_object_changes(&p.manifest_diff(&snap, &v3).await.unwrap());
+    assert!(text.contains("+ ConfigMap apps/web-config\n"), "{text}");
+    assert!(
+        text.contains("~ Deployment apps/web: metadata.labels.chart\n"),
+        "{text}"
+    );
+    let snap = p.update(&ctx(), RELEASE, &snap, &v3).await.unwrap();
+    assert_eq!(snap.attributes.get("revision"), Some(&Value::Int(3)));
+    assert_eq!(snap.attributes.get_str("chart_version"), Some("1.1.0"));
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(live, snap, "the upgraded release reads back unchanged");
+
+    // Rolled back outside trustplane: the chart version moves back, the plan upgrades.
+    kube.helm(&["rollback", "web", "2", "-n", "apps"]);
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(live.attributes.get("revision"), Some(&Value::Int(4)));
+    assert_eq!(live.properties.get_str("version"), Some("1.0.0"));
+    let d = p.diff(&schema(&p), &live, &v3);
+    assert_eq!(d.changed, vec!["version"]);
+    let snap = p.update(&ctx(), RELEASE, &live, &v3).await.unwrap();
+    assert_eq!(snap.attributes.get("revision"), Some(&Value::Int(5)));
+
+    // Values changed outside trustplane: shown without copying the live values.
+    let url = repo.url.clone();
+    kube.helm(&[
+        "upgrade",
+        "--install",
+        "web",
+        "webapp",
+        "--repo",
+        &url,
+        "--version",
+        "1.1.0",
+        "-n",
+        "apps",
+        "--set",
+        "image.tag=9.9",
+    ]);
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(
+        live.properties.get_str("values"),
+        Some(VALUES_CHANGED_OUTSIDE)
+    );
+    assert!(
+        !format!("{live:?}").contains("9.9\""),
+        "live values are not copied"
+    );
+    assert_eq!(p.diff(&schema(&p), &live, &v3).changed, vec!["values"]);
+    let snap = p.update(&ctx(), RELEASE, &live, &v3).await.unwrap();
+    assert_eq!(p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap(), snap);
+
+    // Uninstalled outside trustplane: gone.
+    kube.helm(&["uninstall", "web", "-n", "apps"]);
+    assert_eq!(p.read(&ctx(), RELEASE, &snap).await.unwrap(), None);
+
+    // Destroy uninstalls; destroying again is not an error.
+    let snap = p.create(&ctx(), RELEASE, &v3).await.unwrap();
+    assert_eq!(snap.attributes.get("revision"), Some(&Value::Int(1)));
+    p.delete(&ctx(), RELEASE, &snap).await.unwrap();
+    assert_eq!(p.read(&ctx(), RELEASE, &snap).await.unwrap(), None);
+    p.delete(&ctx(), RELEASE, &snap).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cert_manager_crds_and_issuer_from_local_charts() {
+    let kube = Emulator::start();
+    let p = kube.provider().await;
+    let crd =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/certificates.cert-manager.io";
+
+    // skip_crds leaves the chart's crds/ out.
+    let skipping = props(serde_json::json!({
+        "name": "cm-skip", "namespace": "cert-manager", "create_namespace": true,
+        "chart": chart("cert-manager"), "skip_crds": true, "wait": false,
+    }));
+    let snap = p.create(&ctx(), RELEASE, &skipping).await.unwrap();
+    assert_eq!(kube.get_status(crd), 404, "no CRD with skip_crds");
+    p.delete(&ctx(), RELEASE, &snap).await.unwrap();
+
+    let cm = props(serde_json::json!({
+        "name": "cert-manager", "namespace": "cert-manager", "create_namespace": true,
+        "chart": chart("cert-manager"), "version": "v1.15.3",
+        "values": {"crds": {"enabled": true}},
+        // wait: false: helm 4's --wait needs object status the emulator does not
+        // give (CRD conditions, kstatus for ServiceAccounts, ReplicaSets).
+        "wait": false, "timeout": "1m",
+    }));
+    let snap = p.create(&ctx(), RELEASE, &cm).await.unwrap();
+    assert_eq!(snap.attributes.get_str("chart_version"), Some("v1.15.3"));
+    assert_eq!(kube.get_status(crd), 200, "the chart's CRD is installed");
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(live, snap);
+    assert!(p.diff(&schema(&p), &live, &cm).is_empty());
+
+    let issuer = props(serde_json::json!({
+        "name": "aws-privateca-issuer", "namespace": "aws-privateca-issuer",
+        "create_namespace": true, "chart": chart("issuer"),
+        "set": {
+            "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn":
+                "arn:aws:iam::111122223333:role/issuer",
+            "image.tag": "v1.4.0",
+        },
+        "wait": false,
+    }));
+    let plan = p
+        .manifest_diff(&Snapshot::default(), &issuer)
+        .await
+        .unwrap();
+    assert_eq!(plan.len(), 2);
+    let snap = p.create(&ctx(), RELEASE, &issuer).await.unwrap();
+    let values = kube.helm(&[
+        "get",
+        "values",
+        "aws-privateca-issuer",
+        "-n",
+        "aws-privateca-issuer",
+        "-o",
+        "json",
+    ]);
+    let values: serde_json::Value = serde_json::from_str(&values).unwrap();
+    assert_eq!(
+        values["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"],
+        "arn:aws:iam::111122223333:role/issuer",
+        "an escaped dot in a set key stays in the key"
+    );
+    let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(live, snap);
+
+    // Importing by NAMESPACE/NAME adopts what helm holds.
+    let imported = p
+        .import(&ctx(), RELEASE, "cert-manager/cert-manager")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(imported.properties.get_str("chart"), Some("cert-manager"));
+    assert_eq!(imported.properties.get_str("version"), Some("v1.15.3"));
+    assert_eq!(
+        imported.properties.get("values"),
+        Some(&props(serde_json::json!({"crds": {"enabled": true}})))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_fails_before_anything_changes() {
+    let kube = Emulator::start();
+    let repo = ChartRepo::serve(&["webapp-1.0.0"]).await;
+    let p = kube.provider().await;
+
+    let missing_version = props(serde_json::json!({
+        "name": "web", "namespace": "default", "chart": "webapp",
+        "repository": repo.url, "version": "9.9.9", "wait": false,
+    }));
+    let err = p
+        .create(&ctx(), RELEASE, &missing_version)
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("9.9.9"), "{}", err.message);
+    assert_eq!(err.field.as_deref(), Some("version"), "{}", err.message);
+    assert!(err.help.is_some());
+    let snap = Snapshot {
+        id: "default/web".into(),
+        properties: missing_version.clone(),
+        attributes: Value::Null,
+    };
+    assert_eq!(
+        p.read(&ctx(), RELEASE, &snap).await.unwrap(),
+        None,
+        "nothing installed"
+    );
+
+    let missing_chart = props(serde_json::json!({
+        "name": "web", "chart": "/nonexistent/chart", "wait": false,
+    }));
+    let err = p.create(&ctx(), RELEASE, &missing_chart).await.unwrap_err();
+    assert!(
+        err.message.contains("/nonexistent/chart"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.field.as_deref(), Some("chart"));
+
+    let not_a_map = props(serde_json::json!({
+        "name": "web", "chart": chart("webapp-1.0.0"), "values": "replicas: 3",
+    }));
+    let diags = p.validate(RELEASE, &not_a_map);
+    assert_eq!(diags[0].code, "helm::invalid_values");
+    let err = p.create(&ctx(), RELEASE, &not_a_map).await.unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("values"));
+
+    let bad_name = props(serde_json::json!({"name": "Web_App", "chart": "x"}));
+    let diags = p.validate(RELEASE, &bad_name);
+    assert_eq!(
+        (diags[0].code, diags[0].field.as_deref()),
+        ("helm::invalid_name", Some("name"))
+    );
+    // Helm itself agrees: the test executable refuses it too.
+    let out = std::process::Command::new(helm_bin())
+        .args(["upgrade", "--install", "Web_App", &chart("webapp-1.0.0")])
+        .arg("--kubeconfig")
+        .arg(&kube.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid release name"));
+}
+
+#[tokio::test]
+async fn missing_or_old_helm_is_a_clear_error() {
+    let p = HelmProvider::default();
+    p.configure(&props(serde_json::json!({"binary": "/nonexistent/helm"})))
+        .await
+        .unwrap();
+    let desired = props(serde_json::json!({"name": "web", "chart": "x"}));
+    let err = p.create(&ctx(), RELEASE, &desired).await.unwrap_err();
+    assert!(
+        err.message.contains("helm binary was not found")
+            && err
+                .message
+                .contains("/nonexistent/helm (providers.helm.binary)"),
+        "{}",
+        err.message
+    );
+    assert!(err.help.unwrap().contains("TRUSTPLANE_HELM"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("helm");
+    std::fs::write(&old, "#!/bin/sh\necho 'v3.7.2+g663a896'\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = HelmProvider::default();
+    p.configure(&props(serde_json::json!({"binary": old})))
+        .await
+        .unwrap();
+    let err = p.create(&ctx(), RELEASE, &desired).await.unwrap_err();
+    assert!(err.message.contains("v3.7.2"), "{}", err.message);
+    assert!(
+        err.message.contains(old.to_str().unwrap()),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("3.8"), "{}", err.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_release_is_an_error_with_the_fix() {
+    let kube = Emulator::start();
+    let p = kube.provider().await;
+    // Waiting one second for a release to become ready fails (on the emulator, helm 4's
+    // watcher never sees it ready at all), which leaves the release `failed`.
+    let waiting = props(serde_json::json!({
+        "name": "stuck", "namespace": "default", "chart": chart("issuer"),
+        "wait": true, "timeout": "1s",
+    }));
+    let err = p.create(&ctx(), RELEASE, &waiting).await.unwrap_err();
+    assert!(
+        err.message
+            .starts_with("helm could not install or upgrade default/stuck: "),
+        "{}",
+        err.message
+    );
+    let snap = Snapshot {
+        id: "default/stuck".into(),
+        properties: waiting,
+        attributes: Value::Null,
+    };
+    let err = p.read(&ctx(), RELEASE, &snap).await.unwrap_err();
+    assert_eq!(err.message, "helm release default/stuck is failed");
+    let help = err.help.unwrap();
+    assert!(help.contains("rerun apply"), "{help}");
+    assert!(help.contains("helm rollback stuck -n default"), "{help}");
+}
