@@ -271,7 +271,10 @@ impl Registry {
 
     /// The providers this build ships.
     pub fn builtin() -> Registry {
-        Registry::new(vec![Arc::new(core::CoreProvider)])
+        Registry::new(vec![
+            Arc::new(core::CoreProvider),
+            Arc::new(helm::HelmProvider::default()),
+        ])
     }
 
     pub fn schema(&self, type_name: &str) -> Option<&ResourceSchema> {
