@@ -42,12 +42,11 @@ impl Moto {
         let launcher = launcher_path.exists();
         let port_file = dir.path().join("port");
         let mut cmd = Command::new(&python);
-        let fixed_port;
-        if launcher {
+        let fixed_port = if launcher {
             cmd.arg(&launcher_path)
                 .args(["--host", "127.0.0.1", "--port", "0", "--port-file"])
                 .arg(&port_file);
-            fixed_port = None;
+            None
         } else {
             let port = TcpListener::bind("127.0.0.1:0")
                 .unwrap()
@@ -62,8 +61,8 @@ impl Moto {
                 "-p",
                 &port.to_string(),
             ]);
-            fixed_port = Some(port);
-        }
+            Some(port)
+        };
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
