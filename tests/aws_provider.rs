@@ -852,3 +852,36 @@ async fn an_unreachable_endpoint_is_a_retryable_error_that_says_so() {
     );
     assert!(err.help.unwrap().contains("providers.aws.endpoint"));
 }
+
+#[tokio::test]
+async fn import_reads_back_what_the_stack_would_write() {
+    let moto = Moto::start();
+    let p = moto.provider().await;
+    let c = ctx("imported");
+
+    // A CA: everything but parent/path_length is read back from PCA.
+    let ca_props = yaml(&ROOT.replace("10y", "365d").replace(
+        "kind: root\n",
+        "kind: root\nusage_mode: short_lived_certificate\n",
+    ));
+    let ca = p.create(&c, PCA_CA, &ca_props).await.unwrap();
+    let imported = p.import(&c, PCA_CA, &ca.id).await.unwrap().unwrap();
+    assert_eq!(imported.attributes, ca.attributes);
+    let d = p.diff(&schema(&p, PCA_CA), &imported, &ca_props);
+    assert!(d.is_empty(), "{d:?}\n{:?}", imported.properties);
+
+    // A role and a policy, by name and ARN.
+    let pol = p.create(&c, IAM_POLICY, &yaml(POLICY)).await.unwrap();
+    let role_props = yaml(&format!(
+        "name: app\nassume_role_policy: {{Version: '2012-10-17', Statement: [{{Effect: Allow, Principal: {{Service: ec2.amazonaws.com}}, Action: 'sts:AssumeRole'}}]}}\npolicy_arns: ['{}']\ntags: {{app: x}}\n",
+        pol.id
+    ));
+    p.create(&c, IAM_ROLE, &role_props).await.unwrap();
+    let role = p.import(&c, IAM_ROLE, "app").await.unwrap().unwrap();
+    let d = p.diff(&schema(&p, IAM_ROLE), &role, &role_props);
+    assert!(d.is_empty(), "{d:?}\n{:?}", role.properties);
+    let pol_imported = p.import(&c, IAM_POLICY, &pol.id).await.unwrap().unwrap();
+    let d = p.diff(&schema(&p, IAM_POLICY), &pol_imported, &yaml(POLICY));
+    assert!(d.is_empty(), "{d:?}\n{:?}", pol_imported.properties);
+    assert!(p.import(&c, IAM_ROLE, "missing").await.unwrap().is_none());
+}

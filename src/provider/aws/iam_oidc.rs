@@ -211,7 +211,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    let tags_back = tags::read_back(&live_tags, &Value::Map(props.clone()), &p.provider_tags());
+    let tags_back = tags::read_back(&live_tags, &prior.properties, &p.provider_tags());
     props.insert("tags".into(), tags::to_value(&tags_back));
     let mut attrs = Map::new();
     attrs.insert("arn".into(), Value::from(arn));

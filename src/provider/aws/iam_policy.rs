@@ -192,6 +192,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         Value::Map(m) if !m.is_empty() => m.clone(),
         _ => Map::new(),
     };
+    let tags_back = tags::read_back(&live_tags, &prior.properties, &p.provider_tags());
     props.insert(
         "name".into(),
         Value::from(policy.policy_name().unwrap_or_default()),
@@ -208,7 +209,6 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     if !keep {
         props.insert("document".into(), live_doc);
     }
-    let tags_back = tags::read_back(&live_tags, &Value::Map(props.clone()), &p.provider_tags());
     props.insert("tags".into(), tags::to_value(&tags_back));
 
     let mut attrs = Map::new();

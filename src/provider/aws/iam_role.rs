@@ -337,6 +337,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         Value::Map(m) if !m.is_empty() => m.clone(),
         _ => Map::new(),
     };
+    let tags_back = tags::read_back(&live_tags, &prior.properties, &p.provider_tags());
     props.insert("name".into(), Value::from(role.role_name()));
     props.insert("path".into(), Value::from(role.path()));
     match role.description().filter(|d| !d.is_empty()) {
@@ -361,7 +362,6 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
             Value::List(policies.into_iter().map(Value::from).collect()),
         );
     }
-    let tags_back = tags::read_back(&live_tags, &Value::Map(props.clone()), &p.provider_tags());
     props.insert("tags".into(), tags::to_value(&tags_back));
 
     let mut attrs = Map::new();

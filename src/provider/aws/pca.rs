@@ -350,6 +350,17 @@ pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
     if m.get("kind").and_then(Value::as_str) == Some("subordinate") {
         default_in(&mut m, "path_length", Value::Int(0));
     }
+    // `10y` and `3650d` are the same validity.
+    if let Some(d) = m
+        .get("validity")
+        .and_then(Value::as_str)
+        .and_then(|v| crate::duration::parse(v).ok())
+    {
+        m.insert(
+            "validity".into(),
+            Value::from(format!("{}d", templates::validity_days(d))),
+        );
+    }
     let revocation = normalize_revocation(m.get("revocation"));
     m.insert("revocation".into(), revocation);
     tags::normalize_in(&mut m, provider_tags);
@@ -1116,7 +1127,7 @@ fn imported_properties(ca: &CertificateAuthority, live_tags: &[(String, String)]
         m.insert("subject".into(), Value::Map(subj));
     }
     if let (Some(nb), Some(na)) = (ca.not_before(), ca.not_after()) {
-        let days = (na.secs() - nb.secs()).max(0).div_euclid(86_400);
+        let days = ((na.secs() - nb.secs()).max(0) + 43_200).div_euclid(86_400);
         m.insert("validity".into(), Value::from(format!("{days}d")));
     }
     if let Some(u) = ca.usage_mode() {
@@ -1383,6 +1394,15 @@ mod tests {
             &Tags::new(),
         );
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn validity_compares_as_a_duration() {
+        let a = normalize(&yaml(ROOT), &Tags::new());
+        let b = normalize(&yaml(&ROOT.replace("10y", "3650d")), &Tags::new());
+        assert_eq!(a, b);
+        let c = normalize(&yaml(&ROOT.replace("10y", "3651d")), &Tags::new());
+        assert_ne!(a, c);
     }
 
     #[test]

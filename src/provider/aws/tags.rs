@@ -38,8 +38,16 @@ pub fn effective(provider: &Tags, props: &Value) -> Tags {
     out
 }
 
-/// The live tags trustplane manages: keys the prior properties or the provider name.
+/// The live tags trustplane manages: keys the prior properties or the provider name. With
+/// no prior properties (an import) every tag but the ownership ones is taken.
 pub fn read_back(live: &[(String, String)], prior_props: &Value, provider: &Tags) -> Tags {
+    if prior_props.as_map().is_none_or(|m| m.is_empty()) {
+        return live
+            .iter()
+            .filter(|(k, _)| !is_ownership_tag(k))
+            .cloned()
+            .collect();
+    }
     let prior = from_value(prior_props.get("tags"));
     live.iter()
         .filter(|(k, _)| {
@@ -112,6 +120,16 @@ mod tests {
         let got = read_back(&live, &props(&[("app", "x")]), &provider);
         assert_eq!(got.len(), 2);
         assert!(got.contains_key("team") && got.contains_key("app"));
+    }
+
+    #[test]
+    fn import_takes_every_tag_but_ownership() {
+        let live = vec![
+            ("app".to_string(), "x".to_string()),
+            ("trustplane:lineage".to_string(), "l".to_string()),
+        ];
+        let got = read_back(&live, &Value::map(), &Tags::new());
+        assert_eq!(got, [("app".to_string(), "x".to_string())].into());
     }
 
     #[test]
