@@ -885,3 +885,113 @@ async fn import_reads_back_what_the_stack_would_write() {
     assert!(d.is_empty(), "{d:?}\n{:?}", pol_imported.properties);
     assert!(p.import(&c, IAM_ROLE, "missing").await.unwrap().is_none());
 }
+
+/// A loopback HTTP server that answers the first `throttle` requests with PCA's
+/// ThrottlingException and the rest with `body`; returns its URL and a request counter.
+async fn throttling_server(
+    throttle: usize,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let n = seen.fetch_add(1, Ordering::SeqCst);
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Read the headers and the body announced by Content-Length.
+            while let Ok(read) = sock.read(&mut chunk).await {
+                if read == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..read]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text[..end]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let (status, payload) = if n < throttle {
+                (
+                    "400 Bad Request",
+                    r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+                )
+            } else {
+                ("200 OK", body)
+            };
+            let answer = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+            let _ = sock.write_all(answer.as_bytes()).await;
+            let _ = sock.shutdown().await;
+        }
+    });
+    (url, count)
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried() {
+    let (url, count) = throttling_server(
+        2,
+        r#"{"CertificateAuthority":{"Arn":"arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000","Status":"DELETED"}}"#,
+    )
+    .await;
+    let p = AwsProvider::with_credentials("testing", "testing");
+    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
+        .await
+        .unwrap();
+    let prior = Snapshot {
+        id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
+        ..Snapshot::default()
+    };
+    let read = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap();
+    assert!(read.is_none(), "a DELETED CA reads as gone");
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "two throttled answers, then success"
+    );
+}
+
+#[tokio::test]
+async fn persistent_throttling_is_reported_as_retryable() {
+    let (url, count) = throttling_server(usize::MAX, "").await;
+    let p = AwsProvider::with_credentials("testing", "testing");
+    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
+        .await
+        .unwrap();
+    let prior = Snapshot {
+        id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
+        ..Snapshot::default()
+    };
+    let err = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap_err();
+    assert!(err.retryable, "{err:?}");
+    assert!(
+        err.message
+            .contains("AWS throttled acm-pca:DescribeCertificateAuthority"),
+        "{}",
+        err.message
+    );
+    assert_eq!(
+        count.load(std::sync::atomic::Ordering::SeqCst),
+        5,
+        "the SDK tried five times"
+    );
+}

@@ -1,6 +1,7 @@
 //! AWS SDK failures turned into messages a person can act on: which action on which
 //! resource was refused, what state a CA is in and what to do about it, how to set a region.
 
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -21,10 +22,13 @@ pub struct CallError {
 }
 
 impl CallError {
-    pub fn from_sdk<E, R>(operation: &'static str, resource: &str, err: SdkError<E, R>) -> CallError
+    pub fn from_sdk<E>(
+        operation: &'static str,
+        resource: &str,
+        err: SdkError<E, HttpResponse>,
+    ) -> CallError
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         let transport = matches!(
             err,
@@ -33,6 +37,14 @@ impl CallError {
         let code = err.code().map(str::to_string);
         let message = match (&err, err.message()) {
             (SdkError::ServiceError(_), Some(m)) => m.to_string(),
+            // An answer the SDK cannot read (a proxy's error page): its status says more
+            // than the parse error.
+            (SdkError::ServiceError(se), None) => {
+                format!("unexpected answer, HTTP {}", se.raw().status().as_u16())
+            }
+            (SdkError::ResponseError(re), _) => {
+                format!("unreadable answer, HTTP {}", re.raw().status().as_u16())
+            }
             _ => DisplayErrorContext(&err).to_string(),
         };
         CallError {
@@ -106,16 +118,16 @@ impl From<CallError> for ProviderError {
                     .with_help("trustplane paces its calls under the default quotas; if other tools share the account's quota, apply again shortly")
                     .retryable()
             }
-            _ if *transport => ProviderError::new(format!("cannot reach AWS for {operation}{on}: {message}"))
-                .with_help("check the network, or `providers.aws.endpoint` / AWS_ENDPOINT_URL if an endpoint override is set")
-                .retryable(),
-            _ if message.contains("region") && code.is_none() => {
+            _ if message.contains("region") && code.is_none() && !*transport => {
                 ProviderError::new(format!("no AWS region is configured for {operation}")).with_help(REGION_HELP)
             }
             _ if message.to_ascii_lowercase().contains("credentials") && code.is_none() => {
                 ProviderError::new(format!("no usable AWS credentials for {operation}: {message}"))
                     .with_help(CREDENTIALS_HELP)
             }
+            _ if *transport => ProviderError::new(format!("cannot reach AWS for {operation}{on}: {message}"))
+                .with_help("check the network, or `providers.aws.endpoint` / AWS_ENDPOINT_URL if an endpoint override is set")
+                .retryable(),
             _ => {
                 let what = if code_str.is_empty() { String::new() } else { format!(" ({code_str})") };
                 ProviderError::new(format!("{operation}{on} failed{what}: {message}"))

@@ -26,6 +26,7 @@ use std::future::Future;
 use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use crate::diag::Diagnostic;
@@ -108,16 +109,15 @@ impl AwsProvider {
     }
 
     /// Makes one AWS call under its pacing bucket, mapping its failure.
-    pub(crate) async fn call<T, E, R, Fut>(
+    pub(crate) async fn call<T, E, Fut>(
         &self,
         operation: &'static str,
         resource: &str,
         fut: Fut,
     ) -> Result<T, CallError>
     where
-        Fut: Future<Output = Result<T, SdkError<E, R>>>,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
     {
         self.pacer.acquire(operation).await;
         fut.await
