@@ -479,13 +479,15 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    let policies = match attached(p, name).await {
-        Ok(v) => v,
-        Err(e) if e.message.contains("NoSuchEntity") || e.message.contains("cannot be found") => {
-            return Ok(())
-        }
-        Err(e) => return Err(e),
-    };
+    match p
+        .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    let policies = attached(p, name).await?;
     // IAM refuses to delete a role with attached or inline policies.
     for arn in policies {
         p.call(

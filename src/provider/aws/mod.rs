@@ -177,10 +177,16 @@ impl Provider for AwsProvider {
             ..prior.clone()
         };
         let mut result = default_diff(schema, &before, &normalize(desired));
-        if schema.type_name == IAM_POLICY && result.changed.iter().any(|c| c == "document") {
+        // Attributes an in-place update will change.
+        let changes =
+            |k: &str| result.requires_replace.is_empty() && result.changed.iter().any(|c| c == k);
+        if schema.type_name == IAM_POLICY && changes("document") {
             result
                 .planned_attributes
                 .set_path("default_version_id", Value::Unknown);
+        }
+        if schema.type_name == PCA_CA && changes("enabled") {
+            result.planned_attributes.set_path("status", Value::Unknown);
         }
         result
     }
