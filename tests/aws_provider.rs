@@ -419,6 +419,18 @@ async fn creating_the_same_ca_twice_finds_the_first() {
         owned_cas(&pca, "root_ca").await,
         vec![(first.id.clone(), "ACTIVE".to_string())]
     );
+
+    // Deleted on purpose, then created again: a new CA, and the old one is marked.
+    p.delete(&ctx("root_ca"), PCA_CA, &first).await.unwrap();
+    let third = p.create(&ctx("root_ca"), PCA_CA, &props).await.unwrap();
+    assert_ne!(third.id, first.id);
+    let tags = pca
+        .list_tags()
+        .certificate_authority_arn(&first.id)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags.tags().iter().any(|t| t.key() == "trustplane:deleted"));
 }
 
 #[tokio::test]

@@ -15,6 +15,10 @@ pub const TAG_LINEAGE: &str = "trustplane:lineage";
 /// carries the same address but another digest, and must not be resumed.
 pub const TAG_CONFIG: &str = "trustplane:config";
 
+/// Set by trustplane's own delete: a CA deleted on purpose is never restored by a later
+/// create (only one deleted behind trustplane's back is).
+pub const TAG_DELETED: &str = "trustplane:deleted";
+
 /// Tags whose keys trustplane reserves; never compared as user tags.
 pub fn is_ownership_tag(key: &str) -> bool {
     key.starts_with("trustplane:")
@@ -44,12 +48,41 @@ pub fn config_digest(identity: &Value) -> String {
 
 /// PCA idempotency tokens are at most 36 characters: a hash of who creates what.
 pub fn idempotency_token(ctx: &OpContext, config: &str) -> String {
+    token_of(ctx, config)
+}
+
+/// The CreateCertificateAuthority token. PCA answers a repeated token (within five
+/// minutes) with the CA it made the first time, even if that CA has since been deleted;
+/// counting the deleted generations found makes a create after a deliberate delete new,
+/// while a retry of the same create (which sees the same generations) reuses the token.
+pub fn create_token(ctx: &OpContext, config: &str, existing: &[FoundCa]) -> String {
+    let generation = existing
+        .iter()
+        .filter(|ca| ca.status == "DELETED" && ca.config.as_deref().is_none_or(|c| c == config))
+        .count();
+    token_of(ctx, &format!("{config}#{generation}"))
+}
+
+fn token_of(ctx: &OpContext, config: &str) -> String {
     let mut h = Sha256::new();
     for part in [ctx.lineage.as_str(), ctx.address.as_str(), config] {
         h.update(part.as_bytes());
         h.update([0]);
     }
     hex::encode(&h.finalize()[..16])
+}
+
+/// Whether a DELETED CA may be brought back by a create: inside its restore window and
+/// not deleted by trustplane itself.
+pub fn restorable(
+    status: &str,
+    restorable_until: Option<i64>,
+    now: i64,
+    tags: &[(String, String)],
+) -> bool {
+    status == "DELETED"
+        && restorable_until.is_some_and(|t| t > now)
+        && !tags.iter().any(|(k, _)| k == TAG_DELETED)
 }
 
 /// A CA found with this lineage's and address's ownership tags.
@@ -232,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn only_a_ca_deleted_behind_our_back_is_restorable() {
+        let none: Vec<(String, String)> = Vec::new();
+        let ours = vec![(TAG_DELETED.to_string(), "2026-01-01T00:00:00Z".to_string())];
+        assert!(restorable("DELETED", Some(200), 100, &none));
+        assert!(
+            !restorable("DELETED", Some(200), 100, &ours),
+            "deleted on purpose"
+        );
+        assert!(
+            !restorable("DELETED", Some(50), 100, &none),
+            "window closed"
+        );
+        assert!(!restorable("DELETED", None, 100, &none));
+        assert!(!restorable("ACTIVE", Some(200), 100, &none));
+    }
+
+    #[test]
     fn tokens_fit_pca_and_depend_on_identity() {
         let ctx = OpContext::new("root_ca", "prod", "lineage-1");
         let t = idempotency_token(&ctx, "c1");
@@ -242,6 +292,25 @@ mod tests {
             t,
             idempotency_token(&OpContext::new("sub_ca", "prod", "lineage-1"), "c1")
         );
+    }
+
+    #[test]
+    fn a_create_after_a_delete_gets_a_new_token() {
+        let ctx = OpContext::new("root_ca", "prod", "l1");
+        let first = create_token(&ctx, "c1", &[]);
+        assert_eq!(
+            first,
+            create_token(&ctx, "c1", &[]),
+            "a retry reuses the token"
+        );
+        let after_delete = create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c1"), false)]);
+        assert_ne!(first, after_delete);
+        // Another configuration's deleted generation does not count.
+        assert_eq!(
+            first,
+            create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c0"), false)])
+        );
+        assert!(after_delete.len() <= 36);
     }
 
     #[test]

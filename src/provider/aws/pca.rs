@@ -613,9 +613,12 @@ async fn find_owned(
             if !ownership::owned_by(ctx, &tags) {
                 continue;
             }
-            let restorable = ca
-                .restorable_until()
-                .is_some_and(|t| t.secs() > chrono::Utc::now().timestamp());
+            let restorable = ownership::restorable(
+                ca.status().map(|s| s.as_str()).unwrap_or_default(),
+                ca.restorable_until().map(|t| t.secs()),
+                chrono::Utc::now().timestamp(),
+                &tags,
+            );
             found.push(FoundCa {
                 arn: arn.to_string(),
                 status: status_of(ca),
@@ -668,7 +671,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                         .usage_mode(CertificateAuthorityUsageMode::from(
                             spec.usage_mode.to_ascii_uppercase().as_str(),
                         ))
-                        .idempotency_token(ownership::idempotency_token(ctx, &spec.config))
+                        .idempotency_token(ownership::create_token(ctx, &spec.config, &found))
                         .set_tags(Some(tag_list))
                         .send(),
                 )
@@ -709,9 +712,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         }
     };
     activate(p, ctx, &spec, &arn).await?;
-    if spec.enabled {
-        ensure_tags_and_revocation(p, &arn, desired, &spec).await?;
-    }
+    ensure_tags_and_revocation(p, &arn, desired, &spec).await?;
     let prior = Snapshot {
         id: arn.clone(),
         properties: desired.clone(),
@@ -1252,6 +1253,22 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     if status == "DELETED" {
         return Ok(());
     }
+    // Marks the deletion as intended, so a later create does not restore this CA.
+    let mark = Tag::builder()
+        .key(ownership::TAG_DELETED)
+        .value(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .build()
+        .map_err(|e| ProviderError::new(format!("invalid tag: {e}")))?;
+    p.call(
+        "acm-pca:TagCertificateAuthority",
+        arn,
+        c.pca
+            .tag_certificate_authority()
+            .certificate_authority_arn(arn)
+            .tags(mark)
+            .send(),
+    )
+    .await?;
     if status == "ACTIVE" {
         set_status(p, &c, arn, CertificateAuthorityStatus::Disabled).await?;
     }
