@@ -292,3 +292,101 @@ pub(crate) fn default_in(m: &mut crate::value::Map, key: &str, default: Value) {
 pub(crate) fn invalid(field: impl Into<String>, summary: impl Into<String>) -> Diagnostic {
     Diagnostic::error("aws::invalid_value", summary).with_field(field)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())
+    }
+
+    const VALID: &[(&str, &str)] = &[
+        (PCA_CA, "kind: subordinate\nparent: arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555\npath_length: 1\nsubject: {common_name: CA, country: US}\nkey_algorithm: EC_prime256v1\nsigning_algorithm: SHA256WITHECDSA\nvalidity: 5y\nrevocation: {crl: {enabled: true, s3_bucket: b, expiration_days: 7}}\ntags: {a: b}\npermanent_deletion_days: 7\n"),
+        (IAM_POLICY, "name: p\npath: /x/\ndocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n"),
+        (IAM_ROLE, "name: r\nirsa: {oidc_provider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X', namespace: ns, service_account: sa}\npolicy_arns: ['arn:aws:iam::111122223333:policy/p']\n"),
+        (IAM_OIDC, "url: https://oidc.example/id/1\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"),
+    ];
+
+    #[test]
+    fn every_schema_is_served_and_documented() {
+        let p = AwsProvider::default();
+        let names: Vec<&str> = p.schemas().iter().map(|s| s.type_name).collect();
+        assert_eq!(
+            names,
+            vec![PCA_CA, IAM_POLICY, IAM_ROLE, IAM_OIDC, EKS_CLUSTER]
+        );
+        for s in p.schemas() {
+            assert!(!s.description.is_empty());
+            let doc = format!(
+                "{}/docs/resources/{}.md",
+                env!("CARGO_MANIFEST_DIR"),
+                s.type_name
+            );
+            let text = std::fs::read_to_string(&doc).unwrap_or_else(|_| panic!("{doc} is missing"));
+            for prop in &s.properties {
+                assert!(
+                    text.contains(&format!("`{}`", prop.name)),
+                    "{doc} does not document {}",
+                    prop.name
+                );
+            }
+            for attr in &s.attributes {
+                assert!(
+                    text.contains(&format!("`{}`", attr.name)),
+                    "{doc} does not document {}",
+                    attr.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn valid_properties_pass_and_any_unknown_value_is_accepted() {
+        let p = AwsProvider::default();
+        for (type_name, text) in VALID {
+            let props = yaml(text);
+            assert!(
+                p.validate(type_name, &props).is_empty(),
+                "{type_name}: {:?}",
+                p.validate(type_name, &props)
+            );
+            for key in props.as_map().unwrap().keys() {
+                let mut v = props.clone();
+                v.as_map_mut().unwrap().insert(key.clone(), Value::Unknown);
+                let diags = p.validate(type_name, &v);
+                assert!(
+                    diags.is_empty(),
+                    "{type_name} with {key} unknown: {diags:?}"
+                );
+            }
+        }
+        let mut nested = yaml(VALID[0].1);
+        nested.set_path("subject.country", Value::Unknown);
+        nested.set_path("revocation.crl.expiration_days", Value::Unknown);
+        assert!(p.validate(PCA_CA, &nested).is_empty());
+        assert!(p.validate(PCA_CA, &Value::Unknown).is_empty());
+    }
+
+    #[test]
+    fn diff_reports_replacement_and_ignores_spelling() {
+        let p = AwsProvider::default();
+        let schema = pca::schema();
+        let props = yaml(VALID[0].1);
+        let prior = Snapshot {
+            id: "arn".into(),
+            properties: props.clone(),
+            attributes: yaml("{arn: x, status: ACTIVE}"),
+        };
+        assert!(p.diff(&schema, &prior, &props.clone()).is_empty());
+        let mut respelled = props.clone();
+        respelled.set_path("validity", Value::from("1825d"));
+        respelled.set_path("enabled", Value::Bool(true));
+        assert!(p.diff(&schema, &prior, &respelled).is_empty());
+        let mut unknown_parent = props.clone();
+        unknown_parent.set_path("parent", Value::Unknown);
+        let d = p.diff(&schema, &prior, &unknown_parent);
+        assert_eq!(d.requires_replace, vec!["parent".to_string()]);
+        assert_eq!(d.planned_attributes.get("arn"), Some(&Value::Unknown));
+    }
+}
