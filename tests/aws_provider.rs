@@ -909,26 +909,23 @@ async fn import_reads_back_what_the_stack_would_write() {
     assert!(p.import(&c, IAM_ROLE, "missing").await.unwrap().is_none());
 }
 
-/// A loopback HTTP server that answers the first `throttle` requests with PCA's
-/// ThrottlingException and the rest with `body`; returns its URL and a request counter.
-async fn throttling_server(
-    throttle: usize,
-    body: &'static str,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::Ordering;
+/// A loopback HTTP server speaking just enough HTTP/1.1 for the SDK: each request's
+/// `X-Amz-Target` and body go to `handler`, which returns the status and JSON answer.
+async fn scripted_server<F>(mut handler: F) -> String
+where
+    F: FnMut(&str, &str) -> (u16, String) + Send + 'static,
+{
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let seen = count.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
-            let n = seen.fetch_add(1, Ordering::SeqCst);
             let mut buf = Vec::new();
             let mut chunk = [0u8; 4096];
+            let (mut head, mut body) = (String::new(), String::new());
             // Read the headers and the body announced by Content-Length.
             while let Ok(read) = sock.read(&mut chunk).await {
                 if read == 0 {
@@ -946,26 +943,56 @@ async fn throttling_server(
                         })
                         .unwrap_or(0);
                     if buf.len() >= end + 4 + len {
+                        head = text[..end].to_string();
+                        body = text[end + 4..].to_string();
                         break;
                     }
                 }
             }
-            let (status, payload) = if n < throttle {
-                (
-                    "400 Bad Request",
-                    r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
-                )
-            } else {
-                ("200 OK", body)
-            };
+            let target = head
+                .lines()
+                .find_map(|l| {
+                    l.split_once(':')
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("x-amz-target"))
+                        .map(|(_, v)| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let (status, payload) = handler(&target, &body);
             let answer = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
                 payload.len()
             );
             let _ = sock.write_all(answer.as_bytes()).await;
             let _ = sock.shutdown().await;
         }
     });
+    url
+}
+
+fn pca_error(kind: &str) -> (u16, String) {
+    (
+        400,
+        format!(r#"{{"__type":"{kind}","message":"{kind} from the test server"}}"#),
+    )
+}
+
+/// Answers the first `throttle` requests with ThrottlingException and the rest with
+/// `body`; returns the URL and a request counter.
+async fn throttling_server(
+    throttle: usize,
+    body: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    let url = scripted_server(move |_, _| {
+        if seen.fetch_add(1, Ordering::SeqCst) < throttle {
+            pca_error("ThrottlingException")
+        } else {
+            (200, body.to_string())
+        }
+    })
+    .await;
     (url, count)
 }
 
@@ -1017,4 +1044,192 @@ async fn persistent_throttling_is_reported_as_retryable() {
         5,
         "the SDK tried five times"
     );
+}
+
+/// A self-signed certificate the scripted PCA hands out (made with openssl).
+const SCRIPTED_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBfjCCASSgAwIBAgIJAMPWh4m5mPbqMAoGCCqGSM49BAMCMBoxGDAWBgNVBAMM
+D3RydXN0cGxhbmUgdGVzdDAeFw0yNjExMjgxMzUxMzRaFw0zNjExMjgxMzUxMzRa
+MBoxGDAWBgNVBAMMD3RydXN0cGxhbmUgdGVzdDBZMBMGByqGSM49AgEGCCqGSM49
+AwEHA0IABGZyc44sb/Rz/0dmkr1yd7PIiXX2HnikOuJ7JomM+4ISfdlGKVPytJV3
+k1dcO/cOZ04nRbfPioGcPGyrt100XHGjUzBRMB0GA1UdDgQWBBRdT9x/P1DQzssU
+tpJFYX8X726DWzAfBgNVHSMEGDAWgBRdT9x/P1DQzssUtpJFYX8X726DWzAPBgNV
+HRMBAf8EBTADAQH/MAoGCCqGSM49BAMCA0gAMEUCIQCmzIDNU8DD88BhL81i1JDv
+NZfg3qJptFsgnFl+vRnNWQIgBxFYQJDqYVNja0mtLXd1R6U6VsDLQAvOCmIT2rEf
+iWA=
+-----END CERTIFICATE-----
+";
+
+/// The whole activation against a scripted PCA that is slow in every way PCA can be:
+/// CREATING first, the CSR and the certificate not ready at once. Checks the requests
+/// themselves (template, validity, token, ownership tags), which moto does not enforce.
+#[tokio::test]
+async fn activation_waits_through_slow_states_and_sends_the_right_requests() {
+    use std::sync::{Arc, Mutex};
+    const ARN: &str = "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555";
+    let calls: Arc<Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let log = calls.clone();
+    let url = scripted_server(move |target, body| {
+        let op = target.trim_start_matches("ACMPrivateCA.").to_string();
+        let mut log = log.lock().unwrap();
+        log.push((op.clone(), serde_json::from_str(body).unwrap_or_default()));
+        let count = |name: &str| log.iter().filter(|(o, _)| o == name).count();
+        let imported = count("ImportCertificateAuthorityCertificate") > 0;
+        let ok = |v: serde_json::Value| (200, v.to_string());
+        match op.as_str() {
+            "ListCertificateAuthorities" => ok(serde_json::json!({"CertificateAuthorities": []})),
+            "CreateCertificateAuthority" => ok(serde_json::json!({"CertificateAuthorityArn": ARN})),
+            "DescribeCertificateAuthority" => {
+                let status = match (count("DescribeCertificateAuthority"), imported) {
+                    (1 | 2, _) => "CREATING",
+                    (_, false) => "PENDING_CERTIFICATE",
+                    (_, true) => "ACTIVE",
+                };
+                let mut ca = serde_json::json!({
+                    "Arn": ARN, "Status": status, "Type": "ROOT",
+                    "CertificateAuthorityConfiguration": {"KeyAlgorithm": "EC_prime256v1", "SigningAlgorithm": "SHA256WITHECDSA", "Subject": {"CommonName": "Mesh Root CA"}},
+                    "RevocationConfiguration": {"CrlConfiguration": {"Enabled": false}, "OcspConfiguration": {"Enabled": false}}
+                });
+                if imported {
+                    ca["NotBefore"] = serde_json::json!(1_800_000_000);
+                    ca["NotAfter"] = serde_json::json!(2_100_000_000);
+                }
+                ok(serde_json::json!({"CertificateAuthority": ca}))
+            }
+            "GetCertificateAuthorityCsr" if count("GetCertificateAuthorityCsr") == 1 => pca_error("RequestInProgressException"),
+            "GetCertificateAuthorityCsr" => ok(serde_json::json!({"Csr": "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n"})),
+            "IssueCertificate" => ok(serde_json::json!({"CertificateArn": format!("{ARN}/certificate/abc")})),
+            "GetCertificate" if count("GetCertificate") <= 2 => pca_error("RequestInProgressException"),
+            "GetCertificate" => ok(serde_json::json!({"Certificate": SCRIPTED_CERT})),
+            "ImportCertificateAuthorityCertificate" => ok(serde_json::json!({})),
+            "ListTags" => ok(serde_json::json!({"Tags": []})),
+            "GetCertificateAuthorityCertificate" => ok(serde_json::json!({"Certificate": SCRIPTED_CERT})),
+            other => panic!("unexpected call {other}"),
+        }
+    })
+    .await;
+    let p = AwsProvider::with_credentials("testing", "testing");
+    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
+        .await
+        .unwrap();
+    let progress: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = progress.clone();
+    let c = ctx("root_ca").with_progress(Arc::new(move |m: &str| {
+        seen.lock().unwrap().push(m.to_string())
+    }));
+    let props = yaml("kind: root\nsubject: {common_name: Mesh Root CA}\nkey_algorithm: EC_prime256v1\nsigning_algorithm: SHA256WITHECDSA\nvalidity: 10y\n");
+    let snap = p.create(&c, PCA_CA, &props).await.unwrap();
+    assert_eq!(snap.id, ARN);
+    assert_eq!(attr(&snap, "status"), "ACTIVE");
+    assert_eq!(attr(&snap, "serial"), "c3d68789b998f6ea");
+
+    let calls = calls.lock().unwrap();
+    let ops: Vec<&str> = calls
+        .iter()
+        .map(|(o, _)| o.as_str())
+        .filter(|o| *o != "DescribeCertificateAuthority")
+        .collect();
+    assert_eq!(
+        &ops[..8],
+        [
+            "ListCertificateAuthorities",
+            "CreateCertificateAuthority",
+            "GetCertificateAuthorityCsr",
+            "GetCertificateAuthorityCsr",
+            "IssueCertificate",
+            "GetCertificate",
+            "GetCertificate",
+            "GetCertificate",
+        ]
+    );
+    assert_eq!(ops[8], "ImportCertificateAuthorityCertificate");
+    let body = |name: &str| &calls.iter().find(|(o, _)| o == name).unwrap().1;
+    let create = body("CreateCertificateAuthority");
+    assert_eq!(create["CertificateAuthorityType"], "ROOT");
+    assert_eq!(create["UsageMode"], "GENERAL_PURPOSE");
+    let token = create["IdempotencyToken"].as_str().unwrap();
+    assert!(!token.is_empty() && token.len() <= 36);
+    let tag_keys: Vec<&str> = create["Tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["Key"].as_str().unwrap())
+        .collect();
+    for key in [
+        "trustplane:stack",
+        "trustplane:address",
+        "trustplane:lineage",
+        "trustplane:config",
+    ] {
+        assert!(tag_keys.contains(&key), "{tag_keys:?}");
+    }
+    let issue = body("IssueCertificate");
+    assert_eq!(issue["CertificateAuthorityArn"], ARN);
+    assert_eq!(
+        issue["TemplateArn"],
+        "arn:aws:acm-pca:::template/RootCACertificate/V1"
+    );
+    assert_eq!(
+        issue["Validity"],
+        serde_json::json!({"Value": 3650, "Type": "DAYS"})
+    );
+    assert_eq!(issue["SigningAlgorithm"], "SHA256WITHECDSA");
+    let import = body("ImportCertificateAuthorityCertificate");
+    assert!(
+        import.get("CertificateChain").is_none(),
+        "a root imports no chain"
+    );
+
+    let progress = progress.lock().unwrap();
+    for expected in [
+        "waiting for the CA to leave CREATING",
+        "waiting for the CA's CSR",
+        "waiting for the CA certificate to be issued",
+    ] {
+        assert!(
+            progress.iter().any(|m| m == expected),
+            "{expected:?} not in {progress:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_subordinate_of_a_disabled_parent_fails_with_advice_and_resumes_later() {
+    let moto = Moto::start();
+    let p = moto.provider().await;
+    let pca = aws_sdk_acmpca::Client::new(&moto.sdk().await);
+    let root_props = with(&yaml(ROOT), "enabled", Value::Bool(false));
+    let root = p
+        .create(&ctx("root_ca"), PCA_CA, &root_props)
+        .await
+        .unwrap();
+    assert_eq!(attr(&root, "status"), "DISABLED");
+
+    let sub_desired = sub_props(attr(&root, "arn"));
+    let err = p
+        .create(&ctx("sub_ca"), PCA_CA, &sub_desired)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("is DISABLED, but it must be ACTIVE to sign sub_ca"),
+        "{}",
+        err.message
+    );
+    assert_eq!(err.field.as_deref(), Some("parent"));
+    assert!(err.help.unwrap().contains("enabled: true"));
+    let left = owned_cas(&pca, "sub_ca").await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].1, "PENDING_CERTIFICATE");
+
+    // Once the parent is enabled, applying again finishes the same subordinate.
+    p.update(&ctx("root_ca"), PCA_CA, &root, &yaml(ROOT))
+        .await
+        .unwrap();
+    let sub = p
+        .create(&ctx("sub_ca"), PCA_CA, &sub_desired)
+        .await
+        .unwrap();
+    assert_eq!(sub.id, left[0].0);
+    assert_eq!(attr(&sub, "status"), "ACTIVE");
 }
