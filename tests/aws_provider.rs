@@ -1233,3 +1233,21 @@ async fn a_subordinate_of_a_disabled_parent_fails_with_advice_and_resumes_later(
     assert_eq!(sub.id, left[0].0);
     assert_eq!(attr(&sub, "status"), "ACTIVE");
 }
+
+#[tokio::test]
+async fn an_error_page_instead_of_an_answer_is_reported_by_its_status() {
+    let url =
+        scripted_server(|_, _| (502, "<html><body>bad gateway</body></html>".to_string())).await;
+    let p = AwsProvider::with_credentials("testing", "testing");
+    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
+        .await
+        .unwrap();
+    let prior = Snapshot {
+        id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
+        ..Snapshot::default()
+    };
+    let err = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap_err();
+    assert!(err.retryable);
+    assert!(err.message.contains("HTTP 502"), "{}", err.message);
+    assert!(!err.message.contains("<html>"), "{}", err.message);
+}

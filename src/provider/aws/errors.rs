@@ -19,6 +19,8 @@ pub struct CallError {
     pub message: String,
     /// The request never got a service answer (connection refused, timeout).
     pub transport: bool,
+    /// HTTP status of the answer, when there was one.
+    pub status: Option<u16>,
 }
 
 impl CallError {
@@ -53,6 +55,7 @@ impl CallError {
             code,
             message,
             transport,
+            status: err.raw_response().map(|r| r.status().as_u16()),
         }
     }
 
@@ -90,6 +93,7 @@ impl From<CallError> for ProviderError {
             code,
             message,
             transport,
+            status,
         } = &e;
         let on = if resource.is_empty() {
             String::new()
@@ -128,6 +132,11 @@ impl From<CallError> for ProviderError {
             _ if *transport => ProviderError::new(format!("cannot reach AWS for {operation}{on}: {message}"))
                 .with_help("check the network, or `providers.aws.endpoint` / AWS_ENDPOINT_URL if an endpoint override is set")
                 .retryable(),
+            // The SDK already retried; a server error may still pass on a later apply.
+            _ if status.is_some_and(|s| s >= 500) => ProviderError::new(format!(
+                "{operation}{on} failed on the service side: {message}"
+            ))
+            .retryable(),
             _ => {
                 let what = if code_str.is_empty() { String::new() } else { format!(" ({code_str})") };
                 ProviderError::new(format!("{operation}{on} failed{what}: {message}"))
@@ -169,6 +178,7 @@ mod tests {
             code: code.map(str::to_string),
             message: message.into(),
             transport,
+            status: None,
         }
         .into()
     }
@@ -193,6 +203,21 @@ mod tests {
     fn throttling_and_transport_are_retryable() {
         assert!(err(Some("ThrottlingException"), "rate exceeded", false).retryable);
         assert!(err(None, "connection refused", true).retryable);
+    }
+
+    #[test]
+    fn server_errors_are_retryable() {
+        let e: ProviderError = CallError {
+            operation: "iam:GetRole",
+            resource: "r".into(),
+            code: None,
+            message: "unexpected answer, HTTP 503".into(),
+            transport: false,
+            status: Some(503),
+        }
+        .into();
+        assert!(e.retryable);
+        assert!(e.message.contains("failed on the service side"));
     }
 
     #[test]

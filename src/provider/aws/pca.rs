@@ -523,6 +523,7 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
         code: None,
         message: e.message,
         transport: false,
+        status: None,
     })?;
     let out = p
         .call(
@@ -540,6 +541,7 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
         code: Some("ResourceNotFoundException".into()),
         message: "no certificate authority in the answer".into(),
         transport: false,
+        status: None,
     })
 }
 
