@@ -15,8 +15,9 @@ const UNITS: &[(&str, u64)] = &[
 
 /// Parses a duration; the error says what was expected.
 pub fn parse(text: &str) -> Result<Duration, String> {
-    let expected =
-        || format!("expected a duration such as 20ms, 5s, 2m, 12h, 90d or 10y, found {text:?}");
+    let expected = || {
+        format!("expected a duration such as 20ms, 5s, 2m, 12h, 90d or 10y, found {text:?}")
+    };
     let s = text.trim();
     if s.is_empty() {
         return Err(expected());
@@ -24,22 +25,15 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     let mut total: u64 = 0;
     let mut rest = s;
     while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(expected)?;
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(expected)?;
         if digits == 0 {
             return Err(expected());
         }
         let number: u64 = rest[..digits].parse().map_err(|_| expected())?;
         rest = &rest[digits..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit())
-            .unwrap_or(rest.len());
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
         let unit = &rest[..unit_len];
-        let (_, millis) = UNITS
-            .iter()
-            .find(|(u, _)| *u == unit)
-            .ok_or_else(expected)?;
+        let (_, millis) = UNITS.iter().find(|(u, _)| *u == unit).ok_or_else(expected)?;
         total = number
             .checked_mul(*millis)
             .and_then(|v| total.checked_add(v))

@@ -396,7 +396,8 @@ mod tests {
 
     #[test]
     fn lookup_walks_maps_and_lists() {
-        let v: Value = serde_json::from_str(r#"{"a":{"b":[{"c":1},{"c":2}]}}"#).unwrap();
+        let v: Value =
+            serde_json::from_str(r#"{"a":{"b":[{"c":1},{"c":2}]}}"#).unwrap();
         let p = parse_path("a.b[1].c").unwrap();
         assert_eq!(v.lookup(&p), Some(&Value::Int(2)));
         assert_eq!(v.lookup(&parse_path("a.x").unwrap()), None);
@@ -406,10 +407,7 @@ mod tests {
     fn set_and_remove_dotted_paths() {
         let mut v = Value::map();
         v.set_path("a.b.c", Value::from("x"));
-        assert_eq!(
-            v.get("a").unwrap().get("b").unwrap().get_str("c"),
-            Some("x")
-        );
+        assert_eq!(v.get("a").unwrap().get("b").unwrap().get_str("c"), Some("x"));
         assert_eq!(v.remove_path("a.b.c"), Some(Value::from("x")));
         assert_eq!(v.remove_path("a.zz"), None);
     }

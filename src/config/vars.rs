@@ -25,9 +25,6 @@ impl VarInputs {
 
 /// Resolves every declared variable, by precedence: --var, then --var-file (later files
 /// win), then TRUSTPLANE_VAR_<name>, then default. Values are converted to the declared type.
-pub fn resolve(
-    _stack: &Stack,
-    _inputs: &VarInputs,
-) -> Result<BTreeMap<String, Value>, Diagnostics> {
+pub fn resolve(_stack: &Stack, _inputs: &VarInputs) -> Result<BTreeMap<String, Value>, Diagnostics> {
     todo!("config helper")
 }

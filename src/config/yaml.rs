@@ -25,10 +25,7 @@ pub enum NodeKind {
 
 impl Node {
     /// Parses one YAML document. Errors name file:line:column.
-    pub fn parse(
-        _file: &std::sync::Arc<std::path::PathBuf>,
-        _text: &str,
-    ) -> Result<Node, Diagnostic> {
+    pub fn parse(_file: &std::sync::Arc<std::path::PathBuf>, _text: &str) -> Result<Node, Diagnostic> {
         todo!("config helper")
     }
 

@@ -37,11 +37,7 @@ pub struct OpContext {
 }
 
 impl OpContext {
-    pub fn new(
-        address: impl Into<String>,
-        stack: impl Into<String>,
-        lineage: impl Into<String>,
-    ) -> Self {
+    pub fn new(address: impl Into<String>, stack: impl Into<String>, lineage: impl Into<String>) -> Self {
         OpContext {
             address: address.into(),
             stack: stack.into(),
@@ -149,20 +145,10 @@ pub trait Provider: Send + Sync {
     }
 
     /// Creates the resource; returns what now exists.
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        desired: &Value,
-    ) -> ProviderResult<Snapshot>;
+    async fn create(&self, ctx: &OpContext, type_name: &str, desired: &Value) -> ProviderResult<Snapshot>;
 
     /// Reads the live resource: `None` if it no longer exists.
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        prior: &Snapshot,
-    ) -> ProviderResult<Option<Snapshot>>;
+    async fn read(&self, ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<Option<Snapshot>>;
 
     /// Updates in place the properties listed as changed.
     async fn update(
@@ -174,20 +160,10 @@ pub trait Provider: Send + Sync {
     ) -> ProviderResult<Snapshot>;
 
     /// Deletes the resource. Deleting something already gone is not an error.
-    async fn delete(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        prior: &Snapshot,
-    ) -> ProviderResult<()>;
+    async fn delete(&self, ctx: &OpContext, type_name: &str, prior: &Snapshot) -> ProviderResult<()>;
 
     /// Reads an existing object by its id, to adopt it into state.
-    async fn import(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        id: &str,
-    ) -> ProviderResult<Option<Snapshot>> {
+    async fn import(&self, ctx: &OpContext, type_name: &str, id: &str) -> ProviderResult<Option<Snapshot>> {
         let prior = Snapshot {
             id: id.to_string(),
             ..Snapshot::default()
@@ -196,15 +172,8 @@ pub trait Provider: Send + Sync {
     }
 
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
-    async fn read_data(
-        &self,
-        _ctx: &OpContext,
-        type_name: &str,
-        _properties: &Value,
-    ) -> ProviderResult<Value> {
-        Err(ProviderError::new(format!(
-            "{type_name} cannot be used with mode: data"
-        )))
+    async fn read_data(&self, _ctx: &OpContext, type_name: &str, _properties: &Value) -> ProviderResult<Value> {
+        Err(ProviderError::new(format!("{type_name} cannot be used with mode: data")))
     }
 }
 
@@ -276,9 +245,7 @@ impl Registry {
     }
 
     pub fn provider_for(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {
-        self.schemas
-            .get(type_name)
-            .map(|(i, _)| &self.providers[*i])
+        self.schemas.get(type_name).map(|(i, _)| &self.providers[*i])
     }
 
     pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {

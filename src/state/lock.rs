@@ -48,11 +48,7 @@ impl Drop for LockGuard {
 pub struct BrokenLock(pub LockInfo);
 
 /// Takes the lock in `dir` (created if missing), retrying until `timeout`.
-pub fn acquire(
-    _dir: &Path,
-    _command: &str,
-    _timeout: Duration,
-) -> Result<(LockGuard, Option<BrokenLock>), LockError> {
+pub fn acquire(_dir: &Path, _command: &str, _timeout: Duration) -> Result<(LockGuard, Option<BrokenLock>), LockError> {
     todo!("state helper")
 }
 
