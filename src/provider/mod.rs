@@ -2,6 +2,7 @@
 //! `k8s.*`, `helm.*`) and knows nothing of stacks, graphs or plans: it is handed property
 //! values and prior snapshots, and talks to the system it manages.
 
+pub mod aws;
 pub mod core;
 pub mod helm;
 pub mod schema;
@@ -273,6 +274,7 @@ impl Registry {
     pub fn builtin() -> Registry {
         Registry::new(vec![
             Arc::new(core::CoreProvider),
+            Arc::new(aws::AwsProvider::default()),
             Arc::new(helm::HelmProvider::default()),
         ])
     }

@@ -1,0 +1,362 @@
+//! `aws.iam.oidc_provider`: the IAM identity provider for a cluster's service account
+//! tokens (IRSA).
+
+use std::collections::BTreeSet;
+
+use super::iam_policy::iam_tags;
+use super::tags::{self, Tags};
+use super::{default_in, invalid, without_nulls, AwsProvider};
+use crate::diag::Diagnostic;
+use crate::provider::{
+    Attribute, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+};
+use crate::value::{Map, Value};
+
+const DEFAULT_CLIENT_ID: &str = "sts.amazonaws.com";
+
+pub fn schema() -> ResourceSchema {
+    ResourceSchema {
+        type_name: super::IAM_OIDC,
+        description:
+            "An IAM OpenID Connect identity provider, e.g. an EKS cluster's service account issuer.",
+        properties: vec![
+            Property::new("url", Type::String)
+                .required()
+                .force_new()
+                .describe("issuer URL, https://..."),
+            Property::new("client_ids", Type::List(Box::new(Type::String)))
+                .default(Value::List(vec![Value::from(DEFAULT_CLIENT_ID)]))
+                .describe("audiences accepted"),
+            Property::new("thumbprints", Type::List(Box::new(Type::String))).describe(
+                "SHA-1 thumbprints (40 hex digits) of the issuer's certificate, at most 5",
+            ),
+            Property::new("tags", Type::Map(Box::new(Type::String)))
+                .describe("tags, merged over providers.aws.tags"),
+        ],
+        attributes: vec![Attribute::new("arn", "ARN of the provider")],
+        data_source: false,
+        managed: true,
+    }
+}
+
+pub fn validate(props: &Value) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(u) = props.get_str("url") {
+        if !u.starts_with("https://") || u.len() <= "https://".len() {
+            out.push(invalid(
+                "url",
+                format!("an OIDC issuer URL starts with https://, found {u:?}"),
+            ));
+        }
+    }
+    if let Some(Value::List(t)) = props.get("thumbprints") {
+        if t.len() > 5 {
+            out.push(invalid(
+                "thumbprints",
+                format!("IAM accepts at most 5 thumbprints, found {}", t.len()),
+            ));
+        }
+        for (i, v) in t.iter().enumerate() {
+            if let Some(s) = v.as_str() {
+                if s.len() != 40 || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+                    out.push(invalid(
+                        format!("thumbprints[{i}]"),
+                        format!("{s:?} is not a SHA-1 thumbprint (40 hex digits)"),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn list_set(v: Option<&Value>, lower: bool) -> BTreeSet<String> {
+    v.and_then(Value::as_list)
+        .map(|l| {
+            l.iter()
+                .filter_map(Value::as_str)
+                .map(|s| {
+                    if lower {
+                        s.to_ascii_lowercase()
+                    } else {
+                        s.to_string()
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set_value(s: BTreeSet<String>) -> Value {
+    Value::List(s.into_iter().map(Value::from).collect())
+}
+
+pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
+    let Value::Map(mut m) = without_nulls(props) else {
+        return props.clone();
+    };
+    default_in(
+        &mut m,
+        "client_ids",
+        Value::List(vec![Value::from(DEFAULT_CLIENT_ID)]),
+    );
+    if let Some(u) = m.get("url").and_then(Value::as_str) {
+        let u = u.trim_end_matches('/').to_string();
+        m.insert("url".into(), Value::from(u));
+    }
+    if !m.get("client_ids").is_some_and(Value::contains_unknown) {
+        let s = list_set(m.get("client_ids"), false);
+        m.insert("client_ids".into(), set_value(s));
+    }
+    if !m.get("thumbprints").is_some_and(Value::contains_unknown) {
+        let s = list_set(m.get("thumbprints"), true);
+        m.insert("thumbprints".into(), set_value(s));
+    }
+    tags::normalize_in(&mut m, provider_tags);
+    Value::Map(m)
+}
+
+fn client_ids(props: &Value) -> BTreeSet<String> {
+    match props.get("client_ids") {
+        None | Some(Value::Null) => [DEFAULT_CLIENT_ID.to_string()].into(),
+        v => list_set(v, false),
+    }
+}
+
+pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot> {
+    let c = p.clients()?;
+    let url = desired
+        .get_str("url")
+        .ok_or_else(|| ProviderError::new("`url` is required").with_field("url"))?;
+    let thumbprints: Vec<String> = list_set(desired.get("thumbprints"), true)
+        .into_iter()
+        .collect();
+    let out = p
+        .call(
+            "iam:CreateOpenIDConnectProvider",
+            url,
+            c.iam
+                .create_open_id_connect_provider()
+                .url(url)
+                .set_client_id_list(Some(client_ids(desired).into_iter().collect()))
+                .set_thumbprint_list(Some(thumbprints).filter(|t| !t.is_empty()))
+                .set_tags(
+                    Some(iam_tags(&tags::effective(&p.provider_tags(), desired))?)
+                        .filter(|t| !t.is_empty()),
+                )
+                .send(),
+        )
+        .await?;
+    let arn = out
+        .open_id_connect_provider_arn
+        .ok_or_else(|| ProviderError::new("CreateOpenIDConnectProvider returned no ARN"))?;
+    let prior = Snapshot {
+        id: arn.clone(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    read(p, &prior).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "OIDC provider {arn} disappeared right after its creation"
+        ))
+    })
+}
+
+pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
+    let c = p.clients()?;
+    let arn = prior.id.as_str();
+    let live = match p
+        .call(
+            "iam:GetOpenIDConnectProvider",
+            arn,
+            c.iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send(),
+        )
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let mut props = match &prior.properties {
+        Value::Map(m) if !m.is_empty() => m.clone(),
+        _ => Map::new(),
+    };
+    if !props.contains_key("url") {
+        if let Some(u) = live.url() {
+            let u = if u.starts_with("https://") {
+                u.to_string()
+            } else {
+                format!("https://{u}")
+            };
+            props.insert("url".into(), Value::from(u));
+        }
+    }
+    props.insert(
+        "client_ids".into(),
+        set_value(live.client_id_list().iter().cloned().collect()),
+    );
+    let thumbs: BTreeSet<String> = live
+        .thumbprint_list()
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    if props.contains_key("thumbprints") || !thumbs.is_empty() {
+        props.insert("thumbprints".into(), set_value(thumbs));
+    }
+    let live_tags: Vec<(String, String)> = live
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let tags_back = tags::read_back(&live_tags, &prior.properties, &p.provider_tags());
+    props.insert("tags".into(), tags::to_value(&tags_back));
+    let mut attrs = Map::new();
+    attrs.insert("arn".into(), Value::from(arn));
+    Ok(Some(Snapshot {
+        id: arn.to_string(),
+        properties: Value::Map(props),
+        attributes: Value::Map(attrs),
+    }))
+}
+
+pub async fn update(
+    p: &AwsProvider,
+    prior: &Snapshot,
+    desired: &Value,
+) -> ProviderResult<Snapshot> {
+    let c = p.clients()?;
+    let arn = prior.id.as_str();
+    let live = p
+        .call(
+            "iam:GetOpenIDConnectProvider",
+            arn,
+            c.iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send(),
+        )
+        .await?;
+    let have: BTreeSet<String> = live.client_id_list().iter().cloned().collect();
+    let want = client_ids(desired);
+    for id in want.difference(&have) {
+        p.call(
+            "iam:AddClientIDToOpenIDConnectProvider",
+            arn,
+            c.iam
+                .add_client_id_to_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .client_id(id)
+                .send(),
+        )
+        .await?;
+    }
+    for id in have.difference(&want) {
+        p.call(
+            "iam:RemoveClientIDFromOpenIDConnectProvider",
+            arn,
+            c.iam
+                .remove_client_id_from_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .client_id(id)
+                .send(),
+        )
+        .await?;
+    }
+    let have_t: BTreeSet<String> = live
+        .thumbprint_list()
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
+    let want_t = list_set(desired.get("thumbprints"), true);
+    if have_t != want_t {
+        p.call(
+            "iam:UpdateOpenIDConnectProviderThumbprint",
+            arn,
+            c.iam
+                .update_open_id_connect_provider_thumbprint()
+                .open_id_connect_provider_arn(arn)
+                .set_thumbprint_list(Some(want_t.into_iter().collect()))
+                .send(),
+        )
+        .await?;
+    }
+    let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
+    if !remove.is_empty() {
+        p.call(
+            "iam:UntagOpenIDConnectProvider",
+            arn,
+            c.iam
+                .untag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tag_keys(Some(remove))
+                .send(),
+        )
+        .await?;
+    }
+    if !set.is_empty() {
+        p.call(
+            "iam:TagOpenIDConnectProvider",
+            arn,
+            c.iam
+                .tag_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .set_tags(Some(iam_tags(&set)?))
+                .send(),
+        )
+        .await?;
+    }
+    let next = Snapshot {
+        id: arn.to_string(),
+        properties: desired.clone(),
+        attributes: prior.attributes.clone(),
+    };
+    read(p, &next).await?.ok_or_else(|| {
+        ProviderError::new(format!("OIDC provider {arn} disappeared during its update"))
+    })
+}
+
+pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
+    let c = p.clients()?;
+    let arn = prior.id.as_str();
+    match p
+        .call(
+            "iam:DeleteOpenIDConnectProvider",
+            arn,
+            c.iam
+                .delete_open_id_connect_provider()
+                .open_id_connect_provider_arn(arn)
+                .send(),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())
+    }
+
+    #[test]
+    fn defaults_and_order_do_not_make_diffs() {
+        let a = normalize(&yaml("url: https://oidc.example/id/1\nthumbprints: [BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB, aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"), &Tags::new());
+        let b = normalize(&yaml("url: https://oidc.example/id/1/\nclient_ids: [sts.amazonaws.com]\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb]\n"), &Tags::new());
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn url_and_thumbprints_are_checked() {
+        let v = yaml("url: http://oidc.example\nthumbprints: [abc]\n");
+        let fields: Vec<String> = validate(&v).into_iter().filter_map(|d| d.field).collect();
+        assert_eq!(fields, vec!["url", "thumbprints[0]"]);
+    }
+}

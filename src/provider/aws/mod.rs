@@ -1,0 +1,392 @@
+//! The `aws` provider: AWS Private CA certificate authorities, the IAM policies, roles and
+//! OIDC providers that let cert-manager's aws-privateca-issuer use them from EKS, and an
+//! EKS cluster lookup.
+//!
+//! Settings (`providers.aws` in a stack): `region`, `profile`, `endpoint` (one URL for every
+//! service, e.g. a local emulator) and `tags` (applied to everything taggable). Anything
+//! not set comes from the standard AWS environment (AWS_REGION, AWS_PROFILE,
+//! AWS_ENDPOINT_URL, the credential chain).
+
+pub mod certs;
+pub mod eks;
+pub mod errors;
+pub mod iam_oidc;
+pub mod iam_policy;
+pub mod iam_role;
+pub mod ownership;
+pub mod pacing;
+pub mod pca;
+pub mod policy_document;
+pub mod settings;
+pub mod tags;
+pub mod templates;
+pub mod wait;
+
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use aws_sdk_iam::config::http::HttpResponse;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+
+use crate::diag::Diagnostic;
+use crate::provider::{
+    default_diff, DiffResult, OpContext, Provider, ProviderError, ProviderResult, ResourceSchema,
+    Snapshot,
+};
+use crate::value::Value;
+use errors::CallError;
+use pacing::Pacer;
+pub use settings::Settings;
+
+pub const PCA_CA: &str = "aws.pca.certificate_authority";
+pub const IAM_POLICY: &str = "aws.iam.policy";
+pub const IAM_ROLE: &str = "aws.iam.role";
+pub const IAM_OIDC: &str = "aws.iam.oidc_provider";
+pub const EKS_CLUSTER: &str = "aws.eks.cluster";
+
+/// SDK clients built from the settings.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub pca: aws_sdk_acmpca::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub eks: aws_sdk_eks::Client,
+}
+
+#[derive(Debug)]
+struct Configured {
+    settings: Settings,
+    clients: Clients,
+}
+
+/// The `aws` provider. `AwsProvider::default()` takes credentials from the standard chain.
+#[derive(Default)]
+pub struct AwsProvider {
+    configured: RwLock<Option<Arc<Configured>>>,
+    /// Fixed credentials, for embedding and tests against a local emulator.
+    credentials: Option<aws_sdk_iam::config::Credentials>,
+    pacer: Pacer,
+}
+
+impl AwsProvider {
+    /// A provider that signs with these credentials instead of the standard chain.
+    pub fn with_credentials(access_key_id: &str, secret_access_key: &str) -> AwsProvider {
+        AwsProvider {
+            credentials: Some(aws_sdk_iam::config::Credentials::new(
+                access_key_id,
+                secret_access_key,
+                None,
+                None,
+                "trustplane-static",
+            )),
+            ..AwsProvider::default()
+        }
+    }
+
+    fn state(&self) -> ProviderResult<Arc<Configured>> {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .clone()
+            .ok_or_else(|| {
+                ProviderError::new("the aws provider is not configured").with_help(
+                    "this is a bug in the engine: configure is called before any AWS call",
+                )
+            })
+    }
+
+    pub(crate) fn clients(&self) -> ProviderResult<Clients> {
+        Ok(self.state()?.clients.clone())
+    }
+
+    pub(crate) fn provider_tags(&self) -> tags::Tags {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .as_ref()
+            .map(|c| c.settings.tags.clone())
+            .unwrap_or_default()
+    }
+
+    /// Makes one AWS call under its pacing bucket, mapping its failure.
+    pub(crate) async fn call<T, E, Fut>(
+        &self,
+        operation: &'static str,
+        resource: &str,
+        fut: Fut,
+    ) -> Result<T, CallError>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.pacer.acquire(operation).await;
+        fut.await
+            .map_err(|e| CallError::from_sdk(operation, resource, e))
+    }
+}
+
+fn unknown_type(type_name: &str) -> ProviderError {
+    ProviderError::new(format!("the aws provider has no resource type {type_name}"))
+}
+
+#[async_trait]
+impl Provider for AwsProvider {
+    fn name(&self) -> &'static str {
+        "aws"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        vec![
+            pca::schema(),
+            iam_policy::schema(),
+            iam_role::schema(),
+            iam_oidc::schema(),
+            eks::schema(),
+        ]
+    }
+
+    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
+        match type_name {
+            PCA_CA => pca::validate(properties),
+            IAM_POLICY => iam_policy::validate(properties),
+            IAM_ROLE => iam_role::validate(properties),
+            IAM_OIDC => iam_oidc::validate(properties),
+            _ => Vec::new(),
+        }
+    }
+
+    async fn configure(&self, settings: &Value) -> ProviderResult<()> {
+        let settings = Settings::parse(settings)?;
+        let clients = settings.build_clients(self.credentials.clone()).await?;
+        *self.configured.write().expect("aws provider lock") =
+            Some(Arc::new(Configured { settings, clients }));
+        Ok(())
+    }
+
+    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+        let provider_tags = self.provider_tags();
+        let normalize = |v: &Value| match schema.type_name {
+            PCA_CA => pca::normalize(v, &provider_tags),
+            IAM_POLICY => iam_policy::normalize(v, &provider_tags),
+            IAM_ROLE => iam_role::normalize(v, &provider_tags),
+            IAM_OIDC => iam_oidc::normalize(v, &provider_tags),
+            _ => v.clone(),
+        };
+        let before = Snapshot {
+            properties: normalize(&prior.properties),
+            ..prior.clone()
+        };
+        let mut result = default_diff(schema, &before, &normalize(desired));
+        // Attributes an in-place update will change.
+        let changes =
+            |k: &str| result.requires_replace.is_empty() && result.changed.iter().any(|c| c == k);
+        if schema.type_name == IAM_POLICY && changes("document") {
+            result
+                .planned_attributes
+                .set_path("default_version_id", Value::Unknown);
+        }
+        if schema.type_name == PCA_CA && changes("enabled") {
+            result.planned_attributes.set_path("status", Value::Unknown);
+        }
+        result
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        match type_name {
+            PCA_CA => pca::create(self, ctx, desired).await,
+            IAM_POLICY => iam_policy::create(self, desired).await,
+            IAM_ROLE => iam_role::create(self, desired).await,
+            IAM_OIDC => iam_oidc::create(self, desired).await,
+            _ => Err(unknown_type(type_name)),
+        }
+    }
+
+    async fn read(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        match type_name {
+            PCA_CA => pca::read(self, ctx, prior).await,
+            IAM_POLICY => iam_policy::read(self, prior).await,
+            IAM_ROLE => iam_role::read(self, prior).await,
+            IAM_OIDC => iam_oidc::read(self, prior).await,
+            _ => Err(unknown_type(type_name)),
+        }
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        match type_name {
+            PCA_CA => pca::update(self, ctx, prior, desired).await,
+            IAM_POLICY => iam_policy::update(self, prior, desired).await,
+            IAM_ROLE => iam_role::update(self, prior, desired).await,
+            IAM_OIDC => iam_oidc::update(self, prior, desired).await,
+            _ => Err(unknown_type(type_name)),
+        }
+    }
+
+    async fn delete(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        match type_name {
+            PCA_CA => pca::delete(self, prior).await,
+            IAM_POLICY => iam_policy::delete(self, prior).await,
+            IAM_ROLE => iam_role::delete(self, prior).await,
+            IAM_OIDC => iam_oidc::delete(self, prior).await,
+            _ => Err(unknown_type(type_name)),
+        }
+    }
+
+    async fn read_data(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        properties: &Value,
+    ) -> ProviderResult<Value> {
+        match type_name {
+            EKS_CLUSTER => eks::read_data(self, properties).await,
+            _ => Err(ProviderError::new(format!(
+                "{type_name} cannot be used with mode: data"
+            ))),
+        }
+    }
+}
+
+/// Drops null fields so that "absent" and "null" compare equal.
+pub(crate) fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => Value::Map(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::List(l) => Value::List(l.iter().map(without_nulls).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Sets `key` to `default` when absent or null.
+pub(crate) fn default_in(m: &mut crate::value::Map, key: &str, default: Value) {
+    if m.get(key).is_none_or(Value::is_null) {
+        m.insert(key.to_string(), default);
+    }
+}
+
+/// A validation diagnostic about one property.
+pub(crate) fn invalid(field: impl Into<String>, summary: impl Into<String>) -> Diagnostic {
+    Diagnostic::error("aws::invalid_value", summary).with_field(field)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())
+    }
+
+    const VALID: &[(&str, &str)] = &[
+        (PCA_CA, "kind: subordinate\nparent: arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555\npath_length: 1\nsubject: {common_name: CA, country: US}\nkey_algorithm: EC_prime256v1\nsigning_algorithm: SHA256WITHECDSA\nvalidity: 5y\nrevocation: {crl: {enabled: true, s3_bucket: b, expiration_days: 7}}\ntags: {a: b}\npermanent_deletion_days: 7\n"),
+        (IAM_POLICY, "name: p\npath: /x/\ndocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n"),
+        (IAM_ROLE, "name: r\nirsa: {oidc_provider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X', namespace: ns, service_account: sa}\npolicy_arns: ['arn:aws:iam::111122223333:policy/p']\n"),
+        (IAM_OIDC, "url: https://oidc.example/id/1\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"),
+    ];
+
+    #[test]
+    fn every_schema_is_served_and_documented() {
+        let p = AwsProvider::default();
+        let names: Vec<&str> = p.schemas().iter().map(|s| s.type_name).collect();
+        assert_eq!(
+            names,
+            vec![PCA_CA, IAM_POLICY, IAM_ROLE, IAM_OIDC, EKS_CLUSTER]
+        );
+        for s in p.schemas() {
+            assert!(!s.description.is_empty());
+            let doc = format!(
+                "{}/docs/resources/{}.md",
+                env!("CARGO_MANIFEST_DIR"),
+                s.type_name
+            );
+            let text = std::fs::read_to_string(&doc).unwrap_or_else(|_| panic!("{doc} is missing"));
+            for prop in &s.properties {
+                assert!(
+                    text.contains(&format!("`{}`", prop.name)),
+                    "{doc} does not document {}",
+                    prop.name
+                );
+            }
+            for attr in &s.attributes {
+                assert!(
+                    text.contains(&format!("`{}`", attr.name)),
+                    "{doc} does not document {}",
+                    attr.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn valid_properties_pass_and_any_unknown_value_is_accepted() {
+        let p = AwsProvider::default();
+        for (type_name, text) in VALID {
+            let props = yaml(text);
+            assert!(
+                p.validate(type_name, &props).is_empty(),
+                "{type_name}: {:?}",
+                p.validate(type_name, &props)
+            );
+            for key in props.as_map().unwrap().keys() {
+                let mut v = props.clone();
+                v.as_map_mut().unwrap().insert(key.clone(), Value::Unknown);
+                let diags = p.validate(type_name, &v);
+                assert!(
+                    diags.is_empty(),
+                    "{type_name} with {key} unknown: {diags:?}"
+                );
+            }
+        }
+        let mut nested = yaml(VALID[0].1);
+        nested.set_path("subject.country", Value::Unknown);
+        nested.set_path("revocation.crl.expiration_days", Value::Unknown);
+        assert!(p.validate(PCA_CA, &nested).is_empty());
+        assert!(p.validate(PCA_CA, &Value::Unknown).is_empty());
+    }
+
+    #[test]
+    fn diff_reports_replacement_and_ignores_spelling() {
+        let p = AwsProvider::default();
+        let schema = pca::schema();
+        let props = yaml(VALID[0].1);
+        let prior = Snapshot {
+            id: "arn".into(),
+            properties: props.clone(),
+            attributes: yaml("{arn: x, status: ACTIVE}"),
+        };
+        assert!(p.diff(&schema, &prior, &props.clone()).is_empty());
+        let mut respelled = props.clone();
+        respelled.set_path("validity", Value::from("1825d"));
+        respelled.set_path("enabled", Value::Bool(true));
+        assert!(p.diff(&schema, &prior, &respelled).is_empty());
+        let mut unknown_parent = props.clone();
+        unknown_parent.set_path("parent", Value::Unknown);
+        let d = p.diff(&schema, &prior, &unknown_parent);
+        assert_eq!(d.requires_replace, vec!["parent".to_string()]);
+        assert_eq!(d.planned_attributes.get("arn"), Some(&Value::Unknown));
+    }
+}

@@ -1,0 +1,324 @@
+//! How a CA create survives retries and crashes: every CA carries ownership tags naming
+//! the stack, address and lineage that made it, plus a digest of the properties that fix
+//! its identity. Before creating, the provider looks for a CA it already owns and decides
+//! here, with no I/O, whether to resume, restore or create.
+
+use sha2::{Digest, Sha256};
+
+use crate::provider::OpContext;
+use crate::value::Value;
+
+pub const TAG_STACK: &str = "trustplane:stack";
+pub const TAG_ADDRESS: &str = "trustplane:address";
+pub const TAG_LINEAGE: &str = "trustplane:lineage";
+/// Digest of the properties that force replacement: an old generation being replaced
+/// carries the same address but another digest, and must not be resumed.
+pub const TAG_CONFIG: &str = "trustplane:config";
+
+/// Set by trustplane's own delete: a CA deleted on purpose is never restored by a later
+/// create (only one deleted behind trustplane's back is).
+pub const TAG_DELETED: &str = "trustplane:deleted";
+
+/// Tags whose keys trustplane reserves; never compared as user tags.
+pub fn is_ownership_tag(key: &str) -> bool {
+    key.starts_with("trustplane:")
+}
+
+/// The ownership tags for a CA created in `ctx` with configuration digest `config`.
+pub fn ownership_tags(ctx: &OpContext, config: &str) -> Vec<(String, String)> {
+    vec![
+        (TAG_STACK.to_string(), ctx.stack.clone()),
+        (TAG_ADDRESS.to_string(), ctx.address.clone()),
+        (TAG_LINEAGE.to_string(), ctx.lineage.clone()),
+        (TAG_CONFIG.to_string(), config.to_string()),
+    ]
+}
+
+/// True when the tags mark the CA as created for this lineage and address.
+pub fn owned_by(ctx: &OpContext, tags: &[(String, String)]) -> bool {
+    let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
+    has(TAG_LINEAGE, &ctx.lineage) && has(TAG_ADDRESS, &ctx.address)
+}
+
+/// Short digest of a JSON-able value (the force-new properties).
+pub fn config_digest(identity: &Value) -> String {
+    let text = serde_json::to_string(&identity.to_json()).unwrap_or_default();
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// PCA idempotency tokens are at most 36 characters: a hash of who creates what.
+pub fn idempotency_token(ctx: &OpContext, config: &str) -> String {
+    token_of(ctx, config)
+}
+
+/// The CreateCertificateAuthority token. PCA answers a repeated token (within five
+/// minutes) with the CA it made the first time, even if that CA has since been deleted;
+/// counting the deleted generations found makes a create after a deliberate delete new,
+/// while a retry of the same create (which sees the same generations) reuses the token.
+pub fn create_token(ctx: &OpContext, config: &str, existing: &[FoundCa]) -> String {
+    let generation = existing
+        .iter()
+        .filter(|ca| ca.status == "DELETED" && ca.config.as_deref().is_none_or(|c| c == config))
+        .count();
+    token_of(ctx, &format!("{config}#{generation}"))
+}
+
+fn token_of(ctx: &OpContext, config: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [ctx.lineage.as_str(), ctx.address.as_str(), config] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Whether a DELETED CA may be brought back by a create: inside its restore window and
+/// not deleted by trustplane itself.
+pub fn restorable(
+    status: &str,
+    restorable_until: Option<i64>,
+    now: i64,
+    tags: &[(String, String)],
+) -> bool {
+    status == "DELETED"
+        && restorable_until.is_some_and(|t| t > now)
+        && !tags.iter().any(|(k, _)| k == TAG_DELETED)
+}
+
+/// A CA found with this lineage's and address's ownership tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundCa {
+    pub arn: String,
+    /// PCA status: CREATING, PENDING_CERTIFICATE, ACTIVE, DISABLED, DELETED, EXPIRED, FAILED.
+    pub status: String,
+    /// The `trustplane:config` tag, if any. A CA without it (tagged by hand) is taken as
+    /// matching.
+    pub config: Option<String>,
+    /// For a DELETED CA: whether its restore window is still open.
+    pub restorable: bool,
+}
+
+/// What create does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateStep {
+    /// Nothing owned exists: CreateCertificateAuthority.
+    CreateNew,
+    /// Continue the activation of this CA from its current status.
+    Resume { arn: String, status: String },
+    /// Restore this CA from its deletion window, then continue its activation.
+    Restore { arn: String },
+    /// Something is in the way that needs a person.
+    Blocked { arn: String, reason: String },
+    /// More than one live CA claims this address.
+    Ambiguous { arns: Vec<String> },
+}
+
+/// Decides how a create proceeds given the owned CAs found for the desired configuration.
+pub fn plan_create(existing: &[FoundCa], config: &str) -> CreateStep {
+    let same: Vec<&FoundCa> = existing
+        .iter()
+        .filter(|ca| ca.config.as_deref().is_none_or(|c| c == config))
+        .collect();
+    let live: Vec<&FoundCa> = same
+        .iter()
+        .copied()
+        .filter(|ca| {
+            matches!(
+                ca.status.as_str(),
+                "CREATING" | "PENDING_CERTIFICATE" | "ACTIVE" | "DISABLED"
+            )
+        })
+        .collect();
+    match live.as_slice() {
+        [one] => {
+            return CreateStep::Resume {
+                arn: one.arn.clone(),
+                status: one.status.clone(),
+            }
+        }
+        [] => {}
+        many => {
+            return CreateStep::Ambiguous {
+                arns: many.iter().map(|ca| ca.arn.clone()).collect(),
+            }
+        }
+    }
+    if let Some(ca) = same
+        .iter()
+        .find(|ca| ca.status == "DELETED" && ca.restorable)
+    {
+        return CreateStep::Restore {
+            arn: ca.arn.clone(),
+        };
+    }
+    if let Some(ca) = same
+        .iter()
+        .find(|ca| matches!(ca.status.as_str(), "FAILED" | "EXPIRED"))
+    {
+        return CreateStep::Blocked {
+            arn: ca.arn.clone(),
+            reason: format!(
+                "an earlier attempt left this CA {}; delete it (aws acm-pca delete-certificate-authority) and apply again",
+                ca.status
+            ),
+        };
+    }
+    CreateStep::CreateNew
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ca(arn: &str, status: &str, config: Option<&str>, restorable: bool) -> FoundCa {
+        FoundCa {
+            arn: arn.into(),
+            status: status.into(),
+            config: config.map(str::to_string),
+            restorable,
+        }
+    }
+
+    #[test]
+    fn nothing_found_creates() {
+        assert_eq!(plan_create(&[], "c1"), CreateStep::CreateNew);
+    }
+
+    #[test]
+    fn pending_or_active_is_resumed() {
+        for status in ["CREATING", "PENDING_CERTIFICATE", "ACTIVE", "DISABLED"] {
+            let step = plan_create(&[ca("a", status, Some("c1"), false)], "c1");
+            assert_eq!(
+                step,
+                CreateStep::Resume {
+                    arn: "a".into(),
+                    status: status.into()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn hand_tagged_ca_without_config_tag_is_resumed() {
+        let step = plan_create(&[ca("a", "PENDING_CERTIFICATE", None, false)], "c1");
+        assert!(matches!(step, CreateStep::Resume { .. }));
+    }
+
+    #[test]
+    fn deleted_within_window_is_restored_rather_than_recreated() {
+        let step = plan_create(&[ca("a", "DELETED", Some("c1"), true)], "c1");
+        assert_eq!(step, CreateStep::Restore { arn: "a".into() });
+        let gone = plan_create(&[ca("a", "DELETED", Some("c1"), false)], "c1");
+        assert_eq!(gone, CreateStep::CreateNew);
+    }
+
+    #[test]
+    fn a_live_ca_wins_over_a_deleted_one() {
+        let step = plan_create(
+            &[
+                ca("old", "DELETED", Some("c1"), true),
+                ca("new", "ACTIVE", Some("c1"), false),
+            ],
+            "c1",
+        );
+        assert_eq!(
+            step,
+            CreateStep::Resume {
+                arn: "new".into(),
+                status: "ACTIVE".into()
+            }
+        );
+    }
+
+    #[test]
+    fn an_older_generation_with_another_config_is_ignored() {
+        // Replacement: the CA being replaced is still ACTIVE under the same address.
+        let step = plan_create(&[ca("old", "ACTIVE", Some("c0"), false)], "c1");
+        assert_eq!(step, CreateStep::CreateNew);
+        let deleted = plan_create(&[ca("old", "DELETED", Some("c0"), true)], "c1");
+        assert_eq!(deleted, CreateStep::CreateNew);
+    }
+
+    #[test]
+    fn two_live_cas_are_ambiguous() {
+        let step = plan_create(
+            &[
+                ca("a", "ACTIVE", Some("c1"), false),
+                ca("b", "PENDING_CERTIFICATE", Some("c1"), false),
+            ],
+            "c1",
+        );
+        assert_eq!(
+            step,
+            CreateStep::Ambiguous {
+                arns: vec!["a".into(), "b".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn failed_ca_blocks_with_advice() {
+        let step = plan_create(&[ca("a", "FAILED", Some("c1"), false)], "c1");
+        assert!(
+            matches!(step, CreateStep::Blocked { ref arn, ref reason } if arn == "a" && reason.contains("delete"))
+        );
+    }
+
+    #[test]
+    fn only_a_ca_deleted_behind_our_back_is_restorable() {
+        let none: Vec<(String, String)> = Vec::new();
+        let ours = vec![(TAG_DELETED.to_string(), "2026-01-01T00:00:00Z".to_string())];
+        assert!(restorable("DELETED", Some(200), 100, &none));
+        assert!(
+            !restorable("DELETED", Some(200), 100, &ours),
+            "deleted on purpose"
+        );
+        assert!(
+            !restorable("DELETED", Some(50), 100, &none),
+            "window closed"
+        );
+        assert!(!restorable("DELETED", None, 100, &none));
+        assert!(!restorable("ACTIVE", Some(200), 100, &none));
+    }
+
+    #[test]
+    fn tokens_fit_pca_and_depend_on_identity() {
+        let ctx = OpContext::new("root_ca", "prod", "lineage-1");
+        let t = idempotency_token(&ctx, "c1");
+        assert!(t.len() <= 36);
+        assert_eq!(t, idempotency_token(&ctx, "c1"));
+        assert_ne!(t, idempotency_token(&ctx, "c2"));
+        assert_ne!(
+            t,
+            idempotency_token(&OpContext::new("sub_ca", "prod", "lineage-1"), "c1")
+        );
+    }
+
+    #[test]
+    fn a_create_after_a_delete_gets_a_new_token() {
+        let ctx = OpContext::new("root_ca", "prod", "l1");
+        let first = create_token(&ctx, "c1", &[]);
+        assert_eq!(
+            first,
+            create_token(&ctx, "c1", &[]),
+            "a retry reuses the token"
+        );
+        let after_delete = create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c1"), false)]);
+        assert_ne!(first, after_delete);
+        // Another configuration's deleted generation does not count.
+        assert_eq!(
+            first,
+            create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c0"), false)])
+        );
+        assert!(after_delete.len() <= 36);
+    }
+
+    #[test]
+    fn ownership_needs_lineage_and_address() {
+        let ctx = OpContext::new("root_ca", "prod", "l1");
+        let tags = ownership_tags(&ctx, "c1");
+        assert!(owned_by(&ctx, &tags));
+        assert!(!owned_by(&OpContext::new("root_ca", "prod", "l2"), &tags));
+        assert!(!owned_by(&OpContext::new("other", "prod", "l1"), &tags));
+    }
+}

@@ -1,0 +1,134 @@
+//! `providers.aws` settings, and the SDK clients built from them over the standard AWS
+//! environment.
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_iam::config::Credentials;
+
+use super::errors::REGION_HELP;
+use super::tags::{self, Tags};
+use super::Clients;
+use crate::provider::{ProviderError, ProviderResult};
+use crate::value::Value;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// One endpoint URL for every service (a local emulator, a proxy).
+    pub endpoint: Option<String>,
+    pub tags: Tags,
+}
+
+const KEYS: &[&str] = &["region", "profile", "endpoint", "tags"];
+
+impl Settings {
+    pub fn parse(v: &Value) -> ProviderResult<Settings> {
+        let Some(m) = v.as_map() else {
+            return if v.is_null() {
+                Ok(Settings::default())
+            } else {
+                Err(ProviderError::new(format!(
+                    "providers.aws must be a map, found {}",
+                    v.type_name()
+                )))
+            };
+        };
+        for key in m.keys() {
+            if !KEYS.contains(&key.as_str()) {
+                let mut e = ProviderError::new(format!("unknown setting providers.aws.{key}"))
+                    .with_field(key.clone());
+                e = e.with_help(match crate::diag::did_you_mean(key, KEYS.iter().copied()) {
+                    Some(s) => format!("did you mean {s:?}?"),
+                    None => format!("the aws provider takes {}", KEYS.join(", ")),
+                });
+                return Err(e);
+            }
+        }
+        let string = |key: &str| -> ProviderResult<Option<String>> {
+            match m.get(key) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) if !s.trim().is_empty() => Ok(Some(s.trim().to_string())),
+                Some(other) => Err(ProviderError::new(format!(
+                    "providers.aws.{key} must be a non-empty string, found {}",
+                    other.type_name()
+                ))
+                .with_field(key)),
+            }
+        };
+        let endpoint = string("endpoint")?;
+        if let Some(e) = &endpoint {
+            if !(e.starts_with("http://") || e.starts_with("https://")) {
+                return Err(ProviderError::new(format!(
+                    "providers.aws.endpoint must be an http(s) URL, found {e:?}"
+                ))
+                .with_field("endpoint"));
+            }
+        }
+        if matches!(m.get("tags"), Some(t) if !t.is_null() && t.as_map().is_none()) {
+            return Err(
+                ProviderError::new("providers.aws.tags must be a map of strings")
+                    .with_field("tags"),
+            );
+        }
+        Ok(Settings {
+            region: string("region")?,
+            profile: string("profile")?,
+            endpoint,
+            tags: tags::from_value(m.get("tags")),
+        })
+    }
+
+    /// Loads the shared AWS configuration with these overrides and builds the clients.
+    pub async fn build_clients(&self, credentials: Option<Credentials>) -> ProviderResult<Clients> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+        if let Some(region) = &self.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(endpoint) = &self.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        if let Some(c) = credentials {
+            loader = loader.credentials_provider(c);
+        }
+        let shared = loader.load().await;
+        if shared.region().is_none() {
+            return Err(ProviderError::new("no AWS region is configured").with_help(REGION_HELP));
+        }
+        Ok(Clients {
+            pca: aws_sdk_acmpca::Client::new(&shared),
+            iam: aws_sdk_iam::Client::new(&shared),
+            eks: aws_sdk_eks::Client::new(&shared),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(s: &str) -> Value {
+        Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())
+    }
+
+    #[test]
+    fn parses_all_settings() {
+        let s = Settings::parse(&yaml("region: eu-west-1\nprofile: prod\nendpoint: http://127.0.0.1:5000\ntags: {team: mesh}\n")).unwrap();
+        assert_eq!(s.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.profile.as_deref(), Some("prod"));
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.tags.get("team").map(String::as_str), Some("mesh"));
+        assert_eq!(Settings::parse(&Value::Null).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn rejects_typos_and_bad_endpoints() {
+        let e = Settings::parse(&yaml("regoin: eu-west-1\n")).unwrap_err();
+        assert_eq!(e.help.as_deref(), Some("did you mean \"region\"?"));
+        let e = Settings::parse(&yaml("endpoint: localhost:5000\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("endpoint"));
+    }
+}
