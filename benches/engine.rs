@@ -51,7 +51,11 @@ fn big_stack(n: usize) -> String {
 fn sleep_stack(n: usize, ms: u64) -> (String, usize) {
     let mut s = format!("stack: sleeps\nresources:\n  root:\n    type: core.sleep\n    properties:\n      create_duration: {ms}ms\n");
     for i in 0..n - 1 {
-        let dep = if i % 10 == 0 { "root".to_string() } else { format!("s{}", i - 1) };
+        let dep = if i % 10 == 0 {
+            "root".to_string()
+        } else {
+            format!("s{}", i - 1)
+        };
         s.push_str(&format!(
             "  s{i}:\n    type: core.sleep\n    depends_on: [{dep}]\n    properties:\n      create_duration: {ms}ms\n"
         ));
@@ -101,7 +105,9 @@ fn plan_benchmarks(rows: &mut Vec<String>) {
     let state = dir.path().join("state-big");
     let state = state.to_str().unwrap();
 
-    let empty = best_of(3, || run_measured(&["plan", "big.yaml", "--state", state], dir.path()));
+    let empty = best_of(3, || {
+        run_measured(&["plan", "big.yaml", "--state", state], dir.path())
+    });
     assert_eq!(empty.code, 0, "plan failed");
     rows.push(format!(
         "| plan, 10,000 resources, empty state | {:.0} ms | {:.0} MB | < 1 s, < 300 MB |",
@@ -109,7 +115,18 @@ fn plan_benchmarks(rows: &mut Vec<String>) {
         empty.max_rss_mb
     ));
 
-    let applied = run_measured(&["apply", "big.yaml", "--state", state, "--auto-approve", "--parallelism", "50"], dir.path());
+    let applied = run_measured(
+        &[
+            "apply",
+            "big.yaml",
+            "--state",
+            state,
+            "--auto-approve",
+            "--parallelism",
+            "50",
+        ],
+        dir.path(),
+    );
     assert_eq!(applied.code, 0, "apply failed");
     rows.push(format!(
         "| apply, 10,000 resources (setup for the next row) | {:.1} s | {:.0} MB | — |",
@@ -117,7 +134,12 @@ fn plan_benchmarks(rows: &mut Vec<String>) {
         applied.max_rss_mb
     ));
 
-    let noop = best_of(3, || run_measured(&["plan", "big.yaml", "--state", state, "--detailed-exitcode"], dir.path()));
+    let noop = best_of(3, || {
+        run_measured(
+            &["plan", "big.yaml", "--state", state, "--detailed-exitcode"],
+            dir.path(),
+        )
+    });
     assert_eq!(noop.code, 0, "the replan must be a no-op (exit 0)");
     rows.push(format!(
         "| no-op plan, 10,000 resources applied (refresh included) | {:.0} ms | {:.0} MB | < 1 s, < 300 MB |",
@@ -141,7 +163,15 @@ fn apply_benchmarks(rows: &mut Vec<String>) {
         let meta = store.meta().unwrap();
         let vars = BTreeMap::new();
         let plan = runtime
-            .block_on(planner::plan(&stack, &graph, &vars, &registry, &meta, &Refreshed::default(), &PlanParams::default()))
+            .block_on(planner::plan(
+                &stack,
+                &graph,
+                &vars,
+                &registry,
+                &meta,
+                &Refreshed::default(),
+                &PlanParams::default(),
+            ))
             .unwrap();
         let start = Instant::now();
         let report = runtime.block_on(apply(

@@ -15,7 +15,11 @@ fn each_bad_stack_gets_its_specific_error() {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     cases.sort();
-    assert!(cases.len() >= 15, "at least 15 bad stacks, found {}", cases.len());
+    assert!(
+        cases.len() >= 15,
+        "at least 15 bad stacks, found {}",
+        cases.len()
+    );
     let s = Sandbox::new();
     for case in &cases {
         let rel = case.strip_prefix(repo_root()).unwrap();
@@ -31,13 +35,22 @@ fn each_bad_stack_gets_its_specific_error() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{}: {stderr}", rel.display());
         for line in expected.lines().filter(|l| !l.trim().is_empty()) {
-            assert!(stderr.contains(line.trim()), "{}: expected {:?} in:\n{stderr}", rel.display(), line.trim());
+            assert!(
+                stderr.contains(line.trim()),
+                "{}: expected {:?} in:\n{stderr}",
+                rel.display(),
+                line.trim()
+            );
         }
 
         // plan fails the same way and writes no state.
         let copy = s.write("case.yaml", &std::fs::read_to_string(case).unwrap());
         let plan = s.run(&["plan", copy.to_str().unwrap()]);
         assert_eq!(plan.code, 1, "{}: {}", rel.display(), plan.all());
-        assert!(!s.exists("state"), "{}: a failed plan wrote state", rel.display());
+        assert!(
+            !s.exists("state"),
+            "{}: a failed plan wrote state",
+            rel.display()
+        );
     }
 }

@@ -39,20 +39,44 @@ fn failure_skips_dependents_and_keeps_independent_work() {
     let r = s.run(&["apply", "f.yaml", "--auto-approve"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(r.stderr.contains("apply::create_failed"), "{}", r.all());
-    assert!(r.stderr.contains("/proc/trustplane-cannot-write-here/x"), "the cause: {}", r.all());
+    assert!(
+        r.stderr.contains("/proc/trustplane-cannot-write-here/x"),
+        "the cause: {}",
+        r.all()
+    );
     assert!(r.stderr.contains("failed:  broken"), "{}", r.all());
-    assert!(r.stderr.contains("skipped (a dependency failed): after_broken, after_after"), "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("skipped (a dependency failed): after_broken, after_after"),
+        "{}",
+        r.all()
+    );
     // Only the root cause is reported as an error, not its skipped dependents.
-    assert_eq!(r.stderr.matches("apply::create_failed").count(), 1, "{}", r.all());
+    assert_eq!(
+        r.stderr.matches("apply::create_failed").count(),
+        1,
+        "{}",
+        r.all()
+    );
     assert_eq!(s.read("ok.txt"), "fine");
     let mut names: Vec<String> = s.state_list("f.yaml").into_iter().map(|(a, _)| a).collect();
     names.sort();
-    assert_eq!(names, vec!["fast_branch", "slow_branch"], "independent branches finished and were saved");
+    assert_eq!(
+        names,
+        vec!["fast_branch", "slow_branch"],
+        "independent branches finished and were saved"
+    );
 
     // Fixing the stack and re-running converges, creating only what is missing.
-    s.write("f.yaml", &FAILING.replace("/proc/trustplane-cannot-write-here/x", "fixed.txt"));
+    s.write(
+        "f.yaml",
+        &FAILING.replace("/proc/trustplane-cannot-write-here/x", "fixed.txt"),
+    );
     let plan = s.run(&["plan", "f.yaml"]);
-    assert_eq!(summary_line(&plan.stdout), "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy.");
+    assert_eq!(
+        summary_line(&plan.stdout),
+        "Plan: 3 to add, 0 to change, 0 to replace, 0 to destroy."
+    );
     s.run(&["apply", "f.yaml", "--auto-approve"]).ok();
     assert_eq!(s.state_list("f.yaml").len(), 5);
 }
@@ -73,7 +97,9 @@ fn wait_for_state(s: &Sandbox, min_lines: usize) {
     // Wait until the apply has made progress: some files exist.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(20) {
-        let count = std::fs::read_dir(s.path("files")).map(|d| d.count()).unwrap_or(0);
+        let count = std::fs::read_dir(s.path("files"))
+            .map(|d| d.count())
+            .unwrap_or(0);
         if count >= min_lines {
             return;
         }
@@ -100,19 +126,44 @@ fn sigkill_mid_apply_then_reapply_converges() {
     // Everything in state exists for real, and the lock of the dead process is broken.
     let in_state = s.state_list("slow.yaml");
     let saved = in_state.len();
-    assert!(saved > 0 && saved < 2 * n, "partial progress was saved: {saved}");
+    assert!(
+        saved > 0 && saved < 2 * n,
+        "partial progress was saved: {saved}"
+    );
     for (address, _) in &in_state {
         if let Some(i) = address.strip_prefix("file") {
-            assert_eq!(s.read(&format!("files/{i}.txt")), i, "state holds only what exists");
+            assert_eq!(
+                s.read(&format!("files/{i}.txt")),
+                i,
+                "state holds only what exists"
+            );
         }
     }
     let plan = s.run(&["plan", "slow.yaml"]);
     plan.ok();
-    assert!(plan.stderr.contains("broke a stale state lock") || !plan.stderr.contains("locked"), "{}", plan.all());
-    let expected = format!("Plan: {} to add, 0 to change, 0 to replace, 0 to destroy.", 2 * n - saved);
-    assert_eq!(summary_line(&plan.stdout), expected, "nothing done is redone");
+    assert!(
+        plan.stderr.contains("broke a stale state lock") || !plan.stderr.contains("locked"),
+        "{}",
+        plan.all()
+    );
+    let expected = format!(
+        "Plan: {} to add, 0 to change, 0 to replace, 0 to destroy.",
+        2 * n - saved
+    );
+    assert_eq!(
+        summary_line(&plan.stdout),
+        expected,
+        "nothing done is redone"
+    );
 
-    s.run(&["apply", "slow.yaml", "--auto-approve", "--parallelism", "10"]).ok();
+    s.run(&[
+        "apply",
+        "slow.yaml",
+        "--auto-approve",
+        "--parallelism",
+        "10",
+    ])
+    .ok();
     let all = s.state_list("slow.yaml");
     assert_eq!(all.len(), 2 * n, "nothing lost, nothing duplicated");
     for i in 0..n {
@@ -148,7 +199,10 @@ fn sigint_finishes_in_flight_work_saves_state_and_exits_130() {
     assert!(!plan.stderr.contains("stale"), "{}", plan.all());
     assert_eq!(
         summary_line(&plan.stdout),
-        format!("Plan: {} to add, 0 to change, 0 to replace, 0 to destroy.", 40 - saved)
+        format!(
+            "Plan: {} to add, 0 to change, 0 to replace, 0 to destroy.",
+            40 - saved
+        )
     );
 }
 
@@ -176,8 +230,16 @@ fn lock_contention_between_two_processes() {
     let second = s.run(&["plan", "lock.yaml"]);
     assert_eq!(second.code, 1, "{}", second.all());
     assert!(second.stderr.contains("state::locked"), "{}", second.all());
-    assert!(second.stderr.contains(&format!("pid {}", holder.id())), "names the holder: {}", second.all());
-    assert!(second.stderr.contains("`apply`"), "names the command: {}", second.all());
+    assert!(
+        second.stderr.contains(&format!("pid {}", holder.id())),
+        "names the holder: {}",
+        second.all()
+    );
+    assert!(
+        second.stderr.contains("`apply`"),
+        "names the command: {}",
+        second.all()
+    );
     assert!(second.stderr.contains("force-unlock"), "{}", second.all());
 
     // Waiting with --lock-timeout: succeeds once the first run finishes.
@@ -191,7 +253,10 @@ fn lock_contention_between_two_processes() {
 #[test]
 fn force_unlock_removes_a_lock_by_id() {
     let s = Sandbox::new();
-    s.write("u.yaml", "stack: u\nresources:\n  n:\n    type: core.null\n");
+    s.write(
+        "u.yaml",
+        "stack: u\nresources:\n  n:\n    type: core.null\n",
+    );
     // A lock held by a live process (this test), as another host's run would leave it.
     let info = serde_json::json!({
         "id": "7d9c1c5e-1111-4222-8333-944455556666",
@@ -204,10 +269,21 @@ fn force_unlock_removes_a_lock_by_id() {
     s.write("state/u/default/lock.json", &info.to_string());
     let blocked = s.run(&["plan", "u.yaml"]);
     assert_eq!(blocked.code, 1, "{}", blocked.all());
-    assert!(blocked.stderr.contains("someone@build-agent-7"), "{}", blocked.all());
+    assert!(
+        blocked.stderr.contains("someone@build-agent-7"),
+        "{}",
+        blocked.all()
+    );
 
     let wrong = s.run(&["state", "force-unlock", "not-the-id", "-f", "u.yaml"]);
     assert_eq!(wrong.code, 1, "{}", wrong.all());
-    s.run(&["state", "force-unlock", "7d9c1c5e-1111-4222-8333-944455556666", "-f", "u.yaml"]).ok();
+    s.run(&[
+        "state",
+        "force-unlock",
+        "7d9c1c5e-1111-4222-8333-944455556666",
+        "-f",
+        "u.yaml",
+    ])
+    .ok();
     s.run(&["plan", "u.yaml"]).ok();
 }

@@ -25,7 +25,13 @@ fn list_show_mv_rm_and_history() {
     s.run(&["apply", "st.yaml", "--auto-approve"]).ok();
 
     let list = s.state_list("st.yaml");
-    assert_eq!(list, vec![("a".to_string(), "core.null".to_string()), ("b".into(), "core.file".into())]);
+    assert_eq!(
+        list,
+        vec![
+            ("a".to_string(), "core.null".to_string()),
+            ("b".into(), "core.file".into())
+        ]
+    );
 
     let show = s.run(&["state", "show", "b", "-f", "st.yaml"]);
     show.ok();
@@ -43,13 +49,24 @@ fn list_show_mv_rm_and_history() {
     by_dir.ok();
     assert_eq!(by_dir.stdout.lines().count(), 2);
 
-    s.run(&["state", "mv", "b", "renamed", "-f", "st.yaml"]).ok();
+    s.run(&["state", "mv", "b", "renamed", "-f", "st.yaml"])
+        .ok();
     assert!(s.state_list("st.yaml").iter().any(|(a, _)| a == "renamed"));
     // The stack still calls it b: the plan creates b and destroys the renamed copy.
     let plan = s.run(&["plan", "st.yaml"]);
-    assert!(plan.stdout.contains("+ b (core.file) will be created"), "{}", plan.all());
-    assert!(plan.stdout.contains("- renamed (core.file) will be destroyed"), "{}", plan.all());
-    s.run(&["state", "mv", "renamed", "b", "-f", "st.yaml"]).ok();
+    assert!(
+        plan.stdout.contains("+ b (core.file) will be created"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        plan.stdout
+            .contains("- renamed (core.file) will be destroyed"),
+        "{}",
+        plan.all()
+    );
+    s.run(&["state", "mv", "renamed", "b", "-f", "st.yaml"])
+        .ok();
 
     s.run(&["state", "rm", "a", "-f", "st.yaml"]).ok();
     assert_eq!(s.state_list("st.yaml").len(), 1);
@@ -74,10 +91,18 @@ fn import_adopts_an_existing_object() {
     r.ok();
     assert!(r.stdout.contains("Imported existing.txt"), "{}", r.all());
     let show = s.run(&["state", "show", "b", "-f", "st.yaml"]);
-    assert!(show.stdout.contains("\"content\": \"bee\""), "{}", show.all());
+    assert!(
+        show.stdout.contains("\"content\": \"bee\""),
+        "{}",
+        show.all()
+    );
     // The stack wants path b.txt: the plan replaces the imported file.
     let plan = s.run(&["plan", "st.yaml"]);
-    assert!(plan.stdout.contains("-/+ b (core.file) must be replaced"), "{}", plan.all());
+    assert!(
+        plan.stdout.contains("-/+ b (core.file) must be replaced"),
+        "{}",
+        plan.all()
+    );
 
     let again = s.run(&["import", "b", "existing.txt", "st.yaml"]);
     assert_eq!(again.code, 1, "{}", again.all());
@@ -102,8 +127,16 @@ fn outputs_print_plain_and_json() {
     assert_eq!(doc["b_sha"]["value"].as_str().unwrap(), sha.stdout.trim());
     let typo = s.run(&["output", "b_sah", "-f", "st.yaml"]);
     assert_eq!(typo.code, 1);
-    assert!(typo.stderr.contains("did you mean `b_sha`?"), "{}", typo.all());
+    assert!(
+        typo.stderr.contains("did you mean `b_sha`?"),
+        "{}",
+        typo.all()
+    );
     let nowhere = s.run(&["output"]);
     assert_eq!(nowhere.code, 1);
-    assert!(nowhere.stderr.contains("-f STACK.yaml"), "{}", nowhere.all());
+    assert!(
+        nowhere.stderr.contains("-f STACK.yaml"),
+        "{}",
+        nowhere.all()
+    );
 }

@@ -3,6 +3,7 @@
 //! values and prior snapshots, and talks to the system it manages.
 
 pub mod core;
+pub mod kubernetes;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -195,6 +196,14 @@ pub trait Provider: Send + Sync {
             ..Snapshot::default()
         };
         self.read(ctx, type_name, &prior).await
+    }
+
+    /// A stable name of the object a resource manages (`apps/v1/Deployment/ns/name`), so
+    /// the engine can refuse two resources managing the same object. `None`: no such name
+    /// (not known before apply, or the type manages nothing nameable). A resource that
+    /// manages several objects returns one name per line.
+    fn identity(&self, _type_name: &str, _properties: &Value) -> Option<String> {
+        None
     }
 
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".

@@ -31,7 +31,10 @@ impl Run {
 
     /// Both streams, for assertion messages.
     pub fn all(&self) -> String {
-        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code, self.stdout, self.stderr)
+        format!(
+            "exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
     }
 
     pub fn ok(&self) -> &Run {
@@ -102,7 +105,10 @@ impl Sandbox {
             .lines()
             .map(|l| {
                 let mut parts = l.split('\t');
-                (parts.next().unwrap().to_string(), parts.next().unwrap_or("").to_string())
+                (
+                    parts.next().unwrap().to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                )
             })
             .collect()
     }
