@@ -7,11 +7,23 @@ use crate::value::{Map, Value};
 /// The field manager of every write.
 pub const FIELD_MANAGER: &str = "trustplane";
 
-/// The apply body for one object: the object as desired, less metadata a client must
-/// not send (it would be refused or would pin a stale version).
+/// A label every applied object carries. It gives trustplane a field it always owns:
+/// the API server drops a manager whose field set is empty, and an object applied with
+/// nothing but a name would otherwise not show trustplane among its managers, which is
+/// how trustplane tells its objects from others' before deleting.
+pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "trustplane");
+
+/// The apply body for one object: the object as desired with the [`MANAGED_BY`] label
+/// (unless the object sets that label itself), less metadata a client must not send (it
+/// would be refused or would pin a stale version).
 pub fn ssa_body(object: &Value) -> serde_json::Value {
     let mut body = object.clone();
     if let Some(Value::Map(mut m)) = body.get("metadata").cloned() {
+        let labels = m.entry("labels".to_string()).or_insert_with(Value::map);
+        if let Value::Map(l) = labels {
+            l.entry(MANAGED_BY.0.to_string())
+                .or_insert_with(|| MANAGED_BY.1.into());
+        }
         for k in [
             "managedFields",
             "resourceVersion",
@@ -98,7 +110,15 @@ mod tests {
         ));
         assert_eq!(
             body,
-            serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a"},"data":{"k":"v"}})
+            serde_json::json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a",
+                "labels":{"app.kubernetes.io/managed-by":"trustplane"}},"data":{"k":"v"}})
+        );
+        let own = ssa_body(&v(
+            r#"{"metadata":{"name":"a","labels":{"app.kubernetes.io/managed-by":"Helm","x":"y"}}}"#,
+        ));
+        assert_eq!(
+            own["metadata"]["labels"],
+            serde_json::json!({"app.kubernetes.io/managed-by":"Helm","x":"y"})
         );
     }
 

@@ -154,18 +154,7 @@ impl TypedKind {
                 props.set_path(prop, v.clone());
             }
         }
-        for key in [
-            "labels.kubernetes.io/metadata.name",
-            "annotations.kubectl.kubernetes.io/last-applied-configuration",
-        ] {
-            let (map, k) = key.split_once('.').unwrap();
-            if let Some(Value::Map(m)) = props.as_map_mut().and_then(|p| p.get_mut(map)) {
-                m.remove(k);
-                if m.is_empty() {
-                    props.remove_path(map);
-                }
-            }
-        }
+        strip_server_written(&mut props);
         props
     }
 
@@ -199,6 +188,35 @@ impl TypedKind {
                 );
             }
             _ => {}
+        }
+    }
+}
+
+/// Labels and annotations that the API server, kubectl or trustplane itself write, left
+/// out of imported properties.
+pub const SERVER_WRITTEN: &[(&str, &str)] = &[
+    ("labels", "kubernetes.io/metadata.name"),
+    ("labels", super::apply::MANAGED_BY.0),
+    (
+        "annotations",
+        "kubectl.kubernetes.io/last-applied-configuration",
+    ),
+];
+
+/// Removes [`SERVER_WRITTEN`] entries from the `labels` and `annotations` of `v` (the
+/// properties of a typed kind, or an object's metadata); maps left empty are removed.
+pub fn strip_server_written(v: &mut Value) {
+    for (map, key) in SERVER_WRITTEN {
+        if let Some(Value::Map(m)) = v.as_map_mut().and_then(|p| p.get_mut(*map)) {
+            let ours = |v: &Value| {
+                *key != super::apply::MANAGED_BY.0 || v.as_str() == Some(super::apply::MANAGED_BY.1)
+            };
+            if m.get(*key).is_some_and(ours) {
+                m.remove(*key);
+            }
+            if m.is_empty() {
+                v.remove_path(map);
+            }
         }
     }
 }

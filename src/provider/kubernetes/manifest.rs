@@ -224,18 +224,9 @@ pub fn import_manifest(live: &Value) -> Value {
             .collect();
         obj.set_path("metadata", Value::Map(kept));
     }
-    if let Some(Value::Map(a)) = obj
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .cloned()
-    {
-        let mut a = a;
-        a.remove("kubectl.kubernetes.io/last-applied-configuration");
-        if a.is_empty() {
-            obj.remove_path("metadata.annotations");
-        } else {
-            obj.set_path("metadata.annotations", Value::Map(a));
-        }
+    if let Some(mut meta) = obj.get("metadata").cloned() {
+        super::kinds::strip_server_written(&mut meta);
+        obj.set_path("metadata", meta);
     }
     obj
 }
@@ -320,13 +311,14 @@ mod tests {
     fn import_keeps_only_what_a_stack_would_write() {
         let live = v(
             r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n",
-            "uid":"u","resourceVersion":"4","managedFields":[],"annotations":{
+            "uid":"u","resourceVersion":"4","managedFields":[],
+            "labels":{"app.kubernetes.io/managed-by":"trustplane","team":"a"},"annotations":{
             "kubectl.kubernetes.io/last-applied-configuration":"{}"}},"data":{"k":"v"},"status":{}}"#,
         );
         assert_eq!(
             import_manifest(&live),
             v(
-                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n"},"data":{"k":"v"}}"#
+                r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"n","labels":{"team":"a"}},"data":{"k":"v"}}"#
             )
         );
     }
