@@ -186,8 +186,8 @@ impl KubernetesProvider {
             let Some(ns) = r.namespace.clone() else {
                 return Err(with_field(
                     ProviderError::new(format!(
-                        "{} {} is namespaced, but {} names no namespace",
-                        r.kind, r.name, r.name
+                        "{} is a namespaced kind, but {} {} has no namespace",
+                        r.kind, r.kind, r.name
                     ))
                     .with_help("set metadata.namespace"),
                     object_field(type_name, props, "metadata.namespace"),
