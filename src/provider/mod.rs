@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod core;
 pub mod helm;
+pub mod kubernetes;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -199,6 +200,14 @@ pub trait Provider: Send + Sync {
         self.read(ctx, type_name, &prior).await
     }
 
+    /// A stable name of the object a resource manages (`apps/v1/Deployment/ns/name`), so
+    /// the engine can refuse two resources managing the same object. `None`: no such name
+    /// (not known before apply, or the type manages nothing nameable). A resource that
+    /// manages several objects returns one name per line.
+    fn identity(&self, _type_name: &str, _properties: &Value) -> Option<String> {
+        None
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,
@@ -276,6 +285,7 @@ impl Registry {
             Arc::new(core::CoreProvider),
             Arc::new(aws::AwsProvider::default()),
             Arc::new(helm::HelmProvider::default()),
+            Arc::new(kubernetes::KubernetesProvider::default()),
         ])
     }
 

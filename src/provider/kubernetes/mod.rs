@@ -1,0 +1,730 @@
+//! The `kubernetes` provider: Kubernetes objects applied with server-side apply under the
+//! field manager `trustplane`.
+//!
+//! - `k8s.namespace`, `k8s.service_account`: typed core objects;
+//! - `k8s.manifest`: any object, inline or from a multi-document file, found through API
+//!   discovery (so CRD kinds work once their CRD exists);
+//! - `certmanager.certificate`, `awspca.issuer`: typed cert-manager and
+//!   aws-privateca-issuer objects, validated at plan time.
+//!
+//! Drift compares only the fields trustplane applied: a live object is projected onto the
+//! shape of the applied one, so server defaults and other managers' fields never show.
+
+pub mod apply;
+pub mod client;
+pub mod discovery;
+pub mod kinds;
+pub mod manifest;
+pub mod names;
+pub mod object;
+pub mod wait;
+
+use std::time::Instant;
+
+use async_trait::async_trait;
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use kube::Client;
+
+use super::{
+    default_diff, Attribute, DiffResult, OpContext, Property, Provider, ProviderError,
+    ProviderResult, ResourceSchema, Snapshot, Type,
+};
+use crate::diag::Diagnostic;
+use crate::value::Value;
+use apply::FIELD_MANAGER;
+use client::{api_error, is_not_found, Cluster, Settings};
+use kinds::TypedKind;
+use manifest::MANIFEST;
+use object::{managers, ObjectRef};
+
+#[derive(Default)]
+pub struct KubernetesProvider {
+    cluster: Cluster,
+}
+
+/// Properties every `k8s` type has.
+fn common_properties() -> Vec<Property> {
+    vec![
+        Property::new("force", Type::Bool).describe(
+            "Take over fields another field manager owns instead of failing on the conflict.",
+        ),
+        Property::new(
+            "wait_for",
+            Type::Object(vec![
+                Property::new("condition", Type::String)
+                    .describe("A status condition to wait for, Type=Status (Ready=True)."),
+                Property::new("rollout", Type::Bool)
+                    .describe("Wait for a Deployment, StatefulSet or DaemonSet to roll out."),
+                Property::new("timeout", Type::Duration).describe("Default 5m."),
+            ]),
+        )
+        .describe("After create or update, wait until the object is ready."),
+        Property::new("wait_for_deletion", Type::Bool)
+            .describe("On delete, wait until the object is gone (finalizers have run)."),
+    ]
+}
+
+fn manifest_schema() -> ResourceSchema {
+    let mut properties = vec![
+        Property::new("manifest", Type::Any)
+            .describe("One object, inline: apiVersion, kind, metadata.name and the rest."),
+        Property::new("file", Type::String).describe(
+            "A YAML file of one or more objects, all managed by this resource (path relative \
+             to the working directory).",
+        ),
+    ];
+    properties.extend(common_properties());
+    ResourceSchema {
+        type_name: MANIFEST,
+        description: "Any Kubernetes object, or every object of a YAML file.",
+        properties,
+        attributes: vec![
+            Attribute::new("uid", "metadata.uid of the (first) object."),
+            Attribute::new(
+                "resource_version",
+                "metadata.resourceVersion of the (first) object.",
+            ),
+            Attribute::new(
+                "objects",
+                "Ids of the objects managed, apiVersion/Kind/namespace/name.",
+            ),
+        ],
+        data_source: false,
+        managed: true,
+    }
+}
+
+/// Where an error about one object points, in the resource's properties.
+fn object_field(type_name: &str, props: &Value, sub: &str) -> Option<String> {
+    if type_name != MANIFEST {
+        return match sub {
+            "metadata.namespace" => Some("namespace".into()),
+            _ => None,
+        };
+    }
+    if props.get("manifest").is_some_and(|m| !m.is_null()) {
+        Some(format!("manifest.{sub}"))
+    } else {
+        Some("file".into())
+    }
+}
+
+fn with_field(err: ProviderError, field: Option<String>) -> ProviderError {
+    match field {
+        Some(f) if err.field.is_none() => err.with_field(f),
+        _ => err,
+    }
+}
+
+fn unknown_type(type_name: &str) -> ProviderError {
+    ProviderError::new(format!(
+        "the kubernetes provider has no resource type {type_name}"
+    ))
+}
+
+fn to_value<T: serde::Serialize>(o: &T) -> Value {
+    Value::from_json(serde_json::to_value(o).unwrap_or_default())
+}
+
+/// One object's place in the cluster: the API to reach it and its reference.
+struct Target {
+    api: Api<DynamicObject>,
+    r: ObjectRef,
+}
+
+impl KubernetesProvider {
+    async fn client(&self) -> ProviderResult<Client> {
+        self.cluster.client().await
+    }
+
+    /// The objects the desired properties describe.
+    fn desired_objects(&self, type_name: &str, props: &Value) -> ProviderResult<Vec<Value>> {
+        if let Some(k) = kinds::typed(type_name) {
+            return Ok(vec![k.to_object(props)]);
+        }
+        if type_name == MANIFEST {
+            return manifest::objects(props);
+        }
+        Err(unknown_type(type_name))
+    }
+
+    /// The objects a snapshot says were applied.
+    fn applied_objects(&self, type_name: &str, props: &Value) -> ProviderResult<Vec<Value>> {
+        if let Some(k) = kinds::typed(type_name) {
+            return Ok(vec![k.to_object(props)]);
+        }
+        if type_name == MANIFEST {
+            return Ok(manifest::applied_objects(props));
+        }
+        Err(unknown_type(type_name))
+    }
+
+    /// Resolves an object's kind and scope. `Ok(None)`: the kind is not served (only
+    /// asked for with `gone_if_unserved`, when reading or deleting).
+    async fn target(
+        &self,
+        client: &Client,
+        type_name: &str,
+        props: &Value,
+        obj: &Value,
+        gone_if_unserved: bool,
+    ) -> ProviderResult<Option<Target>> {
+        let mut r = ObjectRef::of(obj).ok_or_else(|| {
+            with_field(
+                ProviderError::new("the object has no apiVersion, kind or metadata.name"),
+                object_field(type_name, props, ""),
+            )
+        })?;
+        let resolved = match discovery::resolve(client, &r).await {
+            Ok(res) => res,
+            Err(_) if gone_if_unserved => return Ok(None),
+            Err(e) => return Err(with_field(e, object_field(type_name, props, "kind"))),
+        };
+        let api = if resolved.namespaced {
+            let Some(ns) = r.namespace.clone() else {
+                return Err(with_field(
+                    ProviderError::new(format!(
+                        "{} is a namespaced kind, but {} {} has no namespace",
+                        r.kind, r.kind, r.name
+                    ))
+                    .with_help("set metadata.namespace"),
+                    object_field(type_name, props, "metadata.namespace"),
+                ));
+            };
+            Api::namespaced_with(client.clone(), &ns, &resolved.resource)
+        } else {
+            r.namespace = None;
+            Api::all_with(client.clone(), &resolved.resource)
+        };
+        Ok(Some(Target { api, r }))
+    }
+
+    async fn get(&self, t: &Target) -> ProviderResult<Option<Value>> {
+        t.api
+            .get_opt(&t.r.name)
+            .await
+            .map(|o| o.as_ref().map(to_value))
+            .map_err(|e| api_error(&format!("read {}", t.r.describe()), e))
+    }
+
+    /// Applies every object; `known` are the ids already managed by this resource, which
+    /// may exist without a trustplane field manager (just imported).
+    async fn apply_all(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        props: &Value,
+        objects: &[Value],
+        known: &[String],
+    ) -> ProviderResult<Vec<Value>> {
+        let client = self.client().await?;
+        let force = props.get("force").and_then(Value::as_bool).unwrap_or(false);
+        let mut targets = Vec::new();
+        for obj in objects {
+            let t = self
+                .target(&client, type_name, props, obj, false)
+                .await?
+                .expect("unserved kinds are errors here");
+            if !known.contains(&t.r.id()) {
+                if let Some(existing) = self.get(&t).await? {
+                    if !managers(&existing).iter().any(|m| m == FIELD_MANAGER) {
+                        return Err(ProviderError::new(format!(
+                            "{} already exists and was not created by trustplane",
+                            t.r.describe()
+                        ))
+                        .with_help(format!(
+                            "to manage it from this stack, adopt it first: trustplane import {} {}",
+                            ctx.address,
+                            import_id(type_name, &t.r)
+                        )));
+                    }
+                }
+            }
+            ctx.progress(&format!("applying {}", t.r.describe()));
+            let mut params = PatchParams::apply(FIELD_MANAGER);
+            params.force = force;
+            let body = apply::ssa_body(obj);
+            t.api
+                .patch(&t.r.name, &params, &Patch::Apply(&body))
+                .await
+                .map_err(|e| apply_error(type_name, props, &t.r, e))?;
+            targets.push(t);
+        }
+        let mut live = Vec::new();
+        for t in &targets {
+            let obj = match wait::spec(props) {
+                Some(spec) => self.wait_until(ctx, &client, t, &spec).await?,
+                None => self.get(t).await?.unwrap_or(Value::Null),
+            };
+            live.push(obj);
+        }
+        Ok(live)
+    }
+
+    /// Polls the object until it satisfies `spec`, or fails at the timeout with its last
+    /// conditions and Events.
+    async fn wait_until(
+        &self,
+        ctx: &OpContext,
+        client: &Client,
+        t: &Target,
+        spec: &wait::WaitSpec,
+    ) -> ProviderResult<Value> {
+        let deadline = Instant::now() + spec.timeout;
+        let mut attempt = 0;
+        let mut last_note = String::new();
+        loop {
+            let obj = self.get(t).await?.ok_or_else(|| {
+                ProviderError::new(format!(
+                    "{} disappeared while waiting for {}",
+                    t.r.describe(),
+                    spec.describe()
+                ))
+            })?;
+            let why = match wait::check(spec, &obj) {
+                Ok(()) => return Ok(obj),
+                Err(why) => why,
+            };
+            let now = Instant::now();
+            if now >= deadline {
+                let events = self.events(client, &t.r).await;
+                let mut detail = format!("last conditions: {}", wait::conditions_summary(&obj));
+                if events.is_empty() {
+                    detail.push_str("\nno events about it");
+                } else {
+                    detail.push_str("\nlast events:");
+                    for e in events {
+                        detail.push_str("\n  ");
+                        detail.push_str(&e);
+                    }
+                }
+                return Err(ProviderError::new(format!(
+                    "timed out after {} waiting for {} on {}: {why}\n{detail}",
+                    crate::duration::format(spec.timeout),
+                    spec.describe(),
+                    t.r.describe()
+                ))
+                .with_field("wait_for")
+                .with_help("raise wait_for.timeout, or see why the object is not ready with kubectl describe"));
+            }
+            let note = format!(
+                "waiting for {} on {} ({why})",
+                spec.describe(),
+                t.r.describe()
+            );
+            if note != last_note {
+                ctx.progress(&note);
+                last_note = note;
+            }
+            tokio::time::sleep(wait::backoff(attempt).min(deadline - now)).await;
+            attempt += 1;
+        }
+    }
+
+    /// The last few Events about an object, best effort: failures to list them yield none.
+    async fn events(&self, client: &Client, r: &ObjectRef) -> Vec<String> {
+        let gvk = GroupVersionKind::gvk("", "v1", "Event");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "events");
+        let ns = r.namespace.as_deref().unwrap_or("default");
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+        let selector = format!("involvedObject.name={}", r.name);
+        let list = match api.list(&ListParams::default().fields(&selector)).await {
+            Ok(l) => l,
+            // Some servers do not take this field selector: filter here instead.
+            Err(_) => match api.list(&ListParams::default()).await {
+                Ok(l) => l,
+                Err(_) => return Vec::new(),
+            },
+        };
+        let events: Vec<Value> = list
+            .items
+            .iter()
+            .map(to_value)
+            .filter(|e| wait::event_is_about(e, &r.kind, &r.name))
+            .collect();
+        wait::events_summary(&events, 5)
+    }
+
+    /// Deletes one object if trustplane manages it, waiting for it to go if asked.
+    async fn delete_one(
+        &self,
+        ctx: &OpContext,
+        client: &Client,
+        type_name: &str,
+        props: &Value,
+        obj: &Value,
+    ) -> ProviderResult<()> {
+        let Some(t) = self.target(client, type_name, props, obj, true).await? else {
+            return Ok(());
+        };
+        let Some(live) = self.get(&t).await? else {
+            return Ok(());
+        };
+        if !managers(&live).iter().any(|m| m == FIELD_MANAGER) {
+            ctx.progress(&format!(
+                "leaving {} in place: trustplane does not manage it",
+                t.r.describe()
+            ));
+            return Ok(());
+        }
+        ctx.progress(&format!("deleting {}", t.r.describe()));
+        match t.api.delete(&t.r.name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(api_error(&format!("delete {}", t.r.describe()), e)),
+        }
+        if props.get("wait_for_deletion").and_then(Value::as_bool) == Some(true) {
+            let timeout = wait::timeout(props);
+            let deadline = Instant::now() + timeout;
+            let mut attempt = 0;
+            while let Some(live) = self.get(&t).await? {
+                let now = Instant::now();
+                if now >= deadline {
+                    let finalizers = live
+                        .get("metadata")
+                        .and_then(|m| m.get("finalizers"))
+                        .map(Value::render)
+                        .unwrap_or_else(|| "none".into());
+                    return Err(ProviderError::new(format!(
+                        "timed out after {} waiting for {} to be deleted (finalizers: {finalizers})",
+                        crate::duration::format(timeout),
+                        t.r.describe()
+                    ))
+                    .with_help("a finalizer's controller may be gone; see kubectl describe"));
+                }
+                ctx.progress(&format!("waiting for {} to be deleted", t.r.describe()));
+                tokio::time::sleep(wait::backoff(attempt).min(deadline - now)).await;
+                attempt += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self, type_name: &str, props: Value, live: &[Value]) -> Snapshot {
+        let first = live.first().cloned().unwrap_or(Value::Null);
+        let meta = first.get("metadata").cloned().unwrap_or(Value::Null);
+        let mut attributes = Value::map();
+        attributes.set_path("uid", meta.get_str("uid").unwrap_or_default().into());
+        attributes.set_path(
+            "resource_version",
+            meta.get_str("resourceVersion").unwrap_or_default().into(),
+        );
+        let id = match kinds::typed(type_name) {
+            Some(k) => {
+                k.extra_attributes(&first, &mut attributes);
+                k.id(&props).unwrap_or_default()
+            }
+            None => {
+                let ids: Vec<Value> = live
+                    .iter()
+                    .filter_map(ObjectRef::of)
+                    .map(|r| Value::from(r.id()))
+                    .collect();
+                let first_id = ids
+                    .first()
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                attributes.set_path("objects", Value::List(ids));
+                first_id
+            }
+        };
+        Snapshot {
+            id,
+            properties: props,
+            attributes,
+        }
+    }
+
+    /// Reads the live objects of a snapshot: `None` when all are gone; a gone object of a
+    /// file reads as null.
+    async fn read_live(
+        &self,
+        type_name: &str,
+        props: &Value,
+        applied: &[Value],
+    ) -> ProviderResult<Option<Vec<Value>>> {
+        let client = self.client().await?;
+        let mut live = Vec::new();
+        for obj in applied {
+            let found = match self.target(&client, type_name, props, obj, true).await? {
+                Some(t) => self.get(&t).await?,
+                None => None,
+            };
+            live.push(found.unwrap_or(Value::Null));
+        }
+        Ok(live.iter().any(|o| !o.is_null()).then_some(live))
+    }
+}
+
+/// The import id of an object for a resource type.
+fn import_id(type_name: &str, r: &ObjectRef) -> String {
+    match (type_name, &r.namespace) {
+        (MANIFEST, _) => r.id(),
+        (_, Some(ns)) => format!("{ns}/{}", r.name),
+        (_, None) => r.name.clone(),
+    }
+}
+
+/// An apply failure; a conflict names the other field managers.
+fn apply_error(type_name: &str, props: &Value, r: &ObjectRef, e: kube::Error) -> ProviderError {
+    if let kube::Error::Api(s) = &e {
+        if s.code == 409 {
+            let owners = apply::conflict_managers(&s.message);
+            let who = if owners.is_empty() {
+                "another field manager".to_string()
+            } else {
+                owners
+                    .iter()
+                    .map(|o| format!("{o:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return with_field(
+                ProviderError::new(format!(
+                    "cannot apply {}: fields are owned by {who}: {}",
+                    r.describe(),
+                    s.message
+                ))
+                .with_help("set `force: true` on the resource to take these fields over, or stop setting them"),
+                object_field(type_name, props, ""),
+            );
+        }
+    }
+    api_error(&format!("apply {}", r.describe()), e)
+}
+
+#[async_trait]
+impl Provider for KubernetesProvider {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        let common = common_properties();
+        let mut out = kinds::schemas(&common);
+        out.insert(2, manifest_schema());
+        out
+    }
+
+    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
+        let mut out = if type_name == MANIFEST {
+            manifest::validate(properties)
+        } else {
+            kinds::validate(type_name, properties)
+        };
+        out.extend(wait::validate(properties));
+        out
+    }
+
+    async fn configure(&self, settings: &Value) -> ProviderResult<()> {
+        self.cluster
+            .configure(Settings::from_value(settings)?)
+            .await;
+        Ok(())
+    }
+
+    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
+        let objects = match kinds::typed(type_name) {
+            Some(k) => vec![k.to_object(properties)],
+            None if type_name == MANIFEST => match properties.get("manifest") {
+                Some(m) if !m.is_null() => vec![m.clone()],
+                _ => manifest::read_file(properties.get_str("file")?).ok()?,
+            },
+            None => return None,
+        };
+        let ids: Option<Vec<String>> = objects
+            .iter()
+            .map(|o| ObjectRef::of(o).map(|r| r.id()))
+            .collect();
+        Some(ids?.join("\n"))
+    }
+
+    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+        let mut effective = desired.clone();
+        if schema.type_name == MANIFEST && desired.get_str("file").is_some() {
+            match manifest::objects(desired) {
+                Ok(objs) => effective = manifest::with_objects(desired, &objs),
+                // Unreadable now: plan an update, which reports the error.
+                Err(_) => effective.set_path(manifest::DOCUMENTS, Value::Unknown),
+            }
+        }
+        let mut d = default_diff(schema, prior, &effective);
+        if schema.type_name == MANIFEST && d.changed.iter().any(|c| c == "manifest") {
+            let before = prior.properties.get("manifest").and_then(ObjectRef::of);
+            let after = desired.get("manifest").and_then(ObjectRef::of);
+            if before.is_some() && before != after {
+                d.requires_replace.push("manifest".into());
+                d.planned_attributes = super::unknown_attributes(schema);
+            }
+        }
+        if d.requires_replace.is_empty() && !d.changed.is_empty() {
+            if let Value::Map(m) = &mut d.planned_attributes {
+                for k in ["resource_version", "ready"] {
+                    if m.contains_key(k) {
+                        m.insert(k.into(), Value::Unknown);
+                    }
+                }
+            }
+        }
+        d
+    }
+
+    async fn create(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        let objects = self.desired_objects(type_name, desired)?;
+        let live = self
+            .apply_all(ctx, type_name, desired, &objects, &[])
+            .await?;
+        let props = manifest::with_objects(desired, &objects);
+        Ok(self.snapshot(type_name, props, &live))
+    }
+
+    async fn read(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        let applied = self.applied_objects(type_name, &prior.properties)?;
+        let Some(live) = self
+            .read_live(type_name, &prior.properties, &applied)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let projected: Vec<Value> = live
+            .iter()
+            .zip(&applied)
+            .map(|(l, a)| {
+                if l.is_null() {
+                    Value::Null
+                } else {
+                    apply::project(l, a)
+                }
+            })
+            .collect();
+        let props = match kinds::typed(type_name) {
+            Some(k) => k.props_from_live(&prior.properties, &projected[0]),
+            None => manifest::props_from_live(&prior.properties, projected),
+        };
+        let present: Vec<Value> = live.into_iter().filter(|o| !o.is_null()).collect();
+        let mut snap = self.snapshot(type_name, props, &present);
+        if snap.id.is_empty() {
+            snap.id = prior.id.clone();
+        }
+        Ok(Some(snap))
+    }
+
+    async fn update(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        let objects = self.desired_objects(type_name, desired)?;
+        let before = self.applied_objects(type_name, &prior.properties)?;
+        let known: Vec<String> = before
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.id())
+            .collect();
+        let live = self
+            .apply_all(ctx, type_name, desired, &objects, &known)
+            .await?;
+        // Objects dropped from a file are deleted, newest first.
+        let now: Vec<String> = objects
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.id())
+            .collect();
+        let client = self.client().await?;
+        for old in before.iter().rev() {
+            if ObjectRef::of(old).is_some_and(|r| !now.contains(&r.id())) {
+                self.delete_one(ctx, &client, type_name, &prior.properties, old)
+                    .await?;
+            }
+        }
+        let props = manifest::with_objects(desired, &objects);
+        Ok(self.snapshot(type_name, props, &live))
+    }
+
+    async fn delete(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        let objects = self.applied_objects(type_name, &prior.properties)?;
+        let client = self.client().await?;
+        // Reverse order: a file lists a namespace or CRD before what lives in it.
+        for obj in objects.iter().rev() {
+            self.delete_one(ctx, &client, type_name, &prior.properties, obj)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn import(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        id: &str,
+    ) -> ProviderResult<Option<Snapshot>> {
+        let bad_id = |msg: String| ProviderError::new(msg);
+        let (object, typed): (Value, Option<&TypedKind>) = if type_name == MANIFEST {
+            let r = ObjectRef::parse_id(id).map_err(bad_id)?;
+            let mut o = Value::map();
+            o.set_path("apiVersion", r.api_version.clone().into());
+            o.set_path("kind", r.kind.clone().into());
+            o.set_path("metadata.name", r.name.clone().into());
+            if let Some(ns) = &r.namespace {
+                o.set_path("metadata.namespace", ns.clone().into());
+            }
+            (o, None)
+        } else {
+            let k = kinds::typed(type_name).ok_or_else(|| unknown_type(type_name))?;
+            let (ns, name) = object::split_namespaced_id(id).map_err(bad_id)?;
+            let needs_ns = matches!(type_name, kinds::SERVICE_ACCOUNT | kinds::CERTIFICATE);
+            if (needs_ns && ns.is_none()) || (type_name == kinds::NAMESPACE && ns.is_some()) {
+                return Err(bad_id(format!(
+                    "{id:?} is not an id of a {type_name}: expected {}",
+                    if needs_ns { "namespace/name" } else { "name" }
+                )));
+            }
+            let mut props = Value::map();
+            props.set_path("name", name.into());
+            if let Some(ns) = ns {
+                props.set_path("namespace", ns.into());
+            }
+            (k.to_object(&props), Some(k))
+        };
+        let client = self.client().await?;
+        let props = Value::map();
+        let Some(t) = self
+            .target(&client, type_name, &props, &object, false)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(live) = self.get(&t).await? else {
+            return Ok(None);
+        };
+        let props = match typed {
+            Some(k) => k.props_from_import(&live),
+            None => {
+                let mut p = Value::map();
+                p.set_path("manifest", manifest::import_manifest(&live));
+                p
+            }
+        };
+        Ok(Some(self.snapshot(type_name, props, &[live])))
+    }
+}
