@@ -3,7 +3,7 @@
 //!
 //! Build the emulator first: `cargo build --release -p kube-emulator` (or point
 //! `KUBE_EMULATOR` at the binary). The AWS PCA test needs moto:
-//! `MOTO_PYTHON=python3 cargo test --test k8s_provider -- --ignored`.
+//! the venv that `make test` creates (or `MOTO_PYTHON`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
@@ -612,6 +612,17 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The python with moto: `MOTO_PYTHON`, else the project's venv (made by `make test`).
+fn moto_python() -> String {
+    let python = std::env::var("MOTO_PYTHON")
+        .unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "moto is needed but {python} does not exist: run `bash tests/support/setup-venv.sh` or set MOTO_PYTHON"
+    );
+    python
+}
+
 /// One AWS JSON 1.1 call to moto over plain HTTP (moto ignores signatures).
 fn pca(port: u16, action: &str, body: serde_json::Value) -> serde_json::Value {
     let body = body.to_string();
@@ -757,12 +768,8 @@ fn pem_subject_issuer(pem: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs moto: run with MOTO_PYTHON=/path/to/python-with-moto cargo test --test k8s_provider -- --ignored"]
 async fn pca_issuer_and_istio_ca_certificate_against_moto() {
-    let python = std::env::var("MOTO_PYTHON").expect(
-        "MOTO_PYTHON is not set: point it at a python with moto[server] installed \
-         (python3 -m venv .venv && .venv/bin/pip install 'moto[server]')",
-    );
+    let python = moto_python();
     let port = free_port();
     let _moto = Moto(
         Command::new(&python)

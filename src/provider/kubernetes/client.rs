@@ -66,6 +66,10 @@ impl Cluster {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
+        // kube's TLS takes rustls's process-wide crypto provider, and with the AWS SDK in
+        // the same binary two providers are compiled in, so none is picked by itself.
+        // Installing fails harmlessly when one is already installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = self.settings.lock().unwrap().clone();
         let config = load_config(&settings).await?;
         let client = Client::try_from(config)

@@ -1,5 +1,5 @@
 //! The simulated aws-privateca-issuer / cert-manager flow against moto.
-//! Runs when MOTO_PYTHON names a python that has `moto[server]` installed.
+//! Needs moto: the project's venv (made by `make test`), or MOTO_PYTHON.
 
 mod common;
 
@@ -123,12 +123,13 @@ fn ready(o: &Value) -> Option<bool> {
 
 #[test]
 fn awspca_issuer_and_certificate_against_moto() {
-    let Ok(python) = std::env::var("MOTO_PYTHON") else {
-        println!(
-            "skipped: set MOTO_PYTHON to a python with moto[server] installed to run this test"
-        );
-        return;
-    };
+    // MOTO_PYTHON, else the project's venv (made by `make test`).
+    let python = std::env::var("MOTO_PYTHON")
+        .unwrap_or_else(|_| format!("{}/../../.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "moto is needed but {python} does not exist: run `bash tests/support/setup-venv.sh` or set MOTO_PYTHON"
+    );
     let port = free_port();
     let moto = Moto(
         Command::new(&python)
