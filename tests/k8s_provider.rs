@@ -209,6 +209,40 @@ async fn namespace_labels_update_drift_and_delete() {
     p.delete(&c, t, &snap3).await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopting_an_existing_namespace_labels_it_and_destroy_leaves_it() {
+    let e = Emulator::start(&[]);
+    let p = e.provider().await;
+    let (c, _) = ctx();
+    let t = "k8s.namespace";
+    e.kubectl(&["create", "ns", "shared"]);
+    e.kubectl(&["label", "ns", "shared", "owner=platform"]);
+
+    // Without adopt, an object trustplane did not create is refused.
+    let plain = y("name: shared\nlabels: {istio-injection: enabled}\n");
+    let err = p.create(&c, t, &plain).await.unwrap_err();
+    assert!(
+        err.message.contains("not created by trustplane"),
+        "{}",
+        err.message
+    );
+
+    let desired = y("name: shared\nadopt: true\nlabels: {istio-injection: enabled}\n");
+    let snap = p.create(&c, t, &desired).await.unwrap();
+    let ns = e.get_json(&["ns", "shared"]);
+    assert_eq!(ns["metadata"]["labels"]["istio-injection"], "enabled");
+    assert_eq!(read(&p, t, &snap).await.unwrap().properties, desired);
+
+    // Destroy releases only trustplane's label; the namespace and others' labels stay.
+    p.delete(&c, t, &snap).await.unwrap();
+    let ns = e.get_json(&["ns", "shared"]);
+    assert!(
+        ns["metadata"]["labels"].get("istio-injection").is_none(),
+        "{ns}"
+    );
+    assert_eq!(ns["metadata"]["labels"]["owner"], "platform");
+}
+
 fn schema(p: &KubernetesProvider, t: &str) -> trustplane::provider::ResourceSchema {
     p.schemas().into_iter().find(|s| s.type_name == t).unwrap()
 }

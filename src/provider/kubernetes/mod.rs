@@ -63,7 +63,16 @@ fn common_properties() -> Vec<Property> {
         .describe("After create or update, wait until the object is ready."),
         Property::new("wait_for_deletion", Type::Bool)
             .describe("On delete, wait until the object is gone (finalizers have run)."),
+        Property::new("adopt", Type::Bool).describe(
+            "Manage fields of an object that exists already and is not trustplane's (the \
+             namespace default): create applies trustplane's fields to it, destroy removes \
+             only those fields and leaves the object.",
+        ),
     ]
+}
+
+fn adopts(props: &Value) -> bool {
+    props.get("adopt").and_then(Value::as_bool).unwrap_or(false)
 }
 
 fn manifest_schema() -> ResourceSchema {
@@ -227,7 +236,7 @@ impl KubernetesProvider {
                 .target(&client, type_name, props, obj, false)
                 .await?
                 .expect("unserved kinds are errors here");
-            if !known.contains(&t.r.id()) {
+            if !known.contains(&t.r.id()) && !adopts(props) {
                 if let Some(existing) = self.get(&t).await? {
                     if !managers(&existing).iter().any(|m| m == FIELD_MANAGER) {
                         return Err(ProviderError::new(format!(
@@ -367,6 +376,31 @@ impl KubernetesProvider {
                 "leaving {} in place: trustplane does not manage it",
                 t.r.describe()
             ));
+            return Ok(());
+        }
+        if adopts(props) {
+            // Not ours to delete: an apply with no fields releases every field we set.
+            ctx.progress(&format!(
+                "releasing trustplane's fields of {}",
+                t.r.describe()
+            ));
+            let mut metadata = serde_json::json!({ "name": t.r.name });
+            if let Some(ns) = live.get("metadata").and_then(|m| m.get_str("namespace")) {
+                metadata["namespace"] = ns.into();
+            }
+            let body = serde_json::json!({
+                "apiVersion": live.get_str("apiVersion"),
+                "kind": live.get_str("kind"),
+                "metadata": metadata,
+            });
+            t.api
+                .patch(
+                    &t.r.name,
+                    &PatchParams::apply(FIELD_MANAGER),
+                    &Patch::Apply(&body),
+                )
+                .await
+                .map_err(|e| api_error(&format!("release {}", t.r.describe()), e))?;
             return Ok(());
         }
         ctx.progress(&format!("deleting {}", t.r.describe()));
