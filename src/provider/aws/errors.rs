@@ -3,7 +3,6 @@
 
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::provider::ProviderError;
 
@@ -47,7 +46,7 @@ impl CallError {
             (SdkError::ResponseError(re), _) => {
                 format!("unreadable answer, HTTP {}", re.raw().status().as_u16())
             }
-            _ => DisplayErrorContext(&err).to_string(),
+            _ => cause_chain(&err),
         };
         CallError {
             operation,
@@ -236,4 +235,18 @@ mod tests {
         assert!(e.message.contains("is DISABLED"));
         assert!(e.help.unwrap().contains("enabled: true"));
     }
+}
+
+/// An error and its causes as one sentence (`a: b: c`), without the SDK's Debug dump.
+fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
