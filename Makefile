@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: all build venv test test-rust test-python demo bench lint fmt clean
+.PHONY: all build venv test test-python demo demo-core bench lint fmt clean
 
 all: build
 
@@ -26,7 +26,12 @@ test-python:
 		$(VENV)/bin/python -m pytest -q tests/support; \
 	fi
 
-demo: build
+# The whole guide against local stand-ins (moto, the Kubernetes emulator, the Helm engine).
+demo: build venv
+	bash examples/sandbox/demo.sh
+
+# A smaller tour with built-in resources only.
+demo-core: build
 	bash examples/demo.sh
 
 bench:
