@@ -564,6 +564,12 @@ async fn drift_cmd(args: DriftArgs, registry: Arc<Registry>, style: Style) -> Cm
         ));
     } else {
         out(&render_drift(&drifts, style));
+        if let Some(total) = crate::cost::running_total(&p.refreshed.resources).line() {
+            out(&format!(
+                "Running cost of the CAs in state: {}\n",
+                total.trim_start_matches('+')
+            ));
+        }
     }
     Ok(if drifts.is_empty() {
         EXIT_OK
