@@ -442,6 +442,7 @@ mod tests {
             reason: None,
             dependencies: deps.iter().map(|s| s.to_string()).collect(),
             sensitive_paths: vec![],
+            details: vec![],
         }
     }
 

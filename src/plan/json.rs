@@ -57,6 +57,7 @@ fn change_json(c: &PlannedChange) -> Json {
         },
         "after_unknown": unknown.into_iter().chain(unknown_attrs).collect::<Vec<_>>(),
         "sensitive_paths": c.sensitive_paths,
+        "details": c.details,
     })
 }
 

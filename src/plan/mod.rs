@@ -87,6 +87,9 @@ pub struct PlannedChange {
     /// Addresses this resource depends on (in the stack, or as stored for deletions).
     pub dependencies: Vec<String>,
     pub sensitive_paths: Vec<String>,
+    /// Provider-specific lines shown under the change (a Helm manifest diff).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -299,6 +299,7 @@ async fn plan_resource(
         reason: None,
         dependencies: graph.dependencies(&decl.name),
         sensitive_paths: sensitive.clone(),
+        details: Vec::new(),
     };
 
     if decl.mode == Mode::Data {
@@ -433,6 +434,7 @@ fn plan_deletions(
             reason: Some(reason.to_string()),
             dependencies: prior.dependencies.clone(),
             sensitive_paths: prior.sensitive_paths.clone(),
+            details: Vec::new(),
         });
     }
     out

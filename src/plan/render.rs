@@ -199,6 +199,18 @@ fn render_change(out: &mut String, c: &PlannedChange, style: Style) {
             }
         }
     }
+    if !c.details.is_empty() {
+        let _ = writeln!(out, "      # rendered objects:");
+        for line in &c.details {
+            let painted = match line.chars().next() {
+                Some('+') => style.green(line),
+                Some('-') => style.red(line),
+                Some('~') => style.yellow(line),
+                _ => line.clone(),
+            };
+            let _ = writeln!(out, "        {painted}");
+        }
+    }
 }
 
 fn render_text_diff(out: &mut String, before: &str, after: &str, style: Style) {
@@ -299,6 +311,7 @@ mod tests {
             reason: None,
             dependencies: vec![],
             sensitive_paths: vec!["token".into()],
+            details: vec![],
         }
     }
 

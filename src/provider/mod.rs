@@ -208,6 +208,19 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// Extra lines for a planned change, shown under it in the plan: a Helm release's
+    /// rendered-manifest diff, object by object. May do read-only I/O. `prior` is empty
+    /// (default) for a create; `desired` holds real values, secrets included, and the
+    /// lines must not.
+    async fn plan_details(
+        &self,
+        _type_name: &str,
+        _prior: &Snapshot,
+        _desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        Ok(Vec::new())
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,

@@ -552,6 +552,24 @@ impl Provider for HelmProvider {
         validate_release(properties)
     }
 
+    /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the
+    /// desired release against `helm get manifest` of the deployed one.
+    async fn plan_details(
+        &self,
+        type_name: &str,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        if type_name != RELEASE {
+            return Ok(Vec::new());
+        }
+        let changes = self.manifest_diff(prior, desired).await?;
+        Ok(manifest_diff::render_object_changes(&changes)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
         let s = |k: &str| settings.get_str(k).map(str::to_string);
         let new = Settings {
