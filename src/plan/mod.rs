@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod json;
+pub mod ownership;
 pub mod planner;
 pub mod refresh;
 pub mod render;
