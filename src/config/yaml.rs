@@ -67,7 +67,10 @@ impl Node {
     pub fn get_entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_map()?
             .iter()
-            .find(|(k, _)| k.key_text() == key)
+            .find(|(k, _)| match &k.kind {
+                NodeKind::String(s) => s == key,
+                _ => k.key_text() == key,
+            })
             .map(|(k, v)| (k, v))
     }
 
@@ -262,6 +265,9 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
+                // Key → index in `entries`: duplicate detection stays linear in big maps.
+                let mut seen: std::collections::HashMap<String, usize> =
+                    std::collections::HashMap::new();
                 let end = loop {
                     let (ev, m) = self.next()?;
                     if ev == Event::MappingEnd {
@@ -279,7 +285,7 @@ impl<'a> Builder<'a> {
                         ));
                     }
                     let name = key.key_text();
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.key_text() == name) {
+                    if let Some((first, _)) = seen.get(&name).map(|&i| &entries[i]) {
                         let mut field = self.field();
                         if !field.is_empty() {
                             field.push('.');
@@ -298,6 +304,7 @@ impl<'a> Builder<'a> {
                         .with_help("remove one of the two entries or merge them"));
                     }
                     let (ev, m) = self.next()?;
+                    seen.insert(name.clone(), entries.len());
                     self.path.push(name);
                     let value = self.node(ev, m);
                     self.path.pop();
