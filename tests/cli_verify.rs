@@ -217,7 +217,7 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
     let sub = attrs(&sb, "sub_ca");
     for ca in [&root, &sub] {
         let line = format!(
-            "serial   {} (decimal {})",
+            "serial    {} (decimal {})",
             ca["serial"].as_str().unwrap(),
             ca["serial_decimal"].as_str().unwrap()
         );
@@ -308,6 +308,18 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
         r.stdout.contains(
             "✗ Mesh Intermediate CA [intermediate] issuer_name: issuer is C=US, O=Example, CN=Mesh Root CA, but the next certificate is CN=Impostor Root CA"
         ),
+        "{}",
+        r.all()
+    );
+    // The root is no PCA CA, while the PCA root of state is not in the chain.
+    assert!(
+        r.stdout.contains("✗ Impostor Root CA [root] pca: serial"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout
+            .contains("and root_ca of state is not in the chain"),
         "{}",
         r.all()
     );

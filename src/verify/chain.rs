@@ -481,6 +481,13 @@ pub fn verify(input: &Input) -> Report {
         );
     } else {
         let n = report.links.len();
+        let missing: Vec<&str> = report
+            .pca_matches
+            .iter()
+            .filter(|m| !m.identical)
+            .map(|m| m.address.as_str())
+            .collect();
+        let all_pca_in_chain = missing.is_empty();
         for i in 1..n {
             let m = report.pca_matches.iter().find(|m| m.link == Some(i));
             let check = match m {
@@ -500,8 +507,9 @@ pub fn verify(input: &Input) -> Report {
                         m.address
                     ),
                 ),
-                // The issuer of the Istio CA must be a PCA CA; CAs above it may live
-                // outside this stack (an external root), so only warn.
+                // The issuer of the Istio CA must be a PCA CA. A CA above it may be
+                // outside AWS (an external root): only when every PCA CA of state is in
+                // the chain; else it stands where a PCA CA should.
                 None if i == 1 => Check::error(
                     "pca",
                     false,
@@ -510,11 +518,20 @@ pub fn verify(input: &Input) -> Report {
                         report.links[i].serial_hex
                     ),
                 ),
+                None if !all_pca_in_chain => Check::error(
+                    "pca",
+                    false,
+                    format!(
+                        "serial {} matches no PCA CA in state, and {} of state is not in the chain",
+                        report.links[i].serial_hex,
+                        missing.join(", ")
+                    ),
+                ),
                 None => Check::warning(
                     "pca",
                     false,
                     format!(
-                        "serial {} matches no PCA CA in state",
+                        "serial {} matches no PCA CA in state (a CA outside AWS Private CA?)",
                         report.links[i].serial_hex
                     ),
                 ),

@@ -67,7 +67,7 @@ pub async fn run(t: &Target<'_>) -> Result<Verified, String> {
 
     let settings = KubeSettings::from_value(&t.kubernetes).map_err(|e| e.message)?;
     let (client, context) = kube_client(&settings).await?;
-    let data = read_secret(t, &cert, client, &namespace, &secret_name, &context).await?;
+    let data = read_secret(t, cert, client, &namespace, &secret_name, &context).await?;
     let (layout, chain_pem, root_pem) = split_secret(&data).map_err(|keys| {
         format!(
             "Secret {namespace}/{secret_name} has neither tls.crt (cert-manager) nor ca-cert.pem \

@@ -53,18 +53,21 @@ fn tree(links: &[Link], style: Style, out: &mut String) {
             link.role
         ));
         out.push_str(&format!(
-            "{body}  serial   {} (decimal {})\n",
+            "{body}  serial    {} (decimal {})\n",
             link.serial_hex, link.serial_decimal
         ));
-        out.push_str(&format!("{body}  issuer   {}\n", link.issuer));
+        out.push_str(&format!("{body}  issuer    {}\n", link.issuer));
         let expiry = if link.expires_in_days >= 0 {
             format!("expires in {} days", link.expires_in_days)
         } else {
             format!("expired {} days ago", -link.expires_in_days)
         };
-        out.push_str(&format!("{body}  expires  {} ({expiry})\n", link.not_after));
+        out.push_str(&format!(
+            "{body}  not after {} ({expiry})\n",
+            link.not_after
+        ));
         if let Some(pca) = &link.pca {
-            out.push_str(&format!("{body}  PCA      {pca}\n"));
+            out.push_str(&format!("{body}  PCA CA    {pca}\n"));
         }
         for c in &link.checks {
             out.push_str(&format!(
