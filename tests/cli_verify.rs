@@ -259,6 +259,15 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
         .iter()
         .all(|m| m["identical"] == true && m["source"] == "aws"));
     assert_eq!(doc["source"]["renew_before_seconds"], 360 * 3600);
+    // --no-refresh trusts state and does not ask AWS.
+    let j = run(&sb, &["verify", "mesh.yaml", "--json", "--no-refresh"]);
+    j.ok();
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
+    assert!(doc["pca_matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["identical"] == true && m["source"] == "state"));
 
     // Laid out as aws-privateca-issuer does: tls.crt (Istio CA + subordinate) and ca.crt.
     let secret: serde_json::Value = serde_json::from_str(&kubectl(
