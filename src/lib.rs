@@ -9,6 +9,7 @@
 //! - [`plan`]: desired vs stored vs live → planned changes;
 //! - [`apply`]: executes a plan;
 //! - [`state`]: what is remembered between runs;
+//! - [`verify`]: checks the Istio CA chain in the cluster up to the AWS Private CA root;
 //! - [`cli`]: the thin command-line layer.
 
 // Diagnostics are the error type throughout; they are built only on failure paths, so
@@ -26,3 +27,4 @@ pub mod plan;
 pub mod provider;
 pub mod state;
 pub mod value;
+pub mod verify;

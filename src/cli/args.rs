@@ -48,6 +48,8 @@ pub enum Command {
     /// Inspect and edit state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Check the Istio CA chain in the cluster up to the AWS Private CA root (exit 1 if broken).
+    Verify(VerifyArgs),
 }
 
 /// Where the stack and its state are, and the variables.
@@ -216,6 +218,24 @@ pub enum StateCommand {
         #[command(flatten)]
         location: StateLocation,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The certmanager.certificate resource to verify (default: the one with is_ca: true).
+    #[arg(long, value_name = "ADDR")]
+    pub certificate: Option<String>,
+    /// Also check a workload's chain (PEM, as `istioctl proxy-config secret` prints it).
+    #[arg(long, value_name = "FILE")]
+    pub workload_chain: Option<PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Use the PCA CA certificates recorded in state instead of fetching them from AWS.
+    #[arg(long)]
+    pub no_refresh: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

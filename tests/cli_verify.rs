@@ -1,0 +1,388 @@
+//! `trustplane verify` end to end: the real binary applies the guide's whole flow (PCA
+//! root and subordinate in moto, CRDs, namespace, AWSPCAIssuer, the Istio CA Certificate
+//! issued by the Kubernetes API emulator's simulated cert-manager), then verifies the
+//! chain in the `cacerts` Secret, and catches it once it is corrupted or gone.
+//!
+//! Needs moto (`bash tests/support/setup-venv.sh`, or MOTO_PYTHON), the emulator
+//! (`cargo build --release -p kube-emulator`, or KUBE_EMULATOR) and `kubectl`.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{repo_root, Run, Sandbox};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// moto through the project's launcher; returns it and its URL.
+fn moto(dir: &Path) -> (Killed, String) {
+    let python = std::env::var_os("MOTO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
+    assert!(
+        python.exists(),
+        "moto is needed but {} does not exist: run `bash tests/support/setup-venv.sh` or set MOTO_PYTHON",
+        python.display()
+    );
+    let port_file = dir.join("moto-port");
+    let child = Command::new(&python)
+        .arg(repo_root().join("tests/support/moto_server.py"))
+        .args(["--host", "127.0.0.1", "--port", "0", "--port-file"])
+        .arg(&port_file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
+    let mut moto = Killed(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let port = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<u16>().ok());
+        if let Some(p) = port {
+            if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
+                return (moto, format!("http://127.0.0.1:{p}"));
+            }
+        }
+        if let Ok(Some(status)) = moto.0.try_wait() {
+            panic!("moto exited before it was ready: {status}");
+        }
+        assert!(Instant::now() < deadline, "moto did not start within 60s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The emulator, its AWS calls going to moto; returns it and its kubeconfig.
+fn emulator(dir: &Path, aws: &str) -> (Killed, PathBuf) {
+    let bin = std::env::var("KUBE_EMULATOR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("target/release/kube-emulator"));
+    assert!(
+        bin.exists(),
+        "kube-emulator not found at {}: build it with `cargo build --release -p kube-emulator`",
+        bin.display()
+    );
+    let kubeconfig = dir.join("kubeconfig");
+    let mut child = Command::new(&bin)
+        .args(["--addr", "127.0.0.1:0", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .args(["--aws-endpoint", aws])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start kube-emulator");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("listening on 127.0.0.1:"), "{line}");
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (Killed(child), kubeconfig)
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .output()
+        .expect("kubectl is needed on PATH");
+    assert!(
+        out.status.success(),
+        "kubectl {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn b64(data: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn stack(aws: &str, kubeconfig: &Path) -> String {
+    let crds = repo_root().join("tests/fixtures/crds/cert-manager-awspca.yaml");
+    format!(
+        r#"stack: mesh
+providers:
+  aws: {{region: us-east-1, endpoint: "{aws}"}}
+  kubernetes: {{kubeconfig: "{kc}"}}
+resources:
+  root_ca:
+    type: aws.pca.certificate_authority
+    properties:
+      kind: root
+      subject: {{common_name: Mesh Root CA, organization: Example, country: US}}
+      key_algorithm: RSA_2048
+      signing_algorithm: SHA256WITHRSA
+      validity: 10y
+  sub_ca:
+    type: aws.pca.certificate_authority
+    properties:
+      kind: subordinate
+      parent: ${{root_ca.arn}}
+      path_length: 1
+      subject: {{common_name: Mesh Intermediate CA, organization: Example}}
+      key_algorithm: RSA_2048
+      signing_algorithm: SHA256WITHRSA
+      validity: 180d
+  crds:
+    type: k8s.manifest
+    properties: {{file: "{crds}"}}
+  istio_ns:
+    type: k8s.namespace
+    properties: {{name: istio-system}}
+  issuer:
+    type: awspca.issuer
+    depends_on: [crds]
+    properties:
+      name: aws-pca-issuer-istio
+      namespace: ${{istio_ns.name}}
+      arn: ${{sub_ca.arn}}
+      region: us-east-1
+      wait_for: {{condition: Ready=True, timeout: 60s}}
+  istio_ca:
+    type: certmanager.certificate
+    properties:
+      name: istio-ca
+      namespace: ${{istio_ns.name}}
+      common_name: istio-ca
+      is_ca: true
+      duration: 2160h
+      renew_before: 360h
+      private_key: {{algorithm: RSA, size: 2048}}
+      secret_name: cacerts
+      issuer:
+        name: ${{issuer.name}}
+      wait_for: {{condition: Ready=True, timeout: 60s}}
+"#,
+        kc = kubeconfig.display(),
+        crds = crds.display()
+    )
+}
+
+const AWS_ENV: &[(&str, &str)] = &[
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_REGION", "us-east-1"),
+];
+
+fn run(sb: &Sandbox, args: &[&str]) -> Run {
+    sb.run_env(args, AWS_ENV)
+}
+
+fn attrs(sb: &Sandbox, address: &str) -> serde_json::Value {
+    let r = run(sb, &["state", "show", address, "-f", "mesh.yaml"]);
+    r.ok();
+    serde_json::from_str::<serde_json::Value>(&r.stdout).unwrap()["attributes"].clone()
+}
+
+#[test]
+fn verify_the_istio_ca_chain_up_to_the_pca_root() {
+    let sb = Sandbox::new();
+    let (_moto, aws) = moto(sb.dir.path());
+    let (_emulator, kc) = emulator(sb.dir.path(), &aws);
+    sb.write("mesh.yaml", &stack(&aws, &kc));
+    let apply = run(&sb, &["apply", "mesh.yaml", "--auto-approve"]);
+    apply.ok();
+
+    // The chain is valid, and its CAs are the PCA CAs, by serial in hex and decimal.
+    let r = run(&sb, &["verify", "mesh.yaml"]);
+    r.ok();
+    let root = attrs(&sb, "root_ca");
+    let sub = attrs(&sb, "sub_ca");
+    for ca in [&root, &sub] {
+        let line = format!(
+            "serial    {} (decimal {})",
+            ca["serial"].as_str().unwrap(),
+            ca["serial_decimal"].as_str().unwrap()
+        );
+        assert!(r.stdout.contains(&line), "{line}\n{}", r.all());
+    }
+    assert!(r.stdout.contains("Secret istio-system/cacerts (cert-manager layout), from Certificate istio_ca, cluster context emulator"), "{}", r.all());
+    assert!(r.stdout.contains("✓ Mesh Root CA [root]"), "{}", r.all());
+    assert!(
+        r.stdout.contains("└── ✓ istio-ca [istio CA]"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains("✓ in the chain as the intermediate"),
+        "{}",
+        r.all()
+    );
+    assert!(r.stdout.contains("The chain is valid"), "{}", r.all());
+    assert!(!r.stdout.contains('✗'), "{}", r.all());
+
+    let j = run(&sb, &["verify", "mesh.yaml", "--json"]);
+    j.ok();
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
+    assert_eq!(doc["valid"], true);
+    let links = doc["links"].as_array().unwrap();
+    assert_eq!(links.len(), 3, "{doc:#}");
+    assert_eq!(links[0]["role"], "istio CA");
+    assert_eq!(links[1]["serial_hex"], sub["serial"]);
+    assert_eq!(links[2]["serial_decimal"], root["serial_decimal"]);
+    assert!(links.iter().all(|l| l["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["ok"] == true)));
+    let matches = doc["pca_matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 2);
+    // Fetched again from AWS (moto), not only read from state.
+    assert!(matches
+        .iter()
+        .all(|m| m["identical"] == true && m["source"] == "aws"));
+    assert_eq!(doc["source"]["renew_before_seconds"], 360 * 3600);
+    // --no-refresh trusts state and does not ask AWS.
+    let j = run(&sb, &["verify", "mesh.yaml", "--json", "--no-refresh"]);
+    j.ok();
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
+    assert!(doc["pca_matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["identical"] == true && m["source"] == "state"));
+
+    // Laid out as aws-privateca-issuer does: tls.crt (Istio CA + subordinate) and ca.crt.
+    let secret: serde_json::Value = serde_json::from_str(&kubectl(
+        &kc,
+        &[
+            "-n",
+            "istio-system",
+            "get",
+            "secret",
+            "cacerts",
+            "-o",
+            "json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(secret["type"], "kubernetes.io/tls");
+    assert!(secret["data"]["ca.crt"].is_string());
+
+    // Corrupt the secret: ca.crt becomes another self-signed CA.
+    let impostor = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, "Impostor Root CA");
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.self_signed(&key).unwrap().pem()
+    };
+    let patch = format!(r#"{{"data":{{"ca.crt":"{}"}}}}"#, b64(impostor.as_bytes()));
+    kubectl(
+        &kc,
+        &[
+            "-n",
+            "istio-system",
+            "patch",
+            "secret",
+            "cacerts",
+            "--type",
+            "merge",
+            "-p",
+            &patch,
+        ],
+    );
+    let r = run(&sb, &["verify", "mesh.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stdout.contains("The chain is NOT valid"), "{}", r.all());
+    assert!(
+        r.stdout.contains(
+            "✗ Mesh Intermediate CA [intermediate] issuer_name: issuer is C=US, O=Example, CN=Mesh Root CA, but the next certificate is CN=Impostor Root CA"
+        ),
+        "{}",
+        r.all()
+    );
+    // The root is no PCA CA, while the PCA root of state is not in the chain.
+    assert!(
+        r.stdout.contains("✗ Impostor Root CA [root] pca: serial"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout
+            .contains("and root_ca of state is not in the chain"),
+        "{}",
+        r.all()
+    );
+    let j = run(&sb, &["verify", "mesh.yaml", "--json"]);
+    assert_eq!(j.code, 1, "{}", j.all());
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
+    assert_eq!(doc["valid"], false);
+    assert_eq!(doc["links"][2]["subject_cn"], "Impostor Root CA");
+
+    // The secret gone: an error that says which secret, where, and what to run.
+    kubectl(&kc, &["-n", "istio-system", "delete", "secret", "cacerts"]);
+    let r = run(&sb, &["verify", "mesh.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains(
+            "Secret cacerts not found in namespace istio-system of cluster context emulator"
+        ),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr
+            .contains("kubectl -n istio-system describe certificate istio-ca"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stderr.contains("trustplane apply mesh.yaml"),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
+fn verify_before_apply_says_to_apply_first() {
+    let sb = Sandbox::new();
+    sb.write(
+        "mesh.yaml",
+        "stack: mesh\nresources:\n  n:\n    type: core.null\n    properties: {triggers: {a: '1'}}\n",
+    );
+    let r = sb.run(&["verify", "mesh.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("run `trustplane apply mesh.yaml` first"),
+        "{}",
+        r.all()
+    );
+    sb.run(&["apply", "mesh.yaml", "--auto-approve"]).ok();
+    let r = sb.run(&["verify", "mesh.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr
+            .contains("no certmanager.certificate with is_ca: true in state"),
+        "{}",
+        r.all()
+    );
+}
