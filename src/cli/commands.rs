@@ -23,9 +23,6 @@ use crate::plan::{planner, Action, Plan, PlanParams};
 use crate::provider::{OpContext, Registry};
 use crate::state::{lock, StateHistory, StateRead, StateWrite, HISTORY_KEEP};
 
-#[path = "verify.rs"]
-mod verify;
-
 pub async fn run(command: Command, style: Style) -> CmdResult {
     let registry = Arc::new(Registry::builtin());
     match command {
@@ -38,7 +35,7 @@ pub async fn run(command: Command, style: Style) -> CmdResult {
         Command::Output(args) => output(args, &registry),
         Command::Import(args) => import(args, registry).await,
         Command::State(cmd) => state(cmd, &registry),
-        Command::Verify(args) => verify::run(args, &registry, style).await,
+        Command::Verify(args) => super::verify::run(args, &registry, style).await,
     }
 }
 

@@ -7,6 +7,7 @@ pub mod args;
 mod commands;
 mod context;
 mod progress;
+mod verify;
 
 use std::io::{IsTerminal, Write};
 

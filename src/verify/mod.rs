@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 
 use crate::provider::aws::{self, PCA_CA};
 use crate::provider::kubernetes::client::{self as kclient, Settings as KubeSettings};
@@ -152,46 +151,11 @@ fn names(rs: &[&ResourceState]) -> String {
 
 /// A client from the same settings the kubernetes provider uses, and the context name.
 async fn kube_client(settings: &KubeSettings) -> Result<(Client, String), String> {
-    // See provider/kubernetes/client.rs: two rustls crypto providers are compiled in.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let where_ = settings
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| "the default kubeconfig (KUBECONFIG or ~/.kube/config)".into());
-    let fail = |e: String| {
-        format!(
-            "cannot load Kubernetes settings from {where_}: {e} \
-             (set providers.kubernetes.kubeconfig and context in the stack, or KUBECONFIG)"
-        )
-    };
-    let kc = match &settings.kubeconfig {
-        Some(path) => Some(Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?),
-        None => Kubeconfig::read().ok(),
-    };
-    let (config, context) = match kc {
-        Some(kc) => {
-            let context = settings
-                .context
-                .clone()
-                .or_else(|| kc.current_context.clone())
-                .unwrap_or_else(|| "(none)".into());
-            let options = KubeConfigOptions {
-                context: settings.context.clone(),
-                ..KubeConfigOptions::default()
-            };
-            let config = Config::from_custom_kubeconfig(kc, &options)
-                .await
-                .map_err(|e| fail(e.to_string()))?;
-            (config, context)
-        }
-        None => (
-            Config::infer().await.map_err(|e| fail(e.to_string()))?,
-            "(in-cluster)".to_string(),
-        ),
-    };
-    let client =
-        Client::try_from(config).map_err(|e| format!("cannot build a Kubernetes client: {e}"))?;
-    Ok((client, context))
+    let client = kclient::connect(settings).await.map_err(|e| match e.help {
+        Some(help) => format!("{} ({help})", e.message),
+        None => e.message,
+    })?;
+    Ok((client, kclient::context_name(settings)))
 }
 
 async fn read_secret(

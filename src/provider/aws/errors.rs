@@ -166,6 +166,20 @@ pub fn invalid_state(arn: &str, state: &str, wanted: &str) -> ProviderError {
     .with_help(help)
 }
 
+/// An error and its causes as one sentence (`a: b: c`), without the SDK's Debug dump.
+fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,18 +249,4 @@ mod tests {
         assert!(e.message.contains("is DISABLED"));
         assert!(e.help.unwrap().contains("enabled: true"));
     }
-}
-
-/// An error and its causes as one sentence (`a: b: c`), without the SDK's Debug dump.
-fn cause_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }

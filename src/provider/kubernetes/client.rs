@@ -66,17 +66,37 @@ impl Cluster {
         if let Some(c) = slot.as_ref() {
             return Ok(c.clone());
         }
-        // kube's TLS takes rustls's process-wide crypto provider, and with the AWS SDK in
-        // the same binary two providers are compiled in, so none is picked by itself.
-        // Installing fails harmlessly when one is already installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = self.settings.lock().unwrap().clone();
-        let config = load_config(&settings).await?;
-        let client = Client::try_from(config)
-            .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))?;
+        let client = connect(&settings).await?;
         *slot = Some(client.clone());
         Ok(client)
     }
+}
+
+/// A client for the cluster the settings select (also used by `trustplane verify`).
+pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
+    // kube's TLS takes rustls's process-wide crypto provider, and with the AWS SDK in the
+    // same binary two providers are compiled in, so none is picked by itself. Installing
+    // fails harmlessly when one is already installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = load_config(settings).await?;
+    Client::try_from(config)
+        .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))
+}
+
+/// The kube context the settings select, for messages.
+pub fn context_name(settings: &Settings) -> String {
+    settings
+        .context
+        .clone()
+        .or_else(|| {
+            let kc = match &settings.kubeconfig {
+                Some(path) => Kubeconfig::read_from(path).ok(),
+                None => Kubeconfig::read().ok(),
+            };
+            kc?.current_context
+        })
+        .unwrap_or_else(|| "(in-cluster)".to_string())
 }
 
 async fn load_config(settings: &Settings) -> ProviderResult<Config> {
