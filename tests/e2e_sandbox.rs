@@ -122,6 +122,18 @@ fn the_guide_end_to_end_in_the_sandbox() {
     env.k8s
         .kubectl_ok(&["-n", "default", "get", "deployment", "productpage-v1"]);
 
+    // Verify (step 9): the chain in cacerts goes up to the PCA CAs, serials matching.
+    let serial = env.trustplane(&["output", "subordinate_ca_serial_decimal"]);
+    assert_eq!(serial.code, 0, "{}", serial.all());
+    let verify = env.trustplane(&["verify", STACK]);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+    assert!(verify.stdout.contains("The chain is valid"), "{}", verify.all());
+    assert!(
+        verify.stdout.contains(&format!("decimal {}", serial.stdout.trim())),
+        "the subordinate's serial, as the guide compares it: {}",
+        verify.all()
+    );
+
     // Replan: nothing to do.
     let replan = env.trustplane(&["plan", STACK, "--detailed-exitcode"]);
     assert_eq!(replan.code, 0, "{}", replan.all());
