@@ -123,7 +123,7 @@ fn the_guide_end_to_end_in_the_sandbox() {
         .kubectl_ok(&["-n", "default", "get", "deployment", "productpage-v1"]);
 
     // Verify (step 9): the chain in cacerts goes up to the PCA CAs, serials matching.
-    let serial = env.trustplane(&["output", "subordinate_ca_serial_decimal"]);
+    let serial = env.run(&["output", "subordinate_ca_serial_decimal"]);
     assert_eq!(serial.code, 0, "{}", serial.all());
     let verify = env.trustplane(&["verify", STACK]);
     assert_eq!(verify.code, 0, "{}", verify.all());
