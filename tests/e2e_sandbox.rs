@@ -31,14 +31,18 @@ struct Env {
 }
 
 impl Env {
+    /// A stack command, with the sandbox variables and this test's state.
     fn trustplane(&self, args: &[&str]) -> Run {
+        let mut all = args.to_vec();
+        all.extend(["--var-file", "examples/sandbox/sandbox.vars.yaml"]);
+        self.run(&all)
+    }
+
+    /// Any command, with this test's state.
+    fn run(&self, args: &[&str]) -> Run {
         let out = Command::new(common::bin())
             .args(args)
-            .args([
-                "--var-file",
-                "examples/sandbox/sandbox.vars.yaml",
-                "--state",
-            ])
+            .arg("--state")
             .arg(self.state.path())
             .current_dir(repo_root())
             .envs(self.moto.env())
