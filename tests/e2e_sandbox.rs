@@ -131,9 +131,15 @@ fn the_guide_end_to_end_in_the_sandbox() {
     assert_eq!(serial.code, 0, "{}", serial.all());
     let verify = env.trustplane(&["verify", STACK]);
     assert_eq!(verify.code, 0, "{}", verify.all());
-    assert!(verify.stdout.contains("The chain is valid"), "{}", verify.all());
     assert!(
-        verify.stdout.contains(&format!("decimal {}", serial.stdout.trim())),
+        verify.stdout.contains("The chain is valid"),
+        "{}",
+        verify.all()
+    );
+    assert!(
+        verify
+            .stdout
+            .contains(&format!("decimal {}", serial.stdout.trim())),
         "the subordinate's serial, as the guide compares it: {}",
         verify.all()
     );

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::diff::{keep_ignored, resource_value};
+use super::ownership::Claims;
 use super::refresh::{provider_diag, Refreshed};
 use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
 use crate::config::expr::{evaluate, references, RefTarget, Scope};
@@ -141,6 +142,7 @@ pub async fn plan(
         resources: HashMap::new(),
     };
     let mut changes = Vec::new();
+    let mut claims = Claims::default();
 
     if params.destroy {
         changes = plan_deletions(
@@ -163,7 +165,12 @@ pub async fn plan(
                 values.resources.insert(name.clone(), value);
                 continue;
             }
-            match plan_resource(stack, decl, graph, registry, meta, prior, &values, params).await {
+            let planned = plan_resource(
+                stack, decl, graph, registry, meta, prior, &values, params, &mut diags,
+            )
+            .await
+            .and_then(|change| claim(&mut claims, registry, decl, change));
+            match planned {
                 Ok(change) => {
                     values.resources.insert(
                         name.clone(),
@@ -278,6 +285,7 @@ async fn plan_resource(
     prior: Option<&ResourceState>,
     values: &Values<'_>,
     params: &PlanParams,
+    warnings: &mut Diagnostics,
 ) -> Result<PlannedChange, Diagnostic> {
     let schema = registry.schema(&decl.type_name).expect("validated type");
     let provider = registry
@@ -311,10 +319,23 @@ async fn plan_resource(
             return Ok(change);
         }
         let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
-        let attrs = provider
-            .read_data(&ctx, &decl.type_name, &desired)
-            .await
-            .map_err(|e| provider_diag("plan::read_failed", "read data source", &decl.name, e))?;
+        let attrs = match provider.read_data(&ctx, &decl.type_name, &desired).await {
+            Ok(attrs) => attrs,
+            Err(e) => {
+                // No account or no network at plan time must not stop the plan: the read
+                // is planned for apply, where it must succeed.
+                let mut w = provider_diag("plan::read_deferred", "read data source", &decl.name, e);
+                w.severity = crate::diag::Severity::Warning;
+                w.detail = Some(
+                    "it is read again during apply, which fails if it still cannot be read".into(),
+                );
+                warnings.push(w);
+                change.action = Action::Read;
+                change.planned_attributes = unknown_attributes(schema);
+                change.reason = Some("it could not be read now; it is read during apply".into());
+                return Ok(change);
+            }
+        };
         let same =
             prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
         change.action = if same { Action::NoOp } else { Action::Read };
@@ -330,6 +351,7 @@ async fn plan_resource(
             .as_map()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
+        change.details = details(provider.as_ref(), decl, &Snapshot::default(), &desired).await;
         return Ok(change);
     };
 
@@ -338,6 +360,7 @@ async fn plan_resource(
         &prior.properties,
         &decl.lifecycle.ignore_changes,
     );
+    let clear = desired.clone();
     let desired = redact(&desired, &sensitive);
     let prior_snapshot = Snapshot {
         id: prior.id.clone(),
@@ -370,6 +393,44 @@ async fn plan_resource(
         }
     } else if !diff.changed.is_empty() {
         change.action = Action::Update;
+    }
+    if change.action != Action::NoOp {
+        change.details = details(provider.as_ref(), decl, &prior_snapshot, &clear).await;
+    }
+    Ok(change)
+}
+
+/// The provider's extra lines for a change (a Helm manifest diff); a failure to produce
+/// them is shown in their place rather than failing the plan.
+async fn details(
+    provider: &dyn crate::provider::Provider,
+    decl: &ResourceDecl,
+    prior: &Snapshot,
+    desired: &Value,
+) -> Vec<String> {
+    match provider.plan_details(&decl.type_name, prior, desired).await {
+        Ok(lines) => lines,
+        Err(e) => vec![format!(
+            "(the rendered objects could not be compared: {})",
+            e.message
+        )],
+    }
+}
+
+/// Records the objects a planned resource manages; a second owner is an error.
+fn claim(
+    claims: &mut Claims,
+    registry: &Registry,
+    decl: &ResourceDecl,
+    change: PlannedChange,
+) -> Result<PlannedChange, Diagnostic> {
+    if decl.mode == Mode::Managed && !change.properties.contains_unknown() {
+        let provider = registry
+            .provider_for(&decl.type_name)
+            .expect("validated type");
+        if let Some(identity) = provider.identity(&decl.type_name, &change.properties) {
+            claims.claim(decl, &identity)?;
+        }
     }
     Ok(change)
 }
