@@ -8,101 +8,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
+use common::stand_ins::{Emulator, Moto};
 use common::{repo_root, Run, Sandbox};
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// moto through the project's launcher; returns it and its URL.
-fn moto(dir: &Path) -> (Killed, String) {
-    let python = std::env::var_os("MOTO_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(
-        python.exists(),
-        "moto is needed but {} does not exist: run `bash tests/support/setup-venv.sh` or set MOTO_PYTHON",
-        python.display()
-    );
-    let port_file = dir.join("moto-port");
-    let child = Command::new(&python)
-        .arg(repo_root().join("tests/support/moto_server.py"))
-        .args(["--host", "127.0.0.1", "--port", "0", "--port-file"])
-        .arg(&port_file)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-    let mut moto = Killed(child);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let port = std::fs::read_to_string(&port_file)
-            .ok()
-            .and_then(|s| s.trim().parse::<u16>().ok());
-        if let Some(p) = port {
-            if std::net::TcpStream::connect(("127.0.0.1", p)).is_ok() {
-                return (moto, format!("http://127.0.0.1:{p}"));
-            }
-        }
-        if let Ok(Some(status)) = moto.0.try_wait() {
-            panic!("moto exited before it was ready: {status}");
-        }
-        assert!(Instant::now() < deadline, "moto did not start within 60s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The emulator, its AWS calls going to moto; returns it and its kubeconfig.
-fn emulator(dir: &Path, aws: &str) -> (Killed, PathBuf) {
-    let bin = std::env::var("KUBE_EMULATOR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("target/release/kube-emulator"));
-    assert!(
-        bin.exists(),
-        "kube-emulator not found at {}: build it with `cargo build --release -p kube-emulator`",
-        bin.display()
-    );
-    let kubeconfig = dir.join("kubeconfig");
-    let mut child = Command::new(&bin)
-        .args(["--addr", "127.0.0.1:0", "--kubeconfig"])
-        .arg(&kubeconfig)
-        .args(["--aws-endpoint", aws])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start kube-emulator");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("listening on 127.0.0.1:"), "{line}");
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (Killed(child), kubeconfig)
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> String {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .expect("kubectl is needed on PATH");
-    assert!(
-        out.status.success(),
-        "kubectl {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// kubectl against the emulator that must succeed; returns stdout.
+fn kubectl(emulator: &Emulator, args: &[&str]) -> String {
+    emulator.kubectl_ok(args)
 }
 
 fn b64(data: &[u8]) -> String {
@@ -204,8 +117,10 @@ fn attrs(sb: &Sandbox, address: &str) -> serde_json::Value {
 #[test]
 fn verify_the_istio_ca_chain_up_to_the_pca_root() {
     let sb = Sandbox::new();
-    let (_moto, aws) = moto(sb.dir.path());
-    let (_emulator, kc) = emulator(sb.dir.path(), &aws);
+    let moto = Moto::start();
+    let aws = moto.url.clone();
+    let emulator = Emulator::start(Some(&aws));
+    let kc = emulator.kubeconfig().to_path_buf();
     sb.write("mesh.yaml", &stack(&aws, &kc));
     let apply = run(&sb, &["apply", "mesh.yaml", "--auto-approve"]);
     apply.ok();
@@ -271,7 +186,7 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
 
     // Laid out as aws-privateca-issuer does: tls.crt (Istio CA + subordinate) and ca.crt.
     let secret: serde_json::Value = serde_json::from_str(&kubectl(
-        &kc,
+        &emulator,
         &[
             "-n",
             "istio-system",
@@ -297,7 +212,7 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
     };
     let patch = format!(r#"{{"data":{{"ca.crt":"{}"}}}}"#, b64(impostor.as_bytes()));
     kubectl(
-        &kc,
+        &emulator,
         &[
             "-n",
             "istio-system",
@@ -339,7 +254,10 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
     assert_eq!(doc["links"][2]["subject_cn"], "Impostor Root CA");
 
     // The secret gone: an error that says which secret, where, and what to run.
-    kubectl(&kc, &["-n", "istio-system", "delete", "secret", "cacerts"]);
+    kubectl(
+        &emulator,
+        &["-n", "istio-system", "delete", "secret", "cacerts"],
+    );
     let r = run(&sb, &["verify", "mesh.yaml"]);
     assert_eq!(r.code, 1, "{}", r.all());
     assert!(
