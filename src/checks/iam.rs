@@ -287,6 +287,11 @@ fn check_policy(
     }
     let ca = target.describe();
     if !missing.is_empty() {
+        // Point at the actions of the statement naming the CA, when there is one.
+        let path = match sts.iter().find(|s| s.cover == Cover::Exact) {
+            Some(s) if is_map => statement_path(s, "Action"),
+            _ => vec!["document"],
+        };
         out.push(
             at(
                 Diagnostic::error(
@@ -300,7 +305,7 @@ fn check_policy(
                 ),
                 view,
                 policy,
-                &["document"],
+                &path,
             )
             .with_detail(
                 "aws-privateca-issuer calls DescribeCertificateAuthority, GetCertificate and IssueCertificate on its CA; \

@@ -271,7 +271,10 @@ pub fn check_regions(view: &View<'_>, out: &mut Vec<Diagnostic>) {
                 if view.resource(&resource).is_some_and(|r| r.type_name == CA) =>
             {
                 match view.aws_region() {
-                    Some(r) => (r, format!("CA {resource}, created in providers.aws.region")),
+                    Some(r) => (
+                        r,
+                        format!("CA {resource} (created in providers.aws.region)"),
+                    ),
                     None => continue,
                 }
             }
