@@ -17,6 +17,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod apply;
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod cost;

@@ -66,6 +66,10 @@ fn validate(
         let mut resources = 0;
         if let Some(stack) = &stack {
             diags.extend(DependencyGraph::from_stack(stack).1);
+            if !diags.has_errors() {
+                let defaults = crate::checks::default_variables(stack);
+                diags.extend(crate::checks::run(stack, &defaults));
+            }
             resources = stack.resources.len();
         }
         failed |= diags.has_errors();

@@ -45,6 +45,10 @@ pub fn load(file: &Path, vars: &VarArgs, registry: &Registry) -> Result<Loaded, 
     }
     .with_process_env();
     let variables = resolve(&stack, &inputs).map_err(Failure::Diagnostics)?;
+    diags.extend(crate::checks::run(&stack, &variables));
+    if diags.has_errors() {
+        return Err(Failure::Diagnostics(diags));
+    }
     Ok(Loaded {
         stack,
         graph,
