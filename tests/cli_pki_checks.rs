@@ -99,6 +99,30 @@ fn plan_stops_on_a_pki_error_before_touching_state() {
 }
 
 #[test]
+fn reading_and_tearing_down_are_not_blocked_by_pki_errors() {
+    // A stack that fails a check must still be destroyable and drift-checkable: there
+    // the errors are warnings.
+    let s = Sandbox::new();
+    let text = std::fs::read_to_string(fixtures().join("path_length_zero.yaml")).unwrap();
+    let stack = s.write("stack.yaml", &text);
+    for command in ["drift", "destroy"] {
+        let mut args = vec![command, stack.to_str().unwrap()];
+        if command == "destroy" {
+            args.push("--auto-approve");
+        }
+        let r = s.run(&args);
+        assert_eq!(r.code, 0, "{command}: {}", r.all());
+        assert!(
+            r.stderr.contains("warning[pki::path_length_exhausted]"),
+            "{command}: {}",
+            r.all()
+        );
+    }
+    let plan = s.run(&["plan", stack.to_str().unwrap(), "--destroy"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}
+
+#[test]
 fn plan_checks_with_the_variables_given_on_the_command_line() {
     let s = Sandbox::new();
     let text = std::fs::read_to_string(fixtures().join("renew_before_not_shorter.yaml")).unwrap();

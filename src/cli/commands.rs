@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::args::*;
 use super::context::{
     self, configure_providers, load, open_location, open_state, state_types, Loaded, OpenState,
+    PkiChecks,
 };
 use super::progress::{Lines, Live};
 use super::{out, CmdResult, Failure, EXIT_CHANGES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK};
@@ -111,8 +112,9 @@ async fn prepare(
     parallelism: u32,
     registry: &Registry,
     command: &str,
+    pki: PkiChecks,
 ) -> Result<Prepared, Failure> {
-    let loaded = load(&stack.file, &stack.vars, registry)?;
+    let loaded = load(&stack.file, &stack.vars, registry, pki)?;
     let state = open_state(&stack.state, &loaded.stack.name, command)?;
     configure_providers(
         registry,
@@ -178,7 +180,18 @@ async fn make_plan(
 }
 
 async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
-    let prepared = prepare(&args.stack, args.options.parallelism, &registry, "plan").await?;
+    let prepared = prepare(
+        &args.stack,
+        args.options.parallelism,
+        &registry,
+        "plan",
+        if args.destroy {
+            PkiChecks::Warn
+        } else {
+            PkiChecks::Enforce
+        },
+    )
+    .await?;
     warn(&prepared.loaded.warnings, style);
     let plan = make_plan(
         &prepared,
@@ -233,7 +246,18 @@ async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdRes
         vars: args.vars.clone(),
         state: args.state.clone(),
     };
-    let prepared = prepare(&stack_args, args.options.parallelism, &registry, "apply").await?;
+    let prepared = prepare(
+        &stack_args,
+        args.options.parallelism,
+        &registry,
+        "apply",
+        if args.refresh_only {
+            PkiChecks::Warn
+        } else {
+            PkiChecks::Enforce
+        },
+    )
+    .await?;
     warn(&prepared.loaded.warnings, style);
     if args.refresh_only {
         return refresh_only(prepared, args.auto_approve, style);
@@ -333,7 +357,15 @@ async fn apply_saved(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> 
 }
 
 async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
-    let prepared = prepare(&args.stack, args.options.parallelism, &registry, "destroy").await?;
+    let prepared = prepare(
+        &args.stack,
+        args.options.parallelism,
+        &registry,
+        "destroy",
+        PkiChecks::Warn,
+    )
+    .await?;
+    warn(&prepared.loaded.warnings, style);
     let plan = make_plan(
         &prepared,
         &registry,
@@ -549,7 +581,15 @@ fn refresh_only(p: Prepared, auto_approve: bool, style: Style) -> CmdResult {
 }
 
 async fn drift_cmd(args: DriftArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
-    let p = prepare(&args.stack, args.parallelism, &registry, "drift").await?;
+    let p = prepare(
+        &args.stack,
+        args.parallelism,
+        &registry,
+        "drift",
+        PkiChecks::Warn,
+    )
+    .await?;
+    warn(&p.loaded.warnings, style);
     let stored = p
         .state
         .store
@@ -656,7 +696,12 @@ fn output(args: OutputArgs, registry: &Registry) -> CmdResult {
 }
 
 async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
-    let loaded = load(&args.stack.file, &args.stack.vars, &registry)?;
+    let loaded = load(
+        &args.stack.file,
+        &args.stack.vars,
+        &registry,
+        PkiChecks::Warn,
+    )?;
     let decl = loaded.stack.resources.get(&args.address).ok_or_else(|| {
         let mut d = Diagnostic::error(
             "cli::unknown_address",

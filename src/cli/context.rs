@@ -27,8 +27,22 @@ pub struct Loaded {
     pub warnings: Diagnostics,
 }
 
+/// Whether PKI check errors stop the command. They guard what a stack would build; a
+/// command that only reads or tears down (drift, destroy, verify) must still work on a
+/// stack that fails them, so there they are warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkiChecks {
+    Enforce,
+    Warn,
+}
+
 /// Loads and validates a stack, resolves its variables, and checks the graph.
-pub fn load(file: &Path, vars: &VarArgs, registry: &Registry) -> Result<Loaded, Failure> {
+pub fn load(
+    file: &Path,
+    vars: &VarArgs,
+    registry: &Registry,
+    pki: PkiChecks,
+) -> Result<Loaded, Failure> {
     let (stack, mut diags) = load_file(file, registry);
     let Some(stack) = stack else {
         return Err(Failure::Diagnostics(diags));
@@ -45,7 +59,13 @@ pub fn load(file: &Path, vars: &VarArgs, registry: &Registry) -> Result<Loaded, 
     }
     .with_process_env();
     let variables = resolve(&stack, &inputs).map_err(Failure::Diagnostics)?;
-    diags.extend(crate::checks::run(&stack, &variables));
+    let mut checks = crate::checks::run(&stack, &variables);
+    if pki == PkiChecks::Warn {
+        for d in checks.0.iter_mut() {
+            d.severity = crate::diag::Severity::Warning;
+        }
+    }
+    diags.extend(checks);
     if diags.has_errors() {
         return Err(Failure::Diagnostics(diags));
     }

@@ -2,7 +2,7 @@
 //! runs [`crate::verify`] and maps the report to an exit code (0 valid, 1 not).
 
 use crate::cli::args::VerifyArgs;
-use crate::cli::context::{load, open_state};
+use crate::cli::context::{load, open_state, PkiChecks};
 use crate::cli::{out, CmdResult, Failure, EXIT_ERROR, EXIT_OK};
 use crate::config::expr::evaluate;
 use crate::plan::planner::Values;
@@ -13,7 +13,12 @@ use crate::value::Value;
 use crate::verify::{self, report, Target};
 
 pub async fn run(args: VerifyArgs, registry: &Registry, style: Style) -> CmdResult {
-    let loaded = load(&args.stack.file, &args.stack.vars, registry)?;
+    let loaded = load(
+        &args.stack.file,
+        &args.stack.vars,
+        registry,
+        PkiChecks::Warn,
+    )?;
     let state = open_state(&args.stack.state, &loaded.stack.name, "verify")?;
     let resources = state
         .store
