@@ -116,17 +116,19 @@ async fn prepare(
 ) -> Result<Prepared, Failure> {
     let loaded = load(&stack.file, &stack.vars, registry, pki)?;
     let state = open_state(&stack.state, &loaded.stack.name, command)?;
-    configure_providers(
-        registry,
-        &loaded.stack,
-        &loaded.variables,
-        state_types(&state.store).into_iter(),
-    )
-    .await?;
+    // Read (and decode) the stored resources once: they name the providers to configure
+    // and are what refresh reads back.
     let stored = state
         .store
         .resources()
         .map_err(|e| Failure::message(e.to_string()))?;
+    configure_providers(
+        registry,
+        &loaded.stack,
+        &loaded.variables,
+        stored.values().map(|r| r.type_name.clone()),
+    )
+    .await?;
     let meta = state
         .store
         .meta()

@@ -6,6 +6,7 @@
 //! are always strings). Anchors and aliases are supported: an alias is a copy of the
 //! anchored node, spans included. A stack file holds exactly one document.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,10 +68,7 @@ impl Node {
     pub fn get_entry(&self, key: &str) -> Option<(&Node, &Node)> {
         self.as_map()?
             .iter()
-            .find(|(k, _)| match &k.kind {
-                NodeKind::String(s) => s == key,
-                _ => k.key_text() == key,
-            })
+            .find(|(k, _)| k.key_str() == key)
             .map(|(k, v)| (k, v))
     }
 
@@ -101,13 +99,17 @@ impl Node {
 
     /// A key's text: map keys are scalars, rendered as written (`1`, `true`, `name`).
     pub fn key_text(&self) -> String {
+        self.key_str().into_owned()
+    }
+
+    /// [`Node::key_text`] without copying a string key: keys are compared in hot loops.
+    pub fn key_str(&self) -> Cow<'_, str> {
         match &self.kind {
-            NodeKind::String(s) => s.clone(),
-            NodeKind::Null => String::new(),
-            NodeKind::Bool(b) => b.to_string(),
-            NodeKind::Int(i) => i.to_string(),
-            NodeKind::Float(f) => f.to_string(),
-            NodeKind::Seq(_) | NodeKind::Map(_) => String::new(),
+            NodeKind::String(s) => Cow::Borrowed(s),
+            NodeKind::Null | NodeKind::Seq(_) | NodeKind::Map(_) => Cow::Borrowed(""),
+            NodeKind::Bool(b) => Cow::Owned(b.to_string()),
+            NodeKind::Int(i) => Cow::Owned(i.to_string()),
+            NodeKind::Float(f) => Cow::Owned(f.to_string()),
         }
     }
 
@@ -136,6 +138,10 @@ impl Node {
 pub fn parse_plain(text: &str) -> Result<Value, String> {
     serde_yaml::from_str::<Value>(text).map_err(|e| e.to_string())
 }
+
+/// Maps with this many keys check duplicates with an index rather than a scan (a stack's
+/// `resources` map can hold thousands of keys).
+const INDEX_KEYS_FROM: usize = 16;
 
 /// Builds the node tree from the parser's event stream.
 struct Builder<'a> {
@@ -265,9 +271,8 @@ impl<'a> Builder<'a> {
             }
             Event::MappingStart(anchor, _) => {
                 let mut entries: Vec<(Node, Node)> = Vec::new();
-                // Key → index in `entries`: duplicate detection stays linear in big maps.
-                let mut seen: std::collections::HashMap<String, usize> =
-                    std::collections::HashMap::new();
+                // Key → entry, for the duplicate check once a map is too big to scan.
+                let mut index: HashMap<String, usize> = HashMap::new();
                 let end = loop {
                     let (ev, m) = self.next()?;
                     if ev == Event::MappingEnd {
@@ -285,7 +290,17 @@ impl<'a> Builder<'a> {
                         ));
                     }
                     let name = key.key_text();
-                    if let Some((first, _)) = seen.get(&name).map(|&i| &entries[i]) {
+                    let seen = if entries.len() < INDEX_KEYS_FROM {
+                        entries.iter().position(|(k, _)| k.key_str() == name)
+                    } else {
+                        if index.is_empty() {
+                            for (i, (k, _)) in entries.iter().enumerate() {
+                                index.insert(k.key_text(), i);
+                            }
+                        }
+                        index.get(&name).copied()
+                    };
+                    if let Some((first, _)) = seen.map(|i| &entries[i]) {
                         let mut field = self.field();
                         if !field.is_empty() {
                             field.push('.');
@@ -303,8 +318,10 @@ impl<'a> Builder<'a> {
                         ))
                         .with_help("remove one of the two entries or merge them"));
                     }
+                    if !index.is_empty() {
+                        index.insert(name.clone(), entries.len());
+                    }
                     let (ev, m) = self.next()?;
-                    seen.insert(name.clone(), entries.len());
                     self.path.push(name);
                     let value = self.node(ev, m);
                     self.path.pop();

@@ -1,45 +1,68 @@
 //! Persistent state in an embedded sled database.
 //!
-//! Trees: `meta` (one JSON [`StateMeta`] under `meta`), `resources` (address → JSON
-//! [`ResourceState`]), `outputs` (name → JSON [`OutputState`]) and `history` (big-endian
-//! serial → JSON [`HistoryEntry`], so key order is serial order).
+//! Layout: tree `state` holds the meta record (`meta` → JSON [`StateMeta`]), every
+//! resource (`r/<address>` → JSON [`ResourceState`]) and every output (`o/<name>` → JSON
+//! [`OutputState`]), so a write and the serial bump that goes with it land in one atomic
+//! sled batch. Tree `history` maps a big-endian serial to a JSON [`HistoryEntry`], so key
+//! order is serial order.
 //!
-//! Each write is one sled transaction over `meta` and the trees it changes, so a serial
-//! and its change land together, followed by a flush, so it is on disk when the call
-//! returns. Writers are serialized by a mutex: serials stay unique and increasing however
-//! many tasks share the store.
+//! Writes use group commit. sled's flush holds its concurrency-control lock for the whole
+//! fsync, and every batch needs that lock exclusively, so writers that each commit and then
+//! flush take turns with one another's fsyncs. Instead a writer queues its change and its
+//! serial; one leader at a time writes everything queued as one batch and flushes once,
+//! while the next changes queue up behind it. A write returns only once the batch holding
+//! it is flushed, so it survives a crash. Serials stay unique and increasing, one per write.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
-use sled::Transactional;
 
 use super::{
     moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
     StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
 };
 
+const STATE_TREE: &str = "state";
 const META_KEY: &[u8] = b"meta";
+const RESOURCE_PREFIX: &[u8] = b"r/";
+const OUTPUT_PREFIX: &[u8] = b"o/";
+/// Trees of the earlier layout (one per kind of record), which this version does not read.
+const OLD_LAYOUT_TREES: [&str; 3] = ["meta", "resources", "outputs"];
+
+/// A change to the state tree: key → new value, `None` removing the key.
+type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// The write queue, behind [`SledState::queue`].
+struct Queue {
+    /// Identity of the state and the last serial handed out (stored plus queued writes).
+    meta: StateMeta,
+    /// Queued changes that no leader has taken yet.
+    pending: Changes,
+    /// Changes the current leader is writing: visible to writers' checks until they land.
+    in_flight: Changes,
+    /// A leader is writing and flushing.
+    leading: bool,
+    /// Highest serial handed to a leader.
+    taken: u64,
+    /// Highest serial known durable.
+    durable: u64,
+    /// Serial ranges whose batch failed, with the error.
+    failed: Vec<(u64, u64, String)>,
+}
 
 /// Persistent store at one directory (one stack and workspace).
 pub struct SledState {
     dir: PathBuf,
     db: sled::Db,
-    meta: sled::Tree,
-    resources: sled::Tree,
-    outputs: sled::Tree,
+    state: sled::Tree,
     history: sled::Tree,
-    /// Held by every write and by whole-state reads.
-    write: Mutex<()>,
-    /// Highest serial whose transaction has completed.
-    committed: AtomicU64,
-    /// Highest serial known durable; its mutex makes one writer flush for all waiting.
-    flushed: Mutex<u64>,
+    queue: Mutex<Queue>,
+    /// Signalled when a leader finishes.
+    led: Condvar,
 }
 
 impl std::fmt::Debug for SledState {
@@ -48,7 +71,13 @@ impl std::fmt::Debug for SledState {
     }
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<StateError>>;
+fn resource_key(address: &str) -> Vec<u8> {
+    [RESOURCE_PREFIX, address.as_bytes()].concat()
+}
+
+fn output_key(name: &str) -> Vec<u8> {
+    [OUTPUT_PREFIX, name.as_bytes()].concat()
+}
 
 impl SledState {
     /// Opens (creating if needed) the state in `dir`, whose database lives in `dir/db`.
@@ -81,19 +110,28 @@ impl SledState {
             .path(dir.join("db"))
             .open()
             .map_err(|e| open_error(dir, e))?;
+        let names = db.tree_names();
+        if OLD_LAYOUT_TREES
+            .iter()
+            .any(|old| names.iter().any(|n| n == old.as_bytes()))
+        {
+            return Err(StateError::Invalid(format!(
+                "state at {} was written in an earlier layout (one tree per kind of record), \
+                 which this version of trustplane does not read",
+                dir.display()
+            )));
+        }
         let tree = |name: &str| db.open_tree(name).map_err(|e| storage(dir, e.to_string()));
-        let state = SledState {
-            dir: dir.to_path_buf(),
-            meta: tree("meta")?,
-            resources: tree("resources")?,
-            outputs: tree("outputs")?,
-            history: tree("history")?,
-            db,
-            write: Mutex::new(()),
-            committed: AtomicU64::new(0),
-            flushed: Mutex::new(0),
+        let state_tree = tree(STATE_TREE)?;
+        let history = tree("history")?;
+        let decode_meta = |bytes: &[u8]| {
+            serde_json::from_slice::<StateMeta>(bytes)
+                .map_err(|e| storage(dir, format!("corrupt record meta: {e}")))
         };
-        match state.meta.get(META_KEY).map_err(|e| state.err(e))? {
+        let meta = match state_tree
+            .get(META_KEY)
+            .map_err(|e| storage(dir, e.to_string()))?
+        {
             None => {
                 let Some((stack, workspace)) = expected else {
                     return Err(StateError::Invalid(format!(
@@ -107,34 +145,53 @@ impl SledState {
                     stack: stack.to_string(),
                     workspace: workspace.to_string(),
                 };
-                state
-                    .meta
-                    .insert(META_KEY, state.encode(&meta)?)
-                    .map_err(|e| state.err(e))?;
-                state.flush()?;
+                let bytes = serde_json::to_vec(&meta).expect("meta serializes");
+                state_tree
+                    .insert(META_KEY, bytes)
+                    .and_then(|_| db.flush())
+                    .map_err(|e| storage(dir, e.to_string()))?;
+                meta
             }
             Some(bytes) => {
-                let meta: StateMeta = state.decode("meta", &bytes)?;
-                let Some((stack, workspace)) = expected else {
-                    return Ok(state);
-                };
-                if meta.stack != stack {
-                    return Err(StateError::Invalid(format!(
-                        "state at {} belongs to stack {}, not {stack}; use --state or --workspace",
-                        dir.display(),
-                        meta.stack
-                    )));
+                let meta = decode_meta(&bytes)?;
+                if let Some((stack, workspace)) = expected {
+                    if meta.stack != stack {
+                        return Err(StateError::Invalid(format!(
+                            "state at {} belongs to stack {}, not {stack}; use --state or --workspace",
+                            dir.display(),
+                            meta.stack
+                        )));
+                    }
+                    if meta.workspace != workspace {
+                        return Err(StateError::Invalid(format!(
+                            "state at {} belongs to workspace {}, not {workspace}; use --state or --workspace",
+                            dir.display(),
+                            meta.workspace
+                        )));
+                    }
                 }
-                if meta.workspace != workspace {
-                    return Err(StateError::Invalid(format!(
-                        "state at {} belongs to workspace {}, not {workspace}; use --state or --workspace",
-                        dir.display(),
-                        meta.workspace
-                    )));
-                }
+                meta
             }
-        }
-        Ok(state)
+        };
+        // The process holds sled's exclusive file lock, so the stored serial cannot move
+        // under us: the queue keeps it in memory from here on.
+        let serial = meta.serial;
+        Ok(SledState {
+            dir: dir.to_path_buf(),
+            db,
+            state: state_tree,
+            history,
+            queue: Mutex::new(Queue {
+                meta,
+                pending: Changes::new(),
+                in_flight: Changes::new(),
+                leading: false,
+                taken: serial,
+                durable: serial,
+                failed: Vec::new(),
+            }),
+            led: Condvar::new(),
+        })
     }
 
     /// The state directory (the database is in `db` under it, the lock beside it).
@@ -142,8 +199,18 @@ impl SledState {
         &self.dir
     }
 
-    fn lock(&self) -> MutexGuard<'_, ()> {
-        self.write.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The queue, once no leader is writing: what the tree holds is then a whole number
+    /// of writes, and stays so while the guard is held.
+    fn quiet(&self) -> MutexGuard<'_, Queue> {
+        let mut q = self.lock();
+        while q.leading {
+            q = self.led.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+        q
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StateError {
@@ -158,76 +225,172 @@ impl SledState {
         serde_json::from_slice(bytes).map_err(|e| self.err(format!("corrupt record {what}: {e}")))
     }
 
-    fn flush(&self) -> StateResult<()> {
-        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
-    }
-
-    fn read_tree<T: DeserializeOwned>(
-        &self,
-        tree: &sled::Tree,
-    ) -> StateResult<BTreeMap<String, T>> {
+    fn read_prefix<T: DeserializeOwned>(&self, prefix: &[u8]) -> StateResult<BTreeMap<String, T>> {
         let mut out = BTreeMap::new();
-        for item in tree.iter() {
+        for item in self.state.scan_prefix(prefix) {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let key = String::from_utf8_lossy(&k).into_owned();
+            let key = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
             let value = self.decode(&key, &v)?;
             out.insert(key, value);
         }
         Ok(out)
     }
 
-    /// One atomic, durable write: bumps the serial in `meta` and applies `change` to the
-    /// resources and outputs trees in the same transaction. Callers hold `self.write`.
-    fn commit(
-        &self,
-        change: impl Fn(&TransactionalTree, &TransactionalTree) -> TxResult<()>,
-    ) -> StateResult<u64> {
-        let serial = (&self.meta, &self.resources, &self.outputs)
-            .transaction(|(meta, resources, outputs)| {
-                let bytes = meta
-                    .get(META_KEY)?
-                    .ok_or_else(|| abort(self.err("meta record is missing")))?;
-                let mut m: StateMeta = self.decode("meta", &bytes).map_err(abort)?;
-                m.serial += 1;
-                meta.insert(META_KEY, self.encode(&m).map_err(abort)?)?;
-                change(resources, outputs)?;
-                Ok(m.serial)
-            })
-            .map_err(|e| match e {
-                TransactionError::Abort(e) => e,
-                TransactionError::Storage(e) => self.err(e),
-            })?;
-        Ok(serial)
-    }
-
-    /// Makes a committed write durable, with group commit: writers that finish their
-    /// transaction while another writer flushes wait for that flush's lock, then find
-    /// their serial already durable, so N concurrent writes cost about one flush.
-    fn durable(&self, serial: StateResult<u64>) -> StateResult<u64> {
-        let serial = serial?;
-        self.committed.fetch_max(serial, Ordering::SeqCst);
-        let mut flushed = self.flushed.lock().unwrap_or_else(|e| e.into_inner());
-        if *flushed >= serial {
-            return Ok(serial);
+    /// A key's value as the queued writes leave it.
+    fn current(&self, q: &Queue, key: &[u8]) -> StateResult<Option<Vec<u8>>> {
+        if let Some(v) = q.pending.get(key).or_else(|| q.in_flight.get(key)) {
+            return Ok(v.clone());
         }
-        // Every serial up to `target` has completed its transaction: one flush covers all.
-        let target = self.committed.load(Ordering::SeqCst);
-        self.flush()?;
-        *flushed = target;
-        Ok(serial)
+        Ok(self
+            .state
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.to_vec()))
     }
 
-    fn snapshot_locked(&self, _held: &MutexGuard<'_, ()>) -> StateResult<StateSnapshot> {
-        Ok(StateSnapshot {
-            meta: self.meta()?,
-            resources: self.resources()?,
-            outputs: self.outputs()?,
+    /// Every key under `prefix` as the queued writes leave it.
+    fn current_prefix(&self, q: &Queue, prefix: &[u8]) -> StateResult<BTreeMap<Vec<u8>, Vec<u8>>> {
+        let mut out = BTreeMap::new();
+        for item in self.state.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            out.insert(k.to_vec(), v.to_vec());
+        }
+        for overlay in [&q.in_flight, &q.pending] {
+            for (k, v) in overlay.range(prefix.to_vec()..) {
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                match v {
+                    Some(v) => out.insert(k.clone(), v.clone()),
+                    None => out.remove(k),
+                };
+            }
+        }
+        Ok(out)
+    }
+
+    /// One durable write: `change` checks the state as queued writes leave it and returns
+    /// the keys to set or remove; they get the next serial and are queued. Returns the
+    /// serial once the batch holding the write is flushed.
+    fn write(&self, change: impl FnOnce(&Queue) -> StateResult<Changes>) -> StateResult<u64> {
+        let mut q = self.lock();
+        let changes = change(&q)?;
+        q.meta.serial += 1;
+        let mine = q.meta.serial;
+        q.pending.extend(changes);
+        loop {
+            if let Some((_, _, e)) = q.failed.iter().find(|(a, b, _)| (*a..=*b).contains(&mine)) {
+                return Err(self.err(e));
+            }
+            if q.durable >= mine {
+                return Ok(mine);
+            }
+            if q.leading {
+                q = self.led.wait(q).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            // Lead: write everything queued so far as one batch, then flush once.
+            q.leading = true;
+            let (from, to) = (q.taken + 1, q.meta.serial);
+            q.taken = to;
+            q.in_flight = std::mem::take(&mut q.pending);
+            let mut batch = sled::Batch::default();
+            for (k, v) in &q.in_flight {
+                match v {
+                    Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                    None => batch.remove(k.as_slice()),
+                }
+            }
+            let meta = self.encode(&q.meta);
+            drop(q);
+            let result = meta.and_then(|meta| {
+                batch.insert(META_KEY, meta);
+                self.state
+                    .apply_batch(batch)
+                    .and_then(|_| self.db.flush())
+                    .map_err(|e| self.err(e))
+            });
+            q = self.lock();
+            q.in_flight.clear();
+            q.leading = false;
+            match result {
+                Ok(_) => q.durable = to,
+                Err(e) => q.failed.push((from, to, e.to_string())),
+            }
+            self.led.notify_all();
+        }
+    }
+
+    /// The whole state as stored, each record still encoded; `q` keeps writers out.
+    fn raw_snapshot(&self, _quiet: &MutexGuard<'_, Queue>) -> StateResult<RawSnapshot> {
+        let meta = self
+            .state
+            .get(META_KEY)
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.err("meta record is missing"))?;
+        let prefixed = |prefix: &[u8]| -> StateResult<Vec<(sled::IVec, sled::IVec)>> {
+            self.state
+                .scan_prefix(prefix)
+                .map(|item| item.map_err(|e| self.err(e)))
+                .collect()
+        };
+        Ok(RawSnapshot {
+            meta,
+            resources: prefixed(RESOURCE_PREFIX)?,
+            outputs: prefixed(OUTPUT_PREFIX)?,
         })
     }
 }
 
-fn abort(e: StateError) -> ConflictableTransactionError<StateError> {
-    ConflictableTransactionError::Abort(e)
+struct RawSnapshot {
+    meta: sled::IVec,
+    resources: Vec<(sled::IVec, sled::IVec)>,
+    outputs: Vec<(sled::IVec, sled::IVec)>,
+}
+
+impl RawSnapshot {
+    /// The JSON of a [`HistoryEntry`], built from the stored records as they are: they
+    /// are already JSON, so a snapshot of a big state costs no decoding.
+    fn history_entry(&self, serial: u64, command: &str) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            256 + self
+                .resources
+                .iter()
+                .chain(&self.outputs)
+                .map(|(k, v)| k.len() + v.len() + 8)
+                .sum::<usize>(),
+        );
+        let _ = write!(
+            out,
+            "{{\"serial\":{serial},\"time\":{},\"command\":{},\"snapshot\":{{\"meta\":",
+            json(&chrono::Utc::now()),
+            json(command),
+        );
+        out.extend_from_slice(&self.meta);
+        for (name, records, prefix) in [
+            ("resources", &self.resources, RESOURCE_PREFIX),
+            ("outputs", &self.outputs, OUTPUT_PREFIX),
+        ] {
+            let _ = write!(out, ",\"{name}\":{{");
+            for (i, (k, v)) in records.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let key = String::from_utf8_lossy(&k[prefix.len()..]);
+                out.extend_from_slice(json(key.as_ref()).as_bytes());
+                out.push(b':');
+                out.extend_from_slice(v);
+            }
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"}}");
+        out
+    }
+}
+
+/// JSON text of a small value, for assembling a history entry by hand.
+fn json<T: Serialize + ?Sized>(v: &T) -> String {
+    serde_json::to_string(v).expect("serializes")
 }
 
 fn storage(dir: &Path, message: String) -> StateError {
@@ -255,7 +418,7 @@ fn open_error(dir: &Path, e: sled::Error) -> StateError {
 impl StateRead for SledState {
     fn meta(&self) -> StateResult<StateMeta> {
         let bytes = self
-            .meta
+            .state
             .get(META_KEY)
             .map_err(|e| self.err(e))?
             .ok_or_else(|| self.err("meta record is missing"))?;
@@ -263,119 +426,99 @@ impl StateRead for SledState {
     }
 
     fn resources(&self) -> StateResult<BTreeMap<String, ResourceState>> {
-        self.read_tree(&self.resources)
+        self.read_prefix(RESOURCE_PREFIX)
     }
 
     fn resource(&self, address: &str) -> StateResult<Option<ResourceState>> {
-        match self.resources.get(address).map_err(|e| self.err(e))? {
+        match self
+            .state
+            .get(resource_key(address))
+            .map_err(|e| self.err(e))?
+        {
             Some(bytes) => Ok(Some(self.decode(address, &bytes)?)),
             None => Ok(None),
         }
     }
 
     fn outputs(&self) -> StateResult<BTreeMap<String, OutputState>> {
-        self.read_tree(&self.outputs)
+        self.read_prefix(OUTPUT_PREFIX)
     }
 
-    /// Consistent across trees: no write lands between reading meta and resources.
+    /// Consistent: no batch lands between reading meta and the records.
     fn snapshot(&self) -> StateResult<StateSnapshot> {
-        let held = self.lock();
-        self.snapshot_locked(&held)
+        let _quiet = self.quiet();
+        Ok(StateSnapshot {
+            meta: self.meta()?,
+            resources: self.resources()?,
+            outputs: self.outputs()?,
+        })
     }
 }
 
 impl StateWrite for SledState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
         let bytes = self.encode(&redacted(resource))?;
-        let serial = {
-            let _held = self.lock();
-            self.commit(|resources, _| {
-                resources.insert(resource.address.as_bytes(), bytes.as_slice())?;
-                Ok(())
-            })
-        };
-        self.durable(serial)
+        self.write(|_| {
+            Ok(Changes::from([(
+                resource_key(&resource.address),
+                Some(bytes),
+            )]))
+        })
     }
 
     fn remove_resource(&self, address: &str) -> StateResult<u64> {
-        let serial = {
-            let _held = self.lock();
-            if !self
-                .resources
-                .contains_key(address)
-                .map_err(|e| self.err(e))?
-            {
+        let key = resource_key(address);
+        self.write(|q| {
+            if self.current(q, &key)?.is_none() {
                 return Err(StateError::NotFound(address.to_string()));
             }
-            self.commit(|resources, _| {
-                resources.remove(address.as_bytes())?;
-                Ok(())
-            })
-        };
-        self.durable(serial)
+            Ok(Changes::from([(key, None)]))
+        })
     }
 
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64> {
         let encoded = outputs
             .iter()
-            .map(|(k, v)| Ok((k.clone(), self.encode(v)?)))
+            .map(|(k, v)| Ok((output_key(k), Some(self.encode(v)?))))
             .collect::<StateResult<Vec<_>>>()?;
-        let serial = {
-            let _held = self.lock();
-            // Transactional trees cannot iterate; the old keys are stable while we hold the lock.
-            let old: Vec<sled::IVec> = self
-                .outputs
-                .iter()
-                .keys()
-                .collect::<Result<_, _>>()
-                .map_err(|e| self.err(e))?;
-            self.commit(|_, tree| {
-                for k in &old {
-                    tree.remove(k)?;
-                }
-                for (k, v) in &encoded {
-                    tree.insert(k.as_bytes(), v.as_slice())?;
-                }
-                Ok(())
-            })
-        };
-        self.durable(serial)
+        self.write(|q| {
+            let mut changes: Changes = self
+                .current_prefix(q, OUTPUT_PREFIX)?
+                .into_keys()
+                .map(|k| (k, None))
+                .collect();
+            changes.extend(encoded);
+            Ok(changes)
+        })
     }
 
     fn move_resource(&self, from: &str, to: &str) -> StateResult<u64> {
-        let serial = {
-            let _held = self.lock();
-            let changed = moved_records(&self.resources()?, from, to)?
-                .into_iter()
-                .map(|r| Ok((r.address.clone(), self.encode(&r)?)))
-                .collect::<StateResult<Vec<_>>>()?;
-            self.commit(|resources, _| {
-                resources.remove(from.as_bytes())?;
-                for (k, v) in &changed {
-                    resources.insert(k.as_bytes(), v.as_slice())?;
-                }
-                Ok(())
-            })
-        };
-        self.durable(serial)
+        self.write(|q| {
+            let mut resources = BTreeMap::new();
+            for (k, v) in self.current_prefix(q, RESOURCE_PREFIX)? {
+                let address = String::from_utf8_lossy(&k[RESOURCE_PREFIX.len()..]).into_owned();
+                let record: ResourceState = self.decode(&address, &v)?;
+                resources.insert(address, record);
+            }
+            let mut changes = Changes::from([(resource_key(from), None)]);
+            for r in moved_records(&resources, from, to)? {
+                changes.insert(resource_key(&r.address), Some(self.encode(&r)?));
+            }
+            Ok(changes)
+        })
     }
 }
 
 impl StateHistory for SledState {
     fn record(&self, command: &str, keep: usize) -> StateResult<()> {
-        let held = self.lock();
-        let snapshot = self.snapshot_locked(&held)?;
-        let key = snapshot.meta.serial.to_be_bytes();
+        let quiet = self.quiet();
+        let raw = self.raw_snapshot(&quiet)?;
+        let serial = self.decode::<StateMeta>("meta", &raw.meta)?.serial;
+        let key = serial.to_be_bytes();
         // One entry per serial: the command that produced a state keeps the credit.
         if !self.history.contains_key(key).map_err(|e| self.err(e))? {
-            let entry = HistoryEntry {
-                serial: snapshot.meta.serial,
-                time: chrono::Utc::now(),
-                command: command.to_string(),
-                snapshot,
-            };
             self.history
-                .insert(key, self.encode(&entry)?)
+                .insert(key, raw.history_entry(serial, command))
                 .map_err(|e| self.err(e))?;
         }
         let excess = self.history.len().saturating_sub(keep);
@@ -384,7 +527,7 @@ impl StateHistory for SledState {
                 .remove(k.map_err(|e| self.err(e))?)
                 .map_err(|e| self.err(e))?;
         }
-        self.flush()
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
 
     fn history(&self) -> StateResult<Vec<HistoryEntry>> {
