@@ -30,8 +30,6 @@ const STATE_TREE: &str = "state";
 const META_KEY: &[u8] = b"meta";
 const RESOURCE_PREFIX: &[u8] = b"r/";
 const OUTPUT_PREFIX: &[u8] = b"o/";
-/// Trees of the earlier layout (one per kind of record), which this version does not read.
-const OLD_LAYOUT_TREES: [&str; 3] = ["meta", "resources", "outputs"];
 
 /// A change to the state tree: key → new value, `None` removing the key.
 type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -110,17 +108,6 @@ impl SledState {
             .path(dir.join("db"))
             .open()
             .map_err(|e| open_error(dir, e))?;
-        let names = db.tree_names();
-        if OLD_LAYOUT_TREES
-            .iter()
-            .any(|old| names.iter().any(|n| n == old.as_bytes()))
-        {
-            return Err(StateError::Invalid(format!(
-                "state at {} was written in an earlier layout (one tree per kind of record), \
-                 which this version of trustplane does not read",
-                dir.display()
-            )));
-        }
         let tree = |name: &str| db.open_tree(name).map_err(|e| storage(dir, e.to_string()));
         let state_tree = tree(STATE_TREE)?;
         let history = tree("history")?;
