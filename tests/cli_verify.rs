@@ -18,25 +18,6 @@ fn kubectl(emulator: &Emulator, args: &[&str]) -> String {
     emulator.kubectl_ok(args)
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 fn stack(aws: &str, kubeconfig: &Path) -> String {
     let crds = repo_root().join("tests/fixtures/crds/cert-manager-awspca.yaml");
     format!(
@@ -210,7 +191,10 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
         p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         p.self_signed(&key).unwrap().pem()
     };
-    let patch = format!(r#"{{"data":{{"ca.crt":"{}"}}}}"#, b64(impostor.as_bytes()));
+    let patch = format!(
+        r#"{{"data":{{"ca.crt":"{}"}}}}"#,
+        common::base64(impostor.as_bytes())
+    );
     kubectl(
         &emulator,
         &[

@@ -5,6 +5,8 @@
 //! `KUBE_EMULATOR` at the binary). The AWS PCA test needs moto:
 //! the venv that `make test` creates (or `MOTO_PYTHON`).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -684,25 +686,6 @@ fn pca(port: u16, action: &str, body: serde_json::Value) -> serde_json::Value {
     }
 }
 
-fn b64(data: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (*b as u32) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
 /// A root CA in moto, active; returns (arn, CA certificate PEM).
 fn root_ca(port: u16) -> (String, String) {
     use serde_json::json;
@@ -719,7 +702,7 @@ fn root_ca(port: u16) -> (String, String) {
         .unwrap()
         .to_string();
     let cert_arn = pca(port, "IssueCertificate", json!({
-        "CertificateAuthorityArn": arn, "Csr": b64(csr.as_bytes()), "SigningAlgorithm": "SHA256WITHRSA",
+        "CertificateAuthorityArn": arn, "Csr": common::base64(csr.as_bytes()), "SigningAlgorithm": "SHA256WITHRSA",
         "TemplateArn": "arn:aws:acm-pca:::template/RootCACertificate/V1",
         "Validity": {"Type": "DAYS", "Value": 365}}))["CertificateArn"].as_str().unwrap().to_string();
     let cert = pca(
@@ -733,7 +716,7 @@ fn root_ca(port: u16) -> (String, String) {
     pca(
         port,
         "ImportCertificateAuthorityCertificate",
-        json!({"CertificateAuthorityArn": arn, "Certificate": b64(cert.as_bytes())}),
+        json!({"CertificateAuthorityArn": arn, "Certificate": common::base64(cert.as_bytes())}),
     );
     (arn, cert)
 }
