@@ -727,6 +727,32 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     })
 }
 
+/// Sets these tags on a CA (nothing to do when there are none).
+async fn tag_ca<'a>(
+    p: &AwsProvider,
+    arn: &str,
+    tags: impl Iterator<Item = (&'a String, &'a String)>,
+) -> ProviderResult<()> {
+    let list: Vec<Tag> = tags
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    if list.is_empty() {
+        return Ok(());
+    }
+    let c = p.clients()?;
+    p.call(
+        "acm-pca:TagCertificateAuthority",
+        arn,
+        c.pca
+            .tag_certificate_authority()
+            .certificate_authority_arn(arn)
+            .set_tags(Some(list))
+            .send(),
+    )
+    .await?;
+    Ok(())
+}
+
 /// A resumed or restored CA may predate a change of tags or revocation in the stack.
 async fn ensure_tags_and_revocation(
     p: &AwsProvider,
@@ -737,23 +763,7 @@ async fn ensure_tags_and_revocation(
     let c = p.clients()?;
     let want = tags::effective(&p.provider_tags(), desired);
     let live: Tags = list_tags(p, arn).await?.into_iter().collect();
-    let missing: Vec<Tag> = want
-        .iter()
-        .filter(|(k, v)| live.get(*k) != Some(v))
-        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-        .collect();
-    if !missing.is_empty() {
-        p.call(
-            "acm-pca:TagCertificateAuthority",
-            arn,
-            c.pca
-                .tag_certificate_authority()
-                .certificate_authority_arn(arn)
-                .set_tags(Some(missing))
-                .send(),
-        )
-        .await?;
-    }
+    tag_ca(p, arn, want.iter().filter(|(k, v)| live.get(*k) != Some(v))).await?;
     let ca = describe(p, arn).await?;
     if revocation_value(&ca) != spec.revocation {
         p.call(
@@ -1182,22 +1192,7 @@ pub async fn update(
         )
         .await?;
     }
-    if !set.is_empty() {
-        let list: Vec<Tag> = set
-            .iter()
-            .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
-            .collect();
-        p.call(
-            "acm-pca:TagCertificateAuthority",
-            arn,
-            c.pca
-                .tag_certificate_authority()
-                .certificate_authority_arn(arn)
-                .set_tags(Some(list))
-                .send(),
-        )
-        .await?;
-    }
+    tag_ca(p, arn, set.iter()).await?;
     let ca = describe(p, arn).await?;
     let status = status_of(&ca);
     if status == "PENDING_CERTIFICATE" || status == "CREATING" {
