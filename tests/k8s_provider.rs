@@ -7,7 +7,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use common::stand_ins;
+
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
@@ -16,44 +18,20 @@ use trustplane::provider::kubernetes::KubernetesProvider;
 use trustplane::provider::{OpContext, Provider, Snapshot};
 use trustplane::value::Value;
 
+/// The emulator (shared fixture) plus a scratch directory for manifest files.
 struct Emulator {
-    child: Child,
+    _cluster: stand_ins::Emulator,
     kubeconfig: PathBuf,
     dir: tempfile::TempDir,
 }
 
 impl Emulator {
-    fn start(extra: &[&str]) -> Emulator {
-        let bin = std::env::var("KUBE_EMULATOR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/release/kube-emulator")
-            });
-        assert!(
-            bin.exists(),
-            "kube-emulator not found at {}: build it with `cargo build --release -p kube-emulator`",
-            bin.display()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(&bin)
-            .args(["--addr", "127.0.0.1:0", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kube-emulator");
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        assert!(line.starts_with("listening on 127.0.0.1:"), "{line}");
-        // Keep draining so the emulator never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    fn start(aws_endpoint: Option<&str>) -> Emulator {
+        let cluster = stand_ins::Emulator::start(aws_endpoint);
         Emulator {
-            child,
-            kubeconfig,
-            dir,
+            kubeconfig: cluster.kubeconfig().to_path_buf(),
+            _cluster: cluster,
+            dir: tempfile::tempdir().unwrap(),
         }
     }
 
@@ -120,13 +98,6 @@ impl Emulator {
     }
 }
 
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn v(json: &str) -> Value {
     serde_json::from_str(json).unwrap()
 }
@@ -151,7 +122,7 @@ async fn read(p: &KubernetesProvider, t: &str, s: &Snapshot) -> Option<Snapshot>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn namespace_labels_update_drift_and_delete() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
     let t = "k8s.namespace";
@@ -213,7 +184,7 @@ async fn namespace_labels_update_drift_and_delete() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn adopting_an_existing_namespace_labels_it_and_destroy_leaves_it() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
     let t = "k8s.namespace";
@@ -266,7 +237,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crd_from_a_file_then_an_object_of_its_kind() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
     let m = "k8s.manifest";
@@ -391,7 +362,7 @@ async fn crd_from_a_file_then_an_object_of_its_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_objects_conflicts_and_force() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, log) = ctx();
     let m = "k8s.manifest";
@@ -469,7 +440,7 @@ const DEPLOYMENT: &str = "manifest:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollout_wait_and_defaulted_fields_are_not_drift() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, log) = ctx();
     let m = "k8s.manifest";
@@ -518,7 +489,7 @@ async fn rollout_wait_and_defaulted_fields_are_not_drift() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_timeout_reports_conditions_and_events() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
     let m = "k8s.manifest";
@@ -553,7 +524,7 @@ async fn wait_timeout_reports_conditions_and_events() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_account_with_irsa_annotation_and_import() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
     let t = "k8s.service_account";
@@ -593,7 +564,7 @@ async fn service_account_with_irsa_annotation_and_import() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wait_for_deletion_waits_out_finalizers() {
-    let e = Emulator::start(&[]);
+    let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, log) = ctx();
     let m = "k8s.manifest";
@@ -810,7 +781,7 @@ async fn pca_issuer_and_istio_ca_certificate_against_moto() {
     assert!(up, "moto did not start with {python}");
     let (arn, ca_pem) = root_ca(port);
 
-    let e = Emulator::start(&["--aws-endpoint", &format!("http://127.0.0.1:{port}")]);
+    let e = Emulator::start(Some(&format!("http://127.0.0.1:{port}")));
     let p = e.provider().await;
     let (c, _) = ctx();
     let crds = e.write("crds.yaml", PCA_CRDS);

@@ -123,7 +123,9 @@ pub struct Emulator {
 
 impl Emulator {
     pub fn start(aws_endpoint: Option<&str>) -> Emulator {
-        let bin = repo_root().join("target/release/kube-emulator");
+        let bin = std::env::var_os("KUBE_EMULATOR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target/release/kube-emulator"));
         assert!(
             bin.exists(),
             "{} not found: build it with `cargo build --release -p kube-emulator` (make test does)",
