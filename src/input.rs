@@ -123,7 +123,7 @@ impl fmt::Display for InputError {
 impl std::error::Error for InputError {}
 
 fn human_size(bytes: u64) -> String {
-    if bytes % MIB == 0 {
+    if bytes.is_multiple_of(MIB) {
         format!("{} MiB", bytes / MIB)
     } else {
         format!("{bytes} bytes")
