@@ -556,6 +556,22 @@ impl Provider for HelmProvider {
         validate_release(properties)
     }
 
+    /// A release is its namespace and name; `None` while either is known only at apply.
+    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
+        if type_name != RELEASE
+            || properties.get_str("name").is_none()
+            || properties
+                .get("namespace")
+                .is_some_and(|n| !n.is_null() && n.as_str().is_none())
+        {
+            return None;
+        }
+        Some(format!(
+            "helm release {}",
+            ReleaseSpec::from_properties(properties).id()
+        ))
+    }
+
     /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the
     /// desired release against `helm get manifest` of the deployed one.
     async fn plan_details(
