@@ -242,13 +242,14 @@ pub fn render(diags: &Diagnostics, color: bool) -> String {
 fn render_one(d: &Diagnostic, color: bool) -> String {
     use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 
+    let d = &printable(d);
     let Some(span) = d.span.as_ref().filter(|s| s.line > 0) else {
         return d.to_string();
     };
     let Ok(source) = std::fs::read_to_string(span.file.as_path()) else {
         return d.to_string();
     };
-    if span.offset + span.len > source.len() {
+    if span.offset + span.len > source.len() || !snippet_is_printable(&source, span.offset) {
         return d.to_string();
     }
     let report = MietteDiagnostic {
@@ -278,6 +279,57 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
         return d.to_string();
     }
     out
+}
+
+/// Longest text of one message part, and longest source line shown, in characters: a
+/// message quotes input, and input can be hostile (a 4 MB name, a 6 MB line).
+const MAX_SHOWN: usize = 400;
+
+/// The diagnostic as it may reach a terminal: control characters from the input (an
+/// escape sequence in a quoted YAML key) escaped, and very long quotes cut.
+fn printable(d: &Diagnostic) -> Diagnostic {
+    let clean = |text: &str| {
+        let mut out = String::new();
+        for (i, c) in text.chars().enumerate() {
+            if i == MAX_SHOWN {
+                out.push_str(&format!(
+                    "... ({} more characters)",
+                    text.chars().count() - MAX_SHOWN
+                ));
+                break;
+            }
+            match c {
+                '\n' => out.push(c),
+                c if c.is_control() => out.extend(c.escape_default()),
+                c => out.push(c),
+            }
+        }
+        out
+    };
+    Diagnostic {
+        summary: clean(&d.summary),
+        detail: d.detail.as_deref().map(clean),
+        help: d.help.as_deref().map(clean),
+        field: d.field.as_deref().map(clean),
+        address: d.address.as_deref().map(clean),
+        ..d.clone()
+    }
+}
+
+/// Whether the lines around `offset` can be shown as they are: short, and without
+/// control characters other than tabs.
+fn snippet_is_printable(source: &str, offset: usize) -> bool {
+    if !source.is_char_boundary(offset) {
+        return false;
+    }
+    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    source[start..]
+        .lines()
+        .take(3)
+        .chain(source[..start].lines().rev().take(2))
+        .all(|line| {
+            line.chars().count() <= MAX_SHOWN && !line.chars().any(|c| c.is_control() && c != '\t')
+        })
 }
 
 /// The first line of the one-line form: level, code, place, summary and field.

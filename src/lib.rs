@@ -3,6 +3,7 @@
 //!
 //! Layers, from the bottom up:
 //! - [`value`], [`diag`], [`duration`]: the value model, diagnostics, durations (no I/O);
+//! - [`input`]: reading the files a user names, within size limits;
 //! - [`config`]: the stack language;
 //! - [`provider`]: the provider contract and the providers;
 //! - [`graph`]: the dependency graph and its parallel walker;
@@ -24,6 +25,7 @@ pub mod cost;
 pub mod diag;
 pub mod duration;
 pub mod graph;
+pub mod input;
 pub mod plan;
 pub mod provider;
 pub mod state;

@@ -12,6 +12,7 @@ use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
 use crate::plan::diff::{keep_ignored, resource_value};
+use crate::plan::ownership::check_create_before_destroy;
 use crate::plan::planner::{desired_properties, plan_outputs, Values};
 use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
@@ -263,17 +264,47 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
                 .map_err(|e| fail("delete", e))?;
             forget(ctx, address).await?;
             provider
-                .create(&op, &change.type_name, &desired)
+                .create(
+                    &op.clone().replacing(&prior.id),
+                    &change.type_name,
+                    &desired,
+                )
                 .await
                 .map_err(|e| fail("create", e))?
         }
         Action::CreateThenDelete => {
             let prior = prior.as_ref().expect("a replacement has a prior state");
+            // The plan checked identities with the values it knew; now all are known
+            // (and a plan file may predate the check).
+            let old = provider.identity(&change.type_name, &prior.properties);
+            let new = provider.identity(&change.type_name, &desired);
+            if let (Some(old), Some(new)) = (old, new) {
+                check_create_before_destroy(address, &old, &new)?;
+            }
             let created = provider
-                .create(&op, &change.type_name, &desired)
+                .create(
+                    &op.clone().replacing(&prior.id),
+                    &change.type_name,
+                    &desired,
+                )
                 .await
                 .map_err(|e| fail("create", e))?;
             commit(ctx, change, &created).await?;
+            if !created.id.is_empty() && created.id == prior.id {
+                // Deleting the old object would delete the replacement.
+                return Err(Diagnostic::error(
+                    "apply::replace_same_object",
+                    format!(
+                        "the replacement of {address} is the object it was to replace ({})",
+                        prior.id
+                    ),
+                )
+                .with_address(address)
+                .with_detail("the create changed or adopted the old object instead of making a new one, so the old object was not deleted; state records it as the resource")
+                .with_help(format!(
+                    "give the replacement a different name, or remove create_before_destroy from resources.{address}.lifecycle"
+                )));
+            }
             provider.delete(&op, &change.type_name, prior).await.map_err(|e| {
                 let mut d = fail("delete", e);
                 d.detail = Some(format!(

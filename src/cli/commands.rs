@@ -17,6 +17,7 @@ use crate::config::{load::load_str, load_dir, load_file};
 use crate::diag::{render, Diagnostic, Diagnostics};
 use crate::graph::walk::{Cancel, Outcome};
 use crate::graph::DependencyGraph;
+use crate::input::InputKind;
 use crate::plan::json::plan_json;
 use crate::plan::refresh::{drift, refresh, RefreshParams, Refreshed};
 use crate::plan::render::{render_drift, render_plan, Style};
@@ -236,7 +237,9 @@ fn is_saved_plan(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
     );
-    !yaml && std::fs::read(path).is_ok_and(|b| Plan::from_bytes(&b).is_ok())
+    !yaml
+        && crate::input::read_limited(path, InputKind::Plan)
+            .is_ok_and(|b| Plan::from_bytes(&b).is_ok())
 }
 
 async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
@@ -305,8 +308,8 @@ fn outputs_differ(plan: &Plan, state: &OpenState) -> bool {
 }
 
 async fn apply_saved(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
-    let bytes = std::fs::read(&args.file)
-        .map_err(|e| Failure::message(format!("{}: {e}", args.file.display())))?;
+    let bytes = crate::input::read_limited(&args.file, InputKind::Plan)
+        .map_err(|e| Failure::message(e.to_string()))?;
     let plan = Plan::from_bytes(&bytes).map_err(Failure::message)?;
     let (stack, diags) = load_str(&plan.file, &plan.source, &registry);
     let stack = stack.ok_or(Failure::Diagnostics(diags))?;

@@ -12,6 +12,7 @@ use indexmap::IndexMap;
 use super::model::{Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, VarType, VariableDecl};
 use super::yaml::{Node, NodeKind};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
+use crate::input::{InputError, InputKind};
 use crate::provider::Registry;
 
 const TOP_LEVEL: &[&str] = &["stack", "variables", "providers", "resources", "outputs"];
@@ -23,19 +24,39 @@ const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 /// Loads and validates one stack file. `None` when errors prevent building the model;
 /// the diagnostics may also hold warnings when a stack is returned.
 pub fn load_file(path: &Path, registry: &Registry) -> (Option<Stack>, Diagnostics) {
-    match std::fs::read_to_string(path) {
+    match crate::input::read_text(path, InputKind::Stack) {
         Ok(text) => load_str(path, &text, registry),
-        Err(e) => {
-            let d = Diagnostic::error(
-                "stack::read_error",
-                format!("cannot read stack file {}", path.display()),
-            )
-            .with_span(Span::file_only(path))
-            .with_detail(e.to_string())
-            .with_help("check the path given to --stack (or the stack directory)");
-            (None, d.into())
-        }
+        Err(e) => (None, input_error(&e).into()),
     }
+}
+
+/// A file that could not be read (missing, too large, not UTF-8) as a diagnostic.
+pub fn input_error(e: &InputError) -> Diagnostic {
+    let (code, help) = match e {
+        InputError::Io {
+            kind: InputKind::Stack,
+            ..
+        } => (
+            "stack::read_error",
+            "check the path given to --stack (or the stack directory)".to_string(),
+        ),
+        InputError::Io { .. } => ("stack::read_error", e.help()),
+        InputError::TooLarge { .. } => ("input::too_large", e.help()),
+        InputError::NotUtf8 { .. } => ("input::not_utf8", e.help()),
+    };
+    let summary = match e {
+        InputError::Io { kind, path, .. } => {
+            format!("cannot read {} {}", kind.describe(), path.display())
+        }
+        _ => e.to_string(),
+    };
+    let mut d = Diagnostic::error(code, summary)
+        .with_span(Span::file_only(e.path()))
+        .with_help(help);
+    if let InputError::Io { error, .. } = e {
+        d = d.with_detail(error.to_string());
+    }
+    d
 }
 
 /// Loads and validates stack text as if read from `path` (spans name `path`).
@@ -293,6 +314,26 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
         }
     }
     if let Some(d) = node.get("default") {
+        // A default is a plain value: it is never evaluated, so a reference in it (to
+        // another variable, or to itself) would silently become literal text.
+        let (refs, _) = super::expr::references(d);
+        if let Some(r) = refs.first() {
+            diags.push(
+                Diagnostic::error(
+                    "stack::invalid_reference",
+                    format!(
+                        "the default of `{name}` holds the reference `${{{}}}`",
+                        r.text
+                    ),
+                )
+                .with_span(r.span.clone())
+                .with_field(join(&field, "default"))
+                .with_detail(
+                    "variable defaults are plain values; references are not evaluated there",
+                )
+                .with_help("write the value itself, or `$${` for a literal `${`"),
+            );
+        }
         match super::vars::convert(d.to_value(), decl.var_type) {
             Ok(v) => decl.default = Some(v),
             Err(why) => diags.push(

@@ -28,10 +28,15 @@ pub fn validate(stack: &Stack, registry: &Registry) -> Diagnostics {
     v.diags
 }
 
-/// Names use letters, digits, `_` and `-`, starting with a letter.
+/// Longest resource, variable or output name: names become state keys and addresses.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// Names use letters, digits, `_` and `-`, starting with a letter, at most
+/// [`MAX_NAME_LEN`] characters.
 pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+    name.len() <= MAX_NAME_LEN
+        && chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
@@ -87,7 +92,7 @@ impl Validator<'_> {
                         Diagnostic::error("stack::invalid_name", format!("invalid {what} name `{name}`"))
                             .with_span(span.clone())
                             .with_field(format!("{section}.{name}"))
-                            .with_detail("names use letters, digits, `_` and `-`, start with a letter, and `var` is reserved")
+                            .with_detail(format!("names use letters, digits, `_` and `-`, start with a letter, are at most {MAX_NAME_LEN} characters, and `var` is reserved"))
                             .with_help(format!("rename it, for example `{}`", sanitize(name))),
                     );
                 }
@@ -520,6 +525,7 @@ fn node_at<'n>(root: &'n Node, rel: &str) -> &'n Node {
 fn sanitize(name: &str) -> String {
     let mut out: String = name
         .chars()
+        .take(MAX_NAME_LEN - 1)
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' {
                 c

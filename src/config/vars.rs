@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use super::model::{Stack, VarType};
 use super::yaml::parse_plain;
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
+use crate::input::InputKind;
 use crate::value::Value;
 
 /// Prefix of the environment variables that set stack variables.
@@ -61,10 +62,14 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
         }
     }
     for path in &inputs.files {
-        let read = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| parse_plain(&text));
-        let map = match read {
+        let text = match crate::input::read_text(path, InputKind::VarFile) {
+            Ok(text) => text,
+            Err(e) => {
+                diags.push(super::load::input_error(&e));
+                continue;
+            }
+        };
+        let map = match parse_plain(&text) {
             Ok(Value::Map(map)) => map,
             Ok(Value::Null) => Default::default(),
             Ok(other) => {
@@ -84,11 +89,12 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
             Err(e) => {
                 diags.push(
                     Diagnostic::error(
-                        "stack::read_error",
-                        format!("cannot read variable file {}", path.display()),
+                        "stack::invalid_value",
+                        format!("variable file {} is not valid YAML", path.display()),
                     )
                     .with_span(Span::file_only(path))
-                    .with_detail(e),
+                    .with_detail(e)
+                    .with_help("a variable file holds `name: value` lines"),
                 );
                 continue;
             }

@@ -5,6 +5,11 @@
 //! Scalars resolve with the YAML 1.2 core schema (`yes`/`no` stay strings; quoted scalars
 //! are always strings). Anchors and aliases are supported: an alias is a copy of the
 //! anchored node, spans included. A stack file holds exactly one document.
+//!
+//! Every document parsed here, spanned or plain, is held to [`MAX_DEPTH`] levels of
+//! nesting and [`MAX_NODES`] values, aliases counted at their expanded size, so that a
+//! small hostile document (a "billion laughs" of nested aliases, thousands of `[`) is an
+//! error rather than gigabytes of memory or a stack overflow.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -134,9 +139,229 @@ impl Node {
     }
 }
 
-/// Parses YAML text with no spans (var files, `--var` values given as YAML/JSON).
+/// Deepest nesting of lists and maps in a document. Kubernetes CRD schemas, the deepest
+/// documents trustplane meets, stay well under it; it matches serde_yaml's own limit.
+pub const MAX_DEPTH: usize = 128;
+
+/// Most values (scalars, lists, maps, map keys) in a document, each alias counting as the
+/// size of what it copies. A 10,000-resource stack holds about 100,000; 250,000 keep
+/// what a document can build under 100 MB.
+pub const MAX_NODES: usize = 250_000;
+
+/// A limit a document went over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LimitHit {
+    Depth,
+    Nodes,
+    Aliases,
+}
+
+impl LimitHit {
+    fn code(self) -> &'static str {
+        match self {
+            LimitHit::Depth => "input::too_deep",
+            LimitHit::Nodes => "input::too_many_values",
+            LimitHit::Aliases => "input::alias_expansion",
+        }
+    }
+
+    fn summary(self) -> String {
+        match self {
+            LimitHit::Depth => format!("lists and maps nest deeper than {MAX_DEPTH} levels"),
+            LimitHit::Nodes => format!("the document holds more than {MAX_NODES} values"),
+            LimitHit::Aliases => {
+                format!("aliases expand the document to more than {MAX_NODES} values")
+            }
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            LimitHit::Depth => "flatten the structure; no stack, values file or manifest needs this depth",
+            LimitHit::Nodes => "split the document into several files",
+            LimitHit::Aliases => "each `*alias` copies its anchored value, so aliases of aliases grow exponentially; write the values out or use fewer aliases",
+        }
+    }
+}
+
+/// Depth and size of the document read so far.
+#[derive(Debug, Default)]
+struct Budget {
+    depth: usize,
+    nodes: usize,
+}
+
+impl Budget {
+    fn enter(&mut self) -> Result<(), LimitHit> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(LimitHit::Depth);
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
+    }
+
+    /// Counts `n` more values; `aliased` when they are an alias's copy.
+    fn add(&mut self, n: usize, aliased: bool) -> Result<(), LimitHit> {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_NODES {
+            return Err(if aliased {
+                LimitHit::Aliases
+            } else {
+                LimitHit::Nodes
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The first character YAML does not allow in a stream (C0 and C1 controls other than
+/// tab, line breaks and NEL; DEL; U+FFFE and U+FFFF), with its 1-based line and column.
+/// A NUL inside a name would otherwise pass through to state keys and file names.
+fn forbidden_character(text: &str) -> Option<(usize, usize, char)> {
+    let mut line = 1;
+    let mut column = 0;
+    for c in text.chars() {
+        column += 1;
+        let allowed = match c {
+            '\t' | '\r' | '\u{85}' => true,
+            '\n' => {
+                line += 1;
+                column = 0;
+                true
+            }
+            '\u{fffe}' | '\u{ffff}' => false,
+            c => !c.is_control(),
+        };
+        if !allowed {
+            return Some((line, column, c));
+        }
+    }
+    None
+}
+
+fn forbidden_character_text(c: char) -> String {
+    format!(
+        "the control character U+{:04X}, which YAML does not allow in a file",
+        c as u32
+    )
+}
+
+/// Checks a plain (unspanned) YAML stream against the limits before serde_yaml builds
+/// it: serde_yaml bounds depth but lets aliases expand up to 100 times the document.
+/// `Err` holds the 1-based number of the document at fault and why.
+fn check_plain(text: &str) -> Result<(), (usize, String)> {
+    if let Some((line, column, c)) = forbidden_character(text) {
+        let document = text
+            .lines()
+            .take(line)
+            .filter(|l| l.starts_with("---"))
+            .count()
+            .max(1);
+        return Err((document, format!(
+            "line {line}, column {column} holds {}; remove it, or write it as an escape (\"\\x{:02x}\") in a double-quoted string",
+            forbidden_character_text(c),
+            c as u32
+        )));
+    }
+    let mut parser = Parser::new_from_str(text);
+    let mut budget = Budget::default();
+    // Anchor id → size of the anchored value; open collections with their anchor and the
+    // count at their start.
+    let mut sizes: HashMap<usize, usize> = HashMap::new();
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    let mut document = 1;
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| {
+            let at = format!(
+                "line {}, column {}",
+                e.marker().line(),
+                e.marker().col() + 1
+            );
+            (document, format!("{} at {at}", e.info()))
+        })?;
+        if let Event::Scalar(_, _, _, Some(tag))
+        | Event::SequenceStart(_, Some(tag))
+        | Event::MappingStart(_, Some(tag)) = &event
+        {
+            if !is_core_tag(tag) {
+                return Err((
+                    document,
+                    format!(
+                    "the YAML tag `{}{}` is not supported (at line {}, column {}); remove the tag",
+                    if tag.handle == CORE_TAG_PREFIX { "!!" } else { &tag.handle },
+                    tag.suffix,
+                    mark.line(),
+                    mark.col() + 1
+                ),
+                ));
+            }
+        }
+        let hit = match event {
+            Event::StreamEnd => return Ok(()),
+            Event::Scalar(_, _, anchor, _) => {
+                if anchor > 0 {
+                    sizes.insert(anchor, 1);
+                }
+                budget.add(1, false)
+            }
+            Event::Alias(id) => budget.add(sizes.get(&id).copied().unwrap_or(1), true),
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                open.push((anchor, budget.nodes));
+                budget.add(1, false).and_then(|()| budget.enter())
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                budget.leave();
+                if let Some((anchor, start)) = open.pop() {
+                    if anchor > 0 {
+                        sizes.insert(anchor, budget.nodes - start);
+                    }
+                }
+                Ok(())
+            }
+            Event::DocumentEnd => {
+                // Each document of a stream has its own anchors and its own budget.
+                sizes.clear();
+                budget = Budget::default();
+                document += 1;
+                Ok(())
+            }
+            _ => Ok(()),
+        };
+        if let Err(hit) = hit {
+            return Err((
+                document,
+                format!(
+                    "{} (at line {}, column {}); {}",
+                    hit.summary(),
+                    mark.line(),
+                    mark.col() + 1,
+                    hit.help()
+                ),
+            ));
+        }
+    }
+}
+
+/// Parses YAML text with no spans (var files, values files, `--var` values given as
+/// YAML/JSON), within the limits.
 pub fn parse_plain(text: &str) -> Result<Value, String> {
+    check_plain(text).map_err(|(_, why)| why)?;
     serde_yaml::from_str::<Value>(text).map_err(|e| e.to_string())
+}
+
+/// Parses every document of a YAML stream (a Kubernetes manifest file), within the limits;
+/// `Err` holds the 1-based number of the failing document and why.
+pub fn parse_plain_documents(text: &str) -> Result<Vec<Value>, (usize, String)> {
+    use serde::Deserialize;
+    check_plain(text)?;
+    serde_yaml::Deserializer::from_str(text)
+        .enumerate()
+        .map(|(i, doc)| Value::deserialize(doc).map_err(|e| (i + 1, e.to_string())))
+        .collect()
 }
 
 /// Maps with this many keys check duplicates with an index rather than a scan (a stack's
@@ -148,30 +373,72 @@ struct Builder<'a> {
     file: &'a Arc<PathBuf>,
     text: &'a str,
     parser: Parser<std::str::Chars<'a>>,
-    /// Byte offset of each char index: the parser's marks count chars.
-    char_bytes: Vec<usize>,
-    anchors: HashMap<usize, Node>,
+    /// Byte offset of each char index (the parser's marks count chars); `None` for ASCII
+    /// text, where the two are equal. `u32` suffices: files are far below 4 GiB.
+    char_bytes: Option<Vec<u32>>,
+    /// Anchored nodes, with their size in values.
+    anchors: HashMap<usize, (Node, usize)>,
+    budget: Budget,
     /// Keys from the root to the node being built, for error field paths.
     path: Vec<String>,
 }
 
 impl<'a> Builder<'a> {
     fn new(file: &'a Arc<PathBuf>, text: &'a str) -> Self {
-        let mut char_bytes: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
-        char_bytes.push(text.len());
+        let char_bytes = (!text.is_ascii()).then(|| {
+            let mut table: Vec<u32> = text.char_indices().map(|(i, _)| i as u32).collect();
+            table.push(text.len() as u32);
+            table
+        });
         Builder {
             file,
             text,
             parser: Parser::new_from_str(text),
             char_bytes,
             anchors: HashMap::new(),
+            budget: Budget::default(),
             path: Vec::new(),
         }
     }
 
     fn offset(&self, mark: &Marker) -> usize {
-        let i = mark.index().min(self.char_bytes.len() - 1);
-        self.char_bytes[i]
+        match &self.char_bytes {
+            Some(table) => table[mark.index().min(table.len() - 1)] as usize,
+            None => mark.index().min(self.text.len()),
+        }
+    }
+
+    fn tag_error(&self, tag: &Tag, mark: &Marker) -> Diagnostic {
+        let written = match tag.handle.as_str() {
+            CORE_TAG_PREFIX => format!("!!{}", tag.suffix),
+            handle => format!("{handle}{}", tag.suffix),
+        };
+        let mut d = Diagnostic::error(
+            "stack::yaml_tag",
+            format!("the YAML tag `{written}` is not supported"),
+        )
+        .with_span(self.span(mark, 1))
+        .with_detail("trustplane reads plain YAML values; a tag asks for a type of another program, which is never constructed")
+        .with_help("remove the tag (quote the value to make it a string)");
+        let field = self.field();
+        if !field.is_empty() {
+            d = d.with_field(field);
+        }
+        d
+    }
+
+    fn limit_error(&self, hit: LimitHit, mark: &Marker) -> Diagnostic {
+        let mut d = Diagnostic::error(hit.code(), hit.summary())
+            .with_span(self.span(mark, 1))
+            .with_detail(format!(
+                "trustplane reads at most {MAX_DEPTH} levels of nesting and {MAX_NODES} values per document"
+            ))
+            .with_help(hit.help());
+        let field = self.field();
+        if !field.is_empty() {
+            d = d.with_field(field);
+        }
+        d
     }
 
     fn span(&self, mark: &Marker, len: usize) -> Span {
@@ -196,6 +463,26 @@ impl<'a> Builder<'a> {
     }
 
     fn document(mut self) -> Result<Node, Diagnostic> {
+        if let Some((line, column, c)) = forbidden_character(self.text) {
+            let offset = self
+                .text
+                .split_inclusive('\n')
+                .take(line - 1)
+                .map(str::len)
+                .sum::<usize>()
+                + self.text.lines().nth(line - 1).map_or(0, |l| {
+                    l.char_indices().nth(column - 1).map_or(0, |(i, _)| i)
+                });
+            return Err(Diagnostic::error(
+                "input::control_character",
+                format!("line {line}, column {column} holds {}", forbidden_character_text(c)),
+            )
+            .with_span(Span::new(self.file.clone(), line, column, offset, c.len_utf8()))
+            .with_help(format!(
+                "remove it; if it is meant as data, write it as an escape (\"\\x{:02x}\") in a double-quoted string",
+                c as u32
+            )));
+        }
         let (ev, mark) = self.next()?;
         debug_assert_eq!(ev, Event::StreamStart);
         let (ev, mark) = match self.next()? {
@@ -230,6 +517,24 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event, mark: Marker) -> Result<Node, Diagnostic> {
+        let start = self.budget.nodes;
+        let counted = match &ev {
+            Event::Alias(_) => Ok(()),
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                self.budget.add(1, false).and_then(|()| self.budget.enter())
+            }
+            _ => self.budget.add(1, false),
+        };
+        counted.map_err(|hit| self.limit_error(hit, &mark))?;
+        let tag = match &ev {
+            Event::Scalar(_, _, _, tag)
+            | Event::SequenceStart(_, tag)
+            | Event::MappingStart(_, tag) => tag.as_ref(),
+            _ => None,
+        };
+        if let Some(tag) = tag.filter(|t| !is_core_tag(t)) {
+            return Err(self.tag_error(tag, &mark));
+        }
         let (node, anchor) = match ev {
             Event::Scalar(text, style, anchor, tag) => {
                 let len = self.scalar_len(&mark, &text, style);
@@ -243,9 +548,12 @@ impl<'a> Builder<'a> {
                 )
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                let (node, size) = self.anchors.get(&id).cloned().ok_or_else(|| {
                     self.syntax_error(&ScanError::new(mark, "alias to an unknown anchor"))
                 })?;
+                self.budget
+                    .add(size, true)
+                    .map_err(|hit| self.limit_error(hit, &mark))?;
                 return Ok(node);
             }
             Event::SequenceStart(anchor, _) => {
@@ -260,6 +568,7 @@ impl<'a> Builder<'a> {
                     self.path.pop();
                     items.push(item?);
                 };
+                self.budget.leave();
                 let len = self.offset(&end).saturating_sub(self.offset(&mark)).max(1);
                 (
                     Node {
@@ -327,6 +636,7 @@ impl<'a> Builder<'a> {
                     self.path.pop();
                     entries.push((key, value?));
                 };
+                self.budget.leave();
                 // A block map's start event is marked after its first key: start at the key.
                 let mut span = self.span(&mark, 0);
                 if let Some((first, _)) = entries.first() {
@@ -351,7 +661,8 @@ impl<'a> Builder<'a> {
             }
         };
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            let size = self.budget.nodes - start;
+            self.anchors.insert(anchor, (node.clone(), size));
         }
         Ok(node)
     }
@@ -373,9 +684,11 @@ impl<'a> Builder<'a> {
     fn scalar_len(&self, mark: &Marker, value: &str, style: TScalarStyle) -> usize {
         let start = self.offset(mark);
         let rest = &self.text[start..];
-        let line = rest.split('\n').next().unwrap_or("");
+        // Only when needed: scanning to the end of the line for every scalar would make
+        // a document written on one long line quadratic.
+        let line = || rest.split('\n').next().unwrap_or("");
         match style {
-            TScalarStyle::Plain if line.starts_with(value) => value.len(),
+            TScalarStyle::Plain if rest.starts_with(value) && !value.contains('\n') => value.len(),
             TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => {
                 let quote = if style == TScalarStyle::SingleQuoted {
                     '\''
@@ -394,11 +707,23 @@ impl<'a> Builder<'a> {
                         return i + 1;
                     }
                 }
-                line.trim_end().len()
+                line().trim_end().len()
             }
-            _ => line.trim_end().len().max(1),
+            _ => line().trim_end().len().max(1),
         }
     }
+}
+
+/// The handle `!!` expands to.
+const CORE_TAG_PREFIX: &str = "tag:yaml.org,2002:";
+
+/// Tags of the YAML core schema, which only restate what a value already is.
+fn is_core_tag(tag: &Tag) -> bool {
+    matches!(tag.handle.as_str(), "!!" | CORE_TAG_PREFIX)
+        && matches!(
+            tag.suffix.as_str(),
+            "str" | "int" | "float" | "bool" | "null" | "seq" | "map"
+        )
 }
 
 /// YAML 1.2 core schema resolution of a scalar.
@@ -580,6 +905,66 @@ mod tests {
             root.get("other").unwrap().to_value(),
             root.get("base").unwrap().to_value()
         );
+    }
+
+    fn bomb() -> String {
+        let mut text = "a: &a [x, x, x, x, x, x, x, x, x]\n".to_string();
+        for (prev, name) in "abcdefgh".chars().zip("bcdefghi".chars()) {
+            text.push_str(&format!(
+                "{name}: &{name} [{}]\n",
+                vec![format!("*{prev}"); 9].join(",")
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn aliases_count_at_their_expanded_size() {
+        let err = parse(&bomb()).unwrap_err();
+        assert_eq!(err.code, "input::alias_expansion");
+        let err = parse_plain(&bomb()).unwrap_err();
+        assert!(err.contains("aliases expand the document"), "{err}");
+        // Aliases of a small anchor stay fine.
+        let root = parse("a: &a {x: 1}\nb: [*a, *a, *a]\n").unwrap();
+        assert_eq!(root.get("b").unwrap().as_seq().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn nesting_is_bounded_without_recursing_past_the_limit() {
+        let deep = "- ".repeat(20_000) + "x\n";
+        let err = parse(&deep).unwrap_err();
+        assert_eq!(err.code, "input::too_deep");
+        assert!(parse_plain(&deep)
+            .unwrap_err()
+            .contains("nest deeper than 128"));
+        let ok = "- ".repeat(MAX_DEPTH) + "x\n";
+        parse(&ok).unwrap();
+        parse_plain(&ok).unwrap();
+        let err = parse_plain_documents(&format!("a: 1\n---\n{deep}")).unwrap_err();
+        assert_eq!(err.0, 2, "{err:?}");
+    }
+
+    #[test]
+    fn tags_and_control_characters_are_refused() {
+        let err = parse("k: !!python/object:os.system x\n").unwrap_err();
+        assert_eq!(err.code, "stack::yaml_tag");
+        assert!(
+            err.summary.contains("`!!python/object:os.system`"),
+            "{}",
+            err.summary
+        );
+        assert_eq!(scalar("!!int 5"), NodeKind::Int(5));
+        assert!(parse_plain("k: !Ref x\n").unwrap_err().contains("`!Ref`"));
+        let err = parse("a: 1\nb: x\u{0}y\n").unwrap_err();
+        assert_eq!(err.code, "input::control_character");
+        let span = err.span.unwrap();
+        assert_eq!((span.line, span.column, span.offset), (2, 5, 9));
+        assert!(parse_plain("k: \u{1b}[2J\n")
+            .unwrap_err()
+            .contains("U+001B"));
+        // Escapes in double quotes are data, and a leading byte order mark is allowed.
+        assert_eq!(scalar("\"\\e\""), NodeKind::String("\u{1b}".into()));
+        parse("\u{feff}k: v\n").unwrap();
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! One object, one owner: two resources of a stack that manage the same object (the same
-//! Kubernetes namespace declared twice, say) would fight over it on every apply.
+//! Kubernetes namespace declared twice, say) would fight over it on every apply; and a
+//! create-before-destroy replacement whose new object is the old one would delete what it
+//! just created.
 
 use std::collections::HashMap;
 
@@ -41,6 +43,36 @@ impl Claims {
     }
 }
 
+/// Refuses a create-before-destroy replacement of `address` whose new object (by
+/// identity, one name per line) is one of the old ones: the create would overwrite or
+/// adopt the old object, and the delete that follows would remove the replacement.
+pub fn check_create_before_destroy(
+    address: &str,
+    old_identity: &str,
+    new_identity: &str,
+) -> Result<(), Diagnostic> {
+    let shared = crate::provider::shared_objects(new_identity, old_identity);
+    let Some(first) = shared.first() else {
+        return Ok(());
+    };
+    Err(Diagnostic::error(
+        "plan::replace_same_object",
+        format!("{address} cannot be replaced create-before-destroy: the replacement is the same object ({first}) as the one it replaces"),
+    )
+    .with_address(address)
+    .with_field(format!("resources.{address}.lifecycle.create_before_destroy"))
+    .with_detail(
+        "create_before_destroy creates the new object first and then deletes the old one; \
+         with the same name, the create would overwrite the old object and the delete would \
+         remove the replacement, leaving nothing",
+    )
+    .with_help(format!(
+        "give the replacement a different name so both can exist at once, or remove \
+         `create_before_destroy: true` from resources.{address}.lifecycle to replace it \
+         destroy-then-create"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +108,23 @@ mod tests {
         assert_eq!(err.summary, "c and a both manage v1/Namespace/x");
         // Claiming again for the same resource is fine (a replan).
         claims.claim(&decl("a"), "v1/Namespace/x").unwrap();
+    }
+
+    #[test]
+    fn a_replacement_sharing_an_object_with_the_old_one_is_refused() {
+        check_create_before_destroy("f", "file /a", "file /b").unwrap();
+        let err = check_create_before_destroy(
+            "m",
+            "v1/ConfigMap/x/a\nv1/ConfigMap/x/b",
+            "v1/ConfigMap/x/c\nv1/ConfigMap/x/b",
+        )
+        .unwrap_err();
+        assert_eq!(err.code, "plan::replace_same_object");
+        assert!(
+            err.summary.contains("(v1/ConfigMap/x/b)"),
+            "{}",
+            err.summary
+        );
+        assert!(err.help.unwrap().contains("destroy-then-create"));
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::diff::{keep_ignored, resource_value};
-use super::ownership::Claims;
+use super::ownership::{check_create_before_destroy, Claims};
 use super::refresh::{provider_diag, Refreshed};
 use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
 use crate::config::expr::{evaluate, references, RefTarget, Scope};
@@ -390,6 +390,14 @@ async fn plan_resource(
         });
         if decl.lifecycle.prevent_destroy {
             return Err(prevent_destroy_error(decl, "replace"));
+        }
+        if change.action == Action::CreateThenDelete {
+            let old = provider.identity(&decl.type_name, &prior_snapshot.properties);
+            let new = provider.identity(&decl.type_name, &clear);
+            if let (Some(old), Some(new)) = (old, new) {
+                check_create_before_destroy(&decl.name, &old, &new)
+                    .map_err(|d| d.with_span(decl.span.clone()))?;
+            }
         }
     } else if !diff.changed.is_empty() {
         change.action = Action::Update;

@@ -177,6 +177,23 @@ impl Provider for CoreProvider {
         out
     }
 
+    /// A file is its path, made absolute: `./a` and `a` are the same file.
+    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
+        if type_name != FILE {
+            return None;
+        }
+        let path = Path::new(properties.get_str("path")?);
+        let absolute = match path.is_absolute() {
+            true => path.to_path_buf(),
+            false => std::env::current_dir().ok()?.join(path),
+        };
+        let normal: std::path::PathBuf = absolute
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect();
+        Some(format!("file {}", normal.display()))
+    }
+
     async fn create(
         &self,
         _ctx: &OpContext,

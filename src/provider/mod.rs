@@ -35,6 +35,9 @@ pub struct OpContext {
     pub stack: String,
     /// Stack state lineage: stable across runs of the same stack and workspace.
     pub lineage: String,
+    /// For the create of a replacement: the id of the object being replaced, which a
+    /// create must never adopt as its result (the replace then deletes it).
+    pub replacing: Option<String>,
     progress: Option<ProgressFn>,
 }
 
@@ -51,8 +54,15 @@ impl OpContext {
             address: address.into(),
             stack: stack.into(),
             lineage: lineage.into(),
+            replacing: None,
             progress: None,
         }
+    }
+
+    #[must_use]
+    pub fn replacing(mut self, id: impl Into<String>) -> Self {
+        self.replacing = Some(id.into());
+        self
     }
 
     #[must_use]
@@ -201,9 +211,11 @@ pub trait Provider: Send + Sync {
     }
 
     /// A stable name of the object a resource manages (`apps/v1/Deployment/ns/name`), so
-    /// the engine can refuse two resources managing the same object. `None`: no such name
-    /// (not known before apply, or the type manages nothing nameable). A resource that
-    /// manages several objects returns one name per line.
+    /// the engine can refuse two resources managing the same object, and a
+    /// create-before-destroy replacement whose new object would be the old one. `None`:
+    /// no such name (assigned by the system on create, like an ARN; not known before
+    /// apply; or nothing nameable). A resource that manages several objects returns one
+    /// name per line.
     fn identity(&self, _type_name: &str, _properties: &Value) -> Option<String> {
         None
     }
@@ -232,6 +244,14 @@ pub trait Provider: Send + Sync {
             "{type_name} cannot be used with mode: data"
         )))
     }
+}
+
+/// The objects named by both identities (one name per line), in the order of `a`.
+pub fn shared_objects<'a>(a: &'a str, b: &str) -> Vec<&'a str> {
+    let theirs: std::collections::BTreeSet<&str> = b.lines().filter(|l| !l.is_empty()).collect();
+    a.lines()
+        .filter(|l| !l.is_empty() && theirs.contains(l))
+        .collect()
 }
 
 /// Value comparison of top-level properties, honouring `force_new`.

@@ -191,6 +191,26 @@ impl Provider for AwsProvider {
         result
     }
 
+    /// IAM names are unique in an account, whatever their case; an OIDC provider is its
+    /// issuer URL. A CA is its ARN, which PCA assigns on create, so two generations are
+    /// always two CAs (and `OpContext::replacing` keeps create from adopting the old one).
+    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
+        let name = |key: &str| properties.get_str(key).map(str::to_ascii_lowercase);
+        match type_name {
+            IAM_POLICY => Some(format!("aws iam policy {}", name("name")?)),
+            IAM_ROLE => Some(format!("aws iam role {}", name("name")?)),
+            IAM_OIDC => {
+                let url = properties.get_str("url")?;
+                let issuer = url.strip_prefix("https://").unwrap_or(url);
+                Some(format!(
+                    "aws iam oidc provider {}",
+                    issuer.trim_end_matches('/')
+                ))
+            }
+            _ => None,
+        }
+    }
+
     async fn create(
         &self,
         ctx: &OpContext,

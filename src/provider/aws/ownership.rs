@@ -55,12 +55,17 @@ pub fn idempotency_token(ctx: &OpContext, config: &str) -> String {
 /// minutes) with the CA it made the first time, even if that CA has since been deleted;
 /// counting the deleted generations found makes a create after a deliberate delete new,
 /// while a retry of the same create (which sees the same generations) reuses the token.
+/// The create of a replacement names the CA it replaces, so that PCA cannot answer it
+/// with that CA.
 pub fn create_token(ctx: &OpContext, config: &str, existing: &[FoundCa]) -> String {
     let generation = existing
         .iter()
         .filter(|ca| ca.status == "DELETED" && ca.config.as_deref().is_none_or(|c| c == config))
         .count();
-    token_of(ctx, &format!("{config}#{generation}"))
+    match &ctx.replacing {
+        Some(old) => token_of(ctx, &format!("{config}#{generation}#replacing {old}")),
+        None => token_of(ctx, &format!("{config}#{generation}")),
+    }
 }
 
 fn token_of(ctx: &OpContext, config: &str) -> String {

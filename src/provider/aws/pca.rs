@@ -643,7 +643,15 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let c = p.clients()?;
     ctx.progress("looking for a CA left by an earlier attempt");
     let found = find_owned(p, ctx, &spec).await?;
-    let arn = match ownership::plan_create(&found, &spec.config) {
+    // The CA being replaced carries the same ownership tags (and the same config digest
+    // when the replacement was forced): resuming it would make the old CA the
+    // replacement, which the replace then deletes.
+    let candidates: Vec<FoundCa> = found
+        .iter()
+        .filter(|ca| ctx.replacing.as_deref() != Some(ca.arn.as_str()))
+        .cloned()
+        .collect();
+    let arn = match ownership::plan_create(&candidates, &spec.config) {
         CreateStep::CreateNew => {
             let mut all_tags = tags::effective(&p.provider_tags(), desired);
             all_tags.extend(ownership::ownership_tags(ctx, &spec.config));

@@ -58,11 +58,10 @@ type ObjectKey = (String, String, String, String);
 /// Parses a multi-document manifest into objects keyed by apiVersion/kind/namespace/name.
 /// Empty documents (comments only) are skipped; a later duplicate replaces an earlier one.
 pub fn parse_manifest(text: &str) -> Result<BTreeMap<ObjectKey, Value>, String> {
-    use serde::Deserialize;
+    let documents = crate::config::yaml::parse_plain_documents(text)
+        .map_err(|(i, e)| format!("manifest document {i} is not valid YAML: {e}"))?;
     let mut out = BTreeMap::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let v = Value::deserialize(doc)
-            .map_err(|e| format!("manifest document {} is not valid YAML: {e}", i + 1))?;
+    for (i, v) in documents.into_iter().enumerate() {
         if v.is_null() {
             continue;
         }

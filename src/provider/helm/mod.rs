@@ -21,6 +21,7 @@ use super::{
     ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
 };
 use crate::diag::Diagnostic;
+use crate::input::InputKind;
 use crate::value::{Map, Value};
 use cli::{HelmVersion, ReleaseInfo, ReleaseSpec, ValuesFile};
 pub use manifest_diff::{render_object_changes, ObjectAction, ObjectChange, PathChange};
@@ -262,10 +263,13 @@ fn read_values_files(p: &Value) -> ProviderResult<Vec<Map>> {
         let path = f
             .as_str()
             .ok_or_else(|| ProviderError::new("a values file must be a path").with_field(&field))?;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ProviderError::new(format!("cannot read values file {path}: {e}")).with_field(&field)
-        })?;
-        let v: Value = serde_yaml::from_str(&text).map_err(|e| {
+        let text = crate::input::read_text(std::path::Path::new(path), InputKind::ValuesFile)
+            .map_err(|e| {
+                ProviderError::new(e.to_string())
+                    .with_help(e.help())
+                    .with_field(&field)
+            })?;
+        let v = crate::config::yaml::parse_plain(&text).map_err(|e| {
             ProviderError::new(format!("values file {path} is not valid YAML: {e}"))
                 .with_field(&field)
         })?;
@@ -550,6 +554,22 @@ impl Provider for HelmProvider {
             return Vec::new();
         }
         validate_release(properties)
+    }
+
+    /// A release is its namespace and name; `None` while either is known only at apply.
+    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
+        if type_name != RELEASE
+            || properties.get_str("name").is_none()
+            || properties
+                .get("namespace")
+                .is_some_and(|n| !n.is_null() && n.as_str().is_none())
+        {
+            return None;
+        }
+        Some(format!(
+            "helm release {}",
+            ReleaseSpec::from_properties(properties).id()
+        ))
     }
 
     /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the

@@ -75,10 +75,6 @@ impl Cluster {
 
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
-    // kube's TLS takes rustls's process-wide crypto provider, and with the AWS SDK in the
-    // same binary two providers are compiled in, so none is picked by itself. Installing
-    // fails harmlessly when one is already installed.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let config = load_config(settings).await?;
     Client::try_from(config)
         .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))

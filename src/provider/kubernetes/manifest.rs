@@ -2,9 +2,12 @@
 //! or more documents managed together. A file's objects are kept in the snapshot under
 //! `documents`, so an edit of the file or of the live objects is a visible change.
 
+use std::path::Path;
+
 use super::names;
 use super::object::ObjectRef;
 use crate::diag::Diagnostic;
+use crate::input::InputKind;
 use crate::provider::{ProviderError, ProviderResult};
 use crate::value::Value;
 
@@ -117,13 +120,12 @@ pub fn validate_object(obj: &Value, field: &str) -> Vec<Diagnostic> {
 
 /// Parses the documents of a YAML file's text; empty documents are skipped.
 pub fn parse_documents(text: &str, file: &str) -> ProviderResult<Vec<Value>> {
-    use serde::Deserialize;
+    let documents = crate::config::yaml::parse_plain_documents(text).map_err(|(i, e)| {
+        ProviderError::new(format!("{file}: document {i} is not valid YAML: {e}"))
+            .with_field("file")
+    })?;
     let mut out = Vec::new();
-    for (i, doc) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let value = Value::deserialize(doc).map_err(|e| {
-            ProviderError::new(format!("{file}: document {} is not valid YAML: {e}", i + 1))
-                .with_field("file")
-        })?;
+    for (i, value) in documents.into_iter().enumerate() {
         if value.is_null() {
             continue;
         }
@@ -160,8 +162,10 @@ pub fn parse_documents(text: &str, file: &str) -> ProviderResult<Vec<Value>> {
 
 /// Reads and parses a manifest file.
 pub fn read_file(path: &str) -> ProviderResult<Vec<Value>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ProviderError::new(format!("cannot read manifest file {path}: {e}")).with_field("file")
+    let text = crate::input::read_text(Path::new(path), InputKind::Manifest).map_err(|e| {
+        ProviderError::new(e.to_string())
+            .with_help(e.help())
+            .with_field("file")
     })?;
     parse_documents(&text, path)
 }

@@ -565,7 +565,11 @@ impl Provider for KubernetesProvider {
             Some(k) => vec![k.to_object(properties)],
             None if type_name == MANIFEST => match properties.get("manifest") {
                 Some(m) if !m.is_null() => vec![m.clone()],
-                _ => manifest::read_file(properties.get_str("file")?).ok()?,
+                // A snapshot records the objects applied from its file.
+                _ => match properties.get(manifest::DOCUMENTS).and_then(Value::as_list) {
+                    Some(applied) => applied.to_vec(),
+                    None => manifest::read_file(properties.get_str("file")?).ok()?,
+                },
             },
             None => return None,
         };

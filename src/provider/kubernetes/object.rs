@@ -14,9 +14,16 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     /// Reads apiVersion, kind, metadata.name and metadata.namespace; `None` when one of
-    /// the first three is missing or not a string (unknown values included).
+    /// the first three is missing or not a string, or the namespace is set but not a
+    /// string (unknown values included).
     pub fn of(object: &Value) -> Option<ObjectRef> {
         let metadata = object.get("metadata")?;
+        if metadata
+            .get("namespace")
+            .is_some_and(|n| !n.is_null() && n.as_str().is_none())
+        {
+            return None;
+        }
         Some(ObjectRef {
             api_version: object.get_str("apiVersion")?.to_string(),
             kind: object.get_str("kind")?.to_string(),
