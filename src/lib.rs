@@ -5,6 +5,7 @@
 //! - [`value`], [`diag`], [`duration`]: the value model, diagnostics, durations (no I/O);
 //! - [`config`]: the stack language;
 //! - [`provider`]: the provider contract and the providers;
+//! - [`retry`]: provider calls retried within the provider's timeout and attempts;
 //! - [`graph`]: the dependency graph and its parallel walker;
 //! - [`plan`]: desired vs stored vs live → planned changes;
 //! - [`apply`]: executes a plan;
@@ -26,6 +27,7 @@ pub mod duration;
 pub mod graph;
 pub mod plan;
 pub mod provider;
+pub mod retry;
 pub mod state;
 pub mod value;
 pub mod verify;

@@ -105,6 +105,8 @@ struct Prepared {
     loaded: Loaded,
     state: OpenState,
     refreshed: Refreshed,
+    /// Planned without reaching providers (`plan --offline`).
+    offline: bool,
 }
 
 async fn prepare(
@@ -113,6 +115,7 @@ async fn prepare(
     registry: &Registry,
     command: &str,
     pki: PkiChecks,
+    offline: bool,
 ) -> Result<Prepared, Failure> {
     let loaded = load(&stack.file, &stack.vars, registry, pki)?;
     let state = open_state(&stack.state, &loaded.stack.name, command)?;
@@ -133,21 +136,30 @@ async fn prepare(
         .store
         .meta()
         .map_err(|e| Failure::message(e.to_string()))?;
-    let refreshed = refresh(
-        &RefreshParams {
-            registry,
-            stack: &loaded.stack.name,
-            lineage: &meta.lineage,
-            parallelism: parallelism as usize,
-        },
-        &stored,
-    )
-    .await
-    .map_err(Failure::Diagnostics)?;
+    let refreshed = if offline {
+        Refreshed {
+            resources: stored,
+            gone: Vec::new(),
+        }
+    } else {
+        refresh(
+            &RefreshParams {
+                registry,
+                stack: &loaded.stack.name,
+                lineage: &meta.lineage,
+                parallelism: parallelism as usize,
+                progress: Some(Arc::new(|m: &str| eprintln!("{m}"))),
+            },
+            &stored,
+        )
+        .await
+        .map_err(Failure::Diagnostics)?
+    };
     Ok(Prepared {
         loaded,
         state,
         refreshed,
+        offline,
     })
 }
 
@@ -175,6 +187,7 @@ async fn make_plan(
             targets: options.targets.clone(),
             replace: options.replace.clone(),
             workspace: workspace.to_string(),
+            offline: p.offline,
         },
     )
     .await
@@ -192,6 +205,7 @@ async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdResul
         } else {
             PkiChecks::Enforce
         },
+        args.offline,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -258,6 +272,7 @@ async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdRes
         } else {
             PkiChecks::Enforce
         },
+        false,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -365,6 +380,7 @@ async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -> Cm
         &registry,
         "destroy",
         PkiChecks::Warn,
+        false,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -589,6 +605,7 @@ async fn drift_cmd(args: DriftArgs, registry: Arc<Registry>, style: Style) -> Cm
         &registry,
         "drift",
         PkiChecks::Warn,
+        false,
     )
     .await?;
     warn(&p.loaded.warnings, style);
@@ -749,8 +766,9 @@ async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
         .meta()
         .map_err(|e| Failure::message(e.to_string()))?;
     let ctx = OpContext::new(&args.address, &loaded.stack.name, &meta.lineage);
-    let snap = provider
-        .import(&ctx, &decl.type_name, &args.id)
+    let notify = |m: &str| eprintln!("{}: {m}", args.address);
+    let snap = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
+        .run(|| provider.import(&ctx, &decl.type_name, &args.id))
         .await
         .map_err(|e| {
             Failure::Diagnostics(

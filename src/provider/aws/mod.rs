@@ -3,7 +3,8 @@
 //! EKS cluster lookup.
 //!
 //! Settings (`providers.aws` in a stack): `region`, `profile`, `endpoint` (one URL for every
-//! service, e.g. a local emulator) and `tags` (applied to everything taggable). Anything
+//! service, e.g. a local emulator), `tags` (applied to everything taggable), and `timeout`
+//! and `max_attempts` (see docs/providers.md). Anything
 //! not set comes from the standard AWS environment (AWS_REGION, AWS_PROFILE,
 //! AWS_ENDPOINT_URL, the credential chain).
 
@@ -48,6 +49,8 @@ pub const EKS_CLUSTER: &str = "aws.eks.cluster";
 /// SDK clients built from the settings.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    /// Where the calls go (an endpoint override, or the region's endpoints), for messages.
+    pub endpoint: String,
     pub pca: aws_sdk_acmpca::Client,
     pub iam: aws_sdk_iam::Client,
     pub eks: aws_sdk_eks::Client,
@@ -161,6 +164,23 @@ impl Provider for AwsProvider {
         *self.configured.write().expect("aws provider lock") =
             Some(Arc::new(Configured { settings, clients }));
         Ok(())
+    }
+
+    fn limits(&self) -> crate::provider::Limits {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .as_ref()
+            .map(|c| c.settings.limits)
+            .unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .as_ref()
+            .map(|c| c.clients.endpoint.clone())
     }
 
     fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
