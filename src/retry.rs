@@ -381,7 +381,7 @@ mod tests {
         };
         let start = Instant::now();
         let e = r
-            .run(|| std::future::pending::<ProviderResult<()>>())
+            .run(std::future::pending::<ProviderResult<()>>)
             .await
             .unwrap_err();
         assert_eq!(start.elapsed(), Duration::from_secs(6));

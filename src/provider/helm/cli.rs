@@ -340,6 +340,9 @@ pub fn is_transient(stderr: &str) -> bool {
         "internalerror",
         "bad gateway",
         "gateway timeout",
+        // client-go's words for a 503 and for other server errors.
+        "currently unable to handle the request",
+        "has prevented the request from succeeding",
     ]
     .iter()
     .any(|p| lower.contains(p))
