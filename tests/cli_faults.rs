@@ -120,7 +120,11 @@ impl Bench {
             }
             // Compared once per fault, after all five commands: cheaper, and any write
             // by any of them would still show.
-            assert_eq!(self.state_export(), before, "under {fault:?}: state changed");
+            assert_eq!(
+                self.state_export(),
+                before,
+                "under {fault:?}: state changed"
+            );
         }
     }
 
@@ -297,4 +301,86 @@ fn helm_faults_change_nothing() {
         })
         .unwrap();
     assert!(ok, "the release is still there: {out}{err}");
+}
+
+/// A custom resource whose CRD still exists but no longer serves its version: the kind is
+/// not served, yet nothing says the object is gone (it is still stored). Drift must fail,
+/// not report it deleted; and once the CRD is really deleted, its objects are.
+#[test]
+fn an_unserved_kind_whose_crd_exists_is_an_error_not_gone() {
+    let k8s = Emulator::start(None);
+    let s = Sandbox::new();
+    s.write(
+        "s.yaml",
+        &format!(
+            r#"stack: crds
+providers:
+  kubernetes:
+    kubeconfig: {}
+    {LIMITS}
+resources:
+  crd:
+    type: k8s.manifest
+    properties:
+      manifest:
+        apiVersion: apiextensions.k8s.io/v1
+        kind: CustomResourceDefinition
+        metadata: {{name: widgets.example.com}}
+        spec:
+          group: example.com
+          scope: Namespaced
+          names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
+          versions:
+            - name: v1
+              served: true
+              storage: true
+              schema:
+                openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}
+  widget:
+    type: k8s.manifest
+    depends_on: [crd]
+    properties:
+      manifest:
+        apiVersion: example.com/v1
+        kind: Widget
+        metadata: {{name: w, namespace: default}}
+        spec: {{size: 1}}
+"#,
+            k8s.kubeconfig().display()
+        ),
+    );
+    s.run(&["apply", "s.yaml", "--auto-approve"]).ok();
+    k8s.kubectl_ok(&[
+        "patch",
+        "crd",
+        "widgets.example.com",
+        "--type=json",
+        "-p",
+        r#"[{"op":"replace","path":"/spec/versions/0/served","value":false}]"#,
+    ]);
+    let before = s.state_list("s.yaml");
+    for args in [&["drift", "s.yaml"][..], &["plan", "s.yaml"][..]] {
+        let r = s.run(args);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stderr
+                .contains("though a CustomResourceDefinition for it exists"),
+            "{}",
+            r.all()
+        );
+        assert!(!r.all().contains("was deleted"), "{}", r.all());
+    }
+    let r = s.run(&["apply", "s.yaml", "--refresh-only", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert_eq!(s.state_list("s.yaml"), before, "nothing was forgotten");
+
+    // The CRD deleted for real takes its objects with it: that is a definite answer.
+    k8s.kubectl_ok(&["delete", "crd", "widgets.example.com"]);
+    let r = s.run(&["drift", "s.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.all());
+    assert!(
+        r.stdout.contains("widget (k8s.manifest) was deleted"),
+        "{}",
+        r.all()
+    );
 }
