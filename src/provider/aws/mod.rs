@@ -287,6 +287,21 @@ impl Provider for AwsProvider {
     }
 }
 
+/// An error after an IAM entity was created, before its create finished: retrying the
+/// whole create would only meet "already exists", so it is not retried; the entity is
+/// adopted with `import`.
+pub(crate) fn after_creation(e: ProviderError, what: &str, id: &str) -> ProviderError {
+    ProviderError {
+        retryable: false,
+        retry_after: None,
+        help: Some(format!(
+            "{what} {id} was created but not recorded in state; adopt it with \
+             `trustplane import ADDRESS {id}` and apply again"
+        )),
+        ..e
+    }
+}
+
 /// Drops null fields so that "absent" and "null" compare equal.
 pub(crate) fn without_nulls(v: &Value) -> Value {
     match v {
@@ -327,6 +342,18 @@ mod tests {
         (IAM_ROLE, "name: r\nirsa: {oidc_provider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X', namespace: ns, service_account: sa}\npolicy_arns: ['arn:aws:iam::111122223333:policy/p']\n"),
         (IAM_OIDC, "url: https://oidc.example/id/1\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"),
     ];
+
+    #[test]
+    fn an_error_after_an_iam_creation_is_not_retried_and_says_how_to_adopt() {
+        let e = after_creation(
+            ProviderError::new("iam:GetRole failed on the service side").retryable(),
+            "role",
+            "issuer",
+        );
+        assert!(!e.retryable);
+        assert!(e.message.contains("iam:GetRole"));
+        assert!(e.help.unwrap().contains("trustplane import ADDRESS issuer"));
+    }
 
     #[test]
     fn every_schema_is_served_and_documented() {
