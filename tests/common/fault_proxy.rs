@@ -23,7 +23,8 @@ pub enum Fault {
     /// Forward the request after this long.
     Delay(Duration),
     /// Answer this HTTP status (429, 500, 503) with a Kubernetes-style `Status` body, and
-    /// a `Retry-After` header (and `retryAfterSeconds`) when given.
+    /// a `Retry-After` header (and `retryAfterSeconds`) when given. A 404 is answered
+    /// with an HTML page, as a proxy or an ingress in front of a server would.
     Status { code: u16, retry_after: Option<u32> },
 }
 
@@ -331,6 +332,14 @@ fn with_connection_close(message: &[u8]) -> Vec<u8> {
 }
 
 fn status_answer(code: u16, retry_after: Option<u32>) -> Vec<u8> {
+    if code == 404 {
+        let body = "<html><body><h1>404 page not found</h1></body></html>";
+        return format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes();
+    }
     let (reason, k8s_reason) = match code {
         429 => ("Too Many Requests", "TooManyRequests"),
         500 => ("Internal Server Error", "InternalError"),

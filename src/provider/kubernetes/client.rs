@@ -185,16 +185,10 @@ async fn load_config(settings: &Settings) -> ProviderResult<Config> {
     }
 }
 
-/// The HTTP status of an API error, if it is one.
-pub fn status_code(e: &kube::Error) -> Option<u16> {
-    match e {
-        kube::Error::Api(s) => Some(s.code),
-        _ => None,
-    }
-}
-
+/// The API server's own "not found": a 404 whose body is a `Status` with reason NotFound
+/// (or no reason). A 404 page from something in between (a proxy, an ingress) is not.
 pub fn is_not_found(e: &kube::Error) -> bool {
-    status_code(e) == Some(404)
+    matches!(e, kube::Error::Api(s) if s.is_not_found())
 }
 
 /// An API failure while doing `what` ("apply ConfigMap web/settings").

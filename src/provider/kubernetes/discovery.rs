@@ -5,7 +5,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use kube::discovery::{pinned_kind, Scope};
 use kube::Client;
 
-use super::client::{api_error, status_code};
+use super::client::{api_error, is_not_found};
 use super::object::ObjectRef;
 use crate::provider::{ProviderError, ProviderResult};
 
@@ -25,7 +25,7 @@ pub async fn resolve(client: &Client, r: &ObjectRef) -> ProviderResult<Option<Re
             namespaced: caps.scope == Scope::Namespaced,
         })),
         Err(kube::Error::Discovery(_)) => Ok(None),
-        Err(e) if status_code(&e) == Some(404) => Ok(None),
+        Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(api_error(
             &format!("discover {} {}", r.api_version, r.kind),
             e,
