@@ -127,6 +127,16 @@ impl<'a> Retry<'a> {
     }
 }
 
+/// Where retries are reported outside an apply (plan-time reads), as `address: message`.
+#[derive(Clone)]
+pub struct Notify(pub Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Notify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Notify")
+    }
+}
+
 /// A provider whose calls are retried within its limits, reporting retries on the
 /// operation's progress line. Reads (`read`, `import`, `read_data`) are also bounded by
 /// the deadline; creates, updates and deletes only by attempts, as they may wait on

@@ -94,6 +94,11 @@ fn a_data_source_that_cannot_be_read_fails_the_plan() {
             r.all()
         );
         assert!(!r.stdout.contains("Plan:"), "no plan is shown: {}", r.all());
+        assert!(
+            r.stderr.contains("cluster: retrying in") && r.stderr.contains("(attempt 3 of 3)"),
+            "a refused connection is retried, up to the default 3 attempts: {}",
+            r.all()
+        );
     }
     // An offline plan cannot be saved: it was made without looking.
     let r = plan_with_nothing_reachable(&s, &["--offline", "--out", "p.plan"]);

@@ -188,6 +188,7 @@ async fn make_plan(
             replace: options.replace.clone(),
             workspace: workspace.to_string(),
             offline: p.offline,
+            notify: Some(crate::retry::Notify(Arc::new(|m: &str| eprintln!("{m}")))),
         },
     )
     .await

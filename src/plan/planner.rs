@@ -26,6 +26,8 @@ pub struct PlanParams {
     pub workspace: String,
     /// Reach no provider: data sources are read during apply (`plan --offline`).
     pub offline: bool,
+    /// Hears of retried data source reads.
+    pub notify: Option<crate::retry::Notify>,
 }
 
 /// What references resolve against while planning and applying.
@@ -328,7 +330,12 @@ async fn plan_resource(
             return Ok(change);
         }
         let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
-        let attrs = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &|_| {})
+        let notify = |m: &str| {
+            if let Some(n) = &params.notify {
+                (n.0)(&format!("{}: {m}", decl.name));
+            }
+        };
+        let attrs = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
             .run(|| provider.read_data(&ctx, &decl.type_name, &desired))
             .await
             .map_err(|e| {
