@@ -6,6 +6,7 @@
 //! - [`input`]: reading the files a user names, within size limits;
 //! - [`config`]: the stack language;
 //! - [`provider`]: the provider contract and the providers;
+//! - [`retry`]: provider calls retried within the provider's timeout and attempts;
 //! - [`graph`]: the dependency graph and its parallel walker;
 //! - [`plan`]: desired vs stored vs live → planned changes;
 //! - [`apply`]: executes a plan;
@@ -28,6 +29,7 @@ pub mod graph;
 pub mod input;
 pub mod plan;
 pub mod provider;
+pub mod retry;
 pub mod state;
 pub mod value;
 pub mod verify;

@@ -996,6 +996,11 @@ async fn throttling_server(
     (url, count)
 }
 
+/// The provider as the engine calls it: retried within its limits.
+fn retrying(p: AwsProvider) -> trustplane::retry::Retrying {
+    trustplane::retry::Retrying(std::sync::Arc::new(p))
+}
+
 #[tokio::test]
 async fn throttled_calls_are_retried() {
     let (url, count) = throttling_server(
@@ -1004,14 +1009,16 @@ async fn throttled_calls_are_retried() {
     )
     .await;
     let p = AwsProvider::with_credentials("testing", "testing");
-    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
-        .await
-        .unwrap();
+    p.configure(&yaml(&format!(
+        "region: {REGION}\nendpoint: {url}\nmax_attempts: 3\n"
+    )))
+    .await
+    .unwrap();
     let prior = Snapshot {
         id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
         ..Snapshot::default()
     };
-    let read = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap();
+    let read = retrying(p).read(&ctx("ca"), PCA_CA, &prior).await.unwrap();
     assert!(read.is_none(), "a DELETED CA reads as gone");
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
@@ -1024,25 +1031,39 @@ async fn throttled_calls_are_retried() {
 async fn persistent_throttling_is_reported_as_retryable() {
     let (url, count) = throttling_server(usize::MAX, "").await;
     let p = AwsProvider::with_credentials("testing", "testing");
-    p.configure(&yaml(&format!("region: {REGION}\nendpoint: {url}\n")))
-        .await
-        .unwrap();
+    p.configure(&yaml(&format!(
+        "region: {REGION}\nendpoint: {url}\nmax_attempts: 2\n"
+    )))
+    .await
+    .unwrap();
     let prior = Snapshot {
         id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
         ..Snapshot::default()
     };
+    // The SDK makes one attempt per call: retrying is the engine's, so attempts do not
+    // multiply.
     let err = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap_err();
     assert!(err.retryable, "{err:?}");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let err = retrying(p)
+        .read(&ctx("ca"), PCA_CA, &prior)
+        .await
+        .unwrap_err();
     assert!(
         err.message
             .contains("AWS throttled acm-pca:DescribeCertificateAuthority"),
         "{}",
         err.message
     );
+    assert!(
+        err.message.contains(&url),
+        "names the endpoint: {}",
+        err.message
+    );
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
-        5,
-        "the SDK tried five times"
+        3,
+        "max_attempts: 2 made two more attempts"
     );
 }
 

@@ -1,6 +1,7 @@
-//! The flagship stack offline: it validates, and plans with no AWS account, no cluster and
-//! no helm (values not yet known show as known after apply; the cluster lookup is read
-//! during apply). Also: two resources may not manage one object.
+//! The flagship stack offline: it validates, and `plan --offline` plans it with no AWS
+//! account, no cluster and no helm (values not yet known show as known after apply; the
+//! cluster lookup is read during apply), while a plain `plan` fails on the lookup it cannot
+//! make. Also: two resources may not manage one object.
 
 mod common;
 
@@ -25,17 +26,14 @@ fn stacks_validate() {
     );
 }
 
-#[test]
-fn flagship_plans_with_no_account_no_cluster_and_no_helm() {
-    let s = Sandbox::new();
+/// `plan` of the flagship stack with no AWS account, no cluster and no helm, plus `extra`
+/// arguments.
+fn plan_with_nothing_reachable(s: &Sandbox, extra: &[&str]) -> common::Run {
+    let stack = repo_root().join("stacks/istio-aws-pca.yaml");
+    let mut args = vec!["plan", stack.to_str().unwrap()];
+    args.extend(extra);
     let out = s
-        .command(&[
-            "plan",
-            repo_root()
-                .join("stacks/istio-aws-pca.yaml")
-                .to_str()
-                .unwrap(),
-        ])
+        .command(&args)
         .args(["--var", "cluster_name=demo"])
         // An endpoint nothing listens on: nothing can be read, nothing is reached.
         .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
@@ -47,26 +45,65 @@ fn flagship_plans_with_no_account_no_cluster_and_no_helm() {
         .env_remove("TRUSTPLANE_HELM")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}{stderr}");
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn flagship_plans_offline_with_no_account_no_cluster_and_no_helm() {
+    let s = Sandbox::new();
+    let r = plan_with_nothing_reachable(&s, &["--offline"]);
+    assert_eq!(r.code, 0, "{}", r.all());
     assert_eq!(
-        summary_line(&stdout),
+        summary_line(&r.stdout),
         "Plan: 15 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read."
     );
-    assert!(stderr.contains("warning[plan::read_deferred]"), "{stderr}");
     assert!(
-        stdout.contains("<= cluster (aws.eks.cluster) will be read during apply"),
-        "{stdout}"
+        r.stdout
+            .contains("<= cluster (aws.eks.cluster) will be read during apply"),
+        "{}",
+        r.all()
     );
     assert!(
-        stdout.contains("root_ca_arn = (known after apply)"),
-        "{stdout}"
+        r.stdout.contains("root_ca_arn = (known after apply)"),
+        "{}",
+        r.all()
     );
     assert!(
-        stdout.contains("Cost: +$800/month: 2 general-purpose CAs"),
-        "{stdout}"
+        r.stdout
+            .contains("Cost: +$800/month: 2 general-purpose CAs"),
+        "{}",
+        r.all()
     );
+}
+
+#[test]
+fn a_data_source_that_cannot_be_read_fails_the_plan() {
+    let s = Sandbox::new();
+    for extra in [&[][..], &["--detailed-exitcode"][..]] {
+        let r = plan_with_nothing_reachable(&s, extra);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(r.stderr.contains("error[plan::read_failed]"), "{}", r.all());
+        assert!(
+            r.stderr.contains("read data source cluster")
+                && r.stderr.contains("http://127.0.0.1:9"),
+            "the error names the resource and the endpoint: {}",
+            r.all()
+        );
+        assert!(!r.stdout.contains("Plan:"), "no plan is shown: {}", r.all());
+        assert!(
+            r.stderr.contains("cluster: retrying in") && r.stderr.contains("(attempt 3 of 3)"),
+            "a refused connection is retried, up to the default 3 attempts: {}",
+            r.all()
+        );
+    }
+    // An offline plan cannot be saved: it was made without looking.
+    let r = plan_with_nothing_reachable(&s, &["--offline", "--out", "p.plan"]);
+    assert_eq!(r.code, 2, "a usage error: {}", r.all());
+    assert!(!s.exists("p.plan"));
 }
 
 #[test]

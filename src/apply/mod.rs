@@ -206,6 +206,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
         .registry
         .provider_for(&change.type_name)
         .cloned()
+        .map(|p| Arc::new(crate::retry::Retrying(p)) as Arc<dyn crate::provider::Provider>)
         .ok_or_else(|| {
             Diagnostic::error(
                 "apply::unknown_type",

@@ -117,6 +117,10 @@ pub struct PlanArgs {
     /// Plan the destruction of everything in state.
     #[arg(long)]
     pub destroy: bool,
+    /// Plan without reaching any provider: state is taken as stored (no refresh) and
+    /// data sources are read during apply. Such a plan cannot be saved.
+    #[arg(long, conflicts_with = "out")]
+    pub offline: bool,
 }
 
 #[derive(Debug, Args)]

@@ -106,6 +106,8 @@ struct Prepared {
     loaded: Loaded,
     state: OpenState,
     refreshed: Refreshed,
+    /// Planned without reaching providers (`plan --offline`).
+    offline: bool,
 }
 
 async fn prepare(
@@ -114,6 +116,7 @@ async fn prepare(
     registry: &Registry,
     command: &str,
     pki: PkiChecks,
+    offline: bool,
 ) -> Result<Prepared, Failure> {
     let loaded = load(&stack.file, &stack.vars, registry, pki)?;
     let state = open_state(&stack.state, &loaded.stack.name, command)?;
@@ -134,21 +137,30 @@ async fn prepare(
         .store
         .meta()
         .map_err(|e| Failure::message(e.to_string()))?;
-    let refreshed = refresh(
-        &RefreshParams {
-            registry,
-            stack: &loaded.stack.name,
-            lineage: &meta.lineage,
-            parallelism: parallelism as usize,
-        },
-        &stored,
-    )
-    .await
-    .map_err(Failure::Diagnostics)?;
+    let refreshed = if offline {
+        Refreshed {
+            resources: stored,
+            gone: Vec::new(),
+        }
+    } else {
+        refresh(
+            &RefreshParams {
+                registry,
+                stack: &loaded.stack.name,
+                lineage: &meta.lineage,
+                parallelism: parallelism as usize,
+                progress: Some(Arc::new(|m: &str| eprintln!("{m}"))),
+            },
+            &stored,
+        )
+        .await
+        .map_err(Failure::Diagnostics)?
+    };
     Ok(Prepared {
         loaded,
         state,
         refreshed,
+        offline,
     })
 }
 
@@ -176,6 +188,8 @@ async fn make_plan(
             targets: options.targets.clone(),
             replace: options.replace.clone(),
             workspace: workspace.to_string(),
+            offline: p.offline,
+            notify: Some(crate::retry::Notify(Arc::new(|m: &str| eprintln!("{m}")))),
         },
     )
     .await
@@ -193,6 +207,7 @@ async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdResul
         } else {
             PkiChecks::Enforce
         },
+        args.offline,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -261,6 +276,7 @@ async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdRes
         } else {
             PkiChecks::Enforce
         },
+        false,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -368,6 +384,7 @@ async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -> Cm
         &registry,
         "destroy",
         PkiChecks::Warn,
+        false,
     )
     .await?;
     warn(&prepared.loaded.warnings, style);
@@ -592,6 +609,7 @@ async fn drift_cmd(args: DriftArgs, registry: Arc<Registry>, style: Style) -> Cm
         &registry,
         "drift",
         PkiChecks::Warn,
+        false,
     )
     .await?;
     warn(&p.loaded.warnings, style);
@@ -752,8 +770,9 @@ async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
         .meta()
         .map_err(|e| Failure::message(e.to_string()))?;
     let ctx = OpContext::new(&args.address, &loaded.stack.name, &meta.lineage);
-    let snap = provider
-        .import(&ctx, &decl.type_name, &args.id)
+    let notify = |m: &str| eprintln!("{}: {m}", args.address);
+    let snap = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
+        .run(|| provider.import(&ctx, &decl.type_name, &args.id))
         .await
         .map_err(|e| {
             Failure::Diagnostics(

@@ -24,6 +24,10 @@ pub struct PlanParams {
     /// Force replacement of these resources.
     pub replace: Vec<String>,
     pub workspace: String,
+    /// Reach no provider: data sources are read during apply (`plan --offline`).
+    pub offline: bool,
+    /// Hears of retried data source reads.
+    pub notify: Option<crate::retry::Notify>,
 }
 
 /// What references resolve against while planning and applying.
@@ -165,11 +169,9 @@ pub async fn plan(
                 values.resources.insert(name.clone(), value);
                 continue;
             }
-            let planned = plan_resource(
-                stack, decl, graph, registry, meta, prior, &values, params, &mut diags,
-            )
-            .await
-            .and_then(|change| claim(&mut claims, registry, decl, change));
+            let planned = plan_resource(stack, decl, graph, registry, meta, prior, &values, params)
+                .await
+                .and_then(|change| claim(&mut claims, registry, decl, change));
             match planned {
                 Ok(change) => {
                     values.resources.insert(
@@ -285,7 +287,6 @@ async fn plan_resource(
     prior: Option<&ResourceState>,
     values: &Values<'_>,
     params: &PlanParams,
-    warnings: &mut Diagnostics,
 ) -> Result<PlannedChange, Diagnostic> {
     let schema = registry.schema(&decl.type_name).expect("validated type");
     let provider = registry
@@ -312,30 +313,40 @@ async fn plan_resource(
 
     if decl.mode == Mode::Data {
         change.properties = redact(&desired, &sensitive);
-        if desired.contains_unknown() {
+        // Deferred only when it cannot be read now on purpose: inputs known only after
+        // apply, or an offline plan. A read that fails is an error: a plan that looks
+        // healthy must be one.
+        let deferred = if desired.contains_unknown() {
+            Some("its inputs are known only after apply")
+        } else if params.offline {
+            Some("the plan is offline; it is read during apply")
+        } else {
+            None
+        };
+        if let Some(reason) = deferred {
             change.action = Action::Read;
             change.planned_attributes = unknown_attributes(schema);
-            change.reason = Some("its inputs are known only after apply".into());
+            change.reason = Some(reason.into());
             return Ok(change);
         }
         let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
-        let attrs = match provider.read_data(&ctx, &decl.type_name, &desired).await {
-            Ok(attrs) => attrs,
-            Err(e) => {
-                // No account or no network at plan time must not stop the plan: the read
-                // is planned for apply, where it must succeed.
-                let mut w = provider_diag("plan::read_deferred", "read data source", &decl.name, e);
-                w.severity = crate::diag::Severity::Warning;
-                w.detail = Some(
-                    "it is read again during apply, which fails if it still cannot be read".into(),
-                );
-                warnings.push(w);
-                change.action = Action::Read;
-                change.planned_attributes = unknown_attributes(schema);
-                change.reason = Some("it could not be read now; it is read during apply".into());
-                return Ok(change);
+        let notify = |m: &str| {
+            if let Some(n) = &params.notify {
+                (n.0)(&format!("{}: {m}", decl.name));
             }
         };
+        let attrs = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
+            .run(|| provider.read_data(&ctx, &decl.type_name, &desired))
+            .await
+            .map_err(|e| {
+                let mut d = provider_diag("plan::read_failed", "read data source", &decl.name, e);
+                d.help.get_or_insert_with(|| {
+                    "fix what the error names (credentials, network, endpoint), or plan with \
+                     `--offline` to read data sources during apply instead"
+                        .into()
+                });
+                d
+            })?;
         let same =
             prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
         change.action = if same { Action::NoOp } else { Action::Read };

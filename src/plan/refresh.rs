@@ -8,7 +8,8 @@ use super::diff::{field_changes, is_ignored, FieldChange};
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::provider::{OpContext, Registry, Snapshot};
+use crate::provider::{OpContext, ProgressFn, Registry, Snapshot};
+use crate::retry::{Call, Retry};
 use crate::state::{redact, ResourceState};
 
 /// State as read back from the providers: resources gone outside trustplane are absent.
@@ -25,9 +26,13 @@ pub struct RefreshParams<'a> {
     pub stack: &'a str,
     pub lineage: &'a str,
     pub parallelism: usize,
+    /// Hears of retries, as `address: retrying in ...`.
+    pub progress: Option<ProgressFn>,
 }
 
-/// Reads every managed resource of `stored`. Data sources are kept as stored (they are
+/// Reads every managed resource of `stored`. Only a provider's definite "not found" makes
+/// a resource gone; a read that fails (after retries, within the provider's deadline)
+/// fails the refresh, so nothing is planned or forgotten on a guess. Data sources are kept as stored (they are
 /// read again while planning). Errors are diagnostics naming the resource.
 pub async fn refresh(
     params: &RefreshParams<'_>,
@@ -43,6 +48,7 @@ pub async fn refresh(
         let results = results.clone();
         let provider = params.registry.provider_for(&entries[i].type_name).cloned();
         let ctx = OpContext::new(&entries[i].address, params.stack, params.lineage);
+        let progress = params.progress.clone();
         async move {
             let stored = &entries[i];
             if stored.mode == Mode::Data {
@@ -62,8 +68,13 @@ pub async fn refresh(
                 properties: stored.properties.clone(),
                 attributes: stored.attributes.clone(),
             };
-            let live = provider
-                .read(&ctx, &stored.type_name, &prior)
+            let notify = |m: &str| {
+                if let Some(p) = &progress {
+                    p(&format!("{}: {m}", stored.address));
+                }
+            };
+            let live = Retry::of(provider.as_ref(), Call::Read, &notify)
+                .run(|| provider.read(&ctx, &stored.type_name, &prior))
                 .await
                 .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
             let refreshed = live.map(|snap| ResourceState {

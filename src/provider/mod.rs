@@ -6,6 +6,7 @@ pub mod aws;
 pub mod core;
 pub mod helm;
 pub mod kubernetes;
+pub mod limits;
 pub mod schema;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,7 @@ use async_trait::async_trait;
 
 use crate::diag::Diagnostic;
 use crate::value::{Map, Value};
+pub use limits::Limits;
 pub use schema::{Attribute, Property, ResourceSchema, Type};
 
 /// What the provider knows of one resource instance: its id, the properties as applied,
@@ -77,6 +79,14 @@ impl OpContext {
             f(message);
         }
     }
+
+    /// The progress receiver as a function (one that drops messages when none is set).
+    pub fn progress_fn(&self) -> &(dyn Fn(&str) + Send + Sync) {
+        match &self.progress {
+            Some(f) => f.as_ref(),
+            None => &|_: &str| {},
+        }
+    }
 }
 
 /// The outcome of comparing a prior snapshot with desired properties.
@@ -106,6 +116,8 @@ pub struct ProviderError {
     pub help: Option<String>,
     /// Worth retrying (throttling, a transient network fault).
     pub retryable: bool,
+    /// How long the service asked to wait before trying again (`Retry-After`).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl ProviderError {
@@ -115,6 +127,7 @@ impl ProviderError {
             field: None,
             help: None,
             retryable: false,
+            retry_after: None,
         }
     }
     #[must_use]
@@ -130,6 +143,13 @@ impl ProviderError {
     #[must_use]
     pub fn retryable(mut self) -> Self {
         self.retryable = true;
+        self
+    }
+    /// Retryable, not before `after`.
+    #[must_use]
+    pub fn retry_after(mut self, after: Option<std::time::Duration>) -> Self {
+        self.retryable = true;
+        self.retry_after = after;
         self
     }
 }
@@ -154,6 +174,17 @@ pub trait Provider: Send + Sync {
     /// Applies the stack's `providers.<name>` settings. Called once before any I/O.
     async fn configure(&self, _settings: &Value) -> ProviderResult<()> {
         Ok(())
+    }
+
+    /// How long one attempt may take and how many attempts an operation gets, from the
+    /// provider's settings. The engine retries retryable errors within these bounds.
+    fn limits(&self) -> Limits {
+        Limits::default()
+    }
+
+    /// Where the provider's requests go (a URL, a kube context), for error messages.
+    fn endpoint(&self) -> Option<String> {
+        None
     }
 
     /// Compares a prior snapshot with desired properties. The default compares values and

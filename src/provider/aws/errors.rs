@@ -20,6 +20,8 @@ pub struct CallError {
     pub transport: bool,
     /// HTTP status of the answer, when there was one.
     pub status: Option<u16>,
+    /// The answer's `Retry-After`, in seconds.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 impl CallError {
@@ -55,6 +57,11 @@ impl CallError {
             message,
             transport,
             status: err.raw_response().map(|r| r.status().as_u16()),
+            retry_after: err
+                .raw_response()
+                .and_then(|r| r.headers().get("retry-after"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(std::time::Duration::from_secs),
         }
     }
 
@@ -93,6 +100,7 @@ impl From<CallError> for ProviderError {
             message,
             transport,
             status,
+            retry_after,
         } = &e;
         let on = if resource.is_empty() {
             String::new()
@@ -116,10 +124,10 @@ impl From<CallError> for ProviderError {
                 "{operation}{on} is not allowed in the certificate authority's current state: {message}"
             ))
             .with_help("run `trustplane refresh` to see the CA's state; a PENDING_CERTIFICATE CA is finished by applying again, a DISABLED one is re-enabled with `enabled: true`"),
-            _ if e.is_throttling() => {
+            _ if e.is_throttling() || *status == Some(429) => {
                 ProviderError::new(format!("AWS throttled {operation}{on}: {message}"))
                     .with_help("trustplane paces its calls under the default quotas; if other tools share the account's quota, apply again shortly")
-                    .retryable()
+                    .retry_after(*retry_after)
             }
             _ if message.contains("region") && code.is_none() && !*transport => {
                 ProviderError::new(format!("no AWS region is configured for {operation}")).with_help(REGION_HELP)
@@ -135,7 +143,7 @@ impl From<CallError> for ProviderError {
             _ if status.is_some_and(|s| s >= 500) => ProviderError::new(format!(
                 "{operation}{on} failed on the service side: {message}"
             ))
-            .retryable(),
+            .retry_after(*retry_after),
             _ => {
                 let what = if code_str.is_empty() { String::new() } else { format!(" ({code_str})") };
                 ProviderError::new(format!("{operation}{on} failed{what}: {message}"))
@@ -192,6 +200,7 @@ mod tests {
             message: message.into(),
             transport,
             status: None,
+            retry_after: None,
         }
         .into()
     }
@@ -227,6 +236,7 @@ mod tests {
             message: "unexpected answer, HTTP 503".into(),
             transport: false,
             status: Some(503),
+            retry_after: None,
         }
         .into();
         assert!(e.retryable);

@@ -155,11 +155,14 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
         properties: desired.clone(),
         attributes: Value::Null,
     };
-    read(p, &prior).await?.ok_or_else(|| {
-        ProviderError::new(format!(
-            "OIDC provider {arn} disappeared right after its creation"
-        ))
-    })
+    read(p, &prior)
+        .await
+        .map_err(|e| super::after_creation(e, "OIDC provider", &arn))?
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "OIDC provider {arn} disappeared right after its creation"
+            ))
+        })
 }
 
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {

@@ -137,9 +137,12 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
         properties: desired.clone(),
         attributes: Value::Null,
     };
-    read(p, &prior).await?.ok_or_else(|| {
-        ProviderError::new(format!("policy {arn} disappeared right after its creation"))
-    })
+    read(p, &prior)
+        .await
+        .map_err(|e| super::after_creation(e, "policy", arn))?
+        .ok_or_else(|| {
+            ProviderError::new(format!("policy {arn} disappeared right after its creation"))
+        })
 }
 
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {

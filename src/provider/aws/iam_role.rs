@@ -251,26 +251,31 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
             .send(),
     )
     .await?;
-    for arn in string_set(desired.get("policy_arns")) {
-        p.call(
-            "iam:AttachRolePolicy",
-            name,
-            c.iam
-                .attach_role_policy()
-                .role_name(name)
-                .policy_arn(&arn)
-                .send(),
-        )
-        .await?;
-    }
-    let prior = Snapshot {
-        id: name.to_string(),
-        properties: desired.clone(),
-        attributes: Value::Null,
+    let finish = async {
+        for arn in string_set(desired.get("policy_arns")) {
+            p.call(
+                "iam:AttachRolePolicy",
+                name,
+                c.iam
+                    .attach_role_policy()
+                    .role_name(name)
+                    .policy_arn(&arn)
+                    .send(),
+            )
+            .await?;
+        }
+        let prior = Snapshot {
+            id: name.to_string(),
+            properties: desired.clone(),
+            attributes: Value::Null,
+        };
+        read(p, &prior).await?.ok_or_else(|| {
+            ProviderError::new(format!("role {name} disappeared right after its creation"))
+        })
     };
-    read(p, &prior).await?.ok_or_else(|| {
-        ProviderError::new(format!("role {name} disappeared right after its creation"))
-    })
+    finish
+        .await
+        .map_err(|e| super::after_creation(e, "role", name))
 }
 
 async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String>> {

@@ -3,7 +3,8 @@
 //! EKS cluster lookup.
 //!
 //! Settings (`providers.aws` in a stack): `region`, `profile`, `endpoint` (one URL for every
-//! service, e.g. a local emulator) and `tags` (applied to everything taggable). Anything
+//! service, e.g. a local emulator), `tags` (applied to everything taggable), and `timeout`
+//! and `max_attempts` (see docs/providers.md). Anything
 //! not set comes from the standard AWS environment (AWS_REGION, AWS_PROFILE,
 //! AWS_ENDPOINT_URL, the credential chain).
 
@@ -48,6 +49,8 @@ pub const EKS_CLUSTER: &str = "aws.eks.cluster";
 /// SDK clients built from the settings.
 #[derive(Clone, Debug)]
 pub struct Clients {
+    /// Where the calls go (an endpoint override, or the region's endpoints), for messages.
+    pub endpoint: String,
     pub pca: aws_sdk_acmpca::Client,
     pub iam: aws_sdk_iam::Client,
     pub eks: aws_sdk_eks::Client,
@@ -161,6 +164,23 @@ impl Provider for AwsProvider {
         *self.configured.write().expect("aws provider lock") =
             Some(Arc::new(Configured { settings, clients }));
         Ok(())
+    }
+
+    fn limits(&self) -> crate::provider::Limits {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .as_ref()
+            .map(|c| c.settings.limits)
+            .unwrap_or_default()
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.configured
+            .read()
+            .expect("aws provider lock")
+            .as_ref()
+            .map(|c| c.clients.endpoint.clone())
     }
 
     fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
@@ -287,6 +307,21 @@ impl Provider for AwsProvider {
     }
 }
 
+/// An error after an IAM entity was created, before its create finished: retrying the
+/// whole create would only meet "already exists", so it is not retried; the entity is
+/// adopted with `import`.
+pub(crate) fn after_creation(e: ProviderError, what: &str, id: &str) -> ProviderError {
+    ProviderError {
+        retryable: false,
+        retry_after: None,
+        help: Some(format!(
+            "{what} {id} was created but not recorded in state; adopt it with \
+             `trustplane import ADDRESS {id}` and apply again"
+        )),
+        ..e
+    }
+}
+
 /// Drops null fields so that "absent" and "null" compare equal.
 pub(crate) fn without_nulls(v: &Value) -> Value {
     match v {
@@ -327,6 +362,18 @@ mod tests {
         (IAM_ROLE, "name: r\nirsa: {oidc_provider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X', namespace: ns, service_account: sa}\npolicy_arns: ['arn:aws:iam::111122223333:policy/p']\n"),
         (IAM_OIDC, "url: https://oidc.example/id/1\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"),
     ];
+
+    #[test]
+    fn an_error_after_an_iam_creation_is_not_retried_and_says_how_to_adopt() {
+        let e = after_creation(
+            ProviderError::new("iam:GetRole failed on the service side").retryable(),
+            "role",
+            "issuer",
+        );
+        assert!(!e.retryable);
+        assert!(e.message.contains("iam:GetRole"));
+        assert!(e.help.unwrap().contains("trustplane import ADDRESS issuer"));
+    }
 
     #[test]
     fn every_schema_is_served_and_documented() {

@@ -524,6 +524,7 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
         message: e.message,
         transport: false,
         status: None,
+        retry_after: None,
     })?;
     let out = p
         .call(
@@ -535,13 +536,16 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
                 .send(),
         )
         .await?;
+    // An answer without the CA is a broken answer, not "not found": only the service's
+    // ResourceNotFoundException says a CA is gone.
     out.certificate_authority.ok_or_else(|| CallError {
         operation: "acm-pca:DescribeCertificateAuthority",
         resource: arn.into(),
-        code: Some("ResourceNotFoundException".into()),
-        message: "no certificate authority in the answer".into(),
+        code: None,
+        message: "the answer holds no certificate authority".into(),
         transport: false,
         status: None,
+        retry_after: None,
     })
 }
 

@@ -7,7 +7,7 @@ use aws_sdk_iam::config::Credentials;
 use super::errors::REGION_HELP;
 use super::tags::{self, Tags};
 use super::Clients;
-use crate::provider::{ProviderError, ProviderResult};
+use crate::provider::{limits, Limits, ProviderError, ProviderResult};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17,9 +17,18 @@ pub struct Settings {
     /// One endpoint URL for every service (a local emulator, a proxy).
     pub endpoint: Option<String>,
     pub tags: Tags,
+    /// Per-request timeout and attempts (`timeout`, `max_attempts`).
+    pub limits: Limits,
 }
 
-const KEYS: &[&str] = &["region", "profile", "endpoint", "tags"];
+const KEYS: &[&str] = &[
+    "region",
+    "profile",
+    "endpoint",
+    "tags",
+    "timeout",
+    "max_attempts",
+];
 
 impl Settings {
     pub fn parse(v: &Value) -> ProviderResult<Settings> {
@@ -75,13 +84,24 @@ impl Settings {
             profile: string("profile")?,
             endpoint,
             tags: tags::from_value(m.get("tags")),
+            limits: Limits::from_settings("aws", v)?,
         })
     }
 
     /// Loads the shared AWS configuration with these overrides and builds the clients.
     pub async fn build_clients(&self, credentials: Option<Credentials>) -> ProviderResult<Clients> {
+        debug_assert!(limits::KEYS.iter().all(|k| KEYS.contains(k)));
+        // The engine retries (see crate::retry), so the SDK makes one attempt per call:
+        // two retry loops would multiply into attempts nobody configured. Each attempt,
+        // connecting included, is bounded by `timeout`.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.limits.timeout)
+            .read_timeout(self.limits.timeout)
+            .operation_attempt_timeout(self.limits.timeout)
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5));
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .timeout_config(timeouts);
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -98,7 +118,15 @@ impl Settings {
         if shared.region().is_none() {
             return Err(ProviderError::new("no AWS region is configured").with_help(REGION_HELP));
         }
+        let endpoint = match shared.endpoint_url() {
+            Some(url) => url.to_string(),
+            None => format!(
+                "the AWS endpoints of {}",
+                shared.region().map(|r| r.as_ref()).unwrap_or_default()
+            ),
+        };
         Ok(Clients {
+            endpoint,
             pca: aws_sdk_acmpca::Client::new(&shared),
             iam: aws_sdk_iam::Client::new(&shared),
             eks: aws_sdk_eks::Client::new(&shared),

@@ -321,6 +321,33 @@ pub fn is_not_found(stderr: &str) -> bool {
     stderr.contains("release: not found")
 }
 
+/// True when helm failed on something that may pass on a later attempt: the cluster
+/// throttling or failing on its side, or the connection dropping or timing out.
+pub fn is_transient(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    [
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+        "i/o timeout",
+        "timed out",
+        "timeout awaiting",
+        "too many requests",
+        "toomanyrequests",
+        "service unavailable",
+        "serviceunavailable",
+        "internal server error",
+        "internalerror",
+        "bad gateway",
+        "gateway timeout",
+        // client-go's words for a 503 and for other server errors.
+        "currently unable to handle the request",
+        "has prevented the request from succeeding",
+    ]
+    .iter()
+    .any(|p| lower.contains(p))
+}
+
 /// The lines of helm's stderr worth showing: its `Error:` lines, else the last lines.
 pub fn summarize_stderr(stderr: &str) -> String {
     let errors: Vec<&str> = stderr
@@ -530,6 +557,16 @@ mod tests {
         assert_eq!(parse_values(r#"{"a":1}"#).unwrap().len(), 1);
         assert!(parse_values("[1]").is_err());
         assert!(is_not_found("Error: release: not found\n"));
+        assert!(is_transient(
+            "Error: Kubernetes cluster unreachable: Get \"http://127.0.0.1:1/version\": dial tcp 127.0.0.1:1: connect: connection refused\n"
+        ));
+        assert!(is_transient(
+            "Error: the server is currently unable to handle the request (Service Unavailable)\n"
+        ));
+        assert!(!is_transient("Error: release: not found\n"));
+        assert!(!is_transient(
+            "Error: chart \"web\" version \"9.9.9\" not found\n"
+        ));
         assert_eq!(
             summarize_stderr("WARNING: x\nError: chart \"web\" version \"9.9.9\" not found\n"),
             "chart \"web\" version \"9.9.9\" not found"

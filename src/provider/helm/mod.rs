@@ -41,6 +41,7 @@ struct Settings {
     binary: Option<String>,
     kubeconfig: Option<String>,
     context: Option<String>,
+    limits: super::Limits,
 }
 
 /// The helm binary, once found and version-checked.
@@ -512,6 +513,9 @@ impl HelmProvider {
 fn helm_failed(what: &str, stderr: &str) -> ProviderError {
     let summary = cli::summarize_stderr(stderr);
     let mut e = ProviderError::new(format!("helm could not {what}: {summary}"));
+    if cli::is_transient(stderr) {
+        e = e.retryable();
+    }
     let lower = summary.to_lowercase();
     if lower.contains("not found")
         || lower.contains("no chart")
@@ -596,6 +600,7 @@ impl Provider for HelmProvider {
             binary: s("binary"),
             kubeconfig: s("kubeconfig"),
             context: s("context"),
+            limits: super::Limits::from_settings("helm", settings)?,
         };
         let mut cur = self.settings.lock().unwrap();
         if cur.binary != new.binary {
@@ -606,6 +611,19 @@ impl Provider for HelmProvider {
         }
         *cur = new;
         Ok(())
+    }
+
+    fn limits(&self) -> super::Limits {
+        self.settings().limits
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        let s = self.settings();
+        super::kubernetes::client::server_url(&super::kubernetes::client::Settings {
+            kubeconfig: s.kubeconfig,
+            context: s.context,
+            ..Default::default()
+        })
     }
 
     fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
@@ -684,10 +702,10 @@ impl Provider for HelmProvider {
         }
         let info = cli::parse_release(&out.stdout)?;
         match info.status.as_str() {
-            "uninstalled" | "uninstalling" => return Ok(None),
-            "failed" | "pending-install" | "pending-upgrade" | "pending-rollback" => {
-                return Err(stuck_release_error(&spec, &info.status))
-            }
+            "uninstalled" => return Ok(None),
+            // Still being removed: not gone yet, and not ours to plan around.
+            "failed" | "pending-install" | "pending-upgrade" | "pending-rollback"
+            | "uninstalling" => return Err(stuck_release_error(&spec, &info.status)),
             _ => {}
         }
         let live_values = cli::parse_values(

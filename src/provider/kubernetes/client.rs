@@ -6,7 +6,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::Mutex;
 
-use crate::provider::{ProviderError, ProviderResult};
+use crate::provider::{limits, Limits, ProviderError, ProviderResult};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15,6 +15,8 @@ pub struct Settings {
     pub kubeconfig: Option<String>,
     /// Context to use; default: the kubeconfig's current context.
     pub context: Option<String>,
+    /// Per-request timeout and attempts (`timeout`, `max_attempts`).
+    pub limits: Limits,
 }
 
 impl Settings {
@@ -31,19 +33,22 @@ impl Settings {
             }
         };
         if let Some(m) = v.as_map() {
-            if let Some(k) = m
-                .keys()
-                .find(|k| !matches!(k.as_str(), "kubeconfig" | "context"))
-            {
+            if let Some(k) = m.keys().find(|k| {
+                !matches!(k.as_str(), "kubeconfig" | "context")
+                    && !limits::KEYS.contains(&k.as_str())
+            }) {
                 return Err(ProviderError::new(format!(
                     "providers.kubernetes has no setting {k:?}"
                 ))
-                .with_help("the settings are kubeconfig (a path) and context"));
+                .with_help(
+                    "the settings are kubeconfig (a path), context, timeout and max_attempts",
+                ));
             }
         }
         Ok(Settings {
             kubeconfig: field("kubeconfig")?,
             context: field("context")?,
+            limits: Limits::from_settings("kubernetes", v)?,
         })
     }
 }
@@ -52,12 +57,24 @@ impl Settings {
 pub struct Cluster {
     settings: std::sync::Mutex<Settings>,
     client: Mutex<Option<Client>>,
+    /// The API server's URL, once a client has been built.
+    endpoint: std::sync::Mutex<Option<String>>,
 }
 
 impl Cluster {
     pub async fn configure(&self, settings: Settings) {
         *self.settings.lock().unwrap() = settings;
         *self.client.lock().await = None;
+        *self.endpoint.lock().unwrap() = None;
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.settings.lock().unwrap().limits
+    }
+
+    pub fn endpoint(&self) -> Option<String> {
+        let connected = self.endpoint.lock().unwrap().clone();
+        connected.or_else(|| server_url(&self.settings.lock().unwrap()))
     }
 
     /// The client, built on first use.
@@ -67,7 +84,9 @@ impl Cluster {
             return Ok(c.clone());
         }
         let settings = self.settings.lock().unwrap().clone();
-        let client = connect(&settings).await?;
+        let config = load_config(&settings).await?;
+        *self.endpoint.lock().unwrap() = Some(config.cluster_url.to_string());
+        let client = client_for(config, settings.limits)?;
         *slot = Some(client.clone());
         Ok(client)
     }
@@ -76,8 +95,46 @@ impl Cluster {
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
     let config = load_config(settings).await?;
+    client_for(config, settings.limits)
+}
+
+/// A client whose every request is bounded by `limits.timeout`. kube's own retry layer is
+/// off: the engine retries, so `max_attempts` means what it says.
+fn client_for(mut config: Config, limits: Limits) -> ProviderResult<Client> {
+    config.connect_timeout = Some(limits.timeout);
+    config.read_timeout = Some(limits.timeout);
+    config.write_timeout = Some(limits.timeout);
+    config.default_retry = false;
     Client::try_from(config)
         .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))
+}
+
+/// The API server URL of the context the settings select, read from the kubeconfig
+/// without connecting (for messages); `None` when it cannot be told.
+pub fn server_url(settings: &Settings) -> Option<String> {
+    let kc = match &settings.kubeconfig {
+        Some(path) => Kubeconfig::read_from(path).ok()?,
+        None => Kubeconfig::read().ok()?,
+    };
+    let context = settings
+        .context
+        .clone()
+        .or_else(|| kc.current_context.clone())?;
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster
+        .clone();
+    kc.clusters
+        .iter()
+        .find(|c| c.name == cluster)?
+        .cluster
+        .as_ref()?
+        .server
+        .clone()
 }
 
 /// The kube context the settings select, for messages.
@@ -124,16 +181,10 @@ async fn load_config(settings: &Settings) -> ProviderResult<Config> {
     }
 }
 
-/// The HTTP status of an API error, if it is one.
-pub fn status_code(e: &kube::Error) -> Option<u16> {
-    match e {
-        kube::Error::Api(s) => Some(s.code),
-        _ => None,
-    }
-}
-
+/// The API server's own "not found": a 404 whose body is a `Status` with reason NotFound
+/// (or no reason). A 404 page from something in between (a proxy, an ingress) is not.
 pub fn is_not_found(e: &kube::Error) -> bool {
-    status_code(e) == Some(404)
+    matches!(e, kube::Error::Api(s) if s.is_not_found())
 }
 
 /// An API failure while doing `what` ("apply ConfigMap web/settings").
@@ -145,7 +196,13 @@ pub fn api_error(what: &str, e: kube::Error) -> ProviderError {
                 401 | 403 => err.with_help(
                     "check the credentials of the kubeconfig context and their RBAC permissions",
                 ),
-                429 | 500..=599 => err.retryable(),
+                429 | 500..=599 => err.retry_after(
+                    s.details
+                        .as_ref()
+                        .map(|d| d.retry_after_seconds)
+                        .filter(|secs| *secs > 0)
+                        .map(|secs| std::time::Duration::from_secs(u64::from(secs))),
+                ),
                 _ => err,
             }
         }

@@ -170,8 +170,9 @@ impl KubernetesProvider {
         Err(unknown_type(type_name))
     }
 
-    /// Resolves an object's kind and scope. `Ok(None)`: the kind is not served (only
-    /// asked for with `gone_if_unserved`, when reading or deleting).
+    /// Resolves an object's kind and scope. `Ok(None)`: the kind is not served and no
+    /// CRD defines it, so the object is gone (only asked for with `gone_if_unserved`,
+    /// when reading or deleting). Failing to ask is always an error.
     async fn target(
         &self,
         client: &Client,
@@ -186,10 +187,17 @@ impl KubernetesProvider {
                 object_field(type_name, props, ""),
             )
         })?;
+        let field = || object_field(type_name, props, "kind");
         let resolved = match discovery::resolve(client, &r).await {
-            Ok(res) => res,
-            Err(_) if gone_if_unserved => return Ok(None),
-            Err(e) => return Err(with_field(e, object_field(type_name, props, "kind"))),
+            Ok(Some(res)) => res,
+            Ok(None) if gone_if_unserved => {
+                discovery::unserved_means_gone(client, &r)
+                    .await
+                    .map_err(|e| with_field(e, field()))?;
+                return Ok(None);
+            }
+            Ok(None) => return Err(with_field(discovery::not_served(&r), field())),
+            Err(e) => return Err(with_field(e, field())),
         };
         let api = if resolved.namespaced {
             let Some(ns) = r.namespace.clone() else {
@@ -558,6 +566,14 @@ impl Provider for KubernetesProvider {
             .configure(Settings::from_value(settings)?)
             .await;
         Ok(())
+    }
+
+    fn limits(&self) -> super::Limits {
+        self.cluster.limits()
+    }
+
+    fn endpoint(&self) -> Option<String> {
+        self.cluster.endpoint()
     }
 
     fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
