@@ -283,3 +283,45 @@ fn a_second_interrupt_cancels_helm_deliberately_and_the_release_recovers() {
     let plan = s.run_env(&["plan", "web.yaml", "--detailed-exitcode"], &env);
     assert_eq!(plan.code, 0, "{}", plan.all());
 }
+
+#[test]
+fn an_interrupt_stops_a_run_waiting_for_the_lock() {
+    let s = Sandbox::new();
+    s.write("slow.yaml", SLOW_STACK);
+    s.run(&["plan", "slow.yaml"]).ok();
+    // A live holder on this machine: a process that sleeps, named in a lock as
+    // trustplane writes it.
+    let mut holder = std::process::Command::new("sleep")
+        .arg("60")
+        .spawn()
+        .unwrap();
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", holder.id())).unwrap();
+    let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let read = |p: &str| std::fs::read_to_string(p).unwrap().trim().to_string();
+    let lock = serde_json::json!({
+        "id": "held-by-sleep", "user": "alice", "pid": holder.id(), "command": "apply",
+        "host": read("/proc/sys/kernel/hostname"), "created": "2026-01-01T12:00:00Z",
+        "boot_id": read("/proc/sys/kernel/random/boot_id"),
+        "pid_namespace": std::fs::read_link("/proc/self/ns/pid").unwrap().to_string_lossy(),
+        "start_time": start,
+    });
+    s.write("state/slow/default/lock.json", &lock.to_string());
+    let mut run = Running::start(&s, &["plan", "slow.yaml", "--lock-timeout", "10m"], &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    run.signal_group(libc::SIGINT);
+    let (code, stderr) = run.finish();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("waiting for the state lock"), "{stderr}");
+    assert_eq!(
+        s.read("state/slow/default/lock.json"),
+        lock.to_string(),
+        "the holder's lock is untouched"
+    );
+}

@@ -487,11 +487,12 @@ fn a_state_left_open_by_a_killed_run_is_checked_before_use() {
 fn every_command_that_messages_name_exists() {
     // Help texts and errors tell people what to run; each must be a real command.
     let mut named = std::collections::BTreeSet::new();
-    let mut stack = vec![common::repo_root().join("src")];
+    let root = common::repo_root();
+    let mut stack = vec![root.join("src"), root.join("docs"), root.join("README.md")];
     while let Some(p) = stack.pop() {
         if p.is_dir() {
             stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        } else if p.extension().is_some_and(|e| e == "rs") {
+        } else if p.extension().is_some_and(|e| e == "rs" || e == "md") {
             let text = std::fs::read_to_string(&p).unwrap();
             for piece in text.split("`trustplane ").skip(1) {
                 let word: String = piece

@@ -233,12 +233,32 @@ fn open_existing(
     })
 }
 
+/// Waits for the lock in short slices, so a signal stops the wait (the main loop cannot
+/// while this thread sleeps).
+const LOCK_WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn take_lock(
     dir: &Path,
     command: &str,
     timeout: std::time::Duration,
 ) -> Result<LockGuard, Failure> {
-    match lock::acquire(dir, command, timeout) {
+    let deadline = std::time::Instant::now() + timeout;
+    let interrupts = super::signals::current();
+    let acquired = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let result = lock::acquire(dir, command, left.min(LOCK_WAIT_SLICE));
+        if let Some(i) = interrupts.as_ref().filter(|i| i.received()) {
+            if result.is_err() {
+                eprintln!("\nInterrupted: stopped while waiting for the state lock.");
+                return Err(Failure::Exit(i.exit_code()));
+            }
+        }
+        match result {
+            Err(lock::LockError::Held(_)) if std::time::Instant::now() < deadline => continue,
+            other => break other,
+        }
+    };
+    match acquired {
         Ok((guard, broken)) => {
             if let Some(lock::BrokenLock(old)) = broken {
                 eprintln!(
