@@ -311,7 +311,7 @@ fn an_interrupt_stops_a_run_waiting_for_the_lock() {
         "start_time": start,
     });
     s.write("state/slow/default/lock.json", &lock.to_string());
-    let mut run = Running::start(&s, &["plan", "slow.yaml", "--lock-timeout", "10m"], &[]);
+    let run = Running::start(&s, &["plan", "slow.yaml", "--lock-timeout", "10m"], &[]);
     std::thread::sleep(Duration::from_millis(500));
     run.signal_group(libc::SIGINT);
     let (code, stderr) = run.finish();
