@@ -518,3 +518,46 @@ fn every_command_that_messages_name_exists() {
         );
     }
 }
+
+#[test]
+fn a_damaged_state_after_an_unclean_stop_is_refused_and_can_be_recovered() {
+    let s = Sandbox::new();
+    s.write("st.yaml", STACK);
+    s.run(&["apply", "st.yaml", "--auto-approve"]).ok();
+    // Damage one record behind trustplane's back, then leave the mark of a killed run.
+    {
+        let db = sled::open(s.path("state/st/default/db")).unwrap();
+        let tree = db.open_tree("state").unwrap();
+        tree.insert("r/garbled", b"{\"address\": ".as_slice())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    s.write("state/st/default/in-use", "4242");
+
+    let r = s.run(&["plan", "st.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    for want in [
+        "did not finish cleanly",
+        "resource garbled does not decode",
+        "trustplane state export",
+    ] {
+        assert!(r.stderr.contains(want), "{want}\n{}", r.all());
+    }
+    let check = s.run(&["state", "check", "-f", "st.yaml"]);
+    assert_eq!(check.code, 1, "{}", check.all());
+    assert!(check.stdout.contains("1 problem(s)"), "{}", check.all());
+
+    // Recovery as docs/state.md describes it.
+    let export = s.run(&["state", "export", "saved.json", "-f", "st.yaml"]);
+    assert_eq!(export.code, 1, "{}", export.all());
+    assert!(
+        export.stderr.contains("resource garbled"),
+        "{}",
+        export.all()
+    );
+    std::fs::rename(s.path("state/st/default"), s.path("damaged")).unwrap();
+    s.run(&["state", "import", "saved.json", "-f", "st.yaml"])
+        .ok();
+    let plan = s.run(&["plan", "st.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+}
