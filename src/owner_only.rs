@@ -11,14 +11,14 @@ use std::sync::Mutex;
 pub const DIR_MODE: u32 = 0o700;
 pub const FILE_MODE: u32 = 0o600;
 
-/// Creates `dir` and any missing parents with mode 0700; an existing `dir` is narrowed
-/// to 0700 (parents that exist are left as they are: they may be shared).
+/// Creates `dir` and any missing parents with mode 0700. Directories that exist are left
+/// as they are: `--state DIR` may name a shared one, and what trustplane puts in it is
+/// owner-only by itself.
 pub fn create_dir(dir: &Path) -> io::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
-        .create(dir)?;
-    narrow(dir, DIR_MODE)
+        .create(dir)
 }
 
 /// Writes `content` to `path` as a new 0600 file: written and flushed under a private
