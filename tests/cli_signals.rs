@@ -161,13 +161,14 @@ fn a_second_interrupt_cancels_work_in_flight_and_saves_the_rest() {
     converges(&s, &[], &["--var", "pause=10ms"]);
 }
 
-/// A helm that takes its time over `upgrade`, and leaves marks of what happened to it.
+/// A helm that takes its time over `upgrade` (or the subcommand in HELM_SLOW), and leaves
+/// marks of what happened to it.
 fn slow_helm(s: &Sandbox) -> String {
     let marks = s.path("marks");
     std::fs::create_dir_all(&marks).unwrap();
     let script = format!(
         "#!/bin/sh\n\
-         if [ \"$1\" = upgrade ]; then\n\
+         if [ \"$1\" = \"${{HELM_SLOW:-upgrade}}\" ]; then\n\
          \x20 trap 'touch {m}/terminated; exit 143' TERM\n\
          \x20 touch {m}/started\n\
          \x20 sleep \"${{HELM_PAUSE:-2}}\"\n\
@@ -323,5 +324,43 @@ fn an_interrupt_stops_a_run_waiting_for_the_lock() {
         s.read("state/slow/default/lock.json"),
         lock.to_string(),
         "the holder's lock is untouched"
+    );
+}
+
+#[test]
+fn sigterm_while_planning_stops_at_once_and_cleans_up() {
+    let kube = Emulator::start(None);
+    let s = Sandbox::new();
+    s.write("web.yaml", &helm_stack());
+    let tmp = s.path("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let helm_path = slow_helm(&s);
+    let kubeconfig = kube.kubeconfig().display().to_string();
+    let tmp_s = tmp.display().to_string();
+    let env = [
+        ("TRUSTPLANE_HELM", helm_path.as_str()),
+        ("KUBECONFIG", kubeconfig.as_str()),
+        ("TMPDIR", tmp_s.as_str()),
+        ("HELM_SLOW", "template"),
+        ("HELM_PAUSE", "3600"),
+    ];
+    // The plan renders the release with `helm template`, which hangs here.
+    let run = Running::start(&s, &["plan", "web.yaml"], &env);
+    while !s.exists("marks/started") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    run.signal_group(libc::SIGTERM);
+    let (code, stderr) = run.finish();
+    assert_eq!(code, 143, "{stderr}");
+    assert!(
+        stderr.contains("Interrupted (SIGTERM): stopped."),
+        "{stderr}"
+    );
+    assert!(s.exists("marks/terminated"), "helm was cancelled: {stderr}");
+    assert!(values_files(&tmp).is_empty(), "values file left behind");
+    assert!(!s.exists("state/web/default/lock.json"), "lock released");
+    assert!(
+        !s.exists("state/web/default/in-use"),
+        "state closed cleanly"
     );
 }
