@@ -62,7 +62,7 @@ impl ApplyReport {
     pub fn cancelled(&self) -> bool {
         self.outcomes
             .iter()
-            .any(|(_, _, o)| matches!(o, Outcome::NotStarted))
+            .any(|(_, _, o)| matches!(o, Outcome::NotStarted | Outcome::Aborted))
     }
 
     pub fn count(&self, pred: impl Fn(&Outcome<Diagnostic>) -> bool) -> usize {
@@ -218,11 +218,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
     let addr = address.to_string();
     let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage)
         .with_progress(Arc::new(move |m: &str| progress.message(&addr, m)));
-    let prior = change.prior.as_ref().map(|p| Snapshot {
-        id: p.id.clone(),
-        properties: p.properties.clone(),
-        attributes: p.attributes.clone(),
-    });
+    let prior = existing(ctx, change)?;
     let fail = |verb: &str, e| {
         let code = match verb {
             "create" => "apply::create_failed",
@@ -235,7 +231,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
 
     if change.action == Action::Delete {
         if change.mode == Mode::Managed {
-            let prior = prior.as_ref().expect("a deletion has a prior state");
+            let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
             provider
                 .delete(&op, &change.type_name, prior)
                 .await
@@ -251,14 +247,14 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
             .await
             .map_err(|e| fail("create", e))?,
         Action::Update => {
-            let prior = prior.as_ref().expect("an update has a prior state");
+            let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
             provider
                 .update(&op, &change.type_name, prior, &desired)
                 .await
                 .map_err(|e| fail("update", e))?
         }
         Action::DeleteThenCreate => {
-            let prior = prior.as_ref().expect("a replacement has a prior state");
+            let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
             provider
                 .delete(&op, &change.type_name, prior)
                 .await
@@ -274,7 +270,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
                 .map_err(|e| fail("create", e))?
         }
         Action::CreateThenDelete => {
-            let prior = prior.as_ref().expect("a replacement has a prior state");
+            let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
             // The plan checked identities with the values it knew; now all are known
             // (and a plan file may predate the check).
             let old = provider.identity(&change.type_name, &prior.properties);
@@ -330,6 +326,71 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
         Action::NoOp | Action::Delete => unreachable!("handled above"),
     };
     commit(ctx, change, &snapshot).await
+}
+
+/// The existing object a change acts on. Deletions (replacements included) act on the
+/// object state records now, never on one a plan file names; an update keeps the
+/// refreshed prior of its plan, once state confirms it is the same object.
+fn existing(ctx: &Context, change: &PlannedChange) -> Result<Option<Snapshot>, Diagnostic> {
+    let acts_on_existing = matches!(
+        change.action,
+        Action::Update | Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+    );
+    if !acts_on_existing {
+        return Ok(None);
+    }
+    let recorded = ctx
+        .store
+        .resource(&change.address)
+        .map_err(|e| state_error(&change.address, e))?
+        .ok_or_else(|| {
+            Diagnostic::error(
+                "apply::stale_plan",
+                format!(
+                    "the plan would {} {}, but state has no record of it",
+                    change.action.verb(),
+                    change.address
+                ),
+            )
+            .with_address(&change.address)
+            .with_help("make a new plan with `trustplane plan` and review it")
+        })?;
+    if let Some(p) = &change.prior {
+        if p.id != recorded.id {
+            return Err(Diagnostic::error(
+                "apply::stale_plan",
+                format!(
+                    "the plan would {} {} as object {:?}, but state records object {:?}",
+                    change.action.verb(),
+                    change.address,
+                    p.id,
+                    recorded.id
+                ),
+            )
+            .with_address(&change.address)
+            .with_help("make a new plan with `trustplane plan` and review it"));
+        }
+    }
+    Ok(Some(match (&change.prior, change.action) {
+        (Some(p), Action::Update) => Snapshot {
+            id: p.id.clone(),
+            properties: p.properties.clone(),
+            attributes: p.attributes.clone(),
+        },
+        _ => Snapshot {
+            id: recorded.id,
+            properties: recorded.properties,
+            attributes: recorded.attributes,
+        },
+    }))
+}
+
+fn no_prior(change: &PlannedChange) -> Diagnostic {
+    Diagnostic::error(
+        "apply::stale_plan",
+        format!("the plan names no existing object for {}", change.address),
+    )
+    .with_address(&change.address)
 }
 
 /// Properties evaluated again now that upstream values are known.

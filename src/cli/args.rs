@@ -78,13 +78,26 @@ pub struct StateArgs {
     /// State directory (default: state/<stack>/<workspace>).
     #[arg(long = "state", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Workspace: one state per stack and workspace.
-    #[arg(long, env = "TRUSTPLANE_WORKSPACE", default_value = "default")]
-    pub workspace: String,
+    /// Workspace: one state per stack and workspace [default: default].
+    #[arg(
+        long = "workspace",
+        env = "TRUSTPLANE_WORKSPACE",
+        value_name = "WORKSPACE"
+    )]
+    pub workspace_given: Option<String>,
     /// How long to wait for the state lock, e.g. 30s (0: fail at once).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
 }
+
+impl StateArgs {
+    /// The workspace to use: the one given (flag or environment), else `default`.
+    pub fn workspace(&self) -> &str {
+        self.workspace_given.as_deref().unwrap_or(DEFAULT_WORKSPACE)
+    }
+}
+
+pub const DEFAULT_WORKSPACE: &str = "default";
 
 #[derive(Debug, Args, Clone)]
 pub struct PlanOptions {
@@ -222,6 +235,22 @@ pub enum StateCommand {
         #[command(flatten)]
         location: StateLocation,
     },
+    /// Check that every record decodes and that serials and history agree (exit 1 if not).
+    Check(StateLocation),
+    /// Write the whole state (resources, outputs, history) to FILE as JSON, mode 0600.
+    Export {
+        #[arg(value_name = "FILE")]
+        path: PathBuf,
+        #[command(flatten)]
+        location: StateLocation,
+    },
+    /// Load a state written by `state export` into a new, empty state.
+    Import {
+        #[arg(value_name = "FILE")]
+        path: PathBuf,
+        #[command(flatten)]
+        location: StateLocation,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -244,4 +273,13 @@ pub struct VerifyArgs {
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     crate::duration::parse(s)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -216,7 +216,7 @@ async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdResul
         &registry,
         &args.options,
         args.destroy,
-        &args.stack.state.workspace,
+        args.stack.state.workspace(),
     )
     .await?;
     warn(&plan.warnings, style);
@@ -229,7 +229,7 @@ async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdResul
         out(&render_plan(&plan, style));
     }
     if let Some(path) = &args.out {
-        std::fs::write(path, plan.to_bytes()).map_err(|e| {
+        crate::plan::saved::write(path, &plan).map_err(|e| {
             Failure::message(format!("cannot write the plan to {}: {e}", path.display()))
         })?;
         if !args.json {
@@ -254,7 +254,7 @@ fn is_saved_plan(path: &Path) -> bool {
     );
     !yaml
         && crate::input::read_limited(path, InputKind::Plan)
-            .is_ok_and(|b| Plan::from_bytes(&b).is_ok())
+            .is_ok_and(|b| crate::plan::saved::looks_like_plan(&b))
 }
 
 async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
@@ -281,14 +281,14 @@ async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdRes
     .await?;
     warn(&prepared.loaded.warnings, style);
     if args.refresh_only {
-        return refresh_only(prepared, args.auto_approve, style);
+        return refresh_only(prepared, args.auto_approve, style).await;
     }
     let plan = make_plan(
         &prepared,
         &registry,
         &args.options,
         false,
-        &args.state.workspace,
+        args.state.workspace(),
     )
     .await?;
     warn(&plan.warnings, style);
@@ -297,7 +297,7 @@ async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdRes
     if !plan.has_changes() && !outputs_changed {
         return Ok(EXIT_OK);
     }
-    if plan.has_changes() && !args.auto_approve && !confirm("apply")? {
+    if plan.has_changes() && !args.auto_approve && !confirm("apply").await? {
         out("Apply cancelled.\n");
         return Ok(EXIT_ERROR);
     }
@@ -326,12 +326,39 @@ fn outputs_differ(plan: &Plan, state: &OpenState) -> bool {
 async fn apply_saved(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
     let bytes = crate::input::read_limited(&args.file, InputKind::Plan)
         .map_err(|e| Failure::message(e.to_string()))?;
-    let plan = Plan::from_bytes(&bytes).map_err(Failure::message)?;
+    let plan = crate::plan::saved::from_bytes(&bytes).map_err(|why| {
+        Failure::Diagnostics(
+            Diagnostic::error(
+                "apply::bad_plan_file",
+                format!("the saved plan {} {why}", args.file.display()),
+            )
+            .with_help("make a new plan with `trustplane plan --out FILE` and review it")
+            .into(),
+        )
+    })?;
     let (stack, diags) = load_str(&plan.file, &plan.source, &registry);
     let stack = stack.ok_or(Failure::Diagnostics(diags))?;
     let mut state_args = args.state.clone();
-    if state_args.workspace != plan.workspace {
-        state_args.workspace = plan.workspace.clone();
+    match &state_args.workspace_given {
+        Some(given) if *given != plan.workspace => {
+            return Err(Failure::Diagnostics(
+                Diagnostic::error(
+                    "apply::workspace_mismatch",
+                    format!(
+                        "the saved plan {} was made for workspace {}, but workspace {given} was given",
+                        args.file.display(),
+                        plan.workspace
+                    ),
+                )
+                .with_help(format!(
+                    "apply it without --workspace (and without TRUSTPLANE_WORKSPACE) to apply it to {}, \
+                     or make a plan for {given} with `trustplane plan --workspace {given} --out FILE`",
+                    plan.workspace
+                ))
+                .into(),
+            ))
+        }
+        _ => state_args.workspace_given = Some(plan.workspace.clone()),
     }
     let state = open_state(&state_args, &plan.stack, "apply")?;
     let meta = state
@@ -393,14 +420,14 @@ async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -> Cm
         &registry,
         &args.options,
         true,
-        &args.stack.state.workspace,
+        args.stack.state.workspace(),
     )
     .await?;
     out(&render_plan(&plan, style));
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
-    if !args.auto_approve && !confirm("destroy")? {
+    if !args.auto_approve && !confirm("destroy").await? {
         out("Destroy cancelled.\n");
         return Ok(EXIT_ERROR);
     }
@@ -416,7 +443,7 @@ async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -> Cm
     .await
 }
 
-fn confirm(verb: &str) -> Result<bool, Failure> {
+async fn confirm(verb: &str) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::Diagnostics(
             Diagnostic::error("cli::needs_approval", format!("{verb} needs confirmation, but there is no terminal to ask on"))
@@ -426,11 +453,14 @@ fn confirm(verb: &str) -> Result<bool, Failure> {
     }
     print!("\nDo you want to perform these actions? Only 'yes' will be accepted: ");
     let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| Failure::message(e.to_string()))?;
+    // Read on a blocking thread, so a signal can still stop the command while it waits.
+    let line = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map(|_| line)
+    })
+    .await
+    .expect("reading stdin does not panic")
+    .map_err(|e| Failure::message(e.to_string()))?;
     Ok(line.trim() == "yes")
 }
 
@@ -444,13 +474,8 @@ async fn execute(
     style: Style,
 ) -> CmdResult {
     let cancel = Cancel::default();
-    let on_interrupt = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nInterrupted: finishing operations in flight and saving state; starting nothing new.");
-            on_interrupt.cancel();
-        }
-    });
+    let interrupts = super::signals::current();
+    let watcher = interrupts.as_ref().map(|i| i.during_apply(cancel.clone()));
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() {
         Arc::new(Live::new(style))
     } else {
@@ -469,7 +494,9 @@ async fn execute(
         },
     )
     .await;
-    watcher.abort();
+    drop(watcher);
+    // A signalled run exits 128 + the signal, even when all its work got done.
+    let interrupted = interrupts.filter(|i| i.received()).map(|i| i.exit_code());
 
     let done = |a: Action| {
         report
@@ -498,11 +525,12 @@ async fn execute(
             ))
         ));
         print_outputs(state, style);
-        return Ok(EXIT_OK);
+        return Ok(interrupted.unwrap_or(EXIT_OK));
     }
     let failed: Vec<&str> = names(&report, |o| matches!(o, Outcome::Failed(_)));
     let skipped: Vec<&str> = names(&report, |o| matches!(o, Outcome::Skipped { .. }));
     let not_started: Vec<&str> = names(&report, |o| matches!(o, Outcome::NotStarted));
+    let aborted: Vec<&str> = names(&report, |o| matches!(o, Outcome::Aborted));
     let mut summary = format!(
         "\n{} Resources: {counts}.\n",
         style.red(&format!("{} incomplete.", title(command)))
@@ -522,14 +550,20 @@ async fn execute(
             not_started.join(", ")
         ));
     }
+    if !aborted.is_empty() {
+        summary.push_str(&format!(
+            "  cancelled in flight (the next plan shows whether they took effect): {}\n",
+            aborted.join(", ")
+        ));
+    }
     summary.push_str(
         "Everything that was done is saved in state; run the command again to continue.\n",
     );
     eprint!("{summary}");
-    Ok(if cancel.is_cancelled() {
-        EXIT_INTERRUPTED
-    } else {
-        EXIT_ERROR
+    Ok(match interrupted {
+        Some(code) => code,
+        None if cancel.is_cancelled() => EXIT_INTERRUPTED,
+        None => EXIT_ERROR,
     })
 }
 
@@ -568,7 +602,7 @@ fn print_outputs(state: &OpenState, style: Style) {
     out(&text);
 }
 
-fn refresh_only(p: Prepared, auto_approve: bool, style: Style) -> CmdResult {
+async fn refresh_only(p: Prepared, auto_approve: bool, style: Style) -> CmdResult {
     let stored = p
         .state
         .store
@@ -580,7 +614,7 @@ fn refresh_only(p: Prepared, auto_approve: bool, style: Style) -> CmdResult {
         return Ok(EXIT_OK);
     }
     out("\nApplying will accept these live values into state; nothing else changes.\n");
-    if !auto_approve && !confirm("apply --refresh-only")? {
+    if !auto_approve && !confirm("apply --refresh-only").await? {
         out("Apply cancelled.\n");
         return Ok(EXIT_ERROR);
     }
@@ -622,7 +656,7 @@ async fn drift_cmd(args: DriftArgs, registry: Arc<Registry>, style: Style) -> Cm
     if args.json {
         let doc = serde_json::json!({
             "stack": p.loaded.stack.name,
-            "workspace": args.stack.state.workspace,
+            "workspace": args.stack.state.workspace(),
             "drifted": !drifts.is_empty(),
             "resources": drifts,
         });
@@ -871,6 +905,18 @@ fn state(cmd: StateCommand, registry: &Registry) -> CmdResult {
             let s = open_location(&loc, registry, "state history")?;
             out(&history_text(&s.store.history().map_err(err)?));
         }
+        StateCommand::Check(loc) => {
+            let s = open_location(&loc, registry, "state check")?;
+            let report = s.store.check();
+            out(&report.render(&s.dir));
+            return Ok(if report.is_clean() {
+                EXIT_OK
+            } else {
+                EXIT_ERROR
+            });
+        }
+        StateCommand::Export { path, location } => return state_export(&path, &location, registry),
+        StateCommand::Import { path, location } => return state_import(&path, location, registry),
         StateCommand::ForceUnlock { id, location } => {
             let dir = context::location_dir(&location, registry)?;
             let info =
@@ -880,6 +926,91 @@ fn state(cmd: StateCommand, registry: &Registry) -> CmdResult {
                 info.id, info.user, info.host, info.pid, info.command
             ));
         }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `state export FILE`: everything that decodes, written 0600; what does not decode is
+/// named, and the exit status is 1, but the rest is still written.
+fn state_export(file: &Path, loc: &StateLocation, registry: &Registry) -> CmdResult {
+    let s = open_location(loc, registry, "state export")?;
+    let (export, skipped) = s
+        .store
+        .export()
+        .map_err(|e| Failure::message(e.to_string()))?;
+    let mut bytes = serde_json::to_vec_pretty(&export).expect("exports serialize");
+    bytes.push(b'\n');
+    crate::owner_only::write_file(file, &bytes)
+        .map_err(|e| Failure::message(format!("cannot write {}: {e}", file.display())))?;
+    out(&format!(
+        "Exported {} resources, {} outputs and {} history entries (serial {}) to {}.\n",
+        export.resources.len(),
+        export.outputs.len(),
+        export.history.len(),
+        export.meta.serial,
+        file.display()
+    ));
+    if skipped.is_empty() {
+        return Ok(EXIT_OK);
+    }
+    eprintln!("These records could not be decoded and are not in the export:");
+    for s in &skipped {
+        eprintln!("  - {s}");
+    }
+    Ok(EXIT_ERROR)
+}
+
+/// `state import FILE`: into a new state (or an empty one) at the location given, which
+/// takes the export's stack, workspace, lineage, serial and history.
+fn state_import(file: &Path, mut loc: StateLocation, registry: &Registry) -> CmdResult {
+    let bytes = crate::input::read_limited(file, InputKind::StateImport)
+        .map_err(|e| Failure::message(e.to_string()))?;
+    let export = crate::state::check::StateExport::from_bytes(&bytes)
+        .map_err(|e| Failure::message(format!("{}: {e}", file.display())))?;
+    let meta = &export.meta;
+    let mismatch = |what: &str, given: &str, theirs: &str| {
+        Failure::Diagnostics(
+            Diagnostic::error(
+                "state::import_mismatch",
+                format!(
+                    "{} holds the state of {what} {theirs}, but {what} {given} was given",
+                    file.display()
+                ),
+            )
+            .with_help("import it with --state DIR, or name the matching stack file and workspace")
+            .into(),
+        )
+    };
+    if let Some(given) = &loc.state.workspace_given {
+        if *given != meta.workspace {
+            return Err(mismatch("workspace", given, &meta.workspace));
+        }
+    }
+    loc.state.workspace_given = Some(meta.workspace.clone());
+    if let Some(stack_file) = &loc.file {
+        let (stack, diags) = load_file(stack_file, registry);
+        let name = stack.ok_or(Failure::Diagnostics(diags))?.name;
+        if name != meta.stack {
+            return Err(mismatch("stack", &name, &meta.stack));
+        }
+    }
+    let dir = context::location_dir(&loc, registry)?;
+    let s = context::open_new(&dir, &meta.stack, &meta.workspace, loc.state.lock_timeout)?;
+    s.store
+        .import(&export)
+        .map_err(|e| Failure::message(e.to_string()))?;
+    let report = s.store.check();
+    out(&format!(
+        "Imported {} resources, {} outputs and {} history entries (serial {}) into {}.\n",
+        export.resources.len(),
+        export.outputs.len(),
+        export.history.len(),
+        meta.serial,
+        dir.display()
+    ));
+    if !report.is_clean() {
+        eprint!("{}", report.render(&dir));
+        return Ok(EXIT_ERROR);
     }
     Ok(EXIT_OK)
 }

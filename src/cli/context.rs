@@ -149,20 +149,72 @@ pub struct OpenState {
 pub fn state_dir(args: &StateArgs, stack: &str) -> PathBuf {
     args.state_dir
         .clone()
-        .unwrap_or_else(|| default_location(Path::new("state"), stack, &args.workspace))
+        .unwrap_or_else(|| default_location(Path::new("state"), stack, args.workspace()))
 }
 
 /// Takes the lock (waiting up to `--lock-timeout`), then opens the database.
 pub fn open_state(args: &StateArgs, stack: &str, command: &str) -> Result<OpenState, Failure> {
     let dir = state_dir(args, stack);
     let guard = take_lock(&dir, command, args.lock_timeout)?;
-    let store = SledState::open(&dir, stack, &args.workspace)
+    let store = SledState::open(&dir, stack, args.workspace())
         .map_err(|e| Failure::message(e.to_string()))?;
+    vouch(&store, &dir, command)?;
     Ok(OpenState {
         store: Arc::new(store),
         dir,
         _lock: guard,
     })
+}
+
+/// Opens (creating if needed) the state in `dir` for `state import`, locked.
+pub fn open_new(
+    dir: &Path,
+    stack: &str,
+    workspace: &str,
+    timeout: std::time::Duration,
+) -> Result<OpenState, Failure> {
+    let guard = take_lock(dir, "state import", timeout)?;
+    let store =
+        SledState::open(dir, stack, workspace).map_err(|e| Failure::message(e.to_string()))?;
+    Ok(OpenState {
+        store: Arc::new(store),
+        dir: dir.to_path_buf(),
+        _lock: guard,
+    })
+}
+
+/// Commands that report on a damaged state themselves, instead of being refused.
+const REPORT_THEMSELVES: [&str; 2] = ["state check", "state export"];
+
+/// After an unclean stop (a killed or crashed run), checks the state before it is used:
+/// a sound state gets a note, a damaged one stops the command with the report.
+fn vouch(store: &SledState, dir: &Path, command: &str) -> Result<(), Failure> {
+    if !store.opened_after_unclean_stop() || REPORT_THEMSELVES.contains(&command) {
+        return Ok(());
+    }
+    let report = store.check();
+    if report.is_clean() {
+        eprintln!(
+            "note: the last run on this state did not finish cleanly (killed or crashed); \
+             `state check` found no problems"
+        );
+        return Ok(());
+    }
+    Err(Failure::Diagnostics(
+        Diagnostic::error(
+            "state::damaged",
+            format!(
+                "the last run on this state did not finish cleanly, and the state has problems:\n{}",
+                report.render(dir)
+            ),
+        )
+        .with_help(
+            "save what can be read with `trustplane state export FILE`, move the state \
+             directory aside, then `trustplane state import FILE` and `trustplane plan` to \
+             see what differs from what is live",
+        )
+        .into(),
+    ))
 }
 
 /// Opens whatever state is in `dir`, locked.
@@ -173,6 +225,7 @@ fn open_existing(
 ) -> Result<OpenState, Failure> {
     let guard = take_lock(dir, command, timeout)?;
     let store = SledState::open_existing(dir).map_err(|e| Failure::message(e.to_string()))?;
+    vouch(&store, dir, command)?;
     Ok(OpenState {
         store: Arc::new(store),
         dir: dir.to_path_buf(),
@@ -180,12 +233,32 @@ fn open_existing(
     })
 }
 
+/// Waits for the lock in short slices, so a signal stops the wait (the main loop cannot
+/// while this thread sleeps).
+const LOCK_WAIT_SLICE: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn take_lock(
     dir: &Path,
     command: &str,
     timeout: std::time::Duration,
 ) -> Result<LockGuard, Failure> {
-    match lock::acquire(dir, command, timeout) {
+    let deadline = std::time::Instant::now() + timeout;
+    let interrupts = super::signals::current();
+    let acquired = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let result = lock::acquire(dir, command, left.min(LOCK_WAIT_SLICE));
+        if let Some(i) = interrupts.as_ref().filter(|i| i.received()) {
+            if result.is_err() {
+                eprintln!("\nInterrupted: stopped while waiting for the state lock.");
+                return Err(Failure::Exit(i.exit_code()));
+            }
+        }
+        match result {
+            Err(lock::LockError::Held(_)) if std::time::Instant::now() < deadline => continue,
+            other => break other,
+        }
+    };
+    match acquired {
         Ok((guard, broken)) => {
             if let Some(lock::BrokenLock(old)) = broken {
                 eprintln!(
@@ -195,13 +268,18 @@ fn take_lock(
             }
             Ok(guard)
         }
-        Err(e @ lock::LockError::Held(_)) => Err(Failure::Diagnostics(
-            Diagnostic::error("state::locked", e.to_string())
-                .with_detail(format!("state directory: {}", dir.display()))
-                .with_help(
+        Err(lock::LockError::Held(held)) => Err(Failure::Diagnostics(
+            Diagnostic::error("state::locked", lock::LockError::Held(held.clone()).to_string())
+                .with_detail(format!(
+                    "the lock was not broken automatically: {}; state directory: {}",
+                    lock::why_kept(&held),
+                    dir.display()
+                ))
+                .with_help(format!(
                     "wait for that run to finish (or pass --lock-timeout 5m to wait), or, if it is gone for good, \
-                     run `trustplane state force-unlock <ID>`",
-                )
+                     run `trustplane state force-unlock {}`",
+                    held.id
+                ))
                 .into(),
         )),
         Err(e) => Err(Failure::message(e.to_string())),

@@ -1,15 +1,20 @@
 //! The thin command-line layer: parse arguments, resolve the environment, run one
 //! operation, render its result, and map it to an exit code:
-//! 0 success, 1 error, 2 changes or drift present (with --detailed-exitcode / drift),
-//! 130 interrupted.
+//! 0 success, 1 error (a failed write to stdout included), 2 changes or drift present
+//! (with --detailed-exitcode / drift), 130 interrupted by SIGINT, 143 by SIGTERM
+//! (see [`signals`]).
 
 pub mod args;
 mod commands;
 mod context;
 mod progress;
+pub mod signals;
 mod verify;
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -54,7 +59,21 @@ pub fn main() -> i32 {
             return EXIT_ERROR;
         }
     };
-    match runtime.block_on(commands::run(cli.command, style)) {
+    let result = runtime.block_on(async {
+        let interrupts = match signals::install() {
+            Ok(i) => i,
+            Err(e) => return Err(Failure::message(format!("cannot handle signals: {e}"))),
+        };
+        tokio::select! {
+            biased;
+            result = commands::run(cli.command, style) => result,
+            () = interrupts.must_stop() => Err(Failure::Exit(interrupts.exit_code())),
+        }
+    });
+    // State writes still finishing on blocking threads get a bounded wait; a stdin read
+    // a signal interrupted does not hold the exit.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    let code = match result {
         Ok(code) => code,
         Err(Failure::Diagnostics(d)) => {
             eprint!("{}", render(&d, color));
@@ -65,17 +84,46 @@ pub fn main() -> i32 {
             EXIT_ERROR
         }
         Err(Failure::Exit(code)) => code,
+    };
+    match STDOUT_FAILED.get() {
+        Some(e) => {
+            eprintln!(
+                "{} cannot write to standard output: {e}",
+                style.red("error:")
+            );
+            if code == EXIT_OK || code == EXIT_CHANGES {
+                EXIT_ERROR
+            } else {
+                code
+            }
+        }
+        None => code,
     }
 }
 
-/// Writes to stdout; a closed pipe (`trustplane plan | head`) is not an error.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Set once stdout is closed or failed: nothing more is written to it.
+static STDOUT_DONE: AtomicBool = AtomicBool::new(false);
+/// Why writing to stdout failed (a full disk, an I/O error), for the exit status.
+static STDOUT_FAILED: OnceLock<String> = OnceLock::new();
+
+/// Writes to stdout. A closed pipe (`trustplane plan | head`) is not an error: output
+/// stops quietly and the command runs to its end with its own exit status. Any other
+/// failure (`> /dev/full`) makes the command exit 1 once it has finished its work, since
+/// its output was lost.
 pub(crate) fn out(text: &str) {
+    if STDOUT_DONE.load(Ordering::SeqCst) {
+        return;
+    }
     let mut stdout = std::io::stdout().lock();
-    if stdout
+    if let Err(e) = stdout
         .write_all(text.as_bytes())
         .and_then(|_| stdout.flush())
-        .is_err()
     {
-        std::process::exit(EXIT_OK);
+        STDOUT_DONE.store(true, Ordering::SeqCst);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = STDOUT_FAILED.set(e.to_string());
+        }
     }
 }

@@ -2,25 +2,53 @@
 //! `parallelism` at once, starting each node as soon as all its dependencies finished
 //! (no level-by-level barriers). A failure skips only its dependents, which are reported
 //! with the root cause, so users see the failure once. Cancelling stops new starts and
-//! lets in-flight work finish.
+//! lets in-flight work finish; aborting also drops the work in flight.
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Set to stop starting new nodes (Ctrl-C).
+/// Set to stop starting new nodes (Ctrl-C); aborted, also to cancel the nodes running
+/// (a second Ctrl-C).
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<AtomicBool>);
+pub struct Cancel(Arc<watch::Sender<Level>>);
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Level {
+    #[default]
+    Running,
+    Cancelled,
+    Aborted,
+}
 
 impl Cancel {
     pub fn cancel(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.raise(Level::Cancelled);
+    }
+    /// Cancels and also aborts the nodes in flight: their futures are dropped.
+    pub fn abort(&self) {
+        self.raise(Level::Aborted);
     }
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        *self.0.borrow() >= Level::Cancelled
+    }
+    pub fn is_aborted(&self) -> bool {
+        *self.0.borrow() >= Level::Aborted
+    }
+    fn raise(&self, to: Level) {
+        self.0.send_if_modified(|l| {
+            let raised = *l < to;
+            *l = (*l).max(to);
+            raised
+        });
+    }
+    async fn aborted(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|l| *l >= Level::Aborted).await;
     }
 }
 
@@ -35,6 +63,9 @@ pub enum Outcome<E> {
     },
     /// Never started because the walk was cancelled.
     NotStarted,
+    /// Started, then aborted in flight: whether it took effect is unknown until the next
+    /// refresh.
+    Aborted,
 }
 
 /// `deps[i]` lists the indices node `i` waits for.
@@ -63,16 +94,34 @@ where
     let mut running = JoinSet::new();
     let parallelism = parallelism.max(1);
 
+    let mut started = HashMap::new();
+    let mut aborting = false;
     loop {
         while running.len() < parallelism && !cancel.is_cancelled() {
             let Some(i) = ready.pop_front() else { break };
             let fut = run(i);
-            running.spawn(async move { (i, fut.await) });
+            started.insert(running.spawn(async move { (i, fut.await) }).id(), i);
         }
-        let Some(joined) = running.join_next().await else {
+        let joined = tokio::select! {
+            biased;
+            () = cancel.aborted(), if !aborting && !running.is_empty() => {
+                aborting = true;
+                running.abort_all();
+                continue;
+            }
+            joined = running.join_next_with_id() => joined,
+        };
+        let Some(joined) = joined else {
             break;
         };
-        let (i, result) = joined.expect("walk callbacks do not panic");
+        let (i, result) = match joined {
+            Ok((_, done)) => done,
+            Err(e) if e.is_cancelled() => {
+                outcomes[started[&e.id()]] = Some(Outcome::Aborted);
+                continue;
+            }
+            Err(e) => panic!("walk callbacks do not panic: {e}"),
+        };
         match result {
             Ok(()) => {
                 outcomes[i] = Some(Outcome::Done);
@@ -192,5 +241,42 @@ mod tests {
         let done = out.iter().filter(|o| **o == Outcome::Done).count();
         assert_eq!(done, 2, "the two in flight finish");
         assert_eq!(out.iter().filter(|o| **o == Outcome::NotStarted).count(), 8);
+    }
+
+    #[tokio::test]
+    async fn abort_drops_the_work_in_flight() {
+        // 0 finishes at once and aborts the walk; 1 and 2 would run for an hour.
+        let deps: Vec<Vec<usize>> = vec![vec![], vec![], vec![], vec![0]];
+        let cancel = Cancel::default();
+        let c = cancel.clone();
+        let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let d = dropped.clone();
+        struct CountDrop(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for CountDrop {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let out = walk::<(), _, _>(&deps, 3, &cancel, move |i| {
+            let c = c.clone();
+            let guard = CountDrop(d.clone());
+            async move {
+                if i == 0 {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    c.abort();
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                drop(guard);
+                Ok(())
+            }
+        })
+        .await;
+        assert_eq!(out[0], Outcome::Done);
+        assert_eq!(out[1], Outcome::Aborted);
+        assert_eq!(out[2], Outcome::Aborted);
+        assert_eq!(out[3], Outcome::NotStarted, "nothing starts after an abort");
+        assert!(cancel.is_cancelled() && cancel.is_aborted());
+        assert_eq!(dropped.load(std::sync::atomic::Ordering::SeqCst), 3);
     }
 }

@@ -1,7 +1,8 @@
 //! Plans: what apply will do, resource by resource, and why.
 //!
 //! A [`Plan`] is self-contained (it embeds the stack source and variable values) so a saved
-//! plan applies exactly what was shown, and refuses to apply if the state moved on.
+//! plan ([`saved`]) applies exactly what was shown, and refuses to apply if the state moved
+//! on.
 
 pub mod diff;
 pub mod json;
@@ -9,6 +10,7 @@ pub mod ownership;
 pub mod planner;
 pub mod refresh;
 pub mod render;
+pub mod saved;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -156,22 +158,6 @@ impl Plan {
     /// True when applying would change anything (outputs included).
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action != Action::NoOp)
-    }
-
-    pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).expect("plans serialize")
-    }
-
-    pub fn from_bytes(bytes: &[u8]) -> Result<Plan, String> {
-        let plan: Plan = serde_json::from_slice(bytes)
-            .map_err(|e| format!("not a trustplane plan file: {e}"))?;
-        if plan.format_version != PLAN_FORMAT_VERSION {
-            return Err(format!(
-                "plan file format {} is not supported by this trustplane (expects {PLAN_FORMAT_VERSION})",
-                plan.format_version
-            ));
-        }
-        Ok(plan)
     }
 }
 

@@ -87,8 +87,7 @@ fn write_file(props: &Value) -> ProviderResult<Snapshot> {
     {
         std::fs::create_dir_all(parent).map_err(|e| io_error("create directory for", path, e))?;
     }
-    std::fs::write(path, content).map_err(|e| io_error("write", path, e))?;
-    set_mode(path, &mode)?;
+    write_with_mode(path, content.as_bytes(), &mode)?;
     let mut properties = props.clone();
     properties.set_path("mode", Value::from(mode));
     Ok(Snapshot {
@@ -98,11 +97,36 @@ fn write_file(props: &Value) -> ProviderResult<Snapshot> {
     })
 }
 
+/// Writes the file so that its content is never readable beyond `mode`: an existing
+/// file is narrowed before the new content goes in, a new one is created with the mode
+/// (less the umask), and the exact mode is set once written.
+fn write_with_mode(path: &str, content: &[u8], mode: &str) -> ProviderResult<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let bits = mode_bits(mode)?;
+    if Path::new(path).exists() {
+        set_mode(path, mode)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(bits)
+        .open(path)
+        .map_err(|e| io_error("write", path, e))?;
+    file.write_all(content)
+        .map_err(|e| io_error("write", path, e))?;
+    set_mode(path, mode)
+}
+
+fn mode_bits(mode: &str) -> ProviderResult<u32> {
+    u32::from_str_radix(mode, 8)
+        .map_err(|_| ProviderError::new(format!("mode {mode:?} is not octal")).with_field("mode"))
+}
+
 fn set_mode(path: &str, mode: &str) -> ProviderResult<()> {
     use std::os::unix::fs::PermissionsExt;
-    let bits = u32::from_str_radix(mode, 8).map_err(|_| {
-        ProviderError::new(format!("mode {mode:?} is not octal")).with_field("mode")
-    })?;
+    let bits = mode_bits(mode)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(bits))
         .map_err(|e| io_error("set the mode of", path, e))
 }

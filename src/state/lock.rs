@@ -1,15 +1,22 @@
-//! The state lock: a file `lock.json` beside the database, created atomically, naming its
-//! holder (user, host, pid, command, time) and an ID. It lives outside the database so a
-//! second process can read who holds it. A lock whose holder was a process on this host
-//! that no longer exists is broken automatically (and reported), so a killed run never
-//! blocks the next one.
+//! The state lock: a file `lock.json` beside the database, created atomically (mode 0600),
+//! naming its holder (user, host, pid, command, time, and what tells a live holder from a
+//! dead one) and an ID. It lives outside the database so a second process can read who
+//! holds it.
+//!
+//! A lock is broken automatically only when its holder is provably gone: taken on this
+//! host, since this boot, in this PID namespace, by a process that no longer exists or
+//! whose pid now belongs to a process started at another time. Anything else (another
+//! host, another boot, a container's PID namespace, a lock without these facts, an
+//! unreadable lock file) waits for its holder or for `trustplane state force-unlock`.
 
 use std::fs;
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+
+use crate::owner_only;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
@@ -19,6 +26,15 @@ pub struct LockInfo {
     pub pid: u32,
     pub command: String,
     pub created: chrono::DateTime<chrono::Utc>,
+    /// The kernel's boot ID when the lock was taken: a pid means nothing across boots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    /// The holder's PID namespace (`pid:[4026531836]`): a pid means nothing outside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_namespace: Option<String>,
+    /// The holder's start time in clock ticks since boot: tells a reused pid apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,17 +52,15 @@ pub enum LockError {
 pub struct LockGuard {
     pub info: LockInfo,
     path: PathBuf,
+    /// The file as written: release removes the lock only if it still holds exactly this.
+    content: Vec<u8>,
 }
 
 impl Drop for LockGuard {
-    /// Removes the file only while it still names us: after a `force-unlock` another run
-    /// may hold it now.
+    /// Removes the file only while it is still ours: after a `force-unlock` another run
+    /// may hold it now, and its lock must stay.
     fn drop(&mut self) {
-        if let Ok(bytes) = fs::read(&self.path) {
-            if parse(&bytes).is_some_and(|held| held.id == self.info.id) {
-                let _ = fs::remove_file(&self.path);
-            }
-        }
+        let _ = take_away(&self.path, &self.content);
     }
 }
 
@@ -56,58 +70,57 @@ pub struct BrokenLock(pub LockInfo);
 
 const LOCK_FILE: &str = "lock.json";
 const RETRY_EVERY: Duration = Duration::from_millis(100);
-/// An unreadable lock file younger than this may be one being written; older, it is
-/// the remains of a crash.
-const UNREADABLE_GRACE: Duration = Duration::from_secs(5);
 
-/// Takes the lock in `dir` (created if missing), retrying until `timeout`.
+/// Takes the lock in `dir` (created 0700 if missing), retrying until `timeout`.
 /// A zero timeout tries once.
 pub fn acquire(
     dir: &Path,
     command: &str,
     timeout: Duration,
 ) -> Result<(LockGuard, Option<BrokenLock>), LockError> {
-    fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+    owner_only::create_dir(dir).map_err(|e| io_error(dir, e))?;
     let path = dir.join(LOCK_FILE);
+    let here = Host::current();
     let info = LockInfo {
         id: uuid::Uuid::new_v4().to_string(),
         user: current_user(),
-        host: hostname(),
+        host: here.name.clone(),
         pid: std::process::id(),
         command: command.to_string(),
         created: chrono::Utc::now(),
+        boot_id: here.boot_id.clone(),
+        pid_namespace: here.pid_namespace.clone(),
+        start_time: process_start_time(std::process::id()),
     };
     let content = serde_json::to_vec_pretty(&info).expect("lock info serializes");
     let deadline = Instant::now() + timeout;
     let mut broken = None;
     loop {
         if create(&path, &info.id, &content)? {
-            return Ok((LockGuard { info, path }, broken));
+            return Ok((
+                LockGuard {
+                    info,
+                    path,
+                    content,
+                },
+                broken,
+            ));
         }
         let waiting_on = match read(&path)? {
             Found::Nothing => continue, // released between our attempt and our read
             Found::Lock(held, bytes) => {
-                if is_dead_local(&held, &info.host) && take_away(&path, &bytes)? {
+                if judge(&held, &here) == Holder::Gone && take_away(&path, &bytes)? {
                     broken = Some(BrokenLock(held));
                     continue;
                 }
                 LockError::Held(held)
             }
-            Found::Unreadable { bytes, written } => {
-                let age = SystemTime::now()
-                    .duration_since(written)
-                    .unwrap_or_default();
-                if age > UNREADABLE_GRACE && take_away(&path, &bytes)? {
-                    broken = Some(BrokenLock(unreadable_info(written)));
-                    continue;
-                }
-                LockError::Io {
-                    path: path.clone(),
-                    message: "lock file is unreadable (being written, or left by a crash); \
-                              it is broken automatically once a few seconds old"
-                        .to_string(),
-                }
-            }
+            Found::Unreadable => LockError::Io {
+                path: path.clone(),
+                message: "lock file is unreadable, so its holder cannot be checked; \
+                          if no trustplane run is using this state, remove the file"
+                    .to_string(),
+            },
         };
         let now = Instant::now();
         if now >= deadline {
@@ -123,7 +136,7 @@ pub fn holder(dir: &Path) -> Result<Option<LockInfo>, LockError> {
     match read(&path)? {
         Found::Nothing => Ok(None),
         Found::Lock(info, _) => Ok(Some(info)),
-        Found::Unreadable { .. } => Err(LockError::Io {
+        Found::Unreadable => Err(LockError::Io {
             path,
             message: "lock file is unreadable; remove it if no trustplane run is active"
                 .to_string(),
@@ -146,10 +159,22 @@ pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
     }
 }
 
+/// Why a held lock was not broken automatically, in words for the error message.
+pub fn why_kept(held: &LockInfo) -> String {
+    let here = Host::current();
+    match judge(held, &here) {
+        Holder::Running => format!("its process (pid {}) is still running", held.pid),
+        Holder::Gone => "its holder just exited".to_string(),
+        Holder::Unknown(why) => {
+            format!("{why}, so whether its holder still runs cannot be checked from here")
+        }
+    }
+}
+
 enum Found {
     Nothing,
     Lock(LockInfo, Vec<u8>),
-    Unreadable { bytes: Vec<u8>, written: SystemTime },
+    Unreadable,
 }
 
 fn parse(bytes: &[u8]) -> Option<LockInfo> {
@@ -162,17 +187,10 @@ fn read(path: &Path) -> Result<Found, LockError> {
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Found::Nothing),
         Err(e) => return Err(io_error(path, e)),
     };
-    match parse(&bytes) {
-        Some(info) => Ok(Found::Lock(info, bytes)),
-        None => {
-            let written = match fs::metadata(path).and_then(|m| m.modified()) {
-                Ok(t) => t,
-                Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Found::Nothing),
-                Err(e) => return Err(io_error(path, e)),
-            };
-            Ok(Found::Unreadable { bytes, written })
-        }
-    }
+    Ok(match parse(&bytes) {
+        Some(info) => Found::Lock(info, bytes),
+        None => Found::Unreadable,
+    })
 }
 
 /// Creates the lock file with its full content in one step: written to a private file,
@@ -180,13 +198,13 @@ fn read(path: &Path) -> Result<Found, LockError> {
 /// half-written lock. Falls back to `create_new` where hard links are unsupported.
 fn create(path: &Path, id: &str, content: &[u8]) -> Result<bool, LockError> {
     let tmp = path.with_extension(format!("{id}.tmp"));
-    write_synced(&tmp, content, false).map_err(|e| io_error(&tmp, e))?;
+    write_synced(&tmp, content).map_err(|e| io_error(&tmp, e))?;
     let linked = fs::hard_link(&tmp, path);
     let _ = fs::remove_file(&tmp);
     match linked {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-        Err(_) => match write_synced(path, content, true) {
+        Err(_) => match write_synced(path, content) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
             Err(e) => Err(io_error(path, e)),
@@ -194,22 +212,16 @@ fn create(path: &Path, id: &str, content: &[u8]) -> Result<bool, LockError> {
     }
 }
 
-fn write_synced(path: &Path, content: &[u8], create_new: bool) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true);
-    if create_new {
-        options.create_new(true);
-    } else {
-        options.create(true).truncate(true);
-    }
-    let mut file = options.open(path)?;
+/// A new 0600 file holding `content`, flushed.
+fn write_synced(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let mut file = owner_only::create_new(path)?;
     file.write_all(content)?;
     file.sync_all()
 }
 
 /// Removes the lock file if it still holds `expected`. The file is first renamed to a
 /// private name, so two runs breaking the same stale lock cannot remove each other's new
-/// lock; if what was renamed turns out to be a new lock, it is put back.
+/// lock; if what was renamed turns out to be another lock, it is put back.
 fn take_away(path: &Path, expected: &[u8]) -> Result<bool, LockError> {
     let aside = path.with_extension(format!("{}.broken", uuid::Uuid::new_v4()));
     match fs::rename(path, &aside) {
@@ -225,9 +237,70 @@ fn take_away(path: &Path, expected: &[u8]) -> Result<bool, LockError> {
     Ok(same)
 }
 
-/// The holder ran on this host and its process is gone.
-fn is_dead_local(held: &LockInfo, this_host: &str) -> bool {
-    held.host == this_host && !process_exists(held.pid)
+/// What can be known here about a lock's holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Holder {
+    /// Provably gone: the lock may be broken.
+    Gone,
+    Running,
+    /// Cannot be checked from here, for this reason.
+    Unknown(String),
+}
+
+/// Facts about this machine that make a pid meaningful.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Host {
+    name: String,
+    boot_id: Option<String>,
+    pid_namespace: Option<String>,
+}
+
+impl Host {
+    fn current() -> Host {
+        Host {
+            name: hostname(),
+            boot_id: fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            pid_namespace: fs::read_link("/proc/self/ns/pid")
+                .ok()
+                .map(|p| p.to_string_lossy().into_owned()),
+        }
+    }
+}
+
+fn judge(held: &LockInfo, here: &Host) -> Holder {
+    let same = |theirs: &Option<String>, ours: &Option<String>| {
+        theirs.is_some() && ours.is_some() && theirs == ours
+    };
+    if held.host != here.name {
+        return Holder::Unknown(format!("it was taken on another host ({})", held.host));
+    }
+    if !same(&held.boot_id, &here.boot_id) {
+        return Holder::Unknown(if held.boot_id.is_none() {
+            "it does not record the boot it was taken in".to_string()
+        } else {
+            "it was taken before this machine last booted".to_string()
+        });
+    }
+    if !same(&held.pid_namespace, &here.pid_namespace) {
+        return Holder::Unknown(
+            "it was taken in another PID namespace (another container?)".to_string(),
+        );
+    }
+    if !process_exists(held.pid) {
+        return Holder::Gone;
+    }
+    match (held.start_time, process_start_time(held.pid)) {
+        // The pid is alive but belongs to a process started at another time: reused.
+        (Some(theirs), Some(now)) if theirs != now => Holder::Gone,
+        (Some(_), Some(_)) => Holder::Running,
+        _ => Holder::Unknown(format!(
+            "pid {} runs, and its start time cannot be compared",
+            held.pid
+        )),
+    }
 }
 
 fn process_exists(pid: u32) -> bool {
@@ -246,15 +319,17 @@ fn process_exists(pid: u32) -> bool {
     std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
 }
 
-fn unreadable_info(written: SystemTime) -> LockInfo {
-    LockInfo {
-        id: String::new(),
-        user: "unknown".to_string(),
-        host: "unknown".to_string(),
-        pid: 0,
-        command: "(unreadable lock file)".to_string(),
-        created: written.into(),
-    }
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks since boot.
+fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_start_time(&stat)
+}
+
+fn parse_start_time(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces and ')'.
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    // Fields from 3 on; starttime is field 22.
+    after_name.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
 fn current_user() -> String {
@@ -317,7 +392,9 @@ mod tests {
         fs::write(dir.join(LOCK_FILE), serde_json::to_vec(info).unwrap()).unwrap();
     }
 
+    /// A lock as another process on this host (same boot, same namespace) would write it.
     fn foreign(pid: u32, host: &str) -> LockInfo {
+        let here = Host::current();
         LockInfo {
             id: "other-id".to_string(),
             user: "alice".to_string(),
@@ -325,7 +402,18 @@ mod tests {
             pid,
             command: "apply".to_string(),
             created: chrono::Utc::now(),
+            boot_id: here.boot_id,
+            pid_namespace: here.pid_namespace,
+            start_time: process_start_time(pid),
         }
+    }
+
+    fn sleeper() -> std::process::Child {
+        Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     #[test]
@@ -399,12 +487,9 @@ mod tests {
     #[test]
     fn a_live_holder_or_one_on_another_host_is_respected() {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new("sleep")
-            .arg("5")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = sleeper();
         let live = foreign(child.id(), &hostname());
+        assert!(live.start_time.is_some());
         write_lock(dir.path(), &live);
         let err = acquire(dir.path(), "apply", Duration::from_millis(200)).unwrap_err();
         child.kill().unwrap();
@@ -419,6 +504,79 @@ mod tests {
             matches!(err, LockError::Held(ref i) if *i == remote),
             "{err}"
         );
+        assert!(
+            why_kept(&remote).contains("another host"),
+            "{}",
+            why_kept(&remote)
+        );
+    }
+
+    #[test]
+    fn a_dead_pid_of_another_boot_or_namespace_is_not_judged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let cases = [
+            (
+                LockInfo {
+                    boot_id: Some("an-earlier-boot".into()),
+                    ..foreign(dead, &hostname())
+                },
+                "last booted",
+            ),
+            (
+                LockInfo {
+                    pid_namespace: Some("pid:[1]".into()),
+                    ..foreign(dead, &hostname())
+                },
+                "PID namespace",
+            ),
+            // Written by a version that did not record the boot.
+            (
+                LockInfo {
+                    boot_id: None,
+                    pid_namespace: None,
+                    ..foreign(dead, &hostname())
+                },
+                "does not record the boot",
+            ),
+        ];
+        for (stale, why) in cases {
+            write_lock(dir.path(), &stale);
+            let err = acquire(dir.path(), "apply", NOW).unwrap_err();
+            assert!(
+                matches!(err, LockError::Held(ref i) if *i == stale),
+                "{err}"
+            );
+            assert!(why_kept(&stale).contains(why), "{}", why_kept(&stale));
+        }
+    }
+
+    #[test]
+    fn a_reused_pid_is_seen_by_its_start_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = sleeper();
+        // The lock names a live pid, but a process that started at another time.
+        let mut stale = foreign(child.id(), &hostname());
+        stale.start_time = stale.start_time.map(|t| t.wrapping_sub(1));
+        write_lock(dir.path(), &stale);
+        let result = acquire(dir.path(), "apply", NOW);
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let (_guard, broken) = result.unwrap();
+        assert_eq!(broken.map(|b| b.0), Some(stale));
+    }
+
+    #[test]
+    fn start_time_is_field_22_even_with_odd_command_names() {
+        let stat =
+            "4242 (a) b (c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_start_time(stat), Some(987654));
+        assert_eq!(parse_start_time("garbage"), None);
+        let mine = process_start_time(std::process::id());
+        assert!(mine.is_some_and(|t| t > 0));
+        assert_eq!(mine, process_start_time(std::process::id()), "stable");
     }
 
     #[test]
@@ -456,26 +614,46 @@ mod tests {
     }
 
     #[test]
-    fn an_unreadable_lock_waits_while_fresh_and_is_broken_when_old() {
+    fn an_unreadable_lock_is_never_broken_automatically() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LOCK_FILE);
         fs::write(&path, b"").unwrap();
         assert!(matches!(holder(dir.path()), Err(LockError::Io { .. })));
-        let err = acquire(dir.path(), "apply", Duration::from_millis(150)).unwrap_err();
-        assert!(matches!(err, LockError::Io { .. }), "{err}");
-        assert!(err.to_string().contains("unreadable"), "{err}");
-
-        let old = SystemTime::now() - Duration::from_secs(60);
+        let old = std::time::SystemTime::now() - Duration::from_secs(3600);
         fs::File::options()
             .write(true)
             .open(&path)
             .unwrap()
             .set_modified(old)
             .unwrap();
-        let (guard, broken) = acquire(dir.path(), "apply", NOW).unwrap();
-        let broken = broken.unwrap().0;
-        assert_eq!(broken.command, "(unreadable lock file)");
-        assert_eq!(holder(dir.path()).unwrap().unwrap().id, guard.info.id);
+        let err = acquire(dir.path(), "apply", Duration::from_millis(150)).unwrap_err();
+        assert!(matches!(err, LockError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("unreadable"), "{err}");
+        assert!(path.exists());
+    }
+
+    #[test]
+    fn a_guard_leaves_a_lock_it_did_not_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let (guard, _) = acquire(dir.path(), "apply", NOW).unwrap();
+        // Someone force-unlocked and another run wrote its own lock, even one that reuses
+        // the ID: the guard's release must leave it.
+        let mut other = guard.info.clone();
+        other.pid += 1;
+        write_lock(dir.path(), &other);
+        drop(guard);
+        assert_eq!(holder(dir.path()).unwrap(), Some(other));
+    }
+
+    #[test]
+    fn lock_and_directory_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/mesh/default");
+        let (_guard, _) = acquire(&state, "apply", NOW).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(&state.join(LOCK_FILE)), 0o600);
     }
 
     #[test]

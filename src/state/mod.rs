@@ -9,8 +9,10 @@
 //! [`sled_store::SledState`] persists them in an embedded sled database;
 //! [`memory::MemoryState`] keeps them in memory for unit tests.
 //! Locking is separate ([`lock`]), because a lock must be readable by a process that
-//! cannot open the database another process holds.
+//! cannot open the database another process holds. [`check`] verifies a stored state and
+//! defines the export form that takes a state out and puts it back.
 
+pub mod check;
 #[cfg(test)]
 mod contract_tests;
 pub mod lock;

@@ -12,6 +12,11 @@
 //! serial; one leader at a time writes everything queued as one batch and flushes once,
 //! while the next changes queue up behind it. A write returns only once the batch holding
 //! it is flushed, so it survives a crash. Serials stay unique and increasing, one per write.
+//!
+//! The state directory is 0700 and everything in it 0600 (the database is opened under a
+//! private umask). A marker file `in-use` exists while the state is open: finding it at
+//! open means the last run did not close the state (it was killed or crashed), and the
+//! caller should run [`SledState::check`] before trusting it.
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -21,6 +26,7 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::check::{consistency, CheckReport, StateExport, EXPORT_FORMAT, EXPORT_VERSION};
 use super::{
     moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
     StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
@@ -30,6 +36,9 @@ const STATE_TREE: &str = "state";
 const META_KEY: &[u8] = b"meta";
 const RESOURCE_PREFIX: &[u8] = b"r/";
 const OUTPUT_PREFIX: &[u8] = b"o/";
+const HISTORY_TREE: &str = "history";
+/// Present while a process has the state open; left behind by an unclean stop.
+const IN_USE_MARKER: &str = "in-use";
 
 /// A change to the state tree: key → new value, `None` removing the key.
 type Changes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
@@ -61,6 +70,8 @@ pub struct SledState {
     queue: Mutex<Queue>,
     /// Signalled when a leader finishes.
     led: Condvar,
+    /// The in-use marker was already there at open: the last run did not close the state.
+    unclean: bool,
 }
 
 impl std::fmt::Debug for SledState {
@@ -103,14 +114,17 @@ impl SledState {
     }
 
     fn open_as(dir: &Path, expected: Option<(&str, &str)>) -> StateResult<SledState> {
-        std::fs::create_dir_all(dir).map_err(|e| storage(dir, format!("cannot create: {e}")))?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .open()
-            .map_err(|e| open_error(dir, e))?;
+        crate::owner_only::create_dir(dir)
+            .map_err(|e| storage(dir, format!("cannot create: {e}")))?;
+        let db = crate::owner_only::with_private_umask(|| {
+            sled::Config::new().path(dir.join("db")).open()
+        })
+        .map_err(|e| open_error(dir, e))?;
+        crate::owner_only::narrow_tree(&dir.join("db"))
+            .map_err(|e| storage(dir, format!("cannot restrict access to the database: {e}")))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| storage(dir, e.to_string()));
         let state_tree = tree(STATE_TREE)?;
-        let history = tree("history")?;
+        let history = tree(HISTORY_TREE)?;
         let decode_meta = |bytes: &[u8]| {
             serde_json::from_slice::<StateMeta>(bytes)
                 .map_err(|e| storage(dir, format!("corrupt record meta: {e}")))
@@ -160,6 +174,11 @@ impl SledState {
                 meta
             }
         };
+        // Holding the database's file lock, this process alone may touch the marker.
+        let marker = dir.join(IN_USE_MARKER);
+        let unclean = marker.exists();
+        crate::owner_only::write_file(&marker, std::process::id().to_string().as_bytes())
+            .map_err(|e| storage(dir, format!("cannot write {}: {e}", marker.display())))?;
         // The process holds sled's exclusive file lock, so the stored serial cannot move
         // under us: the queue keeps it in memory from here on.
         let serial = meta.serial;
@@ -178,7 +197,14 @@ impl SledState {
                 failed: Vec::new(),
             }),
             led: Condvar::new(),
+            unclean,
         })
+    }
+
+    /// The last process that opened this state did not close it: it was killed or
+    /// crashed, and [`SledState::check`] should vouch for the state before it is used.
+    pub fn opened_after_unclean_stop(&self) -> bool {
+        self.unclean
     }
 
     /// The state directory (the database is in `db` under it, the lock beside it).
@@ -327,6 +353,174 @@ impl SledState {
             outputs: prefixed(OUTPUT_PREFIX)?,
         })
     }
+}
+
+impl SledState {
+    /// Reads every record and checks that each decodes and that they agree with one
+    /// another (see [`consistency`]). Never fails: what cannot be read is a problem.
+    pub fn check(&self) -> CheckReport {
+        let _quiet = self.quiet();
+        let mut report = CheckReport::default();
+        let decoded = self.decode_all(&mut report.problems);
+        report.resources = decoded.resources.len();
+        report.outputs = decoded.outputs.len();
+        report.history = decoded.history.len();
+        if let Some(meta) = &decoded.meta {
+            report.problems.extend(consistency(
+                meta,
+                &decoded.resources,
+                decoded.history.iter().map(|(k, h)| (*k, h)),
+            ));
+        }
+        report.meta = decoded.meta;
+        report
+    }
+
+    /// The whole state as an export, with what could not be decoded left out and named.
+    /// Fails only when the state's identity (the meta record) cannot be read.
+    pub fn export(&self) -> StateResult<(StateExport, Vec<String>)> {
+        let _quiet = self.quiet();
+        let mut skipped = Vec::new();
+        let decoded = self.decode_all(&mut skipped);
+        let meta = decoded.meta.ok_or_else(|| {
+            self.err(format!(
+                "the state's identity (meta record) cannot be read: {}",
+                skipped.join("; ")
+            ))
+        })?;
+        Ok((
+            StateExport {
+                format: EXPORT_FORMAT.to_string(),
+                version: EXPORT_VERSION,
+                meta,
+                resources: decoded.resources,
+                outputs: decoded.outputs,
+                history: decoded.history.into_iter().rev().map(|(_, h)| h).collect(),
+            },
+            skipped,
+        ))
+    }
+
+    /// Puts an export into this state, which must be empty (never written: serial 0, no
+    /// history). The state takes the export's identity, serial and history, in one
+    /// durable batch per tree.
+    pub fn import(&self, export: &StateExport) -> StateResult<()> {
+        let mut q = self.quiet();
+        let current = self.meta()?;
+        if current.serial != 0 || !self.history.is_empty() || !q.pending.is_empty() {
+            return Err(StateError::Invalid(format!(
+                "state at {} is not empty (serial {}); import only into a new state directory",
+                self.dir.display(),
+                current.serial
+            )));
+        }
+        let mut state = sled::Batch::default();
+        state.insert(META_KEY, self.encode(&export.meta)?);
+        for r in export.resources.values() {
+            state.insert(resource_key(&r.address), self.encode(&redacted(r))?);
+        }
+        for (name, o) in &export.outputs {
+            state.insert(output_key(name), self.encode(o)?);
+        }
+        let mut history = sled::Batch::default();
+        for h in &export.history {
+            history.insert(h.serial.to_be_bytes().to_vec(), self.encode(h)?);
+        }
+        // History first: a crash in between leaves history on an empty state, which
+        // `state check` reports, rather than a state whose history is silently missing.
+        self.history
+            .apply_batch(history)
+            .and_then(|_| self.state.apply_batch(state))
+            .and_then(|_| self.db.flush())
+            .map_err(|e| self.err(e))?;
+        q.meta = export.meta.clone();
+        q.taken = export.meta.serial;
+        q.durable = export.meta.serial;
+        Ok(())
+    }
+
+    /// Every record decoded; what does not decode becomes a problem naming it.
+    fn decode_all(&self, problems: &mut Vec<String>) -> Decoded {
+        let mut out = Decoded::default();
+        for item in self.state.iter() {
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => {
+                    problems.push(format!("state records cannot be read: {e}"));
+                    break;
+                }
+            };
+            let name = |prefix: &[u8]| String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+            if k.as_ref() == META_KEY {
+                match serde_json::from_slice::<StateMeta>(&v) {
+                    Ok(m) => out.meta = Some(m),
+                    Err(e) => problems.push(format!("meta record does not decode: {e}")),
+                }
+            } else if k.starts_with(RESOURCE_PREFIX) {
+                let address = name(RESOURCE_PREFIX);
+                match serde_json::from_slice::<ResourceState>(&v) {
+                    Ok(r) => {
+                        out.resources.insert(address, r);
+                    }
+                    Err(e) => problems.push(format!("resource {address} does not decode: {e}")),
+                }
+            } else if k.starts_with(OUTPUT_PREFIX) {
+                let output = name(OUTPUT_PREFIX);
+                match serde_json::from_slice::<OutputState>(&v) {
+                    Ok(o) => {
+                        out.outputs.insert(output, o);
+                    }
+                    Err(e) => problems.push(format!("output {output} does not decode: {e}")),
+                }
+            } else {
+                problems.push(format!(
+                    "unknown record {:?} in the state tree",
+                    String::from_utf8_lossy(&k)
+                ));
+            }
+        }
+        if out.meta.is_none() && !problems.iter().any(|p| p.starts_with("meta")) {
+            problems.push("meta record is missing".to_string());
+        }
+        for item in self.history.iter() {
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => {
+                    problems.push(format!("history cannot be read: {e}"));
+                    break;
+                }
+            };
+            let Ok(serial) = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes) else {
+                problems.push(format!("history key {:?} is not a serial", k.as_ref()));
+                continue;
+            };
+            match serde_json::from_slice::<HistoryEntry>(&v) {
+                Ok(h) => out.history.push((serial, h)),
+                Err(e) => problems.push(format!("history entry {serial} does not decode: {e}")),
+            }
+        }
+        out
+    }
+}
+
+impl Drop for SledState {
+    /// A clean close: everything flushed, then the in-use marker removed. If the flush
+    /// fails the marker stays, and the next open checks the state.
+    fn drop(&mut self) {
+        if self.db.flush().is_ok() {
+            let _ = std::fs::remove_file(self.dir.join(IN_USE_MARKER));
+        }
+    }
+}
+
+/// Every record of a state, decoded; history oldest first, with the serial it is filed
+/// under.
+#[derive(Default)]
+struct Decoded {
+    meta: Option<StateMeta>,
+    resources: BTreeMap<String, ResourceState>,
+    outputs: BTreeMap<String, OutputState>,
+    history: Vec<(u64, HistoryEntry)>,
 }
 
 struct RawSnapshot {
@@ -634,6 +828,152 @@ mod tests {
         assert_eq!(s.resources().unwrap().len(), 20);
     }
 
+    #[test]
+    fn directory_and_database_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state/mesh/default");
+        let s = SledState::open(&state, "mesh", "default").unwrap();
+        s.put_resource(&resource("a", &[])).unwrap();
+        s.record("apply", 20).unwrap();
+        drop(s);
+        drop(SledState::open(&state, "mesh", "default").unwrap());
+        let mut seen = 0;
+        let mut stack = vec![state.clone()];
+        while let Some(p) = stack.pop() {
+            let meta = std::fs::metadata(&p).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if meta.is_dir() {
+                assert_eq!(mode, 0o700, "{}", p.display());
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            } else {
+                assert_eq!(mode, 0o600, "{}", p.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 2, "the database files were checked");
+    }
+
+    #[test]
+    fn an_unclean_stop_is_noticed_at_the_next_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join(IN_USE_MARKER);
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        assert!(!s.opened_after_unclean_stop());
+        assert!(marker.exists(), "marked while open");
+        drop(s);
+        assert!(!marker.exists(), "a clean close removes the marker");
+        // What a killed run leaves behind (the real kill is in
+        // acknowledged_writes_survive_a_killed_process).
+        std::fs::write(&marker, "12345").unwrap();
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        assert!(s.opened_after_unclean_stop());
+        drop(s);
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        assert!(!s.opened_after_unclean_stop());
+    }
+
+    #[test]
+    fn check_passes_a_sound_state_and_names_each_bad_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        s.put_resource(&resource("a", &[])).unwrap();
+        s.put_resource(&resource("b", &["a"])).unwrap();
+        s.record("apply", 20).unwrap();
+        let report = s.check();
+        assert!(report.is_clean(), "{report:?}");
+        assert_eq!((report.resources, report.history), (2, 1));
+        assert!(report.render(dir.path()).contains("No problems found."));
+
+        // Damage: a record that does not decode, one under the wrong address, history
+        // that claims the future.
+        s.state
+            .insert(resource_key("broken"), b"{not json".as_slice())
+            .unwrap();
+        let mut misplaced = resource("elsewhere", &[]);
+        misplaced.address = "elsewhere".into();
+        s.state
+            .insert(
+                resource_key("here"),
+                serde_json::to_vec(&misplaced).unwrap(),
+            )
+            .unwrap();
+        let mut future = s.history().unwrap().remove(0);
+        future.serial = 99;
+        future.snapshot.meta.serial = 99;
+        s.history
+            .insert(99u64.to_be_bytes(), serde_json::to_vec(&future).unwrap())
+            .unwrap();
+        let report = s.check();
+        let text = report.render(dir.path());
+        assert!(!report.is_clean());
+        assert!(text.contains("resource broken does not decode"), "{text}");
+        assert!(
+            text.contains("resource here: the record names another address"),
+            "{text}"
+        );
+        assert!(
+            text.contains("history entry 99: is newer than the state"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn export_and_import_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledState::open(&dir.path().join("a"), "mesh", "default").unwrap();
+        s.put_resource(&resource("a", &[])).unwrap();
+        s.put_resource(&resource("b", &["a"])).unwrap();
+        s.record("apply", 20).unwrap();
+        let mut outs = BTreeMap::new();
+        outs.insert(
+            "x".to_string(),
+            OutputState {
+                value: "1".into(),
+                sensitive: false,
+                description: None,
+            },
+        );
+        s.set_outputs(&outs).unwrap();
+        s.record("apply", 20).unwrap();
+        let (export, skipped) = s.export().unwrap();
+        assert!(skipped.is_empty());
+        assert_eq!(export.history.len(), 2);
+        assert_eq!(export.history[0].serial, 3, "newest first");
+        let bytes = serde_json::to_vec_pretty(&export).unwrap();
+
+        let copy = SledState::open(&dir.path().join("b"), "mesh", "default").unwrap();
+        copy.import(&StateExport::from_bytes(&bytes).unwrap())
+            .unwrap();
+        assert_eq!(copy.snapshot().unwrap(), s.snapshot().unwrap());
+        assert_eq!(copy.history().unwrap(), s.history().unwrap());
+        assert!(copy.check().is_clean());
+        assert_eq!(copy.export().unwrap().0, export);
+        // Writes continue from the imported serial, and survive a reopen.
+        assert_eq!(copy.put_resource(&resource("c", &[])).unwrap(), 4);
+        drop(copy);
+        let reopened = SledState::open(&dir.path().join("b"), "mesh", "default").unwrap();
+        assert_eq!(reopened.meta().unwrap().lineage, export.meta.lineage);
+        assert_eq!(reopened.meta().unwrap().serial, 4);
+        // Only into an empty state.
+        let err = reopened.import(&export).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+    }
+
+    #[test]
+    fn export_leaves_out_what_does_not_decode_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        s.put_resource(&resource("a", &[])).unwrap();
+        s.state
+            .insert(resource_key("bad"), b"\xff".as_slice())
+            .unwrap();
+        let (export, skipped) = s.export().unwrap();
+        assert_eq!(export.resources.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(skipped.len(), 1);
+        assert!(skipped[0].contains("resource bad"), "{skipped:?}");
+    }
+
     const CRASH_DIR_ENV: &str = "TRUSTPLANE_TEST_CRASH_DIR";
 
     /// Child half of `acknowledged_writes_survive_a_killed_process`: writes until killed,
@@ -681,6 +1021,8 @@ mod tests {
         assert_eq!(acked.len(), 50, "child stopped early");
 
         let s = SledState::open(dir.path(), "mesh", "default").unwrap();
+        assert!(s.opened_after_unclean_stop());
+        assert!(s.check().is_clean(), "{:?}", s.check());
         let (last_serial, _) = acked.last().unwrap();
         assert!(s.meta().unwrap().serial >= *last_serial);
         for (_, address) in &acked {

@@ -123,7 +123,7 @@ impl From<CallError> for ProviderError {
             "InvalidStateException" => ProviderError::new(format!(
                 "{operation}{on} is not allowed in the certificate authority's current state: {message}"
             ))
-            .with_help("run `trustplane refresh` to see the CA's state; a PENDING_CERTIFICATE CA is finished by applying again, a DISABLED one is re-enabled with `enabled: true`"),
+            .with_help("run `trustplane drift STACK` to see the CA's state; a PENDING_CERTIFICATE CA is finished by applying again, a DISABLED one is re-enabled with `enabled: true`"),
             _ if e.is_throttling() || *status == Some(429) => {
                 ProviderError::new(format!("AWS throttled {operation}{on}: {message}"))
                     .with_help("trustplane paces its calls under the default quotas; if other tools share the account's quota, apply again shortly")
@@ -166,7 +166,7 @@ pub fn invalid_state(arn: &str, state: &str, wanted: &str) -> ProviderError {
         "DELETED" => "the CA is scheduled for deletion: restore it (`aws acm-pca restore-certificate-authority`) within its restore window, or remove it from the stack",
         "EXPIRED" => "the CA's certificate has expired: replace the CA (change a property that forces replacement, or taint it)",
         "FAILED" => "the CA failed to create: delete it and apply again",
-        _ => "run `trustplane refresh` and check the CA in the AWS console",
+        _ => "run `trustplane drift STACK` and check the CA in the AWS console",
     };
     ProviderError::new(format!(
         "certificate authority {arn} is {state}, but {wanted}"

@@ -3,10 +3,12 @@
 //!
 //! - [`cli`]: finding and driving the binary (pure flag building and output parsing);
 //! - [`values`]: merging `values_files`, `values`, `set`, `set_sensitive`;
-//! - [`manifest_diff`]: the plan-time object diff of a release upgrade.
+//! - [`manifest_diff`]: the plan-time object diff of a release upgrade;
+//! - [`process`]: the child process, in its own process group, cancelled deliberately.
 
 pub mod cli;
 pub mod manifest_diff;
+mod process;
 pub mod values;
 
 use std::ffi::OsString;
@@ -367,14 +369,11 @@ impl HelmProvider {
             ))
             .with_help(help)
         })?;
-        let out = tokio::process::Command::new(&path)
-            .args(["version", "--short"])
-            .kill_on_drop(true)
-            .output()
-            .await
-            .map_err(|e| {
-                ProviderError::new(format!("cannot run {}: {e}", path.display())).with_help(help)
-            })?;
+        let mut version_cmd = tokio::process::Command::new(&path);
+        version_cmd.args(["version", "--short"]);
+        let out = process::run(version_cmd).await.map_err(|e| {
+            ProviderError::new(format!("cannot run {}: {e}", path.display())).with_help(help)
+        })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             return Err(ProviderError::new(format!(
@@ -403,14 +402,11 @@ impl HelmProvider {
         let helm = self.helm().await?;
         let s = self.settings();
         let mut cmd = tokio::process::Command::new(&helm.path);
-        cmd.args(&args)
-            .args(cli::kube_flags(
-                s.kubeconfig.as_deref(),
-                s.context.as_deref(),
-            ))
-            .stdin(std::process::Stdio::null())
-            .kill_on_drop(true);
-        let out = cmd.output().await.map_err(|e| {
+        cmd.args(&args).args(cli::kube_flags(
+            s.kubeconfig.as_deref(),
+            s.context.as_deref(),
+        ));
+        let out = process::run(cmd).await.map_err(|e| {
             ProviderError::new(format!("cannot run {}: {e}", helm.path.display())).retryable()
         })?;
         Ok(Output {
