@@ -25,6 +25,7 @@ pub mod diag;
 pub mod duration;
 pub mod graph;
 pub mod plan;
+pub mod property_path;
 pub mod provider;
 pub mod state;
 pub mod value;

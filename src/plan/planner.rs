@@ -2,15 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::diff::{keep_ignored, resource_value};
+use super::diff::{keep_ignored, keep_ignored_live, resource_value};
 use super::ownership::Claims;
 use super::refresh::{provider_diag, Refreshed};
 use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
-use crate::config::expr::{evaluate, references, RefTarget, Scope};
+use crate::config::expr::{evaluate, Scope};
 use crate::config::{Mode, ResourceDecl, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::DependencyGraph;
-use crate::provider::{unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot};
+use crate::provider::{
+    mark_secrets, unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot,
+};
 use crate::state::{redact, ResourceState, StateMeta};
 use crate::value::Value;
 
@@ -41,10 +43,12 @@ impl Scope for Values<'_> {
     }
 }
 
-/// Properties of a declared resource, evaluated, with schema defaults filled in.
+/// Properties of a declared resource, evaluated, with schema defaults filled in and every
+/// secret marked (by the stack's sensitive variables, the schema, or the provider).
 pub fn desired_properties(
     decl: &ResourceDecl,
     schema: &ResourceSchema,
+    provider: &dyn crate::provider::Provider,
     scope: &dyn Scope,
 ) -> Result<Value, Diagnostic> {
     let mut value = evaluate(
@@ -64,33 +68,16 @@ pub fn desired_properties(
             }
         }
     }
-    Ok(value)
+    Ok(mark_secrets(provider, schema, value))
 }
 
-/// Property paths that hold secrets: declared sensitive by the schema, or computed from a
-/// sensitive variable.
-pub fn sensitive_paths(decl: &ResourceDecl, schema: &ResourceSchema, stack: &Stack) -> Vec<String> {
-    let mut out: BTreeSet<String> = schema
-        .properties
+/// The secret paths of a value, as listed in plans and state.
+pub fn secret_paths(value: &Value) -> Vec<String> {
+    value
+        .sensitive_paths()
         .iter()
-        .filter(|p| p.sensitive)
-        .map(|p| p.name.to_string())
-        .collect();
-    if let crate::config::NodeKind::Map(entries) = &decl.properties.kind {
-        for (key, node) in entries {
-            let (refs, _) = references(node);
-            let secret = refs.iter().any(|r| match &r.target {
-                RefTarget::Variable(v) => stack.variables.get(v).is_some_and(|d| d.sensitive),
-                RefTarget::Resource(_) => false,
-            });
-            if let crate::config::NodeKind::String(k) = &key.kind {
-                if secret {
-                    out.insert(k.clone());
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Plans a stack against refreshed state.
@@ -259,6 +246,9 @@ pub fn plan_outputs(
     let mut out = BTreeMap::new();
     for (name, o) in &stack.outputs {
         match evaluate(&o.value, values, &format!("outputs.{name}")) {
+            Ok(v) if v.contains_sensitive() && !o.sensitive => {
+                diags.push(crate::config::validate::unmarked_sensitive_output(name, o))
+            }
             Ok(v) => {
                 out.insert(
                     name.clone(),
@@ -291,27 +281,28 @@ async fn plan_resource(
     let provider = registry
         .provider_for(&decl.type_name)
         .expect("validated type");
-    let sensitive = sensitive_paths(decl, schema, stack);
-    let mut desired = desired_properties(decl, schema, values)?;
+    let key = meta.lineage.as_str();
+    let mut desired = desired_properties(decl, schema, provider.as_ref(), values)?;
     let mut change = PlannedChange {
         address: decl.name.clone(),
         type_name: decl.type_name.clone(),
         provider: provider.name().to_string(),
         mode: decl.mode,
         action: Action::NoOp,
-        prior: prior.cloned(),
+        // As state keeps it: a saved plan holds no secret read back from a live object.
+        prior: prior.map(|p| crate::state::redacted(p, key)),
         properties: Value::Null,
         planned_attributes: Value::Null,
         changed: Vec::new(),
         requires_replace: Vec::new(),
         reason: None,
         dependencies: graph.dependencies(&decl.name),
-        sensitive_paths: sensitive.clone(),
+        sensitive_paths: secret_paths(&desired),
         details: Vec::new(),
     };
 
     if decl.mode == Mode::Data {
-        change.properties = redact(&desired, &sensitive);
+        change.properties = desired.clone();
         if desired.contains_unknown() {
             change.action = Action::Read;
             change.planned_attributes = unknown_attributes(schema);
@@ -319,7 +310,10 @@ async fn plan_resource(
             return Ok(change);
         }
         let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
-        let attrs = match provider.read_data(&ctx, &decl.type_name, &desired).await {
+        let attrs = match provider
+            .read_data(&ctx, &decl.type_name, &desired.unmarked())
+            .await
+        {
             Ok(attrs) => attrs,
             Err(e) => {
                 // No account or no network at plan time must not stop the plan: the read
@@ -336,8 +330,9 @@ async fn plan_resource(
                 return Ok(change);
             }
         };
-        let same =
-            prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
+        let same = prior.is_some_and(|p| {
+            p.attributes == attrs && redact(&p.properties, key) == redact(&desired, key)
+        });
         change.action = if same { Action::NoOp } else { Action::Read };
         change.planned_attributes = attrs;
         return Ok(change);
@@ -345,29 +340,32 @@ async fn plan_resource(
 
     let Some(prior) = prior else {
         change.action = Action::Create;
-        change.properties = redact(&desired, &sensitive);
         change.planned_attributes = unknown_attributes(schema);
         change.changed = desired
             .as_map()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         change.details = details(provider.as_ref(), decl, &Snapshot::default(), &desired).await;
+        change.properties = desired;
         return Ok(change);
     };
 
-    keep_ignored(
-        &mut desired,
-        &prior.properties,
-        &decl.lifecycle.ignore_changes,
-    );
-    let clear = desired.clone();
-    let desired = redact(&desired, &sensitive);
+    // Ignored paths keep what is live: the value read back (secrets included, in memory
+    // only) where the provider could read it.
+    let ignore = &decl.lifecycle.ignore_changes;
+    keep_ignored_live(&mut desired, &prior.properties, ignore);
+    // Compared as state keeps them: a secret is equal when its digest is, and a path
+    // state keeps only as a digest is compared by digest.
+    let prior_stored = redact(&prior.properties, key);
+    let mut compared = redact(&desired.clone().marked_like(&prior_stored), key);
+    keep_ignored(&mut compared, &prior_stored, ignore);
     let prior_snapshot = Snapshot {
         id: prior.id.clone(),
-        properties: prior.properties.clone(),
+        properties: prior_stored,
         attributes: prior.attributes.clone(),
     };
-    let diff = provider.diff(schema, &prior_snapshot, &desired);
+    let diff = provider.diff(schema, &prior_snapshot, &compared);
+    change.sensitive_paths = secret_paths(&desired);
     change.properties = desired;
     change.changed = diff.changed.clone();
     change.requires_replace = diff.requires_replace.clone();
@@ -395,7 +393,8 @@ async fn plan_resource(
         change.action = Action::Update;
     }
     if change.action != Action::NoOp {
-        change.details = details(provider.as_ref(), decl, &prior_snapshot, &clear).await;
+        change.details =
+            details(provider.as_ref(), decl, &prior_snapshot, &change.properties).await;
     }
     Ok(change)
 }
@@ -408,13 +407,44 @@ async fn details(
     prior: &Snapshot,
     desired: &Value,
 ) -> Vec<String> {
-    match provider.plan_details(&decl.type_name, prior, desired).await {
+    let lines = match provider
+        .plan_details(&decl.type_name, prior, &desired.unmarked())
+        .await
+    {
         Ok(lines) => lines,
         Err(e) => vec![format!(
             "(the rendered objects could not be compared: {})",
             e.message
         )],
+    };
+    scrub_secrets(lines, desired)
+}
+
+/// The provider renders real values: any secret of `marked` that still shows in its lines
+/// (a sensitive variable placed in a chart's values) is hidden.
+fn scrub_secrets(lines: Vec<String>, marked: &Value) -> Vec<String> {
+    lines.iter().map(|l| scrub_text(l, marked)).collect()
+}
+
+/// `text` with every secret of `marked` replaced by `(sensitive)`: for what providers
+/// write from real values (rendered manifests, error messages).
+pub fn scrub_text(text: &str, marked: &Value) -> String {
+    let mut secrets: Vec<String> = marked
+        .sensitive_paths()
+        .iter()
+        .filter_map(|p| p.lookup(marked))
+        .filter_map(Value::to_interpolated)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // Longest first, so a secret containing another is hidden whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in &secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), crate::value::SENSITIVE_TEXT);
+        }
     }
+    out
 }
 
 /// Records the objects a planned resource manages; a second owner is an error.
@@ -428,7 +458,7 @@ fn claim(
         let provider = registry
             .provider_for(&decl.type_name)
             .expect("validated type");
-        if let Some(identity) = provider.identity(&decl.type_name, &change.properties) {
+        if let Some(identity) = provider.identity(&decl.type_name, &change.properties.unmarked()) {
             claims.claim(decl, &identity)?;
         }
     }
@@ -481,13 +511,13 @@ fn plan_deletions(
                 continue;
             }
         }
+        let prior = crate::state::redacted(prior, &refreshed.lineage);
         out.push(PlannedChange {
             address: address.clone(),
             type_name: prior.type_name.clone(),
             provider: prior.provider.clone(),
             mode: prior.mode,
             action: Action::Delete,
-            prior: Some(prior.clone()),
             properties: Value::Null,
             planned_attributes: Value::Null,
             changed: Vec::new(),
@@ -496,6 +526,7 @@ fn plan_deletions(
             dependencies: prior.dependencies.clone(),
             sensitive_paths: prior.sensitive_paths.clone(),
             details: Vec::new(),
+            prior: Some(prior),
         });
     }
     out

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::diag::Diagnostic;
-use crate::value::{Map, Value};
+use crate::value::{Map, PropertyPath, Value};
 pub use schema::{Attribute, Property, ResourceSchema, Type};
 
 /// What the provider knows of one resource instance: its id, the properties as applied,
@@ -221,6 +221,13 @@ pub trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Paths of properties that hold secrets whatever the stack says (a Kubernetes
+    /// Secret's `data`), beyond the schema's `sensitive` properties. The engine marks them
+    /// secret: never stored or printed in the clear.
+    fn secret_paths(&self, _type_name: &str, _properties: &Value) -> Vec<PropertyPath> {
+        Vec::new()
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,
@@ -232,6 +239,22 @@ pub trait Provider: Send + Sync {
             "{type_name} cannot be used with mode: data"
         )))
     }
+}
+
+/// `properties` with every secret marked: the schema's `sensitive` properties and the
+/// provider's [`Provider::secret_paths`].
+pub fn mark_secrets(
+    provider: &dyn Provider,
+    schema: &ResourceSchema,
+    mut properties: Value,
+) -> Value {
+    for p in schema.properties.iter().filter(|p| p.sensitive) {
+        properties.mark_at(&PropertyPath::root().key(p.name));
+    }
+    for path in provider.secret_paths(schema.type_name, &properties.unmarked()) {
+        properties.mark_at(&path);
+    }
+    properties
 }
 
 /// Value comparison of top-level properties, honouring `force_new`.

@@ -22,8 +22,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{
-    moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
-    StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
+    holds_secrets, moved_records, redacted, redacted_outputs, HistoryEntry, OutputState,
+    ResourceState, StateError, StateHistory, StateMeta, StateRead, StateResult, StateSnapshot,
+    StateWrite,
 };
 
 const STATE_TREE: &str = "state";
@@ -444,7 +445,12 @@ impl StateRead for SledState {
 
 impl StateWrite for SledState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
-        let bytes = self.encode(&redacted(resource))?;
+        // Secrets are stored as digests, whether or not the caller already did it.
+        let bytes = if holds_secrets(resource) {
+            self.encode(&redacted(resource, &self.meta()?.lineage))?
+        } else {
+            self.encode(resource)?
+        };
         self.write(|_| {
             Ok(Changes::from([(
                 resource_key(&resource.address),
@@ -464,6 +470,7 @@ impl StateWrite for SledState {
     }
 
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64> {
+        let outputs = redacted_outputs(outputs, &self.meta()?.lineage);
         let encoded = outputs
             .iter()
             .map(|(k, v)| Ok((output_key(k), Some(self.encode(v)?))))

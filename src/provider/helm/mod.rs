@@ -698,7 +698,9 @@ impl Provider for HelmProvider {
             p.insert("namespace".into(), spec.namespace.clone().into());
             p.insert("chart".into(), info.chart_name.clone().into());
             p.insert("version".into(), info.chart_version.clone().into());
-            p.insert("values".into(), Value::Map(live_values));
+            // Only digests of the live values are kept (they may hold `set_sensitive`
+            // secrets): the next plan compares the stack's values with them leaf by leaf.
+            p.insert("values".into(), Value::sensitive(Value::Map(live_values)));
             properties = Value::Map(p);
         } else {
             // Applied properties stay as they were unless what helm holds moved away from
