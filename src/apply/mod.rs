@@ -245,11 +245,16 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
     // Providers work on real values; the marks are kept to store the result redacted.
     let marked = evaluate(ctx, change)?;
     let desired = marked.unmarked();
-    // A provider's message may quote what it was given: secrets are hidden.
+    // A provider's messages and progress lines may quote what it was given: secrets are
+    // hidden.
     let fail = |verb: &str, mut e: crate::provider::ProviderError| {
         e.message = scrub_text(&e.message, &marked);
         fail(verb, e)
     };
+    let (progress, addr, secrets) = (ctx.progress.clone(), address.to_string(), marked.clone());
+    let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage).with_progress(Arc::new(
+        move |m: &str| progress.message(&addr, &scrub_text(m, &secrets)),
+    ));
     let snapshot = match change.action {
         Action::Create => provider
             .create(&op, &change.type_name, &desired)

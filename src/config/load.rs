@@ -292,9 +292,22 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
             }
         }
     }
+    if let Some(s) = node.get("sensitive") {
+        decl.sensitive = boolean(s, &join(&field, "sensitive"), diags);
+    }
     if let Some(d) = node.get("default") {
         match super::vars::convert(d.to_value(), decl.var_type) {
             Ok(v) => decl.default = Some(v),
+            // A sensitive default is not repeated in the message.
+            Err(_) if decl.sensitive => diags.push(
+                Diagnostic::error(
+                    "stack::type_mismatch",
+                    format!("the default of `{name}` is not a {}", decl.var_type.name()),
+                )
+                .with_span(d.span.clone())
+                .with_field(join(&field, "default"))
+                .with_detail(format!("expected a {}", decl.var_type.name())),
+            ),
             Err(why) => diags.push(
                 Diagnostic::error(
                     "stack::type_mismatch",
@@ -308,9 +321,6 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
     }
     if let Some(d) = node.get("description") {
         decl.description = string(d, &join(&field, "description"), diags);
-    }
-    if let Some(s) = node.get("sensitive") {
-        decl.sensitive = boolean(s, &join(&field, "sensitive"), diags);
     }
     decl
 }

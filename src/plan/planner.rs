@@ -531,3 +531,24 @@ fn plan_deletions(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_text_never_shows_a_secret() {
+        let mut marked = Value::map();
+        marked.set_path("password", Value::sensitive("hunter2-long".into()));
+        marked.set_path("part", Value::sensitive("hunter2".into()));
+        marked.set_path("user", "app".into());
+        assert_eq!(
+            scrub_text("login app:hunter2-long failed; hint hunter2", &marked),
+            "login app:(sensitive) failed; hint (sensitive)"
+        );
+        assert_eq!(
+            scrub_secrets(vec!["  PASSWORD: hunter2".into()], &marked),
+            ["  PASSWORD: (sensitive)"]
+        );
+    }
+}
