@@ -442,7 +442,7 @@ fn decode_lifecycle(node: &Node, field: &str, diags: &mut Diagnostics) -> Lifecy
                             .with_span(item.span.clone())
                             .with_field(itf)
                             .with_detail(
-                                "expected a property path such as `tags` or `triggers.version`",
+                                "expected a property path such as `tags`, `triggers.version`, `hosts[0]` or `metadata.annotations[\"example.io/owner\"]`",
                             ),
                         );
                     } else {

@@ -35,14 +35,16 @@ pub struct ResourceState {
     pub provider: String,
     /// The provider's id for the object (an ARN, a path, `namespace/name`).
     pub id: String,
-    /// Properties as applied. Sensitive values are replaced by a digest (see
-    /// [`redact`]), so no secret material is ever stored.
+    /// Properties as applied. Each secret leaf is a `Value::Redacted` digest (see
+    /// [`redact`]), so no secret material is ever stored. In memory, after a refresh, the
+    /// live values read back are held instead, marked `Value::Sensitive`.
     pub properties: Value,
     pub attributes: Value,
     /// Addresses this resource depended on when applied: destroy order after it leaves
     /// the stack.
     pub dependencies: Vec<String>,
-    /// Property paths holding sensitive values (stored as digests).
+    /// Paths of the secret leaves, derived from the marks when stored; for people and
+    /// scripts only (the marks on the values are what counts).
     #[serde(default)]
     pub sensitive_paths: Vec<String>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -115,8 +117,8 @@ pub trait StateRead: Send + Sync {
 /// Every method is durable when it returns (flushed to disk for persistent stores) and
 /// increases the serial by one.
 pub trait StateWrite: StateRead {
-    /// Stores the resource with its `sensitive_paths` redacted (see [`redact`]), whether
-    /// or not the caller already did.
+    /// Stores the resource with every secret leaf redacted (see [`redact`]), whether or
+    /// not the caller already did.
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64>;
     fn remove_resource(&self, address: &str) -> StateResult<u64>;
     /// Replaces all outputs.
