@@ -554,3 +554,46 @@ resources:
     plan.ok();
     assert_no_canary(&s, &plan);
 }
+
+#[test]
+fn a_secret_in_a_manifest_file_is_kept_as_digests_and_plans_no_change() {
+    let e = Emulator::start(None);
+    let s = Sandbox::new();
+    s.write(
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: tls, namespace: default}}\n\
+             data:\n  token: {}\n",
+            base64(CANARY.as_bytes())
+        ),
+    );
+    s.write(
+        "kube.yaml",
+        &kube_stack(
+            &e,
+            "  tls:\n    type: k8s.manifest\n    properties:\n      file: secret.yaml\n",
+        ),
+    );
+    let apply = s.run(&["apply", "kube.yaml", "--auto-approve"]);
+    apply.ok();
+    assert_no_canary(&s, &apply);
+    let replan = s.run(&["plan", "kube.yaml", "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "{}", replan.all());
+    // A rotated secret in the file is a change, shown masked.
+    s.write(
+        "secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: tls, namespace: default}}\n\
+             data:\n  token: {}\n",
+            base64(b"rotated")
+        ),
+    );
+    let rotated = s.run(&["plan", "kube.yaml", "--detailed-exitcode"]);
+    assert_eq!(rotated.code, 2, "{}", rotated.all());
+    assert_no_canary(&s, &rotated);
+    assert!(
+        !rotated.all().contains(&base64(b"rotated")),
+        "{}",
+        rotated.all()
+    );
+}

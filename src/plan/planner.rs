@@ -357,7 +357,9 @@ async fn plan_resource(
     // Compared as state keeps them: a secret is equal when its digest is, and a path
     // state keeps only as a digest is compared by digest.
     let prior_stored = redact(&prior.properties, key);
-    let mut compared = redact(&desired.clone().marked_like(&prior_stored), key);
+    let recorded = provider.recorded(&decl.type_name, &desired.unmarked());
+    let recorded = mark_secrets(provider.as_ref(), schema, recorded).marked_like(&desired);
+    let mut compared = redact(&recorded.marked_like(&prior_stored), key);
     keep_ignored(&mut compared, &prior_stored, ignore);
     let prior_snapshot = Snapshot {
         id: prior.id.clone(),

@@ -221,6 +221,13 @@ pub trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The properties as a snapshot would record them, for comparing with state (a
+    /// manifest file's objects read in). May read local files; no network. Defaults to
+    /// the properties as given.
+    fn recorded(&self, _type_name: &str, desired: &Value) -> Value {
+        desired.clone()
+    }
+
     /// Paths of properties that hold secrets whatever the stack says (a Kubernetes
     /// Secret's `data`), beyond the schema's `sensitive` properties. The engine marks them
     /// secret: never stored or printed in the clear.

@@ -595,9 +595,20 @@ impl Provider for KubernetesProvider {
             .collect()
     }
 
+    /// A file's objects are recorded under `documents`.
+    fn recorded(&self, type_name: &str, desired: &Value) -> Value {
+        if type_name == MANIFEST && desired.get_str("file").is_some() {
+            if let Ok(objs) = manifest::objects(desired) {
+                return manifest::with_objects(desired, &objs);
+            }
+        }
+        desired.clone()
+    }
+
     fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
         let mut effective = desired.clone();
-        if schema.type_name == MANIFEST && desired.get_str("file").is_some() {
+        let read_in = desired.get(manifest::DOCUMENTS).is_some();
+        if schema.type_name == MANIFEST && desired.get_str("file").is_some() && !read_in {
             match manifest::objects(desired) {
                 Ok(objs) => effective = manifest::with_objects(desired, &objs),
                 // Unreadable now: plan an update, which reports the error.
