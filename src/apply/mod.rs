@@ -15,7 +15,7 @@ use crate::plan::diff::{keep_ignored_live, resource_value};
 use crate::plan::planner::{desired_properties, plan_outputs, scrub_text, Values};
 use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
-use crate::provider::{mark_secrets, OpContext, Registry, Snapshot};
+use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
 use crate::state::{redact, OutputState, ResourceState, Store, HISTORY_KEEP};
 use crate::value::Value;
 
@@ -377,11 +377,21 @@ async fn commit(
         _ => snap.properties.clone(),
     }
     .marked_like(desired);
+    let attributes = match ctx.registry.provider_for(&change.type_name) {
+        Some(p) => mark_secret_attributes(
+            p.as_ref(),
+            &change.type_name,
+            &properties,
+            snap.attributes.clone(),
+        ),
+        None => snap.attributes.clone(),
+    };
     ctx.values.lock().unwrap().insert(
         change.address.clone(),
-        resource_value(&properties, &snap.attributes),
+        resource_value(&properties, &attributes),
     );
     let properties = redact(&properties, &ctx.plan.lineage);
+    let attributes = redact(&attributes, &ctx.plan.lineage);
     let record = ResourceState {
         address: change.address.clone(),
         type_name: change.type_name.clone(),
@@ -394,7 +404,7 @@ async fn commit(
             .map(ToString::to_string)
             .collect(),
         properties,
-        attributes: snap.attributes.clone(),
+        attributes,
         dependencies: change.dependencies.clone(),
         updated_at: chrono::Utc::now(),
     };

@@ -767,6 +767,12 @@ async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
     let schema = registry.schema(&decl.type_name).expect("validated type");
     // Secrets the provider reads back (a Secret's data) are kept only as digests.
     let properties = crate::provider::mark_secrets(provider.as_ref(), schema, snap.properties);
+    let attributes = crate::provider::mark_secret_attributes(
+        provider.as_ref(),
+        &decl.type_name,
+        &properties,
+        snap.attributes,
+    );
     let record = crate::state::redacted(
         &crate::state::ResourceState {
             address: args.address.clone(),
@@ -775,7 +781,7 @@ async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
             provider: provider.name().to_string(),
             id: snap.id,
             properties,
-            attributes: snap.attributes,
+            attributes,
             dependencies: loaded.graph.dependencies(&args.address),
             sensitive_paths: Vec::new(),
             updated_at: chrono::Utc::now(),

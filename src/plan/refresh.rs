@@ -8,7 +8,7 @@ use super::diff::{field_changes, keep_ignored, FieldChange};
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::provider::{mark_secrets, OpContext, Registry, Snapshot};
+use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
 use crate::state::{redact, ResourceState};
 
 /// State as read back from the providers: resources gone outside trustplane are absent.
@@ -70,16 +70,26 @@ pub async fn refresh(
                 .read(&ctx, &stored.type_name, &prior)
                 .await
                 .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
-            let refreshed = live.map(|snap| ResourceState {
-                id: snap.id,
+            let refreshed = live.map(|snap| {
                 // Secret where the provider says so, or where state kept a digest.
-                properties: match &schema {
+                let properties = match &schema {
                     Some(schema) => mark_secrets(provider.as_ref(), schema, snap.properties),
                     None => snap.properties,
                 }
-                .marked_like(&stored.properties),
-                attributes: snap.attributes,
-                ..stored.clone()
+                .marked_like(&stored.properties);
+                let attributes = mark_secret_attributes(
+                    provider.as_ref(),
+                    &stored.type_name,
+                    &properties,
+                    snap.attributes,
+                )
+                .marked_like(&stored.attributes);
+                ResourceState {
+                    id: snap.id,
+                    properties,
+                    attributes,
+                    ..stored.clone()
+                }
             });
             results.lock().unwrap()[i] = Some(refreshed);
             Ok(())

@@ -235,6 +235,12 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Paths of computed attributes that are secrets because of what they are made from
+    /// (the digest of a file whose content is secret). `properties` carry the marks.
+    fn secret_attributes(&self, _type_name: &str, _properties: &Value) -> Vec<PropertyPath> {
+        Vec::new()
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,
@@ -262,6 +268,20 @@ pub fn mark_secrets(
         properties.mark_at(&path);
     }
     properties
+}
+
+/// `attributes` with the provider's [`Provider::secret_attributes`] marked, given the
+/// marked `properties`.
+pub fn mark_secret_attributes(
+    provider: &dyn Provider,
+    type_name: &str,
+    properties: &Value,
+    mut attributes: Value,
+) -> Value {
+    for path in provider.secret_attributes(type_name, properties) {
+        attributes.mark_at(&path);
+    }
+    attributes
 }
 
 /// Value comparison of top-level properties, honouring `force_new`.
