@@ -180,4 +180,28 @@ fn secrets_are_stored_as_digests(s: &impl Store) {
         .unwrap()
         .contains("hunter2"));
     assert_eq!(stored.properties.get_str("name"), Some("issuer"));
+
+    // Outputs too: a sensitive output, or a secret inside a plain one, becomes digests.
+    let mut outputs = BTreeMap::new();
+    outputs.insert(
+        "token".to_string(),
+        OutputState {
+            sensitive: true,
+            ..output("hunter2")
+        },
+    );
+    outputs.insert(
+        "mixed".to_string(),
+        OutputState {
+            value: Value::sensitive(Value::from("hunter2")),
+            ..output("")
+        },
+    );
+    s.set_outputs(&outputs).unwrap();
+    let stored = s.outputs().unwrap();
+    assert!(matches!(stored["token"].value, Value::Redacted(_)));
+    assert!(matches!(stored["mixed"].value, Value::Redacted(_)));
+    assert!(!serde_json::to_string(&s.snapshot().unwrap())
+        .unwrap()
+        .contains("hunter2"));
 }
