@@ -9,7 +9,7 @@ use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
 use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
-use crate::state::{redact, ResourceState};
+use crate::state::{redact, upgrade_legacy_digests, ResourceState};
 
 /// State as read back from the providers: resources gone outside trustplane are absent.
 #[derive(Debug, Clone, Default)]
@@ -72,11 +72,14 @@ pub async fn refresh(
                 .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
             let refreshed = live.map(|snap| {
                 // Secret where the provider says so, or where state kept a digest.
-                let properties = match &schema {
-                    Some(schema) => mark_secrets(provider.as_ref(), schema, snap.properties),
-                    None => snap.properties,
-                }
-                .marked_like(&stored.properties);
+                let stored_properties = upgrade_legacy_digests(stored.properties.clone());
+                let properties = upgrade_legacy_digests(
+                    match &schema {
+                        Some(schema) => mark_secrets(provider.as_ref(), schema, snap.properties),
+                        None => snap.properties,
+                    }
+                    .marked_like(&stored_properties),
+                );
                 let attributes = mark_secret_attributes(
                     provider.as_ref(),
                     &stored.type_name,
@@ -193,7 +196,7 @@ pub fn drift(
             Some(after) => {
                 // Compared as state keeps them: secrets by digest, ignored paths as stored.
                 let key = refreshed.lineage.as_str();
-                let before_stored = redact(&before.properties, key);
+                let before_stored = redact(&upgrade_legacy_digests(before.properties.clone()), key);
                 let mut after_stored = redact(&after.properties, key);
                 keep_ignored(&mut after_stored, &before_stored, ignore);
                 let mut changes = field_changes(&before_stored, &after_stored);

@@ -200,6 +200,32 @@ pub fn redact(value: &Value, key: &str) -> Value {
     }
 }
 
+/// How earlier versions stored a secret: a string in place of the value.
+const LEGACY_DIGEST_PREFIX: &str = "(sensitive) sha256:";
+
+/// `value` with the secrets earlier versions stored as strings read as digests, so a
+/// state written by them is compared and marked like a current one.
+pub fn upgrade_legacy_digests(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.starts_with(LEGACY_DIGEST_PREFIX) => {
+            Value::Redacted(s[LEGACY_DIGEST_PREFIX.len()..].to_string())
+        }
+        Value::Sensitive(v)
+            if v.as_str()
+                .is_some_and(|s| s.starts_with(LEGACY_DIGEST_PREFIX)) =>
+        {
+            upgrade_legacy_digests(*v)
+        }
+        Value::List(l) => Value::List(l.into_iter().map(upgrade_legacy_digests).collect()),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, v)| (k, upgrade_legacy_digests(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// The record a store keeps for `resource`: its secrets as digests keyed by `lineage`.
 pub fn redacted(resource: &ResourceState, lineage: &str) -> ResourceState {
     let properties = redact(&resource.properties, lineage);
@@ -289,6 +315,19 @@ mod tests {
         let mut other = props.clone();
         other.set_path("auth", Value::sensitive(Value::from("hunter3")));
         assert_ne!(redact(&other, "lineage-1"), a);
+    }
+
+    #[test]
+    fn digests_of_earlier_versions_read_as_digests() {
+        let old: Value = serde_json::from_str(
+            r#"{"set_sensitive": "(sensitive) sha256:abc", "name": "web", "l": ["x"]}"#,
+        )
+        .unwrap();
+        let v = upgrade_legacy_digests(old);
+        assert_eq!(v.get("set_sensitive"), Some(&Value::Redacted("abc".into())));
+        assert_eq!(v.get_str("name"), Some("web"));
+        let live = Value::from("(sensitive) sha256:abc").marked_like(&Value::Redacted("x".into()));
+        assert_eq!(upgrade_legacy_digests(live), Value::Redacted("abc".into()));
     }
 
     #[test]
