@@ -30,6 +30,7 @@ pub mod graph;
 pub mod input;
 pub mod owner_only;
 pub mod plan;
+pub mod property_path;
 pub mod provider;
 pub mod retry;
 pub mod state;

@@ -1,8 +1,11 @@
 //! The value model shared by stacks, providers, plans and state.
 //!
-//! JSON-like, with one extra case: `Unknown`, a value that only exists after apply
-//! (a CA's ARN before the CA is created). Maps are ordered by key so that plans,
-//! state and diffs are deterministic.
+//! JSON-like, with three extra cases: `Unknown`, a value that only exists after apply
+//! (a CA's ARN before the CA is created); `Sensitive`, a real value marked secret, which
+//! evaluation and providers use as it is and every rendering hides; and `Redacted`, what
+//! state keeps of a secret (a keyed digest, see [`crate::state::redact`]). Marks sit on
+//! leaves only, so a secret inside a map or list leaves the structure readable. Maps are
+//! ordered by key so that plans, state and diffs are deterministic.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -15,6 +18,13 @@ pub type Map = BTreeMap<String, Value>;
 
 /// Key used to carry `Unknown` through JSON (plan files). Never written to state.
 const UNKNOWN_KEY: &str = "$trustplane_unknown";
+/// Key carrying a `Sensitive` value through JSON (plan files, which hold secrets anyway).
+const SENSITIVE_KEY: &str = "$trustplane_sensitive";
+/// Key carrying a `Redacted` digest through JSON (state).
+const REDACTED_KEY: &str = "$trustplane_redacted";
+
+/// How every rendering shows a secret.
+pub const SENSITIVE_TEXT: &str = "(sensitive)";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -28,6 +38,10 @@ pub enum Value {
     Map(Map),
     /// Known only after apply.
     Unknown,
+    /// A secret scalar (never a list or map: [`Value::sensitive`] marks leaves).
+    Sensitive(Box<Value>),
+    /// A secret as state keeps it: the hex digest of its value, enough to tell a change.
+    Redacted(String),
 }
 
 impl Value {
@@ -41,12 +55,109 @@ impl Value {
 
     /// True when this value or anything inside it is unknown.
     pub fn contains_unknown(&self) -> bool {
-        match self {
-            Value::Unknown => true,
-            Value::List(items) => items.iter().any(Value::contains_unknown),
-            Value::Map(map) => map.values().any(Value::contains_unknown),
-            _ => false,
+        self.any_leaf(&|v| matches!(v, Value::Unknown))
+    }
+
+    /// `value` marked secret: every scalar inside it is wrapped, so the structure stays
+    /// readable. Unknown values and digests stay as they are.
+    pub fn sensitive(value: Value) -> Value {
+        match value {
+            Value::List(items) => Value::List(items.into_iter().map(Value::sensitive).collect()),
+            Value::Map(m) => Value::Map(
+                m.into_iter()
+                    .map(|(k, v)| (k, Value::sensitive(v)))
+                    .collect(),
+            ),
+            v @ (Value::Unknown | Value::Sensitive(_) | Value::Redacted(_)) => v,
+            scalar => Value::Sensitive(Box::new(scalar)),
         }
+    }
+
+    /// True for a secret leaf, in the clear or as a digest.
+    pub fn is_sensitive(&self) -> bool {
+        matches!(self, Value::Sensitive(_) | Value::Redacted(_))
+    }
+
+    /// True when any leaf is secret.
+    pub fn contains_sensitive(&self) -> bool {
+        self.any_leaf(&Value::is_sensitive)
+    }
+
+    /// True when any leaf is a digest, whose value is not known here.
+    pub fn contains_redacted(&self) -> bool {
+        self.any_leaf(&|v| matches!(v, Value::Redacted(_)))
+    }
+
+    fn any_leaf(&self, pred: &dyn Fn(&Value) -> bool) -> bool {
+        match self {
+            Value::List(items) => items.iter().any(|v| v.any_leaf(pred)),
+            Value::Map(map) => map.values().any(|v| v.any_leaf(pred)),
+            leaf => pred(leaf),
+        }
+    }
+
+    /// The real value, marks removed: what providers receive. Digests stay.
+    pub fn unmarked(&self) -> Value {
+        match self {
+            Value::Sensitive(v) => (**v).clone(),
+            Value::List(items) => Value::List(items.iter().map(Value::unmarked).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), v.unmarked())).collect()),
+            other => other.clone(),
+        }
+    }
+
+    /// This value with each leaf that is secret in `like` (same path) marked secret.
+    pub fn marked_like(self, like: &Value) -> Value {
+        match (self, like) {
+            (v, l) if l.is_sensitive() => Value::sensitive(v),
+            (Value::Map(m), Value::Map(l)) => Value::Map(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let v = match l.get(&k) {
+                            Some(lv) => v.marked_like(lv),
+                            None => v,
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            (Value::List(items), Value::List(l)) => Value::List(
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| match l.get(i) {
+                        Some(lv) => v.marked_like(lv),
+                        None => v,
+                    })
+                    .collect(),
+            ),
+            (v, _) => v,
+        }
+    }
+
+    /// Marks the value at `path` (if present) secret.
+    pub fn mark_at(&mut self, path: &PropertyPath) {
+        if let Some(v) = path.lookup_mut(self) {
+            *v = Value::sensitive(std::mem::take(v));
+        }
+    }
+
+    /// Paths of the secret leaves, in order.
+    pub fn sensitive_paths(&self) -> Vec<PropertyPath> {
+        fn walk(v: &Value, at: &PropertyPath, out: &mut Vec<PropertyPath>) {
+            match v {
+                Value::Map(m) => m.iter().for_each(|(k, v)| walk(v, &at.key(k), out)),
+                Value::List(l) => l
+                    .iter()
+                    .enumerate()
+                    .for_each(|(i, v)| walk(v, &at.index(i), out)),
+                v if v.is_sensitive() => out.push(at.clone()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(self, &PropertyPath::root(), &mut out);
+        out
     }
 
     pub fn as_str(&self) -> Option<&str> {
@@ -104,59 +215,25 @@ impl Value {
 
     /// Follows a path of map keys and list indices.
     pub fn lookup(&self, path: &[PathStep]) -> Option<&Value> {
-        let mut cur = self;
-        for step in path {
-            cur = match (step, cur) {
-                (PathStep::Key(k), Value::Map(m)) => m.get(k)?,
-                (PathStep::Index(i), Value::List(l)) => l.get(*i)?,
-                (_, Value::Unknown) => return Some(&Value::Unknown),
-                _ => return None,
-            };
-        }
-        Some(cur)
+        PropertyPath(path.to_vec()).lookup(self)
     }
 
-    /// Sets the value at a dotted path (`a.b.c`), creating maps on the way.
+    /// Sets the value at a path (`a.b.c`, `a["x.y"]`), creating maps on the way.
+    /// Panics on a malformed path: callers pass fixed paths.
     pub fn set_path(&mut self, path: &str, value: Value) {
-        let mut cur = self;
-        let mut keys = path.split('.').peekable();
-        while let Some(key) = keys.next() {
-            if !matches!(cur, Value::Map(_)) {
-                *cur = Value::map();
-            }
-            let Value::Map(m) = cur else { unreachable!() };
-            if keys.peek().is_none() {
-                m.insert(key.to_string(), value);
-                return;
-            }
-            cur = m.entry(key.to_string()).or_insert_with(Value::map);
-        }
+        let parsed = PropertyPath::parse(path).expect("a well-formed property path");
+        parsed.set(self, value);
     }
 
-    /// Removes the value at a dotted path, if any.
+    /// Removes the value at a path, if any.
     pub fn remove_path(&mut self, path: &str) -> Option<Value> {
-        let (parent, last) = match path.rsplit_once('.') {
-            Some((p, l)) => (Some(p), l),
-            None => (None, path),
-        };
-        let target = match parent {
-            Some(p) => self.lookup_mut(p)?,
-            None => self,
-        };
-        target.as_map_mut()?.remove(last)
-    }
-
-    fn lookup_mut(&mut self, dotted: &str) -> Option<&mut Value> {
-        let mut cur = self;
-        for key in dotted.split('.') {
-            cur = cur.as_map_mut()?.get_mut(key)?;
-        }
-        Some(cur)
+        PropertyPath::parse(path)?.remove(self)
     }
 
     /// The value as text for interpolation into a longer string.
     pub fn to_interpolated(&self) -> Option<String> {
         match self {
+            Value::Sensitive(v) => v.to_interpolated(),
             Value::String(s) => Some(s.clone()),
             Value::Int(i) => Some(i.to_string()),
             Value::Float(f) => Some(f.to_string()),
@@ -176,6 +253,8 @@ impl Value {
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Unknown => "unknown",
+            Value::Sensitive(v) => v.type_name(),
+            Value::Redacted(_) => "secret",
         }
     }
 
@@ -187,12 +266,27 @@ impl Value {
         serde_json::from_value(json).expect("json always deserializes into a value")
     }
 
-    /// Compact single-line rendering used in plans and messages.
+    /// Compact single-line rendering used in plans and messages: secrets never show.
     pub fn render(&self) -> String {
         match self {
             Value::Unknown => "(known after apply)".to_string(),
             Value::String(s) => format!("{s:?}"),
-            other => serde_json::to_string(&other.to_json()).unwrap_or_default(),
+            v if v.is_sensitive() => SENSITIVE_TEXT.to_string(),
+            other => serde_json::to_string(&other.to_masked_json()).unwrap_or_default(),
+        }
+    }
+
+    /// JSON for people and scripts: secrets as `"(sensitive)"`, unknowns as null.
+    pub fn to_masked_json(&self) -> serde_json::Value {
+        match self {
+            Value::Unknown => serde_json::Value::Null,
+            v if v.is_sensitive() => serde_json::Value::String(SENSITIVE_TEXT.into()),
+            Value::List(l) => l.iter().map(Value::to_masked_json).collect(),
+            Value::Map(m) => m
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_masked_json()))
+                .collect(),
+            other => other.to_json(),
         }
     }
 }
@@ -228,55 +322,16 @@ impl From<Vec<Value>> for Value {
     }
 }
 
-/// One step of an attribute path: `subject.names[0]` is Key, Key, Index.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PathStep {
-    Key(String),
-    Index(usize),
-}
+pub use crate::property_path::{PathStep, PropertyPath};
 
 /// Renders a path as `a.b[0].c`.
 pub fn path_to_string(path: &[PathStep]) -> String {
-    let mut out = String::new();
-    for step in path {
-        match step {
-            PathStep::Key(k) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(k);
-            }
-            PathStep::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    out
+    PropertyPath(path.to_vec()).to_string()
 }
 
-/// Parses `a.b[0].c` into steps. Returns `None` on malformed input.
+/// Parses `a.b[0].c` (or `a["x.y"]`) into steps. Returns `None` on malformed input.
 pub fn parse_path(text: &str) -> Option<Vec<PathStep>> {
-    let mut steps = Vec::new();
-    for part in text.split('.') {
-        let (key, mut rest) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if key.is_empty() && steps.is_empty() {
-            return None;
-        }
-        if !key.is_empty() {
-            steps.push(PathStep::Key(key.to_string()));
-        }
-        while !rest.is_empty() {
-            let close = rest.find(']')?;
-            let index = rest.get(1..close)?.parse().ok()?;
-            steps.push(PathStep::Index(index));
-            rest = &rest[close + 1..];
-            if !rest.is_empty() && !rest.starts_with('[') {
-                return None;
-            }
-        }
-    }
-    Some(steps)
+    PropertyPath::parse(text).map(|p| p.0)
 }
 
 impl Serialize for Value {
@@ -304,6 +359,16 @@ impl Serialize for Value {
             Value::Unknown => {
                 let mut map = s.serialize_map(Some(1))?;
                 map.serialize_entry(UNKNOWN_KEY, &true)?;
+                map.end()
+            }
+            Value::Sensitive(v) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(SENSITIVE_KEY, v)?;
+                map.end()
+            }
+            Value::Redacted(digest) => {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(REDACTED_KEY, digest)?;
                 map.end()
             }
         }
@@ -359,8 +424,16 @@ impl<'de> Deserialize<'de> for Value {
                 while let Some((k, v)) = access.next_entry::<String, Value>()? {
                     map.insert(k, v);
                 }
-                if map.len() == 1 && map.get(UNKNOWN_KEY) == Some(&Value::Bool(true)) {
-                    return Ok(Value::Unknown);
+                if map.len() == 1 {
+                    if map.get(UNKNOWN_KEY) == Some(&Value::Bool(true)) {
+                        return Ok(Value::Unknown);
+                    }
+                    if let Some(v) = map.remove(SENSITIVE_KEY) {
+                        return Ok(Value::sensitive(v.unmarked()));
+                    }
+                    if let Some(Value::String(d)) = map.get(REDACTED_KEY) {
+                        return Ok(Value::Redacted(d.clone()));
+                    }
                 }
                 Ok(Value::Map(map))
             }
@@ -383,6 +456,84 @@ mod tests {
         let back: Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back, v);
         assert!(back.contains_unknown());
+    }
+
+    #[test]
+    fn marks_sit_on_leaves_and_keep_the_structure() {
+        let v: Value = serde_json::from_str(r#"{"a":{"b":["x",1]},"u":null}"#).unwrap();
+        let mut v = Value::sensitive(v);
+        v.set_path("later", Value::Unknown);
+        assert!(v.get("a").unwrap().as_map().is_some(), "maps stay maps");
+        assert_eq!(
+            v.lookup(&parse_path("a.b[0]").unwrap()),
+            Some(&Value::Sensitive(Box::new("x".into())))
+        );
+        assert_eq!(
+            v.get("later"),
+            Some(&Value::Unknown),
+            "unknown stays unknown"
+        );
+        assert_eq!(
+            v.sensitive_paths()
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>(),
+            ["a.b[0]", "a.b[1]", "u"]
+        );
+        assert_eq!(
+            v.unmarked().get("a"),
+            Some(&serde_json::from_str::<Value>(r#"{"b":["x",1]}"#).unwrap())
+        );
+        assert_eq!(
+            Value::sensitive(v.clone()),
+            v,
+            "marking twice changes nothing"
+        );
+    }
+
+    #[test]
+    fn renderings_never_show_a_secret() {
+        let mut v = Value::map();
+        v.set_path("user", "app".into());
+        v.set_path("password", Value::sensitive("canary-pw".into()));
+        v.set_path("old", Value::Redacted("d1g".into()));
+        for text in [
+            v.render(),
+            v.to_masked_json().to_string(),
+            v.get("password").unwrap().render(),
+        ] {
+            assert!(
+                !text.contains("canary-pw") && !text.contains("d1g"),
+                "{text}"
+            );
+            assert!(text.contains(SENSITIVE_TEXT), "{text}");
+        }
+        assert!(v.render().contains("app"));
+    }
+
+    #[test]
+    fn marks_survive_a_json_round_trip() {
+        let mut v = Value::map();
+        v.set_path("s", Value::sensitive(Value::Int(3)));
+        v.set_path("r", Value::Redacted("abc".into()));
+        let back: Value = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+        assert_eq!(back, v);
+    }
+
+    #[test]
+    fn marked_like_copies_marks_by_path() {
+        let like: Value = serde_json::from_str(r#"{"a":"x","l":["p","q"],"m":{"k":1}}"#).unwrap();
+        let mut like = like;
+        like.set_path("a", Value::Redacted("d".into()));
+        like.set_path("m.k", Value::sensitive(1.into()));
+        let live: Value =
+            serde_json::from_str(r#"{"a":"live","l":["p","q"],"m":{"k":2,"j":3},"n":4}"#).unwrap();
+        let marked = live.marked_like(&like);
+        assert!(marked.get("a").unwrap().is_sensitive());
+        assert!(marked.get("m").unwrap().get("k").unwrap().is_sensitive());
+        assert_eq!(marked.get("m").unwrap().get("j"), Some(&Value::Int(3)));
+        assert_eq!(marked.get("n"), Some(&Value::Int(4)));
+        assert!(!marked.get("l").unwrap().contains_sensitive());
     }
 
     #[test]

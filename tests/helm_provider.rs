@@ -231,7 +231,8 @@ async fn cert_manager_crds_and_issuer_from_local_charts() {
     let live = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
     assert_eq!(live, snap);
 
-    // Importing by NAMESPACE/NAME adopts what helm holds.
+    // Importing by NAMESPACE/NAME adopts what helm holds; the live values come back
+    // marked secret (they may hold set_sensitive values), so state keeps only digests.
     let imported = p
         .import(&ctx(), RELEASE, "cert-manager/cert-manager")
         .await
@@ -241,7 +242,9 @@ async fn cert_manager_crds_and_issuer_from_local_charts() {
     assert_eq!(imported.properties.get_str("version"), Some("v1.15.3"));
     assert_eq!(
         imported.properties.get("values"),
-        Some(&props(serde_json::json!({"crds": {"enabled": true}})))
+        Some(&Value::sensitive(props(
+            serde_json::json!({"crds": {"enabled": true}})
+        )))
     );
 }
 

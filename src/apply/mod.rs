@@ -11,12 +11,12 @@ use crate::config::expr::Scope;
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::plan::diff::{keep_ignored, resource_value};
+use crate::plan::diff::{keep_ignored_live, resource_value};
 use crate::plan::ownership::check_create_before_destroy;
-use crate::plan::planner::{desired_properties, plan_outputs, Values};
+use crate::plan::planner::{desired_properties, plan_outputs, scrub_text, Values};
 use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
-use crate::provider::{OpContext, Registry, Snapshot};
+use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
 use crate::state::{redact, OutputState, ResourceState, Store, HISTORY_KEEP};
 use crate::value::Value;
 
@@ -240,7 +240,19 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
         return forget(ctx, address).await;
     }
 
-    let desired = evaluate(ctx, change)?;
+    // Providers work on real values; the marks are kept to store the result redacted.
+    let marked = evaluate(ctx, change)?;
+    let desired = marked.unmarked();
+    // A provider's messages and progress lines may quote what it was given: secrets are
+    // hidden.
+    let fail = |verb: &str, mut e: crate::provider::ProviderError| {
+        e.message = scrub_text(&e.message, &marked);
+        fail(verb, e)
+    };
+    let (progress, addr, secrets) = (ctx.progress.clone(), address.to_string(), marked.clone());
+    let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage).with_progress(Arc::new(
+        move |m: &str| progress.message(&addr, &scrub_text(m, &secrets)),
+    ));
     let snapshot = match change.action {
         Action::Create => provider
             .create(&op, &change.type_name, &desired)
@@ -286,7 +298,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
                 )
                 .await
                 .map_err(|e| fail("create", e))?;
-            commit(ctx, change, &created).await?;
+            commit(ctx, change, &created, &marked).await?;
             if !created.id.is_empty() && created.id == prior.id {
                 // Deleting the old object would delete the replacement.
                 return Err(Diagnostic::error(
@@ -325,7 +337,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
         }
         Action::NoOp | Action::Delete => unreachable!("handled above"),
     };
-    commit(ctx, change, &snapshot).await
+    commit(ctx, change, &snapshot, &marked).await
 }
 
 /// The existing object a change acts on. Deletions (replacements included) act on the
@@ -409,15 +421,27 @@ fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> 
         variables: &ctx.plan.variables,
         resources: &ctx.values,
     };
-    let mut desired = desired_properties(decl, schema, &scope)?;
-    if let Some(prior) = &change.prior {
-        if change.action == Action::Update {
-            keep_ignored(
-                &mut desired,
-                &prior.properties,
-                &decl.lifecycle.ignore_changes,
-            );
-        }
+    let provider = ctx
+        .registry
+        .provider_for(&change.type_name)
+        .expect("planned type");
+    let mut desired = desired_properties(decl, schema, provider.as_ref(), &scope)?;
+    if change.action == Action::Update {
+        // The plan already holds what ignored paths keep (the live value, or the desired
+        // one where only a digest was known).
+        keep_ignored_live(
+            &mut desired,
+            &change.properties,
+            &decl.lifecycle.ignore_changes,
+        );
+    }
+    if desired.contains_redacted() {
+        return Err(Diagnostic::error(
+            "apply::secret_unavailable",
+            format!("{}: a referenced secret is not available: state keeps only its digest", change.address),
+        )
+        .with_address(&change.address)
+        .with_help("plan and apply the resource that holds the secret together with this one (without --target)"));
     }
     if desired.contains_unknown() {
         return Err(Diagnostic::error(
@@ -430,21 +454,51 @@ fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> 
     Ok(desired)
 }
 
-async fn commit(ctx: &Context, change: &PlannedChange, snap: &Snapshot) -> Result<(), Diagnostic> {
+/// Records what a provider returned. `desired` carries the marks: the snapshot's values at
+/// the same paths are secret too, as are those the provider declares.
+async fn commit(
+    ctx: &Context,
+    change: &PlannedChange,
+    snap: &Snapshot,
+    desired: &Value,
+) -> Result<(), Diagnostic> {
+    let properties = match (
+        ctx.registry.provider_for(&change.type_name),
+        ctx.registry.schema(&change.type_name),
+    ) {
+        (Some(p), Some(schema)) => mark_secrets(p.as_ref(), schema, snap.properties.clone()),
+        _ => snap.properties.clone(),
+    }
+    .marked_like(desired);
+    let attributes = match ctx.registry.provider_for(&change.type_name) {
+        Some(p) => mark_secret_attributes(
+            p.as_ref(),
+            &change.type_name,
+            &properties,
+            snap.attributes.clone(),
+        ),
+        None => snap.attributes.clone(),
+    };
     ctx.values.lock().unwrap().insert(
         change.address.clone(),
-        resource_value(&snap.properties, &snap.attributes),
+        resource_value(&properties, &attributes),
     );
+    let properties = redact(&properties, &ctx.plan.lineage);
+    let attributes = redact(&attributes, &ctx.plan.lineage);
     let record = ResourceState {
         address: change.address.clone(),
         type_name: change.type_name.clone(),
         mode: change.mode,
         provider: change.provider.clone(),
         id: snap.id.clone(),
-        properties: redact(&snap.properties, &change.sensitive_paths),
-        attributes: snap.attributes.clone(),
+        sensitive_paths: properties
+            .sensitive_paths()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        properties,
+        attributes,
         dependencies: change.dependencies.clone(),
-        sensitive_paths: change.sensitive_paths.clone(),
         updated_at: chrono::Utc::now(),
     };
     let store = ctx.store.clone();
@@ -491,16 +545,16 @@ fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
         let mut ignored = Diagnostics::new();
         for (name, o) in plan_outputs(&ctx.stack, &values, &mut ignored) {
             if !o.value.contains_unknown() {
-                // A sensitive output is kept as a digest: state never holds secrets.
+                // A sensitive output is kept as digests: state never holds secrets.
                 let value = if o.sensitive {
-                    Value::String(crate::state::digest(&o.value))
+                    Value::sensitive(o.value)
                 } else {
                     o.value
                 };
                 outputs.insert(
                     name,
                     OutputState {
-                        value,
+                        value: redact(&value, &ctx.plan.lineage),
                         sensitive: o.sensitive,
                         description: o.description,
                     },

@@ -77,6 +77,7 @@ impl<'a> View<'a> {
     pub fn eval(&self, node: &Node) -> Option<Value> {
         evaluate(node, &VarScope(self.vars), "")
             .ok()
+            .map(|v| v.unmarked())
             .filter(|v| !v.contains_unknown() && !v.is_null())
     }
 

@@ -141,6 +141,7 @@ async fn prepare(
         Refreshed {
             resources: stored,
             gone: Vec::new(),
+            lineage: meta.lineage.clone(),
         }
     } else {
         refresh(
@@ -702,7 +703,7 @@ fn output(args: OutputArgs, registry: &Registry) -> CmdResult {
         if o.sensitive {
             serde_json::json!("(sensitive)")
         } else {
-            o.value.to_json()
+            o.value.to_masked_json()
         }
     };
     if let Some(name) = &args.name {
@@ -821,19 +822,29 @@ async fn import(args: ImportArgs, registry: Arc<Registry>) -> CmdResult {
             ))
         })?;
     let schema = registry.schema(&decl.type_name).expect("validated type");
-    let sensitive = planner::sensitive_paths(decl, schema, &loaded.stack);
-    let record = crate::state::ResourceState {
-        address: args.address.clone(),
-        type_name: decl.type_name.clone(),
-        mode: decl.mode,
-        provider: provider.name().to_string(),
-        id: snap.id,
-        properties: crate::state::redact(&snap.properties, &sensitive),
-        attributes: snap.attributes,
-        dependencies: loaded.graph.dependencies(&args.address),
-        sensitive_paths: sensitive,
-        updated_at: chrono::Utc::now(),
-    };
+    // Secrets the provider reads back (a Secret's data) are kept only as digests.
+    let properties = crate::provider::mark_secrets(provider.as_ref(), schema, snap.properties);
+    let attributes = crate::provider::mark_secret_attributes(
+        provider.as_ref(),
+        &decl.type_name,
+        &properties,
+        snap.attributes,
+    );
+    let record = crate::state::redacted(
+        &crate::state::ResourceState {
+            address: args.address.clone(),
+            type_name: decl.type_name.clone(),
+            mode: decl.mode,
+            provider: provider.name().to_string(),
+            id: snap.id,
+            properties,
+            attributes,
+            dependencies: loaded.graph.dependencies(&args.address),
+            sensitive_paths: Vec::new(),
+            updated_at: chrono::Utc::now(),
+        },
+        &meta.lineage,
+    );
     let err = |e: crate::state::StateError| Failure::message(e.to_string());
     state.store.put_resource(&record).map_err(err)?;
     state
@@ -874,10 +885,12 @@ fn state(cmd: StateCommand, registry: &Registry) -> CmdResult {
                 .resource(&address)
                 .map_err(err)?
                 .ok_or_else(|| not_in_state(&address, &s))?;
-            let json = serde_json::to_value(&r).expect("json");
+            let mut json = serde_json::to_value(&r).expect("json");
+            json["properties"] = r.properties.to_masked_json();
+            json["attributes"] = r.attributes.to_masked_json();
             out(&format!(
                 "{}\n",
-                serde_json::to_string_pretty(&mask_digests(json)).expect("json")
+                serde_json::to_string_pretty(&json).expect("json")
             ));
         }
         StateCommand::Rm { address, location } => {
@@ -1029,15 +1042,6 @@ fn not_in_state(address: &str, s: &OpenState) -> Failure {
         d = d.with_help(format!("did you mean `{n}`?"));
     }
     Failure::Diagnostics(d.into())
-}
-
-fn mask_digests(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::String(s) if s.starts_with("(sensitive)") => "(sensitive)".into(),
-        serde_json::Value::Array(a) => a.into_iter().map(mask_digests).collect(),
-        serde_json::Value::Object(o) => o.into_iter().map(|(k, v)| (k, mask_digests(v))).collect(),
-        other => other,
-    }
 }
 
 fn history_text(entries: &[crate::state::HistoryEntry]) -> String {

@@ -103,7 +103,8 @@ pub async fn configure_providers(
     for name in names {
         let settings = match stack.providers.get(name) {
             Some(node) => match evaluate(node, &scope, &format!("providers.{name}")) {
-                Ok(v) => v,
+                // Providers are configured with real values.
+                Ok(v) => v.unmarked(),
                 Err(d) => {
                     diags.push(d);
                     continue;

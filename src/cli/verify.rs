@@ -39,6 +39,7 @@ pub async fn run(args: VerifyArgs, registry: &Registry, style: Style) -> CmdResu
     let settings = |name: &str| -> Result<Value, Failure> {
         match loaded.stack.providers.get(name) {
             Some(node) => evaluate(node, &scope, &format!("providers.{name}"))
+                .map(|v| v.unmarked())
                 .map_err(|d| Failure::Diagnostics(d.into())),
             None => Ok(Value::Null),
         }

@@ -284,12 +284,16 @@ fn evaluate_string(
     }
     let mut out = String::new();
     let mut unknown = false;
+    // A string built from a secret is a secret.
+    let mut secret = false;
     for seg in &segments {
         match seg {
             Segment::Text(t) => out.push_str(t),
             Segment::Ref(r) => {
                 let value = resolve(r, scope, field)?;
-                if value == Value::Unknown {
+                secret |= value.contains_sensitive();
+                // A digest's value is not known here: like a value known only later.
+                if matches!(value, Value::Unknown | Value::Redacted(_)) {
                     unknown = true;
                     continue;
                 }
@@ -319,6 +323,8 @@ fn evaluate_string(
     }
     Ok(if unknown {
         Value::Unknown
+    } else if secret {
+        Value::sensitive(Value::String(out))
     } else {
         Value::String(out)
     })
@@ -485,6 +491,41 @@ mod tests {
         let err = eval("zones ${var.zones}").unwrap_err();
         assert_eq!(err.code, "stack::type_mismatch");
         assert!(err.help.unwrap().contains("${var.zones}"));
+    }
+
+    #[test]
+    fn secrets_stay_marked_through_references_and_interpolation() {
+        let mut sc = scope();
+        sc.vars.insert(
+            "token".into(),
+            Value::sensitive(Value::from("canary-secret")),
+        );
+        let db: Value = serde_json::from_str(r#"{"user": "app"}"#).unwrap();
+        let mut db = db;
+        db.set_path("password", Value::sensitive(Value::from("pw")));
+        sc.resources.insert("db".into(), db);
+        let eval = |yaml: &str| evaluate(&node(yaml), &sc, "v").unwrap();
+        assert_eq!(
+            eval("${var.token}"),
+            Value::sensitive(Value::from("canary-secret"))
+        );
+        let joined = eval("\"Bearer ${var.token} for ${var.region}\"");
+        assert_eq!(
+            joined,
+            Value::sensitive(Value::from("Bearer canary-secret for eu-west-1"))
+        );
+        assert!(!joined.render().contains("canary"), "{}", joined.render());
+        // Marks sit on the leaves that were secret, and only those.
+        let m = eval("{a: \"${db.password}\", b: \"${db.user}\"}");
+        assert!(m.get("a").unwrap().is_sensitive());
+        assert_eq!(m.get("b"), Some(&Value::from("app")));
+        assert_eq!(eval("\"u-${db.user}\""), Value::from("u-app"));
+        assert!(eval("\"p-${db.password}\"").is_sensitive());
+        // Providers get the real value.
+        assert_eq!(
+            eval("${var.token}").unmarked(),
+            Value::from("canary-secret")
+        );
     }
 
     #[test]

@@ -313,6 +313,9 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
             }
         }
     }
+    if let Some(s) = node.get("sensitive") {
+        decl.sensitive = boolean(s, &join(&field, "sensitive"), diags);
+    }
     if let Some(d) = node.get("default") {
         // A default is a plain value: it is never evaluated, so a reference in it (to
         // another variable, or to itself) would silently become literal text.
@@ -336,6 +339,16 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
         }
         match super::vars::convert(d.to_value(), decl.var_type) {
             Ok(v) => decl.default = Some(v),
+            // A sensitive default is not repeated in the message.
+            Err(_) if decl.sensitive => diags.push(
+                Diagnostic::error(
+                    "stack::type_mismatch",
+                    format!("the default of `{name}` is not a {}", decl.var_type.name()),
+                )
+                .with_span(d.span.clone())
+                .with_field(join(&field, "default"))
+                .with_detail(format!("expected a {}", decl.var_type.name())),
+            ),
             Err(why) => diags.push(
                 Diagnostic::error(
                     "stack::type_mismatch",
@@ -349,9 +362,6 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
     }
     if let Some(d) = node.get("description") {
         decl.description = string(d, &join(&field, "description"), diags);
-    }
-    if let Some(s) = node.get("sensitive") {
-        decl.sensitive = boolean(s, &join(&field, "sensitive"), diags);
     }
     decl
 }
@@ -473,7 +483,7 @@ fn decode_lifecycle(node: &Node, field: &str, diags: &mut Diagnostics) -> Lifecy
                             .with_span(item.span.clone())
                             .with_field(itf)
                             .with_detail(
-                                "expected a property path such as `tags` or `triggers.version`",
+                                "expected a property path such as `tags`, `triggers.version`, `hosts[0]` or `metadata.annotations[\"example.io/owner\"]`",
                             ),
                         );
                     } else {

@@ -5,7 +5,7 @@
 use super::expr::{
     evaluate, has_reference, parse_template, RefTarget, Reference, Segment, UnknownScope,
 };
-use super::model::{Mode, ResourceDecl, Stack};
+use super::model::{Mode, OutputDecl, ResourceDecl, Stack};
 use super::yaml::{Node, NodeKind};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics};
 use crate::provider::{Property, Registry, Type};
@@ -24,12 +24,84 @@ pub fn validate(stack: &Stack, registry: &Registry) -> Diagnostics {
     }
     for (name, out) in &stack.outputs {
         v.references(&out.value, &format!("outputs.{name}"), None, true);
+        if !out.sensitive && secret_node(stack, registry, &out.value, &mut Vec::new()) {
+            v.diags.push(unmarked_sensitive_output(name, out));
+        }
     }
     v.diags
 }
 
 /// Longest resource, variable or output name: names become state keys and addresses.
 pub const MAX_NAME_LEN: usize = 128;
+
+/// An output whose value is made from a secret but is not declared `sensitive: true`.
+pub fn unmarked_sensitive_output(name: &str, out: &OutputDecl) -> Diagnostic {
+    Diagnostic::error(
+        "stack::sensitive_output",
+        format!("output `{name}` is made from a sensitive value but is not marked sensitive"),
+    )
+    .with_span(out.value.span.clone())
+    .with_field(format!("outputs.{name}"))
+    .with_detail("its value derives from a sensitive variable or a secret property, which would be shown and stored in the clear")
+    .with_help(format!(
+        "declare it `{name}: {{value: ..., sensitive: true}}`, or output something that is not secret"
+    ))
+}
+
+/// True when a node's value is made from a secret: a sensitive variable, a property the
+/// schema declares sensitive, or a property that is itself made from one. `seen` guards
+/// against reference cycles (reported elsewhere).
+fn secret_node(stack: &Stack, registry: &Registry, node: &Node, seen: &mut Vec<String>) -> bool {
+    let (refs, _) = super::expr::references(node);
+    refs.iter()
+        .any(|r| secret_reference(stack, registry, r, seen))
+}
+
+fn secret_reference(
+    stack: &Stack,
+    registry: &Registry,
+    r: &Reference,
+    seen: &mut Vec<String>,
+) -> bool {
+    let name = match &r.target {
+        RefTarget::Variable(v) => return stack.variables.get(v).is_some_and(|d| d.sensitive),
+        RefTarget::Resource(name) => name,
+    };
+    let Some(decl) = stack.resources.get(name) else {
+        return false;
+    };
+    let Some(PathStep::Key(first)) = r.path.first() else {
+        return false;
+    };
+    let schema_secret = registry
+        .schema(&decl.type_name)
+        .and_then(|s| s.property(first))
+        .is_some_and(|p| p.sensitive);
+    if schema_secret {
+        return true;
+    }
+    let key = format!("{name}.{}", crate::value::path_to_string(&r.path));
+    if seen.contains(&key) {
+        return false;
+    }
+    seen.push(key);
+    // The deepest property node the path reaches: a reference into it reads its value.
+    let mut node = &decl.properties;
+    for step in &r.path {
+        let next = match step {
+            PathStep::Key(k) => node.get(k),
+            PathStep::Index(i) => node.as_seq().and_then(|items| items.get(*i)),
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    if std::ptr::eq(node, &decl.properties) {
+        return false;
+    }
+    secret_node(stack, registry, node, seen)
+}
 
 /// Names use letters, digits, `_` and `-`, starting with a letter, at most
 /// [`MAX_NAME_LEN`] characters.

@@ -135,8 +135,22 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
         match given.remove(name) {
             Some((value, source)) => match convert(value, decl.var_type) {
                 Ok(v) => {
-                    values.insert(name.clone(), v);
+                    values.insert(name.clone(), mark(v, decl.sensitive));
                 }
+                // The message of a sensitive variable says what was expected, never what
+                // was given.
+                Err(_) if decl.sensitive => diags.push(
+                    Diagnostic::error(
+                        "stack::type_mismatch",
+                        format!("variable `{name}` given by {} is not a {}", source.describe(name), decl.var_type.name()),
+                    )
+                    .with_span(decl.span.clone())
+                    .with_field(field)
+                    .with_detail(format!(
+                        "expected a {}; the value given is not shown because `{name}` is sensitive",
+                        decl.var_type.name()
+                    )),
+                ),
                 Err(why) => diags.push(
                     Diagnostic::error(
                         "stack::type_mismatch",
@@ -149,7 +163,7 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
             },
             None => match &decl.default {
                 Some(default) => {
-                    values.insert(name.clone(), default.clone());
+                    values.insert(name.clone(), mark(default.clone(), decl.sensitive));
                 }
                 None => diags.push(
                     Diagnostic::error("stack::missing_variable", format!("variable `{name}` has no value"))
@@ -170,6 +184,15 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
         Err(diags)
     } else {
         Ok(values)
+    }
+}
+
+/// A sensitive variable's value is marked secret, and so is everything made from it.
+fn mark(value: Value, sensitive: bool) -> Value {
+    if sensitive {
+        Value::sensitive(value)
+    } else {
+        value
     }
 }
 
@@ -357,6 +380,22 @@ mod tests {
         );
         assert!(err.iter().any(|d| d.summary.contains("novalue")));
         assert!(err.iter().any(|d| d.code == "stack::missing_variable"));
+    }
+
+    #[test]
+    fn sensitive_values_are_marked_and_never_echoed() {
+        let text =
+            "stack: t\nvariables:\n  pin: {type: number, sensitive: true}\n  n: {type: number}\n";
+        let (stack, d) = load_str(Path::new("t.yaml"), text, &test_registry());
+        let stack = stack.unwrap_or_else(|| panic!("{d}"));
+        let given = |v: &str| inputs(&[&format!("pin={v}"), "n=1"]);
+        let values = resolve(&stack, &given("1234")).unwrap();
+        assert_eq!(values["pin"], Value::sensitive(Value::Int(1234)));
+        assert_eq!(values["n"], Value::Int(1));
+        let err = resolve(&stack, &given("canary-pin-text")).unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("stack::type_mismatch"), "{text}");
+        assert!(!text.contains("canary-pin-text"), "{text}");
     }
 
     #[test]

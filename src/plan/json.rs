@@ -1,12 +1,12 @@
 //! The machine-readable plan printed by `plan --json` (schema in docs/json-plan.md).
-//! Sensitive values print as "(sensitive)"; unknown values as null, listed in
-//! `after_unknown`.
+//! Secret values print as "(sensitive)", their paths listed in `sensitive_paths`; unknown
+//! values as null, listed in `after_unknown`.
 
 use serde_json::{json, Value as Json};
 
 use super::{Plan, PlannedChange};
-use crate::state::is_digest;
-use crate::value::Value;
+use crate::state::redact;
+use crate::value::{PropertyPath, Value, SENSITIVE_TEXT};
 
 pub const JSON_PLAN_VERSION: u32 = 1;
 
@@ -21,9 +21,9 @@ pub fn plan_json(plan: &Plan) -> Json {
         "destroy": plan.destroy,
         "has_changes": plan.has_changes(),
         "summary": summary,
-        "changes": plan.changes.iter().map(change_json).collect::<Vec<_>>(),
+        "changes": plan.changes.iter().map(|c| change_json(c, &plan.lineage)).collect::<Vec<_>>(),
         "outputs": plan.outputs.iter().map(|(k, o)| (k.clone(), json!({
-            "value": if o.sensitive { json!("(sensitive)") } else { known(&o.value) },
+            "value": if o.sensitive { json!(SENSITIVE_TEXT) } else { o.value.to_masked_json() },
             "sensitive": o.sensitive,
             "known": !o.value.contains_unknown(),
         }))).collect::<serde_json::Map<_, _>>(),
@@ -31,7 +31,22 @@ pub fn plan_json(plan: &Plan) -> Json {
     })
 }
 
-fn change_json(c: &PlannedChange) -> Json {
+/// One change; `key` (the state's lineage) keys the digests secrets are compared by.
+fn change_json(c: &PlannedChange, key: &str) -> Json {
+    let before = c.prior.as_ref().map(|p| redact(&p.properties, key));
+    let after = match &before {
+        Some(b) => redact(&c.properties.clone().marked_like(b), key),
+        None => redact(&c.properties, key),
+    };
+    let sensitive: Vec<String> = before
+        .iter()
+        .flat_map(Value::sensitive_paths)
+        .chain(after.sensitive_paths())
+        .map(|p| p.to_string())
+        .chain(c.sensitive_paths.iter().cloned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut unknown = Vec::new();
     unknown_paths("", &c.properties, &mut unknown);
     let mut unknown_attrs = Vec::new();
@@ -48,47 +63,33 @@ fn change_json(c: &PlannedChange) -> Json {
         "dependencies": c.dependencies,
         "before": c.prior.as_ref().map(|p| json!({
             "id": p.id,
-            "properties": masked(&p.properties, &c.sensitive_paths, ""),
+            "properties": masked(before.as_ref().unwrap_or(&p.properties), &sensitive),
             "attributes": known(&p.attributes),
         })),
         "after": {
-            "properties": masked(&c.properties, &c.sensitive_paths, ""),
+            "properties": masked(&after, &sensitive),
             "attributes": known(&c.planned_attributes),
         },
         "after_unknown": unknown.into_iter().chain(unknown_attrs).collect::<Vec<_>>(),
-        "sensitive_paths": c.sensitive_paths,
+        "sensitive_paths": sensitive,
         "details": c.details,
     })
 }
 
 fn known(v: &Value) -> Json {
-    match v {
-        Value::Unknown => Json::Null,
-        Value::List(l) => Json::Array(l.iter().map(known).collect()),
-        Value::Map(m) => Json::Object(m.iter().map(|(k, v)| (k.clone(), known(v))).collect()),
-        other => other.to_json(),
-    }
+    v.to_masked_json()
 }
 
-fn masked(v: &Value, sensitive: &[String], path: &str) -> Json {
-    if sensitive.iter().any(|s| s == path) || is_digest(v) {
-        return json!("(sensitive)");
+/// Properties with every secret (a marked leaf, or anything under a secret path) as
+/// "(sensitive)".
+fn masked(v: &Value, sensitive: &[String]) -> Json {
+    let mut v = v.clone();
+    for path in sensitive.iter().filter_map(|p| PropertyPath::parse(p)) {
+        if let Some(leaf) = path.lookup_mut(&mut v) {
+            *leaf = Value::sensitive(std::mem::take(leaf));
+        }
     }
-    match v {
-        Value::Map(m) => Json::Object(
-            m.iter()
-                .map(|(k, v)| {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    (k.clone(), masked(v, sensitive, &p))
-                })
-                .collect(),
-        ),
-        other => known(other),
-    }
+    v.to_masked_json()
 }
 
 fn unknown_paths(path: &str, v: &Value, out: &mut Vec<String>) {

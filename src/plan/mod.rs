@@ -75,9 +75,11 @@ pub struct PlannedChange {
     pub provider: String,
     pub mode: Mode,
     pub action: Action,
-    /// The resource as refreshed before planning (none for a create).
+    /// The resource as refreshed before planning, as state would keep it (none for a
+    /// create).
     pub prior: Option<ResourceState>,
-    /// Desired properties, sensitive values as digests, `Unknown` where not known yet.
+    /// Desired properties: real values, secrets marked `Value::Sensitive` (a saved plan
+    /// is a secret), `Unknown` where not known yet.
     pub properties: Value,
     /// Attributes after apply, `Unknown` where not known yet.
     pub planned_attributes: Value,
@@ -89,6 +91,7 @@ pub struct PlannedChange {
     pub reason: Option<String>,
     /// Addresses this resource depends on (in the stack, or as stored for deletions).
     pub dependencies: Vec<String>,
+    /// Paths of the secret leaves, derived from the marks; for display.
     pub sensitive_paths: Vec<String>,
     /// Provider-specific lines shown under the change (a Helm manifest diff).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

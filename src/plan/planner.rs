@@ -2,15 +2,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::diff::{keep_ignored, resource_value};
+use super::diff::{keep_ignored, keep_ignored_live, resource_value};
 use super::ownership::{check_create_before_destroy, Claims};
 use super::refresh::{provider_diag, Refreshed};
 use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
-use crate::config::expr::{evaluate, references, RefTarget, Scope};
+use crate::config::expr::{evaluate, Scope};
 use crate::config::{Mode, ResourceDecl, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::DependencyGraph;
-use crate::provider::{unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot};
+use crate::provider::{
+    mark_secrets, unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot,
+};
 use crate::state::{redact, ResourceState, StateMeta};
 use crate::value::Value;
 
@@ -45,10 +47,12 @@ impl Scope for Values<'_> {
     }
 }
 
-/// Properties of a declared resource, evaluated, with schema defaults filled in.
+/// Properties of a declared resource, evaluated, with schema defaults filled in and every
+/// secret marked (by the stack's sensitive variables, the schema, or the provider).
 pub fn desired_properties(
     decl: &ResourceDecl,
     schema: &ResourceSchema,
+    provider: &dyn crate::provider::Provider,
     scope: &dyn Scope,
 ) -> Result<Value, Diagnostic> {
     let mut value = evaluate(
@@ -68,33 +72,16 @@ pub fn desired_properties(
             }
         }
     }
-    Ok(value)
+    Ok(mark_secrets(provider, schema, value))
 }
 
-/// Property paths that hold secrets: declared sensitive by the schema, or computed from a
-/// sensitive variable.
-pub fn sensitive_paths(decl: &ResourceDecl, schema: &ResourceSchema, stack: &Stack) -> Vec<String> {
-    let mut out: BTreeSet<String> = schema
-        .properties
+/// The secret paths of a value, as listed in plans and state.
+pub fn secret_paths(value: &Value) -> Vec<String> {
+    value
+        .sensitive_paths()
         .iter()
-        .filter(|p| p.sensitive)
-        .map(|p| p.name.to_string())
-        .collect();
-    if let crate::config::NodeKind::Map(entries) = &decl.properties.kind {
-        for (key, node) in entries {
-            let (refs, _) = references(node);
-            let secret = refs.iter().any(|r| match &r.target {
-                RefTarget::Variable(v) => stack.variables.get(v).is_some_and(|d| d.sensitive),
-                RefTarget::Resource(_) => false,
-            });
-            if let crate::config::NodeKind::String(k) = &key.kind {
-                if secret {
-                    out.insert(k.clone());
-                }
-            }
-        }
-    }
-    out.into_iter().collect()
+        .map(ToString::to_string)
+        .collect()
 }
 
 /// Plans a stack against refreshed state.
@@ -261,6 +248,9 @@ pub fn plan_outputs(
     let mut out = BTreeMap::new();
     for (name, o) in &stack.outputs {
         match evaluate(&o.value, values, &format!("outputs.{name}")) {
+            Ok(v) if v.contains_sensitive() && !o.sensitive => {
+                diags.push(crate::config::validate::unmarked_sensitive_output(name, o))
+            }
             Ok(v) => {
                 out.insert(
                     name.clone(),
@@ -292,27 +282,28 @@ async fn plan_resource(
     let provider = registry
         .provider_for(&decl.type_name)
         .expect("validated type");
-    let sensitive = sensitive_paths(decl, schema, stack);
-    let mut desired = desired_properties(decl, schema, values)?;
+    let key = meta.lineage.as_str();
+    let mut desired = desired_properties(decl, schema, provider.as_ref(), values)?;
     let mut change = PlannedChange {
         address: decl.name.clone(),
         type_name: decl.type_name.clone(),
         provider: provider.name().to_string(),
         mode: decl.mode,
         action: Action::NoOp,
-        prior: prior.cloned(),
+        // As state keeps it: a saved plan holds no secret read back from a live object.
+        prior: prior.map(|p| crate::state::redacted(p, key)),
         properties: Value::Null,
         planned_attributes: Value::Null,
         changed: Vec::new(),
         requires_replace: Vec::new(),
         reason: None,
         dependencies: graph.dependencies(&decl.name),
-        sensitive_paths: sensitive.clone(),
+        sensitive_paths: secret_paths(&desired),
         details: Vec::new(),
     };
 
     if decl.mode == Mode::Data {
-        change.properties = redact(&desired, &sensitive);
+        change.properties = desired.clone();
         // Deferred only when it cannot be read now on purpose: inputs known only after
         // apply, or an offline plan. A read that fails is an error: a plan that looks
         // healthy must be one.
@@ -335,8 +326,9 @@ async fn plan_resource(
                 (n.0)(&format!("{}: {m}", decl.name));
             }
         };
+        let unmarked = desired.unmarked();
         let attrs = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
-            .run(|| provider.read_data(&ctx, &decl.type_name, &desired))
+            .run(|| provider.read_data(&ctx, &decl.type_name, &unmarked))
             .await
             .map_err(|e| {
                 let mut d = provider_diag("plan::read_failed", "read data source", &decl.name, e);
@@ -347,8 +339,9 @@ async fn plan_resource(
                 });
                 d
             })?;
-        let same =
-            prior.is_some_and(|p| p.attributes == attrs && p.properties == change.properties);
+        let same = prior.is_some_and(|p| {
+            p.attributes == attrs && redact(&p.properties, key) == redact(&desired, key)
+        });
         change.action = if same { Action::NoOp } else { Action::Read };
         change.planned_attributes = attrs;
         return Ok(change);
@@ -356,29 +349,34 @@ async fn plan_resource(
 
     let Some(prior) = prior else {
         change.action = Action::Create;
-        change.properties = redact(&desired, &sensitive);
         change.planned_attributes = unknown_attributes(schema);
         change.changed = desired
             .as_map()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         change.details = details(provider.as_ref(), decl, &Snapshot::default(), &desired).await;
+        change.properties = desired;
         return Ok(change);
     };
 
-    keep_ignored(
-        &mut desired,
-        &prior.properties,
-        &decl.lifecycle.ignore_changes,
-    );
-    let clear = desired.clone();
-    let desired = redact(&desired, &sensitive);
+    // Ignored paths keep what is live: the value read back (secrets included, in memory
+    // only) where the provider could read it.
+    let ignore = &decl.lifecycle.ignore_changes;
+    keep_ignored_live(&mut desired, &prior.properties, ignore);
+    // Compared as state keeps them: a secret is equal when its digest is, and a path
+    // state keeps only as a digest is compared by digest.
+    let prior_stored = redact(&prior.properties, key);
+    let recorded = provider.recorded(&decl.type_name, &desired.unmarked());
+    let recorded = mark_secrets(provider.as_ref(), schema, recorded).marked_like(&desired);
+    let mut compared = redact(&recorded.marked_like(&prior_stored), key);
+    keep_ignored(&mut compared, &prior_stored, ignore);
     let prior_snapshot = Snapshot {
         id: prior.id.clone(),
-        properties: prior.properties.clone(),
+        properties: prior_stored,
         attributes: prior.attributes.clone(),
     };
-    let diff = provider.diff(schema, &prior_snapshot, &desired);
+    let diff = provider.diff(schema, &prior_snapshot, &compared);
+    change.sensitive_paths = secret_paths(&desired);
     change.properties = desired;
     change.changed = diff.changed.clone();
     change.requires_replace = diff.requires_replace.clone();
@@ -403,8 +401,8 @@ async fn plan_resource(
             return Err(prevent_destroy_error(decl, "replace"));
         }
         if change.action == Action::CreateThenDelete {
-            let old = provider.identity(&decl.type_name, &prior_snapshot.properties);
-            let new = provider.identity(&decl.type_name, &clear);
+            let old = provider.identity(&decl.type_name, &prior.properties.unmarked());
+            let new = provider.identity(&decl.type_name, &change.properties.unmarked());
             if let (Some(old), Some(new)) = (old, new) {
                 check_create_before_destroy(&decl.name, &old, &new)
                     .map_err(|d| d.with_span(decl.span.clone()))?;
@@ -414,7 +412,8 @@ async fn plan_resource(
         change.action = Action::Update;
     }
     if change.action != Action::NoOp {
-        change.details = details(provider.as_ref(), decl, &prior_snapshot, &clear).await;
+        change.details =
+            details(provider.as_ref(), decl, &prior_snapshot, &change.properties).await;
     }
     Ok(change)
 }
@@ -427,13 +426,44 @@ async fn details(
     prior: &Snapshot,
     desired: &Value,
 ) -> Vec<String> {
-    match provider.plan_details(&decl.type_name, prior, desired).await {
+    let lines = match provider
+        .plan_details(&decl.type_name, prior, &desired.unmarked())
+        .await
+    {
         Ok(lines) => lines,
         Err(e) => vec![format!(
             "(the rendered objects could not be compared: {})",
             e.message
         )],
+    };
+    scrub_secrets(lines, desired)
+}
+
+/// The provider renders real values: any secret of `marked` that still shows in its lines
+/// (a sensitive variable placed in a chart's values) is hidden.
+fn scrub_secrets(lines: Vec<String>, marked: &Value) -> Vec<String> {
+    lines.iter().map(|l| scrub_text(l, marked)).collect()
+}
+
+/// `text` with every secret of `marked` replaced by `(sensitive)`: for what providers
+/// write from real values (rendered manifests, error messages).
+pub fn scrub_text(text: &str, marked: &Value) -> String {
+    let mut secrets: Vec<String> = marked
+        .sensitive_paths()
+        .iter()
+        .filter_map(|p| p.lookup(marked))
+        .filter_map(Value::to_interpolated)
+        .filter(|s| !s.is_empty())
+        .collect();
+    // Longest first, so a secret containing another is hidden whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut out = text.to_string();
+    for s in &secrets {
+        if out.contains(s.as_str()) {
+            out = out.replace(s.as_str(), crate::value::SENSITIVE_TEXT);
+        }
     }
+    out
 }
 
 /// Records the objects a planned resource manages; a second owner is an error.
@@ -447,7 +477,7 @@ fn claim(
         let provider = registry
             .provider_for(&decl.type_name)
             .expect("validated type");
-        if let Some(identity) = provider.identity(&decl.type_name, &change.properties) {
+        if let Some(identity) = provider.identity(&decl.type_name, &change.properties.unmarked()) {
             claims.claim(decl, &identity)?;
         }
     }
@@ -500,13 +530,13 @@ fn plan_deletions(
                 continue;
             }
         }
+        let prior = crate::state::redacted(prior, &refreshed.lineage);
         out.push(PlannedChange {
             address: address.clone(),
             type_name: prior.type_name.clone(),
             provider: prior.provider.clone(),
             mode: prior.mode,
             action: Action::Delete,
-            prior: Some(prior.clone()),
             properties: Value::Null,
             planned_attributes: Value::Null,
             changed: Vec::new(),
@@ -515,7 +545,29 @@ fn plan_deletions(
             dependencies: prior.dependencies.clone(),
             sensitive_paths: prior.sensitive_paths.clone(),
             details: Vec::new(),
+            prior: Some(prior),
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_text_never_shows_a_secret() {
+        let mut marked = Value::map();
+        marked.set_path("password", Value::sensitive("hunter2-long".into()));
+        marked.set_path("part", Value::sensitive("hunter2".into()));
+        marked.set_path("user", "app".into());
+        assert_eq!(
+            scrub_text("login app:hunter2-long failed; hint hunter2", &marked),
+            "login app:(sensitive) failed; hint (sensitive)"
+        );
+        assert_eq!(
+            scrub_secrets(vec!["  PASSWORD: hunter2".into()], &marked),
+            ["  PASSWORD: (sensitive)"]
+        );
+    }
 }

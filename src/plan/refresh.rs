@@ -4,21 +4,24 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use super::diff::{field_changes, is_ignored, FieldChange};
+use super::diff::{field_changes, keep_ignored, FieldChange};
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::provider::{OpContext, ProgressFn, Registry, Snapshot};
+use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, ProgressFn, Registry, Snapshot};
 use crate::retry::{Call, Retry};
-use crate::state::{redact, ResourceState};
+use crate::state::{redact, upgrade_legacy_digests, ResourceState};
 
 /// State as read back from the providers: resources gone outside trustplane are absent.
 #[derive(Debug, Clone, Default)]
 pub struct Refreshed {
-    /// Every resource of the stored state, with live properties and attributes.
+    /// Every resource of the stored state, with live properties and attributes. Secrets
+    /// read back are held in the clear, marked (memory only: stores redact them).
     pub resources: BTreeMap<String, ResourceState>,
     /// Addresses that no longer exist.
     pub gone: Vec<String>,
+    /// The state's lineage, which keys the digests secrets are compared by.
+    pub lineage: String,
 }
 
 pub struct RefreshParams<'a> {
@@ -47,6 +50,7 @@ pub async fn refresh(
         let entries = entries.clone();
         let results = results.clone();
         let provider = params.registry.provider_for(&entries[i].type_name).cloned();
+        let schema = params.registry.schema(&entries[i].type_name).cloned();
         let ctx = OpContext::new(&entries[i].address, params.stack, params.lineage);
         let progress = params.progress.clone();
         async move {
@@ -77,11 +81,29 @@ pub async fn refresh(
                 .run(|| provider.read(&ctx, &stored.type_name, &prior))
                 .await
                 .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
-            let refreshed = live.map(|snap| ResourceState {
-                id: snap.id,
-                properties: redact(&snap.properties, &stored.sensitive_paths),
-                attributes: snap.attributes,
-                ..stored.clone()
+            let refreshed = live.map(|snap| {
+                // Secret where the provider says so, or where state kept a digest.
+                let stored_properties = upgrade_legacy_digests(stored.properties.clone());
+                let properties = upgrade_legacy_digests(
+                    match &schema {
+                        Some(schema) => mark_secrets(provider.as_ref(), schema, snap.properties),
+                        None => snap.properties,
+                    }
+                    .marked_like(&stored_properties),
+                );
+                let attributes = mark_secret_attributes(
+                    provider.as_ref(),
+                    &stored.type_name,
+                    &properties,
+                    snap.attributes,
+                )
+                .marked_like(&stored.attributes);
+                ResourceState {
+                    id: snap.id,
+                    properties,
+                    attributes,
+                    ..stored.clone()
+                }
             });
             results.lock().unwrap()[i] = Some(refreshed);
             Ok(())
@@ -98,7 +120,10 @@ pub async fn refresh(
     if diags.has_errors() {
         return Err(diags);
     }
-    let mut out = Refreshed::default();
+    let mut out = Refreshed {
+        lineage: params.lineage.to_string(),
+        ..Refreshed::default()
+    };
     let results = std::mem::take(&mut *results.lock().unwrap());
     for (stored, result) in entries.iter().zip(results) {
         match result.flatten() {
@@ -149,8 +174,8 @@ fn serialize_changes<S: serde::Serializer>(
     for c in changes {
         seq.serialize_element(&serde_json::json!({
             "path": c.path,
-            "stored": c.before.as_ref().map(|v| v.to_json()),
-            "live": c.after.as_ref().map(|v| v.to_json()),
+            "stored": c.before.as_ref().map(|v| v.to_masked_json()),
+            "live": c.after.as_ref().map(|v| v.to_masked_json()),
         }))?;
     }
     seq.end()
@@ -180,17 +205,21 @@ pub fn drift(
                 changes: Vec::new(),
             }),
             Some(after) => {
-                let mut changes: Vec<FieldChange> =
-                    field_changes(&before.properties, &after.properties)
-                        .into_iter()
-                        .filter(|c| !is_ignored(&c.path, ignore))
-                        .collect();
+                // Compared as state keeps them: secrets by digest, ignored paths as stored.
+                let key = refreshed.lineage.as_str();
+                let before_stored = redact(&upgrade_legacy_digests(before.properties.clone()), key);
+                let mut after_stored = redact(&after.properties, key);
+                keep_ignored(&mut after_stored, &before_stored, ignore);
+                let mut changes = field_changes(&before_stored, &after_stored);
                 if changes.is_empty() {
                     // Computed attributes (versions, digests) follow the properties:
                     // shown as detail of real drift, never drift on their own.
                     continue;
                 }
-                for mut c in field_changes(&before.attributes, &after.attributes) {
+                for mut c in field_changes(
+                    &redact(&before.attributes, key),
+                    &redact(&after.attributes, key),
+                ) {
                     c.path = format!("(computed) {}", c.path);
                     changes.push(c);
                 }

@@ -8,8 +8,8 @@ use similar::{ChangeTag, TextDiff};
 use super::diff::{field_changes, FieldChange};
 use super::refresh::Drift;
 use super::{Action, Plan, PlannedChange};
-use crate::state::is_digest;
-use crate::value::Value;
+use crate::state::redact;
+use crate::value::{Value, SENSITIVE_TEXT};
 
 /// Terminal colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -49,19 +49,13 @@ impl Style {
     }
 }
 
-/// How a value prints: secrets as `(sensitive)`.
+/// How a value prints: secrets (marked, or under a secret path) as `(sensitive)`.
 fn show(v: &Value, sensitive: bool) -> String {
-    if sensitive || is_digest(v) {
-        "(sensitive)".into()
+    if sensitive {
+        SENSITIVE_TEXT.into()
     } else {
         v.render()
     }
-}
-
-fn is_sensitive(path: &str, sensitive_paths: &[String]) -> bool {
-    sensitive_paths
-        .iter()
-        .any(|s| path == s || path.starts_with(&format!("{s}.")))
 }
 
 pub fn render_plan(plan: &Plan, style: Style) -> String {
@@ -76,7 +70,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     } else {
         out.push_str("trustplane will perform these actions:\n\n");
         for c in visible {
-            render_change(&mut out, c, style);
+            render_change(&mut out, c, &plan.lineage, style);
             out.push('\n');
         }
         out.push_str(&style.bold(&plan.summary().line()));
@@ -99,7 +93,9 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
     out
 }
 
-fn render_change(out: &mut String, c: &PlannedChange, style: Style) {
+/// One change. Values are compared as state keeps them (secrets as digests keyed by
+/// `key`, the state's lineage), so an unchanged secret shows no line.
+fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     let what = match c.action {
         Action::Create => "will be created".to_string(),
         Action::Read => "will be read during apply".to_string(),
@@ -120,15 +116,20 @@ fn render_change(out: &mut String, c: &PlannedChange, style: Style) {
         let _ = writeln!(out, "      # {reason}");
     }
     let empty = Value::map();
-    let before = c.prior.as_ref().map(|p| &p.properties).unwrap_or(&empty);
+    let before = c
+        .prior
+        .as_ref()
+        .map(|p| redact(&p.properties, key))
+        .unwrap_or_else(Value::map);
+    let after = redact(&c.properties.clone().marked_like(&before), key);
     let changes: Vec<FieldChange> = match c.action {
-        Action::Delete => field_changes(before, &empty),
-        Action::Create | Action::Read => field_changes(&empty, &c.properties),
-        _ => field_changes(before, &c.properties),
+        Action::Delete => field_changes(&before, &empty),
+        Action::Create | Action::Read => field_changes(&empty, &after),
+        _ => field_changes(&before, &after),
     };
     let width = changes.iter().map(|f| f.path.len()).max().unwrap_or(0);
     for f in &changes {
-        let secret = is_sensitive(&f.path, &c.sensitive_paths);
+        let secret = super::diff::lies_under(&f.path, &c.sensitive_paths);
         let forces = c
             .requires_replace
             .iter()
@@ -323,7 +324,7 @@ mod tests {
             r#"{"content":"a\nB\nc\n"}"#,
         );
         let mut out = String::new();
-        render_change(&mut out, &c, Style { color: false });
+        render_change(&mut out, &c, "k", Style { color: false });
         assert!(out.contains("- b"), "{out}");
         assert!(out.contains("+ B"), "{out}");
         assert!(out.contains("    a"), "{out}");
@@ -337,7 +338,7 @@ mod tests {
             r#"{"path":"b","token":"new"}"#,
         );
         let mut out = String::new();
-        render_change(&mut out, &c, Style { color: false });
+        render_change(&mut out, &c, "k", Style { color: false });
         assert!(
             out.contains(r#"path  = "a" -> "b"  # forces replacement"#),
             "{out}"

@@ -15,7 +15,7 @@ use super::{
     Snapshot, Type,
 };
 use crate::diag::Diagnostic;
-use crate::value::{Map, Value};
+use crate::value::{Map, PropertyPath, Value};
 
 #[derive(Debug, Default)]
 pub struct CoreProvider;
@@ -179,6 +179,15 @@ impl Provider for CoreProvider {
                 managed: true,
             },
         ]
+    }
+
+    /// A file's digest is as secret as its content: kept only as a keyed digest.
+    fn secret_attributes(&self, type_name: &str, properties: &Value) -> Vec<PropertyPath> {
+        if type_name == FILE && properties.get("content").is_some_and(Value::is_sensitive) {
+            vec![PropertyPath::root().key("sha256")]
+        } else {
+            Vec::new()
+        }
     }
 
     fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {

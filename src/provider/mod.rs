@@ -15,7 +15,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::diag::Diagnostic;
-use crate::value::{Map, Value};
+use crate::value::{Map, PropertyPath, Value};
 pub use limits::Limits;
 pub use schema::{Attribute, Property, ResourceSchema, Type};
 
@@ -264,6 +264,26 @@ pub trait Provider: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// The properties as a snapshot would record them, for comparing with state (a
+    /// manifest file's objects read in). May read local files; no network. Defaults to
+    /// the properties as given.
+    fn recorded(&self, _type_name: &str, desired: &Value) -> Value {
+        desired.clone()
+    }
+
+    /// Paths of properties that hold secrets whatever the stack says (a Kubernetes
+    /// Secret's `data`), beyond the schema's `sensitive` properties. The engine marks them
+    /// secret: never stored or printed in the clear.
+    fn secret_paths(&self, _type_name: &str, _properties: &Value) -> Vec<PropertyPath> {
+        Vec::new()
+    }
+
+    /// Paths of computed attributes that are secrets because of what they are made from
+    /// (the digest of a file whose content is secret). `properties` carry the marks.
+    fn secret_attributes(&self, _type_name: &str, _properties: &Value) -> Vec<PropertyPath> {
+        Vec::new()
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,
@@ -283,6 +303,36 @@ pub fn shared_objects<'a>(a: &'a str, b: &str) -> Vec<&'a str> {
     a.lines()
         .filter(|l| !l.is_empty() && theirs.contains(l))
         .collect()
+}
+
+/// `properties` with every secret marked: the schema's `sensitive` properties and the
+/// provider's [`Provider::secret_paths`].
+pub fn mark_secrets(
+    provider: &dyn Provider,
+    schema: &ResourceSchema,
+    mut properties: Value,
+) -> Value {
+    for p in schema.properties.iter().filter(|p| p.sensitive) {
+        properties.mark_at(&PropertyPath::root().key(p.name));
+    }
+    for path in provider.secret_paths(schema.type_name, &properties.unmarked()) {
+        properties.mark_at(&path);
+    }
+    properties
+}
+
+/// `attributes` with the provider's [`Provider::secret_attributes`] marked, given the
+/// marked `properties`.
+pub fn mark_secret_attributes(
+    provider: &dyn Provider,
+    type_name: &str,
+    properties: &Value,
+    mut attributes: Value,
+) -> Value {
+    for path in provider.secret_attributes(type_name, properties) {
+        attributes.mark_at(&path);
+    }
+    attributes
 }
 
 /// Value comparison of top-level properties, honouring `force_new`.

@@ -169,19 +169,39 @@ fn move_renames_and_rewrites_dependencies(s: &impl Store) {
 
 fn secrets_are_stored_as_digests(s: &impl Store) {
     let mut r = resource("issuer", &[]);
-    r.properties.set_path("auth.token", Value::from("hunter2"));
-    r.sensitive_paths = vec!["auth.token".to_string()];
+    r.properties
+        .set_path("auth.token", Value::sensitive(Value::from("hunter2")));
     s.put_resource(&r).unwrap();
     let stored = s.resource("issuer").unwrap().unwrap();
-    let token = stored
-        .properties
-        .get("auth")
-        .unwrap()
-        .get_str("token")
-        .unwrap();
-    assert!(token.starts_with("(sensitive) sha256:"), "{token}");
+    let token = stored.properties.get("auth").unwrap().get("token").unwrap();
+    assert!(matches!(token, Value::Redacted(_)), "{token:?}");
+    assert_eq!(stored.sensitive_paths, ["auth.token"]);
     assert!(!serde_json::to_string(&s.snapshot().unwrap())
         .unwrap()
         .contains("hunter2"));
     assert_eq!(stored.properties.get_str("name"), Some("issuer"));
+
+    // Outputs too: a sensitive output, or a secret inside a plain one, becomes digests.
+    let mut outputs = BTreeMap::new();
+    outputs.insert(
+        "token".to_string(),
+        OutputState {
+            sensitive: true,
+            ..output("hunter2")
+        },
+    );
+    outputs.insert(
+        "mixed".to_string(),
+        OutputState {
+            value: Value::sensitive(Value::from("hunter2")),
+            ..output("")
+        },
+    );
+    s.set_outputs(&outputs).unwrap();
+    let stored = s.outputs().unwrap();
+    assert!(matches!(stored["token"].value, Value::Redacted(_)));
+    assert!(matches!(stored["mixed"].value, Value::Redacted(_)));
+    assert!(!serde_json::to_string(&s.snapshot().unwrap())
+        .unwrap()
+        .contains("hunter2"));
 }

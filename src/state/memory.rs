@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
-    StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
+    moved_records, redacted, redacted_outputs, HistoryEntry, OutputState, ResourceState,
+    StateError, StateHistory, StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
 };
 
 /// Transient store.
@@ -79,7 +79,8 @@ impl StateRead for MemoryState {
 
 impl StateWrite for MemoryState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
-        let resource = redacted(resource);
+        let lineage = self.lock().snapshot.meta.lineage.clone();
+        let resource = redacted(resource, &lineage);
         Ok(self.write(|s| {
             s.resources.insert(resource.address.clone(), resource);
         }))
@@ -95,7 +96,9 @@ impl StateWrite for MemoryState {
     }
 
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64> {
-        Ok(self.write(|s| s.outputs = outputs.clone()))
+        let lineage = self.lock().snapshot.meta.lineage.clone();
+        let outputs = redacted_outputs(outputs, &lineage);
+        Ok(self.write(|s| s.outputs = outputs))
     }
 
     fn move_resource(&self, from: &str, to: &str) -> StateResult<u64> {

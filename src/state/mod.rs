@@ -37,14 +37,16 @@ pub struct ResourceState {
     pub provider: String,
     /// The provider's id for the object (an ARN, a path, `namespace/name`).
     pub id: String,
-    /// Properties as applied. Sensitive values are replaced by a digest (see
-    /// [`redact`]), so no secret material is ever stored.
+    /// Properties as applied. Each secret leaf is a `Value::Redacted` digest (see
+    /// [`redact`]), so no secret material is ever stored. In memory, after a refresh, the
+    /// live values read back are held instead, marked `Value::Sensitive`.
     pub properties: Value,
     pub attributes: Value,
     /// Addresses this resource depended on when applied: destroy order after it leaves
     /// the stack.
     pub dependencies: Vec<String>,
-    /// Property paths holding sensitive values (stored as digests).
+    /// Paths of the secret leaves, derived from the marks when stored; for people and
+    /// scripts only (the marks on the values are what counts).
     #[serde(default)]
     pub sensitive_paths: Vec<String>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -117,8 +119,8 @@ pub trait StateRead: Send + Sync {
 /// Every method is durable when it returns (flushed to disk for persistent stores) and
 /// increases the serial by one.
 pub trait StateWrite: StateRead {
-    /// Stores the resource with its `sensitive_paths` redacted (see [`redact`]), whether
-    /// or not the caller already did.
+    /// Stores the resource with every secret leaf redacted (see [`redact`]), whether or
+    /// not the caller already did.
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64>;
     fn remove_resource(&self, address: &str) -> StateResult<u64>;
     /// Replaces all outputs.
@@ -188,40 +190,110 @@ pub fn default_location(root: &Path, stack: &str, workspace: &str) -> PathBuf {
     root.join(stack).join(workspace)
 }
 
-/// Replaces the value at each sensitive path by a digest, so state can tell a change
-/// without holding the secret.
-pub fn redact(properties: &Value, sensitive_paths: &[String]) -> Value {
-    let mut out = properties.clone();
-    for path in sensitive_paths {
-        let steps = crate::value::parse_path(path).unwrap_or_default();
-        if let Some(v) = out.lookup(&steps).cloned() {
-            if !matches!(v, Value::Unknown) && !is_digest(&v) {
-                out.set_path(path, Value::String(digest(&v)));
-            }
-        }
+/// The form state keeps: every secret leaf (`Value::Sensitive`) becomes a
+/// `Value::Redacted` digest keyed by `key` (the state's lineage), everything else is kept,
+/// so the object's structure stays readable and a changed secret still shows as changed.
+pub fn redact(value: &Value, key: &str) -> Value {
+    match value {
+        Value::Sensitive(v) => Value::Redacted(secret_digest(key, v)),
+        Value::List(l) => Value::List(l.iter().map(|v| redact(v, key)).collect()),
+        Value::Map(m) => Value::Map(m.iter().map(|(k, v)| (k.clone(), redact(v, key))).collect()),
+        other => other.clone(),
     }
-    out
 }
 
-/// The record a store keeps for `resource`: the same, with its sensitive paths redacted.
-pub fn redacted(resource: &ResourceState) -> ResourceState {
+/// How earlier versions stored a secret: a string in place of the value.
+const LEGACY_DIGEST_PREFIX: &str = "(sensitive) sha256:";
+
+/// `value` with the secrets earlier versions stored as strings read as digests, so a
+/// state written by them is compared and marked like a current one.
+pub fn upgrade_legacy_digests(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.starts_with(LEGACY_DIGEST_PREFIX) => {
+            Value::Redacted(s[LEGACY_DIGEST_PREFIX.len()..].to_string())
+        }
+        Value::Sensitive(v)
+            if v.as_str()
+                .is_some_and(|s| s.starts_with(LEGACY_DIGEST_PREFIX)) =>
+        {
+            upgrade_legacy_digests(*v)
+        }
+        Value::List(l) => Value::List(l.into_iter().map(upgrade_legacy_digests).collect()),
+        Value::Map(m) => Value::Map(
+            m.into_iter()
+                .map(|(k, v)| (k, upgrade_legacy_digests(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The record a store keeps for `resource`: its secrets as digests keyed by `lineage`.
+pub fn redacted(resource: &ResourceState, lineage: &str) -> ResourceState {
+    let properties = redact(&resource.properties, lineage);
     ResourceState {
-        properties: redact(&resource.properties, &resource.sensitive_paths),
+        sensitive_paths: properties
+            .sensitive_paths()
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        properties,
+        attributes: redact(&resource.attributes, lineage),
         ..resource.clone()
     }
 }
 
-const DIGEST_PREFIX: &str = "(sensitive) sha256:";
-
-/// The digest a sensitive value is stored as.
-pub fn digest(v: &Value) -> String {
-    use sha2::{Digest, Sha256};
-    let json = serde_json::to_vec(v).expect("values serialize");
-    format!("{DIGEST_PREFIX}{}", hex::encode(Sha256::digest(json)))
+/// True when storing `resource` needs redaction (it holds a marked secret).
+pub fn holds_secrets(resource: &ResourceState) -> bool {
+    resource.properties.contains_sensitive() || resource.attributes.contains_sensitive()
 }
 
-pub fn is_digest(v: &Value) -> bool {
-    v.as_str().is_some_and(|s| s.starts_with(DIGEST_PREFIX))
+/// Outputs as stored: a sensitive output's leaves are digests.
+pub fn redacted_outputs(
+    outputs: &BTreeMap<String, OutputState>,
+    lineage: &str,
+) -> BTreeMap<String, OutputState> {
+    outputs
+        .iter()
+        .map(|(k, o)| {
+            let value = if o.sensitive {
+                Value::sensitive(o.value.clone())
+            } else {
+                o.value.clone()
+            };
+            let value = redact(&value, lineage);
+            (k.clone(), OutputState { value, ..o.clone() })
+        })
+        .collect()
+}
+
+/// HMAC-SHA256 of the value's JSON, keyed by the state lineage: equal secrets give equal
+/// digests within one state (so change detection works) and different ones across states
+/// (so a digest cannot be looked up in a table made for another state).
+pub fn secret_digest(key: &str, v: &Value) -> String {
+    let json = serde_json::to_vec(&v.unmarked()).expect("values serialize");
+    hex::encode(hmac_sha256(key.as_bytes(), &json))
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| k.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
 }
 
 #[cfg(test)]
@@ -229,19 +301,50 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redaction_replaces_secrets_with_stable_digests() {
+    fn redaction_keeps_structure_and_replaces_secret_leaves_with_keyed_digests() {
         let mut props = Value::map();
-        props.set_path("auth.token", Value::from("hunter2"));
+        props.set_path("auth", Value::sensitive(Value::from("hunter2")));
         props.set_path("name", Value::from("x"));
-        let paths = vec!["auth.token".to_string()];
-        let a = redact(&props, &paths);
-        let b = redact(&props, &paths);
-        assert_eq!(a, b);
-        let stored = a.get("auth").unwrap().get_str("token").unwrap();
-        assert!(stored.starts_with("(sensitive) sha256:"));
+        let a = redact(&props, "lineage-1");
+        assert_eq!(a, redact(&props, "lineage-1"), "stable within a state");
+        assert_ne!(a, redact(&props, "lineage-2"), "keyed per state");
+        assert!(matches!(a.get("auth"), Some(Value::Redacted(_))));
         assert!(!serde_json::to_string(&a).unwrap().contains("hunter2"));
         assert_eq!(a.get_str("name"), Some("x"));
-        // Redacting twice keeps the digest, it does not digest the digest.
-        assert_eq!(redact(&a, &paths), a);
+        // Redacting a stored form changes nothing.
+        assert_eq!(redact(&a, "lineage-1"), a);
+        // A different secret gives a different digest.
+        let mut other = props.clone();
+        other.set_path("auth", Value::sensitive(Value::from("hunter3")));
+        assert_ne!(redact(&other, "lineage-1"), a);
+    }
+
+    #[test]
+    fn digests_of_earlier_versions_read_as_digests() {
+        let old: Value = serde_json::from_str(
+            r#"{"set_sensitive": "(sensitive) sha256:abc", "name": "web", "l": ["x"]}"#,
+        )
+        .unwrap();
+        let v = upgrade_legacy_digests(old);
+        assert_eq!(v.get("set_sensitive"), Some(&Value::Redacted("abc".into())));
+        assert_eq!(v.get_str("name"), Some("web"));
+        let live = Value::from("(sensitive) sha256:abc").marked_like(&Value::Redacted("x".into()));
+        assert_eq!(upgrade_legacy_digests(live), Value::Redacted("abc".into()));
+    }
+
+    #[test]
+    fn hmac_matches_the_rfc_4231_vectors() {
+        assert_eq!(
+            hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                b"Test Using Larger Than Block-Size Key - Hash Key First"
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
     }
 }

@@ -28,8 +28,9 @@ use serde::Serialize;
 
 use super::check::{consistency, CheckReport, StateExport, EXPORT_FORMAT, EXPORT_VERSION};
 use super::{
-    moved_records, redacted, HistoryEntry, OutputState, ResourceState, StateError, StateHistory,
-    StateMeta, StateRead, StateResult, StateSnapshot, StateWrite,
+    holds_secrets, moved_records, redacted, redacted_outputs, HistoryEntry, OutputState,
+    ResourceState, StateError, StateHistory, StateMeta, StateRead, StateResult, StateSnapshot,
+    StateWrite,
 };
 
 const STATE_TREE: &str = "state";
@@ -417,7 +418,10 @@ impl SledState {
         let mut state = sled::Batch::default();
         state.insert(META_KEY, self.encode(&export.meta)?);
         for r in export.resources.values() {
-            state.insert(resource_key(&r.address), self.encode(&redacted(r))?);
+            state.insert(
+                resource_key(&r.address),
+                self.encode(&redacted(r, &export.meta.lineage))?,
+            );
         }
         for (name, o) in &export.outputs {
             state.insert(output_key(name), self.encode(o)?);
@@ -638,7 +642,12 @@ impl StateRead for SledState {
 
 impl StateWrite for SledState {
     fn put_resource(&self, resource: &ResourceState) -> StateResult<u64> {
-        let bytes = self.encode(&redacted(resource))?;
+        // Secrets are stored as digests, whether or not the caller already did it.
+        let bytes = if holds_secrets(resource) {
+            self.encode(&redacted(resource, &self.meta()?.lineage))?
+        } else {
+            self.encode(resource)?
+        };
         self.write(|_| {
             Ok(Changes::from([(
                 resource_key(&resource.address),
@@ -658,6 +667,7 @@ impl StateWrite for SledState {
     }
 
     fn set_outputs(&self, outputs: &BTreeMap<String, OutputState>) -> StateResult<u64> {
+        let outputs = redacted_outputs(outputs, &self.meta()?.lineage);
         let encoded = outputs
             .iter()
             .map(|(k, v)| Ok((output_key(k), Some(self.encode(v)?))))

@@ -50,8 +50,6 @@ impl ObjectChange {
     }
 }
 
-pub const MASK: &str = "(sensitive)";
-
 /// Key of an object: apiVersion, kind, namespace, name.
 type ObjectKey = (String, String, String, String);
 
@@ -136,9 +134,11 @@ pub fn diff_manifests(
     Ok(out)
 }
 
+/// Marks a value secret (it then renders as `(sensitive)`) when it sits under a
+/// Secret's data or holds one of `secrets`.
 fn mask(v: Value, always: bool, secrets: &[String]) -> Value {
     if always || contains_secret(&v, secrets) {
-        Value::String(MASK.into())
+        Value::sensitive(v)
     } else {
         v
     }
@@ -221,7 +221,6 @@ pub fn render_object_changes(changes: &[ObjectChange]) -> String {
                 for p in &c.paths {
                     let show = |v: &Option<Value>| match v {
                         None => "(absent)".to_string(),
-                        Some(Value::String(s)) if s == MASK => MASK.to_string(),
                         Some(v) => v.render(),
                     };
                     let _ = writeln!(

@@ -120,7 +120,7 @@ fn release_schema() -> ResourceSchema {
             Attribute::new("manifest_digest", "SHA-256 of the deployed manifest, hex."),
             Attribute::new(
                 "values_digest",
-                "SHA-256 of the user-supplied values helm holds, hex.",
+                "HMAC-SHA256 (keyed by the state lineage) of the user-supplied values helm holds, hex.",
             ),
         ],
         data_source: false,
@@ -457,7 +457,7 @@ impl HelmProvider {
             attributes: attrs(
                 &info,
                 sha256_hex(manifest.as_bytes()),
-                values::values_digest(&merged),
+                values::values_digest(&merged, &ctx.lineage),
             ),
         })
     }
@@ -667,7 +667,7 @@ impl Provider for HelmProvider {
 
     async fn read(
         &self,
-        _ctx: &OpContext,
+        ctx: &OpContext,
         type_name: &str,
         prior: &Snapshot,
     ) -> ProviderResult<Option<Snapshot>> {
@@ -718,7 +718,7 @@ impl Provider for HelmProvider {
                 cli::get_manifest_args(&spec),
             )
             .await?;
-        let values_digest = values::values_digest(&live_values);
+        let values_digest = values::values_digest(&live_values, &ctx.lineage);
         let attributes = attrs(
             &info,
             sha256_hex(manifest.as_bytes()),
@@ -732,7 +732,9 @@ impl Provider for HelmProvider {
             p.insert("namespace".into(), spec.namespace.clone().into());
             p.insert("chart".into(), info.chart_name.clone().into());
             p.insert("version".into(), info.chart_version.clone().into());
-            p.insert("values".into(), Value::Map(live_values));
+            // Only digests of the live values are kept (they may hold `set_sensitive`
+            // secrets): the next plan compares the stack's values with them leaf by leaf.
+            p.insert("values".into(), Value::sensitive(Value::Map(live_values)));
             properties = Value::Map(p);
         } else {
             // Applied properties stay as they were unless what helm holds moved away from
@@ -740,7 +742,9 @@ impl Provider for HelmProvider {
             if prior.attributes.get_str("chart_version") != Some(info.chart_version.as_str()) {
                 properties.set_path("version", info.chart_version.clone().into());
             }
-            if prior.attributes.get_str("values_digest") != Some(values_digest.as_str()) {
+            let recorded = prior.attributes.get_str("values_digest");
+            let legacy = values::legacy_values_digest(&live_values);
+            if recorded != Some(values_digest.as_str()) && recorded != Some(legacy.as_str()) {
                 properties.set_path("values", VALUES_CHANGED_OUTSIDE.into());
             }
         }

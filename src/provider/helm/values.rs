@@ -168,8 +168,15 @@ pub fn canonical(v: &Value) -> Value {
     }
 }
 
-/// SHA-256 of the canonical JSON of a values map (keys sorted), hex.
-pub fn values_digest(values: &Map) -> String {
+/// HMAC-SHA256 of the canonical JSON of a values map (keys sorted), keyed by the state
+/// lineage like every digest of a secret: the values may hold `set_sensitive` ones.
+pub fn values_digest(values: &Map, lineage: &str) -> String {
+    crate::state::secret_digest(lineage, &canonical(&Value::Map(values.clone())))
+}
+
+/// The plain SHA-256 earlier versions recorded, still recognised so that an upgrade of
+/// trustplane does not read every release as changed outside it.
+pub fn legacy_values_digest(values: &Map) -> String {
     let json = serde_json::to_vec(&canonical(&Value::Map(values.clone()))).expect("serializes");
     hex::encode(Sha256::digest(json))
 }
@@ -251,7 +258,12 @@ mod tests {
     fn digest_ignores_number_spelling_and_key_order() {
         let a = map(r#"{"b":3,"a":{"x":1.5}}"#);
         let b = map(r#"{"a":{"x":1.5},"b":3.0}"#);
-        assert_eq!(values_digest(&a), values_digest(&b));
-        assert_ne!(values_digest(&a), values_digest(&map(r#"{"b":4}"#)));
+        assert_eq!(values_digest(&a, "l"), values_digest(&b, "l"));
+        assert_ne!(
+            values_digest(&a, "l"),
+            values_digest(&map(r#"{"b":4}"#), "l")
+        );
+        assert_ne!(values_digest(&a, "l"), values_digest(&a, "other lineage"));
+        assert_ne!(values_digest(&a, "l"), legacy_values_digest(&a));
     }
 }

@@ -216,6 +216,11 @@ pub fn props_from_live(prior: &Value, projected: Vec<Value>) -> Value {
     out
 }
 
+/// True for a core/v1 Secret, whose `data` and `stringData` are secrets.
+pub fn is_secret(obj: &Value) -> bool {
+    obj.get_str("kind") == Some("Secret") && obj.get_str("apiVersion") == Some("v1")
+}
+
 /// What an imported object's `manifest` property holds: the object less what the server
 /// owns (status, uid, managedFields and other server-written metadata).
 pub fn import_manifest(live: &Value) -> Value {

@@ -32,7 +32,7 @@ use super::{
     ProviderResult, ResourceSchema, Snapshot, Type,
 };
 use crate::diag::Diagnostic;
-use crate::value::Value;
+use crate::value::{PropertyPath, Value};
 use apply::FIELD_MANAGER;
 use client::{api_error, is_not_found, Cluster, Settings};
 use kinds::TypedKind;
@@ -596,9 +596,39 @@ impl Provider for KubernetesProvider {
         Some(ids?.join("\n"))
     }
 
+    /// A Secret's `data` and `stringData`, wherever a Secret appears (an inline manifest,
+    /// a file's documents): each key is a secret of its own.
+    fn secret_paths(&self, type_name: &str, properties: &Value) -> Vec<PropertyPath> {
+        if type_name != MANIFEST {
+            return Vec::new();
+        }
+        let root = PropertyPath::root();
+        let mut objects = vec![(root.key("manifest"), properties.get("manifest"))];
+        if let Some(docs) = properties.get(manifest::DOCUMENTS).and_then(Value::as_list) {
+            let at = root.key(manifest::DOCUMENTS);
+            objects.extend(docs.iter().enumerate().map(|(i, d)| (at.index(i), Some(d))));
+        }
+        objects
+            .into_iter()
+            .filter(|(_, obj)| obj.is_some_and(manifest::is_secret))
+            .flat_map(|(at, _)| [at.key("data"), at.key("stringData")])
+            .collect()
+    }
+
+    /// A file's objects are recorded under `documents`.
+    fn recorded(&self, type_name: &str, desired: &Value) -> Value {
+        if type_name == MANIFEST && desired.get_str("file").is_some() {
+            if let Ok(objs) = manifest::objects(desired) {
+                return manifest::with_objects(desired, &objs);
+            }
+        }
+        desired.clone()
+    }
+
     fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
         let mut effective = desired.clone();
-        if schema.type_name == MANIFEST && desired.get_str("file").is_some() {
+        let read_in = desired.get(manifest::DOCUMENTS).is_some();
+        if schema.type_name == MANIFEST && desired.get_str("file").is_some() && !read_in {
             match manifest::objects(desired) {
                 Ok(objs) => effective = manifest::with_objects(desired, &objs),
                 // Unreadable now: plan an update, which reports the error.
@@ -780,5 +810,53 @@ impl Provider for KubernetesProvider {
             }
         };
         Ok(Some(self.snapshot(type_name, props, &[live])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{mark_secrets, Provider};
+
+    #[test]
+    fn every_key_of_a_secret_is_secret_wherever_the_secret_is() {
+        let p = KubernetesProvider::default();
+        let schema = p
+            .schemas()
+            .into_iter()
+            .find(|s| s.type_name == MANIFEST)
+            .unwrap();
+        let props: Value = serde_json::from_str(
+            r#"{"manifest": {"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {"name": "cacerts", "namespace": "istio-system"},
+                 "data": {"ca-key.pem": "a2V5", "ca-cert.pem": "Y2VydA=="}},
+                "documents": [{"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1"}},
+                              {"apiVersion": "v1", "kind": "Secret", "stringData": {"k": "v"}}]}"#,
+        )
+        .unwrap();
+        let marked = mark_secrets(&p, &schema, props);
+        let paths: Vec<String> = marked
+            .sensitive_paths()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "documents[1].stringData.k",
+                r#"manifest.data["ca-cert.pem"]"#,
+                r#"manifest.data["ca-key.pem"]"#,
+            ]
+        );
+        assert_eq!(
+            marked
+                .get("manifest")
+                .unwrap()
+                .get("metadata")
+                .unwrap()
+                .get_str("name"),
+            Some("cacerts"),
+            "the rest stays readable"
+        );
     }
 }
