@@ -2,7 +2,7 @@
 //! no helm (values not yet known show as known after apply; the cluster lookup is read
 //! during apply). Also: two resources may not manage one object.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, summary_line, Sandbox};
 

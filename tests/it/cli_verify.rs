@@ -6,7 +6,7 @@
 //! Needs moto (`bash tests/support/setup-venv.sh`, or MOTO_PYTHON), the emulator
 //! (`cargo build -p kube-emulator`, or KUBE_EMULATOR) and `kubectl`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

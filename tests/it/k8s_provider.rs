@@ -5,7 +5,7 @@
 //! `KUBE_EMULATOR` at the binary). The AWS PCA test needs moto:
 //! the venv that `make test` creates (or `MOTO_PYTHON`).
 
-mod common;
+use crate::common;
 
 use common::stand_ins;
 
