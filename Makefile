@@ -16,8 +16,10 @@ build:
 venv:
 	bash tests/support/setup-venv.sh
 
+# The tests run the dev-profile binaries (the emulator included): one build of every crate,
+# not a release build on top of the test build.
 test: venv
-	$(CARGO) build --release --workspace --bins
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 	$(MAKE) test-python
 

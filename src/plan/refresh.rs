@@ -8,7 +8,9 @@ use super::diff::{field_changes, keep_ignored, FieldChange};
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, ProgressFn, Registry, Snapshot};
+use crate::provider::{
+    mark_secret_attributes, mark_secrets, OpContext, ProgressFn, Registry, Snapshot,
+};
 use crate::retry::{Call, Retry};
 use crate::state::{redact, upgrade_legacy_digests, ResourceState};
 

@@ -4,7 +4,7 @@
 //! `state check` clean. The points are reproducible from the seed; set
 //! TRUSTPLANE_CRASH_SEED to explore others.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -3,7 +3,7 @@
 //! cluster lookup is read during apply), while a plain `plan` fails on the lookup it cannot
 //! make. Also: two resources may not manage one object.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, summary_line, Sandbox};
 

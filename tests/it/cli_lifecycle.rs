@@ -1,7 +1,7 @@
 //! plan → apply → no-op replan → update → replace → destroy, through the real binary,
 //! with saved plans, detailed exit codes, targets, drift and outputs.
 
-mod common;
+use crate::common;
 
 use common::{summary_line, Sandbox};
 

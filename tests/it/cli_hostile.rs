@@ -10,7 +10,7 @@
 //! file and `manifest_*` a `k8s.manifest` file (both read when applied: the apply opens
 //! the state store but records nothing), `plan_*` is applied as a saved plan.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

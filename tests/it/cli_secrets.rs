@@ -2,7 +2,7 @@
 //! binary and greps every output and the state files for it (and for its base64 form,
 //! which is how Kubernetes carries Secret data).
 
-mod common;
+use crate::common;
 
 use common::stand_ins::{helm, Emulator};
 use common::{base64, repo_root, summary_line, Run, Sandbox};

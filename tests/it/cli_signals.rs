@@ -3,7 +3,7 @@
 //! terminal's Ctrl-C. Each run is started in a process group of its own, so a signal to
 //! that group is what a terminal's Ctrl-C does.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;

@@ -2,7 +2,7 @@
 //! (apply, no-op replan, update in place, replacement, drift, destroy) and a SIGKILL in the
 //! middle of CA activation followed by a re-apply that ends with exactly one CA each.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

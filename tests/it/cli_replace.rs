@@ -4,7 +4,7 @@
 //! differs goes through. A CA replaced create-before-destroy is a new CA, even when its
 //! ownership tags and configuration match the old one's.
 
-mod common;
+use crate::common;
 
 use common::stand_ins::{Emulator, Moto};
 use common::{summary_line, Sandbox};

@@ -1,7 +1,7 @@
 //! Failures, interruptions and concurrency: a failing node with independent branches,
 //! SIGKILL and SIGINT in the middle of an apply, and two processes contending for the lock.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

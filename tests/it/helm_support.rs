@@ -57,11 +57,11 @@ impl Emulator {
     pub fn start() -> Emulator {
         let bin = std::env::var_os("KUBE_EMULATOR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target/release/kube-emulator"));
+            .unwrap_or_else(|| repo_root().join("target/debug/kube-emulator"));
         assert!(
             bin.exists(),
             "the helm tests need the Kubernetes API emulator at {}: build it with \
-             `cargo build --release -p kube-emulator` (or set KUBE_EMULATOR)",
+             `cargo build -p kube-emulator` (or set KUBE_EMULATOR)",
             bin.display()
         );
         let dir = tempfile::tempdir().unwrap();

@@ -4,9 +4,9 @@
 //! chain in the `cacerts` Secret, and catches it once it is corrupted or gone.
 //!
 //! Needs moto (`bash tests/support/setup-venv.sh`, or MOTO_PYTHON), the emulator
-//! (`cargo build --release -p kube-emulator`, or KUBE_EMULATOR) and `kubectl`.
+//! (`cargo build -p kube-emulator`, or KUBE_EMULATOR) and `kubectl`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,11 +1,11 @@
 //! The `kubernetes` provider against the Kubernetes API emulator (`kube-emulator`), with
 //! `kubectl` as an independent client for out-of-band changes.
 //!
-//! Build the emulator first: `cargo build --release -p kube-emulator` (or point
+//! Build the emulator first: `cargo build -p kube-emulator` (or point
 //! `KUBE_EMULATOR` at the binary). The AWS PCA test needs moto:
 //! the venv that `make test` creates (or `MOTO_PYTHON`).
 
-mod common;
+use crate::common;
 
 use common::stand_ins;
 

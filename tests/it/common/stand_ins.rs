@@ -125,10 +125,10 @@ impl Emulator {
     pub fn start(aws_endpoint: Option<&str>) -> Emulator {
         let bin = std::env::var_os("KUBE_EMULATOR")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target/release/kube-emulator"));
+            .unwrap_or_else(|| repo_root().join("target/debug/kube-emulator"));
         assert!(
             bin.exists(),
-            "{} not found: build it with `cargo build --release -p kube-emulator` (make test does)",
+            "{} not found: build it with `cargo build -p kube-emulator` (make test does)",
             bin.display()
         );
         let dir = tempfile::tempdir().unwrap();

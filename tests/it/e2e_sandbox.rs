@@ -2,7 +2,7 @@
 //! flagship stack with the sandbox variables is planned, applied, checked, drifted out of
 //! band in three ways, repaired and destroyed.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,6 +1,6 @@
 //! State commands, import and outputs through the real binary.
 
-mod common;
+use crate::common;
 
 use common::Sandbox;
 

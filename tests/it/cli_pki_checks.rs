@@ -2,7 +2,7 @@
 //! each broken variant gets its own `pki::` diagnostic, and `plan` stops on them before
 //! any state exists.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, Sandbox};
 

@@ -5,7 +5,7 @@
 //! exactly as it was, report nothing deleted, and give up within its deadline. A single
 //! transient fault (one 503, one 429 with Retry-After) is retried through.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

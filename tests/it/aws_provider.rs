@@ -34,7 +34,7 @@ impl Moto {
         assert!(
             python.exists(),
             "moto is needed for these tests but {} does not exist: run `bash tests/support/setup-venv.sh` \
-             (or `python3 -m venv .venv && .venv/bin/pip install 'moto[server]==5.1.*'`), or set MOTO_PYTHON",
+             (or `make venv`, which installs tests/support/requirements.txt), or set MOTO_PYTHON",
             python.display()
         );
         let dir = tempfile::tempdir().unwrap();

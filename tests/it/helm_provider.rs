@@ -1,8 +1,7 @@
 //! helm.release through the provider API, against Helm's real engine (tests/helm/helm, the
 //! Go SDK behind helm's CLI) and the Kubernetes API emulator.
 
-#[path = "helm/support.rs"]
-mod support;
+use crate::helm_support as support;
 
 use support::{chart, helm_bin, ChartRepo, Emulator};
 use trustplane::provider::helm::{

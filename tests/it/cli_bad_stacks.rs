@@ -1,7 +1,7 @@
 //! Every bad stack in tests/fixtures/bad produces its own specific error, with file, line,
 //! column and field, through the real binary, and writes nothing to state.
 
-mod common;
+use crate::common;
 
 use common::{repo_root, Sandbox};
 

@@ -1,0 +1,25 @@
+//! Every end-to-end and stand-in test of trustplane, in one test binary: one link of the
+//! crate and its AWS and Kubernetes clients instead of one per file.
+//! Run one area with `cargo test --test it cli_lifecycle::`.
+
+mod aws_provider;
+mod cli_aws;
+mod cli_bad_stacks;
+mod cli_crash;
+mod cli_faults;
+mod cli_flagship;
+mod cli_hostile;
+mod cli_lifecycle;
+mod cli_pki_checks;
+mod cli_replace;
+mod cli_resilience;
+mod cli_secrets;
+mod cli_signals;
+mod cli_state;
+mod cli_verify;
+mod common;
+mod e2e_sandbox;
+mod helm_provider;
+mod helm_support;
+mod k8s_provider;
+mod verify_chain;
