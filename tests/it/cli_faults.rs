@@ -391,3 +391,57 @@ resources:
         r.all()
     );
 }
+
+/// helm's own client has no request timeout: an upgrade whose API server stops answering
+/// is stopped at helm's wait (`timeout`) plus the provider's deadline, changes nothing,
+/// and the next apply finishes it.
+#[test]
+fn a_helm_upgrade_against_a_hung_api_server_is_stopped_at_its_deadline() {
+    let k8s = Emulator::start(None);
+    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let s = Sandbox::new();
+    proxied_kubeconfig(&k8s, &proxy, &s);
+    let stack = |version: &str| {
+        let chart = common::repo_root().join(format!("tests/charts/webapp-{version}"));
+        format!(
+            "stack: faults\nproviders:\n  helm:\n    kubeconfig: kubeconfig\n    {LIMITS}\n\
+             resources:\n  web:\n    type: helm.release\n    properties:\n      name: web\n      \
+             namespace: apps\n      create_namespace: true\n      chart: {}\n      wait: false\n      \
+             timeout: 2s\n",
+            chart.display()
+        )
+    };
+    let helm_bin = helm().display().to_string();
+    let env = [("TRUSTPLANE_HELM", helm_bin.as_str())];
+    s.write("s.yaml", &stack("1.0.0"));
+    s.run_env(&["apply", "s.yaml", "--auto-approve"], &env).ok();
+
+    s.write("s.yaml", &stack("1.1.0"));
+    // Reads pass; helm's first write (the new revision's record) is never answered.
+    proxy.set(Rule::all(Fault::Hang).method("POST"));
+    let start = Instant::now();
+    let r = s.run_env(&["apply", "s.yaml", "--auto-approve"], &env);
+    let took = start.elapsed();
+    proxy.clear();
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(proxy.faulted() > 0, "the upgrade reached a write");
+    assert!(
+        r.stderr
+            .contains("helm did not install or upgrade apps/web within 6s")
+            && r.stderr.contains(&proxy.url()),
+        "the error names the limit and the endpoint: {}",
+        r.all()
+    );
+    // 2s of helm's wait plus the 4s deadline, then up to helm's 10s grace once stopped.
+    let bound = Duration::from_secs(6 + 10) + MARGIN;
+    assert!(took < bound, "took {took:?}, over {bound:?}: {}", r.all());
+
+    s.run_env(&["apply", "s.yaml", "--auto-approve"], &env).ok();
+    let plan = s.run_env(&["plan", "s.yaml", "--detailed-exitcode"], &env);
+    assert_eq!(
+        plan.code,
+        0,
+        "the next apply finished the upgrade: {}",
+        plan.all()
+    );
+}

@@ -32,6 +32,9 @@ pub const RELEASE: &str = "helm.release";
 
 /// Properties that only steer how helm runs, not what is deployed: changing them alone
 /// does not upgrade the release.
+/// How long helm waits for resources when a release sets no `timeout` (helm's own default).
+const HELM_DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 const OPERATION_OPTIONS: &[&str] = &["wait", "timeout", "atomic", "create_namespace"];
 
 /// Marks `values` read back after the release's values were changed outside trustplane
@@ -425,6 +428,35 @@ impl HelmProvider {
         Ok(out.stdout)
     }
 
+    /// Runs a helm command that changes a release (upgrade, uninstall), bounded in time.
+    /// helm's HTTP client has no request timeout of its own, so an API server that accepts
+    /// and never answers would hold it forever: it gets its own wait (`--timeout`, helm's
+    /// default otherwise) plus the provider's deadline, then is stopped (SIGTERM, on which
+    /// helm marks the release failed; the next apply recovers it). Not retried: the change
+    /// may have been half made, which the next plan shows.
+    async fn run_change(
+        &self,
+        what: &str,
+        spec: &ReleaseSpec,
+        args: Vec<OsString>,
+    ) -> ProviderResult<Output> {
+        let limit = spec.timeout.unwrap_or(HELM_DEFAULT_WAIT) + self.limits().deadline();
+        match tokio::time::timeout(limit, self.run(args)).await {
+            Ok(out) => out,
+            Err(_) => {
+                let at = self
+                    .endpoint()
+                    .map(|e| format!(" at {e}"))
+                    .unwrap_or_default();
+                Err(ProviderError::new(format!(
+                    "helm did not {what} within {}: the Kubernetes API server{at} may not be answering; helm was stopped",
+                    crate::duration::format(limit)
+                ))
+                .with_help("check that the cluster answers (`kubectl get --raw /readyz`), then apply again; a release left pending is recovered by the next apply"))
+            }
+        }
+    }
+
     /// `helm upgrade --install`, then what helm now holds.
     async fn install_or_upgrade(
         &self,
@@ -436,12 +468,18 @@ impl HelmProvider {
         let helm = self.helm().await?;
         let file = ValuesFile::write(&merged)?;
         ctx.progress(&format!("helm upgrade --install {}", spec.id()));
-        let stdout = self
-            .run_ok(
-                &format!("install or upgrade {}", spec.id()),
+        let what = format!("install or upgrade {}", spec.id());
+        let out = self
+            .run_change(
+                &what,
+                &spec,
                 cli::upgrade_args(&spec, file.path(), helm.version),
             )
             .await?;
+        if !out.ok {
+            return Err(helm_failed(&what, &out.stderr));
+        }
+        let stdout = out.stdout;
         drop(file);
         let info = cli::parse_release(&stdout)?;
         let manifest = match &info.manifest {
@@ -791,7 +829,13 @@ impl Provider for HelmProvider {
         }
         let spec = ReleaseSpec::from_properties(&prior.properties);
         ctx.progress(&format!("helm uninstall {}", spec.id()));
-        let out = self.run(cli::uninstall_args(&spec)).await?;
+        let out = self
+            .run_change(
+                &format!("uninstall {}", spec.id()),
+                &spec,
+                cli::uninstall_args(&spec),
+            )
+            .await?;
         if out.ok || cli::is_not_found(&out.stderr) {
             return Ok(());
         }
