@@ -17,7 +17,7 @@ use crate::plan::planner::{desired_properties, plan_outputs, scrub_text, Values}
 use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
 use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
-use crate::state::{redact, OutputState, ResourceState, Store, HISTORY_KEEP};
+use crate::state::{redact, redacted, OutputState, ResourceState, Store, HISTORY_KEEP};
 use crate::value::Value;
 
 /// Receives progress events; the CLI turns them into lines or a live view.
@@ -483,24 +483,21 @@ async fn commit(
         change.address.clone(),
         resource_value(&properties, &attributes),
     );
-    let properties = redact(&properties, &ctx.plan.lineage);
-    let attributes = redact(&attributes, &ctx.plan.lineage);
-    let record = ResourceState {
-        address: change.address.clone(),
-        type_name: change.type_name.clone(),
-        mode: change.mode,
-        provider: change.provider.clone(),
-        id: snap.id.clone(),
-        sensitive_paths: properties
-            .sensitive_paths()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        properties,
-        attributes,
-        dependencies: change.dependencies.clone(),
-        updated_at: chrono::Utc::now(),
-    };
+    let record = redacted(
+        &ResourceState {
+            address: change.address.clone(),
+            type_name: change.type_name.clone(),
+            mode: change.mode,
+            provider: change.provider.clone(),
+            id: snap.id.clone(),
+            sensitive_paths: Vec::new(),
+            properties,
+            attributes,
+            dependencies: change.dependencies.clone(),
+            updated_at: chrono::Utc::now(),
+        },
+        &ctx.plan.lineage,
+    );
     let store = ctx.store.clone();
     let address = change.address.clone();
     tokio::task::spawn_blocking(move || store.put_resource(&record))

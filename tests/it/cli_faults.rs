@@ -445,3 +445,38 @@ fn a_helm_upgrade_against_a_hung_api_server_is_stopped_at_its_deadline() {
         plan.all()
     );
 }
+
+/// Only a missing file means a `core.file` is gone: one that cannot be read (here a
+/// directory now stands at its path, the error root gets where others get EACCES) fails
+/// drift, plan and refresh-only, and state keeps it.
+#[test]
+fn a_file_that_cannot_be_read_is_an_error_not_gone() {
+    let s = Sandbox::new();
+    s.write(
+        "s.yaml",
+        "stack: files\nresources:\n  f:\n    type: core.file\n    properties:\n      path: out/f.txt\n      content: hi\n",
+    );
+    s.run(&["apply", "s.yaml", "--auto-approve"]).ok();
+    std::fs::remove_file(s.path("out/f.txt")).unwrap();
+    std::fs::create_dir(s.path("out/f.txt")).unwrap();
+    for args in [
+        &["drift", "s.yaml"][..],
+        &["plan", "s.yaml"],
+        &["apply", "s.yaml", "--refresh-only", "--auto-approve"],
+    ] {
+        let r = s.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains("out/f.txt"),
+            "{args:?} names the file: {}",
+            r.all()
+        );
+        assert!(!r.stdout.contains("deleted"), "{args:?}: {}", r.all());
+    }
+    let list = s.run(&["state", "list", "-f", "s.yaml"]);
+    assert!(
+        list.stdout.starts_with("f\tcore.file\t"),
+        "state keeps the file: {}",
+        list.all()
+    );
+}
