@@ -14,7 +14,7 @@ build:
 
 # moto's server (AWS stand-in) and the Helm engine live in a local virtualenv.
 venv:
-	bash tests/support/setup-venv.sh
+	bash tools/venv/setup-venv.sh
 
 # The tests run the dev-profile binaries (the emulator included): one build of every crate,
 # not a release build on top of the test build.
@@ -24,9 +24,7 @@ test: venv
 	$(MAKE) test-python
 
 test-python:
-	@if [ -d tests/support ] && ls tests/support/test_*.py >/dev/null 2>&1; then \
-		$(VENV)/bin/python -m pytest -q tests/support; \
-	fi
+	$(VENV)/bin/python -m pytest -q tools/moto
 
 # The whole guide against local stand-ins (moto, the Kubernetes emulator, the Helm engine).
 demo: build venv

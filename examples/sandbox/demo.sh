@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The whole guide, steps 1-9, against local stand-ins, with no AWS account and no cluster:
-#   AWS         moto's server (through tests/support/moto_server.py, which makes its
+#   AWS         moto's server (through tools/moto/moto_server.py, which makes its
 #               Private CA issue certificates as AWS does: path lengths, validity, chains)
 #   Kubernetes  kube-emulator, our API server stand-in, whose simulated controllers make
 #               Deployments available, AWSPCAIssuers Ready and issue cert-manager
 #               Certificates through moto's Private CA
-#   Helm        tests/helm/helm, the real Helm v4 engine (helm-python-sdk) behind helm's CLI
+#   Helm        tools/helm/helm, the real Helm v4 engine (helm-python-sdk) behind helm's CLI
 # It applies stacks/istio-aws-pca.yaml with examples/sandbox/sandbox.vars.yaml, verifies the
 # chain, shows a no-op replan and drift, then destroys everything and stops the stand-ins.
 set -euo pipefail
@@ -32,7 +32,7 @@ trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "starting the stand-ins"
-"$python" tests/support/moto_server.py --host 127.0.0.1 --port 0 --port-file "$work/moto.port" \
+"$python" tools/moto/moto_server.py --host 127.0.0.1 --port 0 --port-file "$work/moto.port" \
   >"$work/moto.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$work/moto.port" ] && break; sleep 0.1; done
@@ -49,7 +49,7 @@ echo "Kubernetes (emulator): $(cat "$work/emulator.out")"
 export AWS_ENDPOINT_URL=$aws_url AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=sandbox AWS_SECRET_ACCESS_KEY=sandbox
 export AWS_EC2_METADATA_DISABLED=true
 export KUBECONFIG=$work/kubeconfig
-export TRUSTPLANE_HELM=$root/tests/helm/helm
+export TRUSTPLANE_HELM=$root/tools/helm/helm
 echo "Helm:                  $TRUSTPLANE_HELM ($("$TRUSTPLANE_HELM" version --short))"
 
 # The EKS cluster the stack looks up (step 3 needs its OIDC issuer).

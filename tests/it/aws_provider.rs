@@ -1,10 +1,9 @@
 //! The aws provider against moto's server on loopback: every resource type through the
 //! provider API, with out-of-band changes made by a raw SDK client.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+
+use crate::common::stand_ins;
 
 use trustplane::provider::aws::{AwsProvider, EKS_CLUSTER, IAM_OIDC, IAM_POLICY, IAM_ROLE, PCA_CA};
 use trustplane::provider::{OpContext, Provider, ResourceSchema, Snapshot};
@@ -13,90 +12,20 @@ use x509_parser::pem::Pem;
 
 const REGION: &str = "us-east-1";
 
-/// moto's server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    url: String,
-    /// Our launcher (which fills moto's PCA gaps: path length, validity) is in use.
-    launcher: bool,
-    _dir: tempfile::TempDir,
-}
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// moto's server (through the launcher that fills its PCA gaps: path length, validity)
+/// with the provider and SDK settings these tests use.
+struct Moto(stand_ins::Moto);
 
 impl Moto {
     fn start() -> Moto {
-        let python = std::env::var_os("MOTO_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-        assert!(
-            python.exists(),
-            "moto is needed for these tests but {} does not exist: run `bash tests/support/setup-venv.sh` \
-             (or `make venv`, which installs tests/support/requirements.txt), or set MOTO_PYTHON",
-            python.display()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let launcher_path = repo_root().join("tests/support/moto_server.py");
-        let launcher = launcher_path.exists();
-        let port_file = dir.path().join("port");
-        let mut cmd = Command::new(&python);
-        let fixed_port = if launcher {
-            cmd.arg(&launcher_path)
-                .args(["--host", "127.0.0.1", "--port", "0", "--port-file"])
-                .arg(&port_file);
-            None
-        } else {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            cmd.args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ]);
-            Some(port)
-        };
-        let child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start moto with {}: {e}", python.display()));
-        let mut moto = Moto {
-            child,
-            url: String::new(),
-            launcher,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let port = loop {
-            let port = fixed_port.or_else(|| read_port(&port_file));
-            if let Some(p) = port {
-                if TcpStream::connect(("127.0.0.1", p)).is_ok() {
-                    break p;
-                }
-            }
-            if let Ok(Some(status)) = moto.child.try_wait() {
-                panic!("moto exited before it was ready: {status}");
-            }
-            assert!(Instant::now() < deadline, "moto did not start within 60s");
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        moto.url = format!("http://127.0.0.1:{port}");
-        moto
+        Moto(stand_ins::Moto::start())
     }
 
     async fn provider(&self) -> AwsProvider {
         let p = AwsProvider::with_credentials("testing", "testing");
         let settings = yaml(&format!(
             "region: {REGION}\nendpoint: {}\ntags: {{team: mesh}}\n",
-            self.url
+            self.0.url
         ));
         p.configure(&settings).await.unwrap();
         p
@@ -105,23 +34,12 @@ impl Moto {
     async fn sdk(&self) -> aws_config::SdkConfig {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
-            .endpoint_url(&self.url)
+            .endpoint_url(&self.0.url)
             .credentials_provider(aws_sdk_iam::config::Credentials::new(
                 "testing", "testing", None, None, "test",
             ))
             .load()
             .await
-    }
-}
-
-fn read_port(path: &Path) -> Option<u16> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -261,19 +179,17 @@ async fn ca_hierarchy_lifecycle() {
         root_der,
         "the subordinate's chain starts with the root certificate"
     );
-    if moto.launcher {
-        let bc = sub_x
-            .basic_constraints()
-            .unwrap()
-            .expect("basicConstraints")
-            .value;
-        assert!(bc.ca);
-        assert_eq!(bc.path_len_constraint, Some(1));
-        let days = (root_x.validity().not_after.timestamp()
-            - root_x.validity().not_before.timestamp())
-            / 86_400;
-        assert!((3649..=3651).contains(&days), "root validity {days} days");
-    }
+    // the launcher fills moto's gaps: path length and requested validity, as AWS issues
+    let bc = sub_x
+        .basic_constraints()
+        .unwrap()
+        .expect("basicConstraints")
+        .value;
+    assert!(bc.ca);
+    assert_eq!(bc.path_len_constraint, Some(1));
+    let days = (root_x.validity().not_after.timestamp() - root_x.validity().not_before.timestamp())
+        / 86_400;
+    assert!((3649..=3651).contains(&days), "root validity {days} days");
 
     // serials in the snapshot are those of the certificate PCA hands out
     for snap in [&root, &sub] {

@@ -3,7 +3,7 @@
 //! issued by the Kubernetes API emulator's simulated cert-manager), then verifies the
 //! chain in the `cacerts` Secret, and catches it once it is corrupted or gone.
 //!
-//! Needs moto (`bash tests/support/setup-venv.sh`, or MOTO_PYTHON), the emulator
+//! Needs moto (`make venv`, or MOTO_PYTHON), the emulator
 //! (`cargo build -p kube-emulator`, or KUBE_EMULATOR) and `kubectl`.
 
 use crate::common;

@@ -1,4 +1,4 @@
-//! helm.release through the provider API, against Helm's real engine (tests/helm/helm, the
+//! helm.release through the provider API, against Helm's real engine (tools/helm/helm, the
 //! Go SDK behind helm's CLI) and the Kubernetes API emulator.
 
 use crate::helm_support as support;

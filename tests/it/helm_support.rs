@@ -2,39 +2,20 @@
 //! through the repository's venv), the Kubernetes API emulator, and a loopback HTTP chart
 //! repository. A missing venv or emulator fails the test with how to get it.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use trustplane::provider::helm::HelmProvider;
 use trustplane::provider::Provider;
 use trustplane::value::Value;
 
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::{repo_root, stand_ins};
 
-/// tests/helm/helm, after checking the venv it needs.
+/// tools/helm/helm, after checking the venv it needs.
 pub fn helm_bin() -> PathBuf {
-    let root = repo_root();
-    let python = root.join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "the helm tests need the venv with helm-python-sdk: run `python3 -m venv .venv && \
-         .venv/bin/pip install helm-python-sdk==0.2.2 pyyaml` in {}",
-        root.display()
-    );
-    let ok = Command::new(&python)
-        .args(["-c", "import helm_python, yaml"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import helm_python and yaml: run `.venv/bin/pip install \
-         helm-python-sdk==0.2.2 pyyaml`",
-        python.display()
-    );
-    root.join("tests/helm/helm")
+    stand_ins::helm()
 }
 
 pub fn chart(name: &str) -> String {
@@ -45,50 +26,19 @@ pub fn chart(name: &str) -> String {
         .into_owned()
 }
 
-/// A running kube-emulator with its kubeconfig; killed on drop.
-pub struct Emulator {
-    child: Child,
-    pub kubeconfig: PathBuf,
-    pub addr: String,
-    _dir: tempfile::TempDir,
+/// The Kubernetes API emulator, with what the helm tests do to it.
+pub struct Emulator(stand_ins::Emulator);
+
+impl Deref for Emulator {
+    type Target = stand_ins::Emulator;
+    fn deref(&self) -> &stand_ins::Emulator {
+        &self.0
+    }
 }
 
 impl Emulator {
     pub fn start() -> Emulator {
-        let bin = std::env::var_os("KUBE_EMULATOR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| repo_root().join("target/debug/kube-emulator"));
-        assert!(
-            bin.exists(),
-            "the helm tests need the Kubernetes API emulator at {}: build it with \
-             `cargo build -p kube-emulator` (or set KUBE_EMULATOR)",
-            bin.display()
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(&bin)
-            .args(["--addr", "127.0.0.1:0", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kube-emulator");
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        // Keep draining, so later output never meets a closed pipe.
-        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("kube-emulator printed {line:?}"))
-            .to_string();
-        Emulator {
-            child,
-            kubeconfig,
-            addr,
-            _dir: dir,
-        }
+        Emulator(stand_ins::Emulator::start(None))
     }
 
     /// GET a path of the API server; returns the status code.
@@ -108,7 +58,7 @@ impl Emulator {
             .unwrap_or(0)
     }
 
-    /// Runs tests/helm/helm against this cluster, as an operator would out of band.
+    /// Runs tools/helm/helm against this cluster, as an operator would out of band.
     pub fn helm(&self, args: &[&str]) -> String {
         let out = Command::new(helm_bin())
             .args(args)
@@ -133,13 +83,6 @@ impl Emulator {
         });
         p.configure(&Value::from_json(settings)).await.unwrap();
         p
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,15 +3,15 @@
 //!
 //! Build the emulator first: `cargo build -p kube-emulator` (or point
 //! `KUBE_EMULATOR` at the binary). The AWS PCA test needs moto:
-//! the venv that `make test` creates (or `MOTO_PYTHON`).
+//! the venv that `make venv` creates (or `MOTO_PYTHON`).
 
 use crate::common;
 
 use common::stand_ins;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 
 use trustplane::provider::kubernetes::KubernetesProvider;
@@ -36,19 +36,7 @@ impl Emulator {
     }
 
     fn kubectl_with(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run kubectl");
-        let mut input = child.stdin.take().unwrap();
-        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-        drop(input);
-        child.wait_with_output().unwrap()
+        self._cluster.kubectl_output(args, stdin)
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -603,123 +591,6 @@ async fn wait_for_deletion_waits_out_finalizers() {
 
 // ---- AWS Private CA through aws-privateca-issuer and cert-manager (needs moto) ----
 
-struct Moto(Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The python with moto: `MOTO_PYTHON`, else the project's venv (made by `make test`).
-fn moto_python() -> String {
-    let python = std::env::var("MOTO_PYTHON")
-        .unwrap_or_else(|_| format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR")));
-    assert!(
-        std::path::Path::new(&python).exists(),
-        "moto is needed but {python} does not exist: run `bash tests/support/setup-venv.sh` or set MOTO_PYTHON"
-    );
-    python
-}
-
-/// One AWS JSON 1.1 call to moto over plain HTTP (moto ignores signatures).
-fn pca(port: u16, action: &str, body: serde_json::Value) -> serde_json::Value {
-    let body = body.to_string();
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Amz-Target: ACMPrivateCA.{action}\r\n\
-         Content-Type: application/x-amz-json-1.1\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/acm-pca/aws4_request, SignedHeaders=host, Signature=0\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let (head, payload) = resp.split_once("\r\n\r\n").unwrap();
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{action}: {resp}"
-    );
-    // Chunked replies: the JSON object is between the first '{' and the last '}'.
-    match (payload.find('{'), payload.rfind('}')) {
-        (Some(a), Some(b)) => serde_json::from_str(&payload[a..=b]).unwrap(),
-        _ => serde_json::Value::Null,
-    }
-}
-
-/// A root CA in moto, active; returns (arn, CA certificate PEM).
-fn root_ca(port: u16) -> (String, String) {
-    use serde_json::json;
-    let arn = pca(port, "CreateCertificateAuthority", json!({
-        "CertificateAuthorityConfiguration": {"KeyAlgorithm": "RSA_2048", "SigningAlgorithm": "SHA256WITHRSA",
-            "Subject": {"CommonName": "trustplane test root"}},
-        "CertificateAuthorityType": "ROOT"}))["CertificateAuthorityArn"].as_str().unwrap().to_string();
-    let csr = pca(
-        port,
-        "GetCertificateAuthorityCsr",
-        json!({"CertificateAuthorityArn": arn}),
-    )["Csr"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let cert_arn = pca(port, "IssueCertificate", json!({
-        "CertificateAuthorityArn": arn, "Csr": common::base64(csr.as_bytes()), "SigningAlgorithm": "SHA256WITHRSA",
-        "TemplateArn": "arn:aws:acm-pca:::template/RootCACertificate/V1",
-        "Validity": {"Type": "DAYS", "Value": 365}}))["CertificateArn"].as_str().unwrap().to_string();
-    let cert = pca(
-        port,
-        "GetCertificate",
-        json!({"CertificateAuthorityArn": arn, "CertificateArn": cert_arn}),
-    )["Certificate"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    pca(
-        port,
-        "ImportCertificateAuthorityCertificate",
-        json!({"CertificateAuthorityArn": arn, "Certificate": common::base64(cert.as_bytes())}),
-    );
-    (arn, cert)
-}
-
-const PCA_CRDS: &str = r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: awspcaclusterissuers.awspca.cert-manager.io}
-spec:
-  group: awspca.cert-manager.io
-  scope: Cluster
-  names: {kind: AWSPCAClusterIssuer, plural: awspcaclusterissuers, singular: awspcaclusterissuer, listKind: AWSPCAClusterIssuerList}
-  versions: [{name: v1beta1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: certificates.cert-manager.io}
-spec:
-  group: cert-manager.io
-  scope: Namespaced
-  names: {kind: Certificate, plural: certificates, singular: certificate, listKind: CertificateList}
-  versions: [{name: v1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: certificaterequests.cert-manager.io}
-spec:
-  group: cert-manager.io
-  scope: Namespaced
-  names: {kind: CertificateRequest, plural: certificaterequests, singular: certificaterequest, listKind: CertificateRequestList}
-  versions: [{name: v1, served: true, storage: true, subresources: {status: {}}, schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}}]
-"#;
-
 /// (subject, issuer) of each certificate in a PEM bundle, via `openssl` so the test needs
 /// no X.509 parser.
 fn pem_subject_issuer(pem: &str) -> Vec<(String, String)> {
@@ -757,34 +628,13 @@ fn pem_subject_issuer(pem: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pca_issuer_and_istio_ca_certificate_against_moto() {
-    let python = moto_python();
-    let port = free_port();
-    let _moto = Moto(
-        Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto"),
-    );
-    let up = (0..150).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "moto did not start with {python}");
-    let (arn, ca_pem) = root_ca(port);
+    let moto = stand_ins::Moto::start();
+    let (arn, ca_pem) = moto.root_ca("trustplane test root");
 
-    let e = Emulator::start(Some(&format!("http://127.0.0.1:{port}")));
+    let e = Emulator::start(Some(&moto.url));
     let p = e.provider().await;
     let (c, _) = ctx();
-    let crds = e.write("crds.yaml", PCA_CRDS);
+    let crds = e.write("crds.yaml", stand_ins::CERT_MANAGER_PCA_CRDS);
     p.create(&c, "k8s.manifest", &v(&format!(r#"{{"file":{crds:?}}}"#)))
         .await
         .unwrap();

@@ -6,7 +6,7 @@
 pub mod fault_proxy;
 pub mod stand_ins;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 pub struct Sandbox {
@@ -125,9 +125,7 @@ pub fn summary_line(text: &str) -> String {
         .to_string()
 }
 
-pub fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+pub use ::stand_ins::repo_root;
 
 /// Standard base64 with padding (kubectl patches and AWS JSON blobs), so tests need no
 /// extra crate.

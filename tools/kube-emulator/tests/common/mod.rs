@@ -1,58 +1,41 @@
-//! Starts the emulator binary on a free loopback port for one test.
+//! Starts the emulator binary on a loopback port of its choosing for one test.
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::ops::Deref;
+use std::process::Output;
 
+/// The emulator built with these tests, through the launcher every test shares, plus
+/// the raw HTTP these tests speak to it.
 pub struct Emulator {
-    child: Child,
+    process: stand_ins::Emulator,
     pub base: String,
-    pub kubeconfig: PathBuf,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Emulator {
+    type Target = stand_ins::Emulator;
+    fn deref(&self) -> &stand_ins::Emulator {
+        &self.process
+    }
 }
 
 impl Emulator {
     pub fn start() -> Self {
-        Self::start_with(&[])
+        Self::start_with(None)
     }
 
-    pub fn start_with(extra: &[&str]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let kubeconfig = dir.path().join("kubeconfig");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kube-emulator"))
-            .args(["--addr", "127.0.0.1:0", "--kubeconfig"])
-            .arg(&kubeconfig)
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start kube-emulator");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_string();
+    /// `aws_endpoint` (e.g. a moto url) is what the simulated aws-privateca-issuer calls.
+    pub fn start_with(aws_endpoint: Option<&str>) -> Self {
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kube-emulator"));
+        let process = stand_ins::Emulator::start_bin(bin, aws_endpoint);
         Emulator {
-            child,
-            base: format!("http://{addr}"),
-            kubeconfig,
-            _dir: dir,
+            base: process.url(),
+            process,
         }
     }
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("run kubectl")
+        self.process.kubectl_output(args, None)
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -67,18 +50,7 @@ impl Emulator {
     }
 
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
-        use std::io::Write;
-        let mut c = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-        c.wait_with_output().unwrap()
+        self.process.kubectl_output(args, Some(input))
     }
 
     pub fn http(&self) -> reqwest::blocking::Client {
@@ -115,13 +87,6 @@ impl Emulator {
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
         false
-    }
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

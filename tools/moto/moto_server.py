@@ -2,13 +2,14 @@
 """Runs moto's server with ACM PCA patched to issue certificates like AWS does.
 
 The AWS provider is tested against moto, never real AWS. moto's ACM PCA
-(pinned: moto 5.2.5, see requirements.txt) issues certificates that a real CA
+(pinned: moto 5.2.5, see tools/venv/requirements.txt) issues certificates that a real CA
 hierarchy would reject, so this launcher patches its classes at import time
 (no edits to moto's files). Each patch below names the gap it fills.
 
 Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
-Port 0 binds a free port; the bound port is written to --port-file once the
-server accepts connections. Runs until SIGTERM/SIGINT, then exits 0.
+Port 0 lets the server bind a free port itself. Once it accepts connections it
+prints "moto listening on http://HOST:PORT" and, with --port-file, writes the
+bound port there. Runs until SIGTERM/SIGINT, then exits 0.
 """
 
 from __future__ import annotations

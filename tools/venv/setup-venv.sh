@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates (or refreshes) the repo's .venv for the Python test support.
+# Creates (or refreshes) the repo's .venv for the Python stand-ins (moto, the Helm engine).
 # Idempotent: pip runs only when requirements.txt changed since the last
 # successful install (its sha256 is stamped inside the venv).
 set -euo pipefail
