@@ -108,13 +108,20 @@ impl Value {
 
     /// This value with each leaf that is secret in `like` (same path) marked secret.
     pub fn marked_like(self, like: &Value) -> Value {
+        if !like.contains_sensitive() {
+            return self; // nothing to mark: keep the maps rather than rebuild them
+        }
+        self.marked_like_walk(like)
+    }
+
+    fn marked_like_walk(self, like: &Value) -> Value {
         match (self, like) {
             (v, l) if l.is_sensitive() => Value::sensitive(v),
             (Value::Map(m), Value::Map(l)) => Value::Map(
                 m.into_iter()
                     .map(|(k, v)| {
                         let v = match l.get(&k) {
-                            Some(lv) => v.marked_like(lv),
+                            Some(lv) => v.marked_like_walk(lv),
                             None => v,
                         };
                         (k, v)
@@ -126,7 +133,7 @@ impl Value {
                     .into_iter()
                     .enumerate()
                     .map(|(i, v)| match l.get(i) {
-                        Some(lv) => v.marked_like(lv),
+                        Some(lv) => v.marked_like_walk(lv),
                         None => v,
                     })
                     .collect(),

@@ -315,7 +315,13 @@ pub fn mark_secrets(
     for p in schema.properties.iter().filter(|p| p.sensitive) {
         properties.mark_at(&PropertyPath::root().key(p.name));
     }
-    for path in provider.secret_paths(schema.type_name, &properties.unmarked()) {
+    // Providers see clear values; copying them is needed only when some are marked.
+    let secret_paths = if properties.contains_sensitive() {
+        provider.secret_paths(schema.type_name, &properties.unmarked())
+    } else {
+        provider.secret_paths(schema.type_name, &properties)
+    };
+    for path in secret_paths {
         properties.mark_at(&path);
     }
     properties

@@ -230,6 +230,13 @@ pub fn upgrade_legacy_digests(value: Value) -> Value {
 
 /// The record a store keeps for `resource`: its secrets as digests keyed by `lineage`.
 pub fn redacted(resource: &ResourceState, lineage: &str) -> ResourceState {
+    if !holds_secrets(resource) {
+        // Nothing secret, nothing to digest: one copy, not three (this runs per write).
+        return ResourceState {
+            sensitive_paths: Vec::new(),
+            ..resource.clone()
+        };
+    }
     let properties = redact(&resource.properties, lineage);
     ResourceState {
         sensitive_paths: properties
