@@ -2,6 +2,7 @@
 //! with saved plans, detailed exit codes, targets, drift and outputs.
 
 use crate::common;
+use common::grep_dir;
 
 use common::{summary_line, Sandbox};
 
@@ -229,22 +230,6 @@ fn full_lifecycle() {
     );
     assert!(!s.exists("out/page.txt") && !s.exists("out/token.txt"));
     assert!(s.state_list("site.yaml").is_empty());
-}
-
-fn grep_dir(dir: &std::path::Path, needle: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let p = e.path();
-        if p.is_dir() {
-            grep_dir(&p, needle)
-        } else {
-            std::fs::read(&p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                .unwrap_or(false)
-        }
-    })
 }
 
 #[test]

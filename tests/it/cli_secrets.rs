@@ -3,28 +3,12 @@
 //! which is how Kubernetes carries Secret data).
 
 use crate::common;
+use common::grep_dir;
 
 use common::stand_ins::{helm, Emulator};
 use common::{base64, repo_root, summary_line, Run, Sandbox};
 
 const CANARY: &str = "canary-7f3e1b2a-secret";
-
-/// True when any file under `dir` holds `needle`.
-fn grep_dir(dir: &std::path::Path, needle: &str) -> bool {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    entries.flatten().any(|e| {
-        let p = e.path();
-        if p.is_dir() {
-            grep_dir(&p, needle)
-        } else {
-            std::fs::read(&p)
-                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
-                .unwrap_or(false)
-        }
-    })
-}
 
 /// Fails when the canary shows in the run's output or in the sandbox's state files: in
 /// clear, in base64, or as its plain SHA-256 (a digest anyone can check guesses against).

@@ -214,22 +214,50 @@ fn values_files(tmp: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
+/// What the helm signal tests share: an emulator, the helm stack in a sandbox, the slow
+/// helm, and the environment pointing trustplane at them (TMPDIR inside the sandbox, so
+/// that values files left behind can be seen).
+struct HelmRun {
+    kube: Emulator,
+    s: Sandbox,
+    tmp: std::path::PathBuf,
+    base: Vec<(String, String)>,
+}
+
+impl HelmRun {
+    fn new() -> HelmRun {
+        let kube = Emulator::start(None);
+        let s = Sandbox::new();
+        s.write("web.yaml", &helm_stack());
+        let tmp = s.path("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        let base = vec![
+            ("TRUSTPLANE_HELM".to_string(), slow_helm(&s)),
+            (
+                "KUBECONFIG".to_string(),
+                kube.kubeconfig().display().to_string(),
+            ),
+            ("TMPDIR".to_string(), tmp.display().to_string()),
+        ];
+        HelmRun { kube, s, tmp, base }
+    }
+
+    /// The base environment, then `extra`.
+    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        self.base
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().copied())
+            .collect()
+    }
+}
+
 #[test]
 fn helm_keeps_running_through_the_first_interrupt() {
-    let kube = Emulator::start(None);
-    let s = Sandbox::new();
-    s.write("web.yaml", &helm_stack());
-    let tmp = s.path("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let helm_path = slow_helm(&s);
-    let kubeconfig = kube.kubeconfig().display().to_string();
-    let tmp_s = tmp.display().to_string();
-    let env = [
-        ("TRUSTPLANE_HELM", helm_path.as_str()),
-        ("KUBECONFIG", kubeconfig.as_str()),
-        ("TMPDIR", tmp_s.as_str()),
-    ];
-    let mut run = Running::start(&s, &["apply", "web.yaml", "--auto-approve"], &env);
+    let h = HelmRun::new();
+    let (kube, s, tmp) = (&h.kube, &h.s, &h.tmp);
+    let env = h.env(&[]);
+    let mut run = Running::start(s, &["apply", "web.yaml", "--auto-approve"], &env);
     run.wait_for("web: creating");
     while !s.exists("marks/started") {
         std::thread::sleep(Duration::from_millis(20));
@@ -239,7 +267,7 @@ fn helm_keeps_running_through_the_first_interrupt() {
     assert_eq!(code, 130, "{stderr}");
     assert!(s.exists("marks/finished"), "helm was cut short: {stderr}");
     assert!(!s.exists("marks/terminated"), "{stderr}");
-    assert!(values_files(&tmp).is_empty(), "values file left behind");
+    assert!(values_files(tmp).is_empty(), "values file left behind");
     let status = kube.kubectl_ok(&["get", "secrets", "-n", "apps", "-o", "name"]);
     assert!(status.contains("sh.helm.release.v1.web.v1"), "{status}");
     let list = s.state_list("web.yaml");
@@ -250,21 +278,10 @@ fn helm_keeps_running_through_the_first_interrupt() {
 
 #[test]
 fn a_second_interrupt_cancels_helm_deliberately_and_the_release_recovers() {
-    let kube = Emulator::start(None);
-    let s = Sandbox::new();
-    s.write("web.yaml", &helm_stack());
-    let tmp = s.path("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let helm_path = slow_helm(&s);
-    let kubeconfig = kube.kubeconfig().display().to_string();
-    let tmp_s = tmp.display().to_string();
-    let mut env = vec![
-        ("TRUSTPLANE_HELM", helm_path.as_str()),
-        ("KUBECONFIG", kubeconfig.as_str()),
-        ("TMPDIR", tmp_s.as_str()),
-        ("HELM_PAUSE", "3600"),
-    ];
-    let mut run = Running::start(&s, &["apply", "web.yaml", "--auto-approve"], &env);
+    let h = HelmRun::new();
+    let (s, tmp) = (&h.s, &h.tmp);
+    let env = h.env(&[("HELM_PAUSE", "3600")]);
+    let mut run = Running::start(s, &["apply", "web.yaml", "--auto-approve"], &env);
     run.wait_for("web: creating");
     while !s.exists("marks/started") {
         std::thread::sleep(Duration::from_millis(20));
@@ -275,10 +292,10 @@ fn a_second_interrupt_cancels_helm_deliberately_and_the_release_recovers() {
     let (code, stderr) = run.finish();
     assert_eq!(code, 130, "{stderr}");
     assert!(s.exists("marks/terminated"), "helm got SIGTERM: {stderr}");
-    assert!(values_files(&tmp).is_empty(), "values file left behind");
+    assert!(values_files(tmp).is_empty(), "values file left behind");
     assert!(!s.exists("state/web/default/lock.json"));
     // The next apply installs the release.
-    env.pop();
+    let env = h.env(&[]);
     let r = s.run_env(&["apply", "web.yaml", "--auto-approve"], &env);
     assert_eq!(r.code, 0, "{}", r.all());
     let plan = s.run_env(&["plan", "web.yaml", "--detailed-exitcode"], &env);
@@ -329,23 +346,11 @@ fn an_interrupt_stops_a_run_waiting_for_the_lock() {
 
 #[test]
 fn sigterm_while_planning_stops_at_once_and_cleans_up() {
-    let kube = Emulator::start(None);
-    let s = Sandbox::new();
-    s.write("web.yaml", &helm_stack());
-    let tmp = s.path("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
-    let helm_path = slow_helm(&s);
-    let kubeconfig = kube.kubeconfig().display().to_string();
-    let tmp_s = tmp.display().to_string();
-    let env = [
-        ("TRUSTPLANE_HELM", helm_path.as_str()),
-        ("KUBECONFIG", kubeconfig.as_str()),
-        ("TMPDIR", tmp_s.as_str()),
-        ("HELM_SLOW", "template"),
-        ("HELM_PAUSE", "3600"),
-    ];
+    let h = HelmRun::new();
+    let (s, tmp) = (&h.s, &h.tmp);
+    let env = h.env(&[("HELM_SLOW", "template"), ("HELM_PAUSE", "3600")]);
     // The plan renders the release with `helm template`, which hangs here.
-    let run = Running::start(&s, &["plan", "web.yaml"], &env);
+    let run = Running::start(s, &["plan", "web.yaml"], &env);
     while !s.exists("marks/started") {
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -357,7 +362,7 @@ fn sigterm_while_planning_stops_at_once_and_cleans_up() {
         "{stderr}"
     );
     assert!(s.exists("marks/terminated"), "helm was cancelled: {stderr}");
-    assert!(values_files(&tmp).is_empty(), "values file left behind");
+    assert!(values_files(tmp).is_empty(), "values file left behind");
     assert!(!s.exists("state/web/default/lock.json"), "lock released");
     assert!(
         !s.exists("state/web/default/in-use"),

@@ -147,3 +147,20 @@ pub fn base64(data: &[u8]) -> String {
     }
     out
 }
+
+/// True when any file under `dir` holds `needle` (a secret must be in none of them).
+pub fn grep_dir(dir: &std::path::Path, needle: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let p = e.path();
+        if p.is_dir() {
+            grep_dir(&p, needle)
+        } else {
+            std::fs::read(&p)
+                .map(|b| b.windows(needle.len()).any(|w| w == needle.as_bytes()))
+                .unwrap_or(false)
+        }
+    })
+}
