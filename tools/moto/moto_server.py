@@ -365,6 +365,30 @@ def _ca_to_json(self: Any) -> dict[str, Any]:
     return out
 
 
+# Gap: moto 5.2.5 ignores CreateCertificateAuthority's IdempotencyToken, so a create
+# repeated after a crash (or racing the crashed run's request, still being served) makes a
+# second CA. AWS answers a repeated token with the first call's CA for five minutes.
+_IDEMPOTENCY_WINDOW = datetime.timedelta(minutes=5)
+_idempotent_creates: dict[tuple[str, str], tuple[str, datetime.datetime]] = {}
+_idempotent_lock = threading.Lock()
+_original_response_create = ACMPCAResponse.create_certificate_authority
+
+
+def _response_create(self: Any) -> str:
+    token = json.loads(self.body).get("IdempotencyToken")
+    if not token:
+        return _original_response_create(self)
+    key = (self.current_account + "/" + self.region, token)
+    # Held across the create: a second call with the token waits for the first one's CA.
+    with _idempotent_lock:
+        seen = _idempotent_creates.get(key)
+        if seen and _now() - seen[1] < _IDEMPOTENCY_WINDOW:
+            return json.dumps({"CertificateAuthorityArn": seen[0]})
+        answer = _original_response_create(self)
+        _idempotent_creates[key] = (json.loads(answer)["CertificateAuthorityArn"], _now())
+        return answer
+
+
 def apply_patches() -> None:
     CertificateAuthority.issue_certificate = _ca_issue_certificate
     CertificateAuthority.import_certificate_authority_certificate = _ca_import
@@ -374,6 +398,7 @@ def apply_patches() -> None:
     ACMPCABackend.restore_certificate_authority = _backend_restore
     ACMPCABackend.update_certificate_authority = _backend_update
     ACMPCAResponse.issue_certificate = _response_issue_certificate
+    ACMPCAResponse.create_certificate_authority = _response_create
     ACMPCAResponse.delete_certificate_authority = _response_delete
     ACMPCAResponse.restore_certificate_authority = _response_restore
 

@@ -333,3 +333,32 @@ UTC = datetime.timezone.utc
 def test_validity_types_follow_aws_definitions(validity, now, expected):
     now = now or datetime.datetime.now(UTC)
     assert _launcher_module().validity_time(validity, now) == expected
+
+
+def test_create_with_a_repeated_idempotency_token_returns_the_first_ca(pca):
+    # As AWS: within five minutes, a CreateCertificateAuthority with a token already used
+    # answers with the CA that call made, also when the two calls run at the same time.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def create(token: str) -> str:
+        return pca.create_certificate_authority(
+            CertificateAuthorityConfiguration={
+                "KeyAlgorithm": "RSA_2048",
+                "SigningAlgorithm": "SHA256WITHRSA",
+                "Subject": {"CommonName": "Idempotent Root"},
+            },
+            CertificateAuthorityType="ROOT",
+            IdempotencyToken=token,
+        )["CertificateAuthorityArn"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        arns = set(pool.map(create, ["same-token"] * 4))
+    assert len(arns) == 1
+    assert create("same-token") in arns
+    assert create("another-token") not in arns
+    listed = [
+        ca["Arn"]
+        for ca in pca.list_certificate_authorities()["CertificateAuthorities"]
+        if ca["CertificateAuthorityConfiguration"]["Subject"].get("CommonName") == "Idempotent Root"
+    ]
+    assert len(listed) == 2
