@@ -230,13 +230,39 @@ async fn resource(
         Some("finalize") if rt.kind == "Namespace" => "",
         Some(_) => return error(ApiError::path_not_found(path)),
     };
-    if q.contains_key("dryRun") {
-        return error(ApiError::bad_request(
-            "dry-run requests are not supported by kube-emulator",
-        ));
-    }
+    // kubectl sends a delete's dry run in the DeleteOptions body, not the query.
+    let delete_options: Value = match *method {
+        Method::DELETE if !body.is_empty() => serde_json::from_slice(body).unwrap_or_default(),
+        _ => Value::Null,
+    };
+    let dry_run_value = q.get("dryRun").map(String::as_str).or_else(|| {
+        delete_options["dryRun"]
+            .as_array()
+            .and_then(|v| v.first())
+            .and_then(Value::as_str)
+    });
+    let dry_run = match dry_run_value {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(v) => {
+            return error(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: {v:?}: supported values: \"All\""
+            )))
+        }
+    };
     let mgr = manager(q, headers);
-    let store = &app.store;
+    // A dry run writes to a throwaway copy: the same validation, conflicts and answer,
+    // nothing stored, no watch event, no resourceVersion consumed.
+    let scratch;
+    let store = if dry_run && *method != Method::GET {
+        scratch = app.store.scratch_copy();
+        &scratch
+    } else {
+        &app.store
+    };
+    let stored_rv = name
+        .and_then(|n| store.get(&rt, ns, n).ok())
+        .map(|o| o["metadata"]["resourceVersion"].clone());
     let sel = match Selector::parse(
         q.get("labelSelector").map(String::as_str),
         q.get("fieldSelector").map(String::as_str),
@@ -339,7 +365,18 @@ async fn resource(
         }),
     };
     match result {
-        Ok((code, v)) => respond(code, &v),
+        Ok((code, mut v)) => {
+            if dry_run && (name.is_some() || *method == Method::POST) {
+                // The real server answers a dry run with the stored object's
+                // resourceVersion, or none for an object that does not exist yet.
+                match (&stored_rv, v["metadata"].as_object_mut()) {
+                    (Some(rv), Some(md)) => drop(md.insert("resourceVersion".into(), rv.clone())),
+                    (None, Some(md)) => drop(md.remove("resourceVersion")),
+                    _ => {}
+                }
+            }
+            respond(code, &v)
+        }
         Err(e) => error(e),
     }
 }
