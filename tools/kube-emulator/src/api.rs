@@ -1,6 +1,7 @@
 //! HTTP front end: routes discovery and resource requests onto the store.
 
 use crate::discovery;
+use crate::eks_auth::EksAuth;
 use crate::protobuf;
 use crate::registry::ResourceType;
 use crate::selectors::Selector;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub struct App {
     pub store: Arc<Store>,
     pub addr: String,
+    pub eks_auth: Option<EksAuth>,
 }
 
 fn respond(code: u16, body: &Value) -> Response {
@@ -81,6 +83,13 @@ pub async fn handle(
         .unwrap_or_default()
         .to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(auth) = &app.eks_auth {
+        if let Err(why) = authenticate(auth, &headers, &segs) {
+            // The real server says no more than "Unauthorized"; the log says why.
+            eprintln!("{method} {uri} -> 401 ({why})");
+            return error(ApiError::unauthorized());
+        }
+    }
     let types = app.store.types();
     let resp = match (method.clone(), segs.as_slice()) {
         (Method::GET, ["healthz" | "readyz" | "livez", ..]) => Response::new(Body::from("ok")),
@@ -126,6 +135,22 @@ pub async fn handle(
     };
     eprintln!("{} {} -> {}", method, uri, resp.status().as_u16());
     resp
+}
+
+/// A bearer token EKS would accept; without one, only what EKS serves anonymously.
+fn authenticate(auth: &EksAuth, headers: &HeaderMap, segs: &[&str]) -> Result<(), String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return match segs {
+            ["healthz" | "readyz" | "livez" | "version", ..] => Ok(()),
+            _ => Err("no bearer token".into()),
+        };
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or("not a bearer token")?;
+    auth.verify(token.trim(), chrono::Utc::now())
 }
 
 fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
