@@ -19,6 +19,7 @@ mod cli_state;
 mod cli_verify;
 mod common;
 mod e2e_sandbox;
+mod eks_token;
 mod helm_provider;
 mod helm_support;
 mod k8s_provider;
