@@ -2,6 +2,7 @@
 //! crate and its AWS and Kubernetes clients instead of one per file.
 //! Run one area with `cargo test --test it cli_lifecycle::`.
 
+mod aws_iam_rewrites;
 mod aws_provider;
 mod cli_aws;
 mod cli_bad_stacks;
