@@ -286,6 +286,7 @@ async fn resource(
         &app.store
     };
     let stored_rv = name
+        .filter(|_| dry_run)
         .and_then(|n| store.get(&rt, ns, n).ok())
         .map(|o| o["metadata"]["resourceVersion"].clone());
     let sel = match Selector::parse(
