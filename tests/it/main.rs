@@ -2,6 +2,7 @@
 //! crate and its AWS and Kubernetes clients instead of one per file.
 //! Run one area with `cargo test --test it cli_lifecycle::`.
 
+mod aws_iam_rewrites;
 mod aws_provider;
 mod cli_aws;
 mod cli_bad_stacks;
@@ -19,6 +20,7 @@ mod cli_state;
 mod cli_verify;
 mod common;
 mod e2e_sandbox;
+mod eks_token;
 mod helm_provider;
 mod helm_support;
 mod k8s_provider;

@@ -6,7 +6,11 @@ The AWS provider is tested against moto, never real AWS. moto's ACM PCA
 hierarchy would reject, so this launcher patches its classes at import time
 (no edits to moto's files). Each patch below names the gap it fills.
 
-Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH]
+With --iam-rewrites (or MOTO_IAM_REWRITES=1) IAM stores and returns policy
+documents the way real IAM does (see iam_rewrite), so that a comparison that only
+works on documents returned as sent fails here as it would against AWS.
+
+Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH] [--iam-rewrites]
 Port 0 lets the server bind a free port itself. Once it accepts connections it
 prints "moto listening on http://HOST:PORT" and, with --port-file, writes the
 bound port there. Runs until SIGTERM/SIGINT, then exits 0.
@@ -17,7 +21,9 @@ from __future__ import annotations
 import argparse
 import base64
 import calendar
+import copy
 import datetime
+import inspect
 import json
 import os
 import re
@@ -33,6 +39,8 @@ from moto.acmpca import models as pca_models
 from moto.acmpca import responses as pca_responses
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import unix_time
+from moto.iam.models import IAMBackend
+from urllib import parse as urlparse
 from moto.server import ThreadedMotoServer
 
 CertificateAuthority = pca_models.CertificateAuthority
@@ -403,6 +411,134 @@ def apply_patches() -> None:
     ACMPCAResponse.restore_certificate_authority = _response_restore
 
 
+# --- IAM documents as real IAM stores them (--iam-rewrites) ----------------------
+#
+# moto keeps a policy document byte for byte; real IAM does not:
+# - GetPolicyVersion's Document comes back URL-encoded, "compliant with RFC 3986", as the
+#   IAM API reference documents for it, GetRolePolicy and GetRole (moto already encodes
+#   the latter two).
+# - A one-element list comes back as a plain string (Action, NotAction, Resource,
+#   NotResource, each principal type's value, each condition key's values). The policy
+#   grammar (IAM User Guide, "Grammar of the IAM JSON policy language") makes the two
+#   forms the same; that IAM stores the string form is its observed behaviour, not a
+#   documented one.
+# - Condition values are stored as strings: the grammar's condition values are strings
+#   ("true", "10"); a JSON true or 10 sent comes back as "true" / "10".
+# - Statement keys come back in IAM's own order (Sid, Effect, Principal, NotPrincipal,
+#   Action, NotAction, Resource, NotResource, Condition) and the document's as Version,
+#   Id, Statement, compact JSON. Statement order is kept, as IAM keeps it.
+
+STATEMENT_KEY_ORDER = (
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+)
+DOCUMENT_KEY_ORDER = ("Version", "Id", "Statement")
+
+
+def _ordered(d: dict[str, Any], order: tuple[str, ...]) -> dict[str, Any]:
+    first = {k: d[k] for k in order if k in d}
+    return {**first, **{k: v for k, v in d.items() if k not in first}}
+
+
+def _collapse(value: Any) -> Any:
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def _condition_string(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
+
+
+def _rewrite_statement(st: Any) -> Any:
+    if not isinstance(st, dict):
+        return st
+    out = dict(st)
+    for key in ("Action", "NotAction", "Resource", "NotResource"):
+        if key in out:
+            out[key] = _collapse(out[key])
+    for key in ("Principal", "NotPrincipal"):
+        if isinstance(out.get(key), dict):
+            out[key] = {k: _collapse(v) for k, v in out[key].items()}
+    if isinstance(out.get("Condition"), dict):
+        out["Condition"] = {
+            op: (
+                {
+                    k: _collapse(
+                        [_condition_string(x) for x in v]
+                        if isinstance(v, list)
+                        else _condition_string(v)
+                    )
+                    for k, v in keys.items()
+                }
+                if isinstance(keys, dict)
+                else keys
+            )
+            for op, keys in out["Condition"].items()
+        }
+    return _ordered(out, STATEMENT_KEY_ORDER)
+
+
+def iam_rewrite(document: str) -> str:
+    """The document as real IAM stores it (not yet URL-encoded)."""
+    try:
+        doc = json.loads(document)
+    except (TypeError, ValueError):
+        return document  # moto's validator reports it
+    if not isinstance(doc, dict):
+        return document
+    statements = doc.get("Statement")
+    if isinstance(statements, list):
+        doc["Statement"] = [_rewrite_statement(s) for s in statements]
+    elif statements is not None:
+        doc["Statement"] = _rewrite_statement(statements)
+    return json.dumps(_ordered(doc, DOCUMENT_KEY_ORDER), separators=(",", ":"))
+
+
+def _rewriting(method: Any, argument: str) -> Any:
+    """`method` with its `argument` (a policy document) rewritten as IAM stores it."""
+    signature = inspect.signature(method)
+
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        bound = signature.bind(self, *args, **kwargs)
+        if bound.arguments.get(argument) is not None:
+            bound.arguments[argument] = iam_rewrite(bound.arguments[argument])
+        return method(*bound.args, **bound.kwargs)
+
+    return wrapper
+
+
+def _url_encoded_policy_version(method: Any) -> Any:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        version = copy.copy(method(self, *args, **kwargs))
+        version.document = urlparse.quote(version.document, safe="")
+        return version
+
+    return wrapper
+
+
+def apply_iam_rewrites() -> None:
+    IAMBackend.create_role = _rewriting(IAMBackend.create_role, "assume_role_policy_document")
+    IAMBackend.update_assume_role_policy = _rewriting(
+        IAMBackend.update_assume_role_policy, "policy_document"
+    )
+    IAMBackend.put_role_policy = _rewriting(IAMBackend.put_role_policy, "policy_json")
+    IAMBackend.create_policy = _rewriting(IAMBackend.create_policy, "policy_document")
+    IAMBackend.create_policy_version = _rewriting(
+        IAMBackend.create_policy_version, "policy_document"
+    )
+    IAMBackend.get_policy_version = _url_encoded_policy_version(IAMBackend.get_policy_version)
+
+
 # --- server -----------------------------------------------------------------
 
 
@@ -419,9 +555,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", help="file to receive the bound port")
+    parser.add_argument(
+        "--iam-rewrites",
+        action="store_true",
+        default=os.environ.get("MOTO_IAM_REWRITES") == "1",
+        help="store and return IAM policy documents as real IAM does (or MOTO_IAM_REWRITES=1)",
+    )
     args = parser.parse_args(argv)
 
     apply_patches()
+    if args.iam_rewrites:
+        apply_iam_rewrites()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -23,11 +26,11 @@ TEMPLATE = "arn:aws:acm-pca:::template/{}/V1"
 STARTUP_TIMEOUT = 30
 
 
-def start_launcher(port_file: Path) -> subprocess.Popen:
+def start_launcher(port_file: Path, *extra: str) -> subprocess.Popen:
     # stderr goes to a file: werkzeug logs every request and a full pipe would stall the server.
     log = open(port_file.with_suffix(".log"), "w")
     proc = subprocess.Popen(
-        [sys.executable, str(LAUNCHER), "--port", "0", "--port-file", str(port_file)],
+        [sys.executable, str(LAUNCHER), "--port", "0", "--port-file", str(port_file), *extra],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -362,3 +365,131 @@ def test_create_with_a_repeated_idempotency_token_returns_the_first_ca(pca):
         if ca["CertificateAuthorityConfiguration"]["Subject"].get("CommonName") == "Idempotent Root"
     ]
     assert len(listed) == 2
+
+
+# --- IAM documents as real IAM stores them (--iam-rewrites) -------------------------
+
+sys.path.insert(0, str(LAUNCHER.parent))
+import moto_server  # noqa: E402  (the launcher, for its pure rewrite function)
+
+SENT_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Condition": {
+                "StringEquals": {"x:aud": ["sts.amazonaws.com"], "x:sub": ["a", "b"]},
+                "Bool": {"aws:SecureTransport": True},
+                "NumericLessThan": {"aws:MultiFactorAuthAge": 3600},
+            },
+            "Action": ["sts:AssumeRoleWithWebIdentity"],
+            "Principal": {"Federated": ["arn:aws:iam::123456789012:oidc-provider/x"]},
+            "Effect": "Allow",
+            "Sid": "Irsa",
+        }
+    ],
+}
+STORED_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Irsa",
+            "Effect": "Allow",
+            "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/x"},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": {
+                "StringEquals": {"x:aud": "sts.amazonaws.com", "x:sub": ["a", "b"]},
+                "Bool": {"aws:SecureTransport": "true"},
+                "NumericLessThan": {"aws:MultiFactorAuthAge": "3600"},
+            },
+        }
+    ],
+}
+SENT_POLICY = {
+    "Statement": [{"Resource": ["*"], "Action": ["acm-pca:IssueCertificate", "acm-pca:GetCertificate"], "Effect": "Allow"}],
+    "Version": "2012-10-17",
+}
+STORED_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["acm-pca:IssueCertificate", "acm-pca:GetCertificate"], "Resource": "*"}],
+}
+
+
+def test_iam_rewrite_collapses_lists_stringifies_conditions_and_orders_keys():
+    stored = moto_server.iam_rewrite(json.dumps(SENT_TRUST))
+    assert json.loads(stored) == STORED_TRUST
+    # Key order is part of what IAM returns: compare the text, not only the parsed value.
+    assert stored == json.dumps(STORED_TRUST, separators=(",", ":"))
+
+
+@pytest.fixture(scope="module")
+def iam_rewriting(tmp_path_factory):
+    port_file = tmp_path_factory.mktemp("moto-iam") / "port"
+    proc = start_launcher(port_file, "--iam-rewrites")
+    yield f"http://127.0.0.1:{int(port_file.read_text())}"
+    stop_launcher(proc)
+
+
+def raw_iam(endpoint: str, **params: str) -> str:
+    """An IAM Query API call whose XML answer is returned as is (boto3 would decode documents)."""
+    body = urllib.parse.urlencode({**params, "Version": "2010-05-08"}).encode()
+    request = urllib.request.Request(
+        endpoint + "/",
+        data=body,
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, "
+            "SignedHeaders=host, Signature=0",
+        },
+    )
+    with urllib.request.urlopen(request) as r:
+        return r.read().decode()
+
+
+def xml_field(xml: str, tag: str) -> str:
+    return xml.split(f"<{tag}>", 1)[1].split(f"</{tag}>", 1)[0]
+
+
+def test_iam_documents_come_back_url_encoded_and_rewritten(iam_rewriting):
+    iam = boto3.client(
+        "iam",
+        endpoint_url=iam_rewriting,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    iam.create_role(RoleName="irsa", AssumeRolePolicyDocument=json.dumps(SENT_TRUST))
+    arn = iam.create_policy(PolicyName="issue", PolicyDocument=json.dumps(SENT_POLICY))["Policy"]["Arn"]
+    iam.put_role_policy(RoleName="irsa", PolicyName="inline", PolicyDocument=json.dumps(SENT_POLICY))
+
+    role = raw_iam(iam_rewriting, Action="GetRole", RoleName="irsa")
+    version = raw_iam(iam_rewriting, Action="GetPolicyVersion", PolicyArn=arn, VersionId="v1")
+    inline = raw_iam(iam_rewriting, Action="GetRolePolicy", RoleName="irsa", PolicyName="inline")
+    for xml, tag, stored in [
+        (role, "AssumeRolePolicyDocument", STORED_TRUST),
+        (version, "Document", STORED_POLICY),
+        (inline, "PolicyDocument", STORED_POLICY),
+    ]:
+        encoded = xml_field(xml, tag)
+        assert encoded.startswith("%7B"), encoded
+        assert json.loads(urllib.parse.unquote(encoded)) == stored
+
+    # A new version and a new trust policy are rewritten too.
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(SENT_POLICY), SetAsDefault=True)
+    version = raw_iam(iam_rewriting, Action="GetPolicyVersion", PolicyArn=arn, VersionId="v2")
+    assert json.loads(urllib.parse.unquote(xml_field(version, "Document"))) == STORED_POLICY
+    iam.update_assume_role_policy(RoleName="irsa", PolicyDocument=json.dumps(SENT_TRUST))
+    got = iam.get_role(RoleName="irsa")["Role"]["AssumeRolePolicyDocument"]
+    assert got == STORED_TRUST  # boto3 decodes the document for its callers
+
+
+def test_without_the_option_documents_come_back_as_sent(endpoint):
+    iam = boto3.client(
+        "iam",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    arn = iam.create_policy(PolicyName="as-sent", PolicyDocument=json.dumps(SENT_POLICY))["Policy"]["Arn"]
+    version = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
+    assert version["Document"] == SENT_POLICY

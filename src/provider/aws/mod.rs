@@ -10,6 +10,7 @@
 
 pub mod certs;
 pub mod eks;
+pub mod eks_token;
 pub mod errors;
 pub mod iam_oidc;
 pub mod iam_policy;

@@ -1,6 +1,11 @@
 //! IAM policy documents: accepted as a YAML map or a JSON string, validated with paths
-//! into the document, and normalized so that equivalent spellings compare equal (a single
-//! string vs a one-element list, key and list order, whitespace in JSON).
+//! into the document, and normalized so that equivalent spellings compare equal.
+//!
+//! IAM rewrites what it stores, so a document read back rarely matches the one sent: it
+//! comes URL-encoded, one-element lists come back as strings (and the reverse), keys and
+//! statements may be reordered, condition values come back as strings (`true` as
+//! `"true"`, `10` as `"10"`), and `Principal: "*"` means `Principal: {AWS: "*"}`. The
+//! comparison undoes all of these, or every plan against real IAM would show a change.
 
 use crate::diag::Diagnostic;
 use crate::value::{Map, Value};
@@ -15,9 +20,11 @@ pub enum DocKind {
 
 const CODE: &str = "aws::invalid_policy";
 
-/// The document as a value: a JSON string is parsed, a map is taken as is.
+/// The document as a value: a JSON string is parsed (URL-encoded, as IAM returns it, or
+/// plain), a map is taken as is.
 pub fn parse(doc: &Value) -> Result<Value, String> {
     match doc {
+        Value::String(s) if s.trim_start().starts_with("%7B") => from_iam(s),
         Value::String(s) => serde_json::from_str::<serde_json::Value>(s)
             .map(Value::from_json)
             .map_err(|e| format!("the policy document is not valid JSON: {e}")),
@@ -44,10 +51,11 @@ pub fn normalize(doc: &Value) -> Value {
             Value::List(l) => l,
             other => vec![other],
         };
-        top.insert(
-            "Statement".into(),
-            Value::List(list.into_iter().map(normalize_statement).collect()),
-        );
+        // Statement order carries no meaning: a policy allows what any statement allows
+        // unless one denies it.
+        let mut statements: Vec<Value> = list.into_iter().map(normalize_statement).collect();
+        statements.sort_by_cached_key(|s| s.to_json().to_string());
+        top.insert("Statement".into(), Value::List(statements));
     }
     Value::Map(top)
 }
@@ -61,6 +69,12 @@ fn normalize_statement(st: Value) -> Value {
             "Principal" | "NotPrincipal" => match v {
                 Value::Map(p) => {
                     Value::Map(p.into_iter().map(|(k, v)| (k, string_set(v))).collect())
+                }
+                // "Everyone": IAM documents `"*"` and `{"AWS": "*"}` as the same principal.
+                Value::String(s) if s == "*" => {
+                    let mut m = Map::new();
+                    m.insert("AWS".into(), string_set(Value::String(s)));
+                    Value::Map(m)
                 }
                 other => other,
             },
@@ -87,20 +101,33 @@ fn normalize_statement(st: Value) -> Value {
     Value::Map(out)
 }
 
-/// A string or a list of strings, as a sorted, de-duplicated list.
-fn string_set(v: Value) -> Value {
+/// A scalar as the string IAM stores: condition values come back as strings whatever
+/// their JSON type was (`true` as `"true"`, `10` as `"10"`).
+fn as_iam_string(v: &Value) -> Option<String> {
     match v {
-        Value::String(s) => Value::List(vec![Value::String(s)]),
-        Value::List(items) if items.iter().all(|i| matches!(i, Value::String(_))) => {
-            let mut strings: Vec<String> = items
-                .into_iter()
-                .filter_map(|i| i.as_str().map(str::to_string))
-                .collect();
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Int(i) => Some(i.to_string()),
+        Value::Float(f) => Some(f.to_string()),
+        _ => None,
+    }
+}
+
+/// A scalar or a list of scalars, as a sorted, de-duplicated list of strings.
+fn string_set(v: Value) -> Value {
+    let items = match v {
+        Value::List(items) => items,
+        scalar => vec![scalar],
+    };
+    let strings: Option<Vec<String>> = items.iter().map(as_iam_string).collect();
+    match strings {
+        Some(mut strings) => {
             strings.sort();
             strings.dedup();
             Value::List(strings.into_iter().map(Value::String).collect())
         }
-        other => other,
+        None if items.len() == 1 => items.into_iter().next().unwrap(),
+        None => Value::List(items),
     }
 }
 
@@ -470,6 +497,64 @@ mod tests {
                 .as_deref(),
             Some("document.Statement[0].Action[0]")
         );
+    }
+
+    /// A trust policy as sent: lists everywhere, typed condition values, keys in our order.
+    fn sent_trust() -> Value {
+        yaml("Version: '2012-10-17'\nStatement:\n- Sid: Irsa\n  Effect: Allow\n  Principal: {Federated: ['arn:aws:iam::1:oidc-provider/x']}\n  Action: [sts:AssumeRoleWithWebIdentity]\n  Condition:\n    StringEquals: {'x:sub': [system:serviceaccount:cert-manager:aws-pca], 'x:aud': sts.amazonaws.com}\n    Bool: {'aws:SecureTransport': true}\n    NumericLessThan: {'aws:MultiFactorAuthAge': 3600}\n- Effect: Allow\n  Principal: '*'\n  Action: [sts:TagSession, sts:AssumeRole]\n")
+    }
+
+    #[test]
+    fn real_iam_collapses_single_item_lists_to_strings() {
+        let returned = Value::from(
+            r#"{"Version":"2012-10-17","Statement":[{"Sid":"Irsa","Effect":"Allow","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/x"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"x:sub":"system:serviceaccount:cert-manager:aws-pca","x:aud":"sts.amazonaws.com"},"Bool":{"aws:SecureTransport":"true"},"NumericLessThan":{"aws:MultiFactorAuthAge":"3600"}}},{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:TagSession"]}]}"#,
+        );
+        assert!(equivalent(&sent_trust(), &returned));
+    }
+
+    #[test]
+    fn real_iam_reorders_statements_and_keys() {
+        let returned = Value::from(
+            r#"{"Statement":[{"Action":["sts:AssumeRole","sts:TagSession"],"Principal":"*","Effect":"Allow"},{"Condition":{"NumericLessThan":{"aws:MultiFactorAuthAge":"3600"},"Bool":{"aws:SecureTransport":"true"},"StringEquals":{"x:aud":"sts.amazonaws.com","x:sub":"system:serviceaccount:cert-manager:aws-pca"}},"Action":"sts:AssumeRoleWithWebIdentity","Principal":{"Federated":"arn:aws:iam::1:oidc-provider/x"},"Effect":"Allow","Sid":"Irsa"}],"Version":"2012-10-17"}"#,
+        );
+        assert!(equivalent(&sent_trust(), &returned));
+    }
+
+    #[test]
+    fn everyone_is_star_or_aws_star_but_not_a_named_account() {
+        let star = yaml("Version: '2012-10-17'\nStatement: {Effect: Allow, Principal: '*', Action: sts:AssumeRole}\n");
+        let aws_star = Value::from(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#,
+        );
+        let account = Value::from(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:AssumeRole"}]}"#,
+        );
+        assert!(equivalent(&star, &aws_star));
+        assert!(!equivalent(&star, &account));
+    }
+
+    #[test]
+    fn condition_values_compare_as_the_strings_iam_stores() {
+        let typed = yaml("Version: '2012-10-17'\nStatement: {Effect: Deny, Action: 's3:*', Resource: '*', Condition: {Bool: {'aws:SecureTransport': false}, NumericGreaterThan: {'s3:max-keys': [10, 2.5]}}}\n");
+        let stored = Value::from(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"false"},"NumericGreaterThan":{"s3:max-keys":["2.5","10"]}}}]}"#,
+        );
+        assert!(equivalent(&typed, &stored));
+        let other = Value::from(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"},"NumericGreaterThan":{"s3:max-keys":["2.5","10"]}}}]}"#,
+        );
+        assert!(!equivalent(&typed, &other));
+    }
+
+    #[test]
+    fn url_encoded_documents_as_iam_returns_them_compare_equal() {
+        // GetPolicyVersion's Document, RFC 3986-encoded, with IAM's rewrites inside.
+        let encoded = Value::from(
+            "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22acm-pca%3AIssueCertificate%22%2C%22Resource%22%3A%22arn%3Aaws%3Aacm-pca%3Aeu-west-1%3A1%3Acertificate-authority%2Fx%22%7D%7D",
+        );
+        let sent = yaml("Version: '2012-10-17'\nStatement:\n- Effect: Allow\n  Action: [acm-pca:IssueCertificate]\n  Resource: ['arn:aws:acm-pca:eu-west-1:1:certificate-authority/x']\n");
+        assert!(equivalent(&sent, &encoded));
+        assert!(!equivalent(&sent_trust(), &encoded));
     }
 
     #[test]

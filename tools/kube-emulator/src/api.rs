@@ -1,6 +1,7 @@
 //! HTTP front end: routes discovery and resource requests onto the store.
 
 use crate::discovery;
+use crate::eks_auth::EksAuth;
 use crate::protobuf;
 use crate::registry::ResourceType;
 use crate::selectors::Selector;
@@ -19,6 +20,7 @@ use std::time::Duration;
 pub struct App {
     pub store: Arc<Store>,
     pub addr: String,
+    pub eks_auth: Option<EksAuth>,
 }
 
 fn respond(code: u16, body: &Value) -> Response {
@@ -81,6 +83,13 @@ pub async fn handle(
         .unwrap_or_default()
         .to_string();
     let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    if let Some(auth) = &app.eks_auth {
+        if let Err(why) = authenticate(auth, &headers, &segs) {
+            // The real server says no more than "Unauthorized"; the log says why.
+            eprintln!("{method} {uri} -> 401 ({why})");
+            return error(ApiError::unauthorized());
+        }
+    }
     let types = app.store.types();
     let resp = match (method.clone(), segs.as_slice()) {
         (Method::GET, ["healthz" | "readyz" | "livez", ..]) => Response::new(Body::from("ok")),
@@ -126,6 +135,22 @@ pub async fn handle(
     };
     eprintln!("{} {} -> {}", method, uri, resp.status().as_u16());
     resp
+}
+
+/// A bearer token EKS would accept; without one, only what EKS serves anonymously.
+fn authenticate(auth: &EksAuth, headers: &HeaderMap, segs: &[&str]) -> Result<(), String> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return match segs {
+            ["healthz" | "readyz" | "livez" | "version", ..] => Ok(()),
+            _ => Err("no bearer token".into()),
+        };
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or("not a bearer token")?;
+    auth.verify(token.trim(), chrono::Utc::now())
 }
 
 fn decode_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
@@ -230,13 +255,40 @@ async fn resource(
         Some("finalize") if rt.kind == "Namespace" => "",
         Some(_) => return error(ApiError::path_not_found(path)),
     };
-    if q.contains_key("dryRun") {
-        return error(ApiError::bad_request(
-            "dry-run requests are not supported by kube-emulator",
-        ));
-    }
+    // kubectl sends a delete's dry run in the DeleteOptions body, not the query.
+    let delete_options: Value = match *method {
+        Method::DELETE if !body.is_empty() => serde_json::from_slice(body).unwrap_or_default(),
+        _ => Value::Null,
+    };
+    let dry_run_value = q.get("dryRun").map(String::as_str).or_else(|| {
+        delete_options["dryRun"]
+            .as_array()
+            .and_then(|v| v.first())
+            .and_then(Value::as_str)
+    });
+    let dry_run = match dry_run_value {
+        None | Some("") => false,
+        Some("All") => true,
+        Some(v) => {
+            return error(ApiError::bad_request(format!(
+                "dryRun: Unsupported value: {v:?}: supported values: \"All\""
+            )))
+        }
+    };
     let mgr = manager(q, headers);
-    let store = &app.store;
+    // A dry run writes to a throwaway copy: the same validation, conflicts and answer,
+    // nothing stored, no watch event, no resourceVersion consumed.
+    let scratch;
+    let store = if dry_run && *method != Method::GET {
+        scratch = app.store.scratch_copy();
+        &scratch
+    } else {
+        &app.store
+    };
+    let stored_rv = name
+        .filter(|_| dry_run)
+        .and_then(|n| store.get(&rt, ns, n).ok())
+        .map(|o| o["metadata"]["resourceVersion"].clone());
     let sel = match Selector::parse(
         q.get("labelSelector").map(String::as_str),
         q.get("fieldSelector").map(String::as_str),
@@ -339,7 +391,18 @@ async fn resource(
         }),
     };
     match result {
-        Ok((code, v)) => respond(code, &v),
+        Ok((code, mut v)) => {
+            if dry_run && (name.is_some() || *method == Method::POST) {
+                // The real server answers a dry run with the stored object's
+                // resourceVersion, or none for an object that does not exist yet.
+                match (&stored_rv, v["metadata"].as_object_mut()) {
+                    (Some(rv), Some(md)) => drop(md.insert("resourceVersion".into(), rv.clone())),
+                    (None, Some(md)) => drop(md.remove("resourceVersion")),
+                    _ => {}
+                }
+            }
+            respond(code, &v)
+        }
         Err(e) => error(e),
     }
 }

@@ -37,6 +37,16 @@ impl ApiError {
         d
     }
 
+    /// What the real server answers to a missing or refused credential.
+    pub fn unauthorized() -> Self {
+        ApiError {
+            code: 401,
+            reason: "Unauthorized",
+            message: "Unauthorized".into(),
+            details: Value::Null,
+        }
+    }
+
     pub fn not_found(rt: &ResourceType, name: &str) -> Self {
         ApiError {
             code: 404,

@@ -25,6 +25,7 @@ pub struct Event {
 
 type Key = (String, String);
 
+#[derive(Clone)]
 struct Inner {
     rv: u64,
     types: Vec<ResourceType>,
@@ -107,6 +108,17 @@ impl Store {
                 .expect("seed namespace");
         }
         store
+    }
+
+    /// A private copy of everything stored, for dry runs: a write to it is validated and
+    /// answered exactly like a real one, and vanishes with the copy.
+    pub fn scratch_copy(&self) -> Store {
+        let inner = self.inner.lock().unwrap().clone();
+        let (events, _) = broadcast::channel(16);
+        Store {
+            inner: Mutex::new(inner),
+            events,
+        }
     }
 
     pub fn types(&self) -> Vec<ResourceType> {

@@ -12,6 +12,8 @@ pub struct Emulator {
     child: Child,
     /// `127.0.0.1:PORT`, as the emulator reported it.
     pub addr: String,
+    /// `http` or `https` (with `--tls`), as the emulator's kubeconfig says.
+    pub scheme: &'static str,
     pub kubeconfig: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -20,6 +22,11 @@ impl Emulator {
     /// The emulator at `KUBE_EMULATOR`, else the workspace's dev build
     /// (target/debug/kube-emulator, which `make test` builds).
     pub fn start(aws_endpoint: Option<&str>) -> Emulator {
+        Emulator::start_with_args(aws_endpoint, &[])
+    }
+
+    /// [`Emulator::start`] with more command-line flags, e.g. `--require-eks-token`.
+    pub fn start_with_args(aws_endpoint: Option<&str>, args: &[&str]) -> Emulator {
         let bin = std::env::var_os("KUBE_EMULATOR")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join("target/debug/kube-emulator"));
@@ -29,12 +36,17 @@ impl Emulator {
              or set KUBE_EMULATOR",
             bin.display()
         );
-        Emulator::start_bin(&bin, aws_endpoint)
+        Emulator::start_bin_with_args(&bin, aws_endpoint, args)
     }
 
     /// The emulator binary at `bin`; `aws_endpoint` (e.g. a [`crate::Moto`]'s url) is what
     /// its simulated aws-privateca-issuer calls.
     pub fn start_bin(bin: &Path, aws_endpoint: Option<&str>) -> Emulator {
+        Emulator::start_bin_with_args(bin, aws_endpoint, &[])
+    }
+
+    /// [`Emulator::start_bin`] with more command-line flags.
+    pub fn start_bin_with_args(bin: &Path, aws_endpoint: Option<&str>, args: &[&str]) -> Emulator {
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = dir.path().join("kubeconfig");
         let mut cmd = Command::new(bin);
@@ -43,6 +55,7 @@ impl Emulator {
         if let Some(url) = aws_endpoint {
             cmd.args(["--aws-endpoint", url]);
         }
+        cmd.args(args);
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -58,17 +71,33 @@ impl Emulator {
             .to_string();
         // Keep draining, so later output never meets a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        // The kubeconfig is written before the line above is printed.
+        let https = std::fs::read_to_string(&kubeconfig)
+            .unwrap_or_else(|e| panic!("read {}: {e}", kubeconfig.display()))
+            .contains("server: https://");
         Emulator {
             child,
             addr,
+            scheme: if https { "https" } else { "http" },
             kubeconfig,
             _dir: dir,
         }
     }
 
-    /// `http://ADDR`, the API server's URL.
+    /// `http://ADDR` (`https://` with `--tls`), the API server's URL.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// The CA that signed the serving certificate (PEM), when serving TLS.
+    pub fn ca_pem(&self) -> Option<String> {
+        use base64::Engine;
+        let kubeconfig = std::fs::read_to_string(&self.kubeconfig).ok()?;
+        let b64 = kubeconfig
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("certificate-authority-data: "))?;
+        let pem = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
+        String::from_utf8(pem).ok()
     }
 
     pub fn kubeconfig(&self) -> &Path {

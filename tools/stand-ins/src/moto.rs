@@ -18,10 +18,16 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_args(&[])
+    }
+
+    /// [`Moto::start`] with more launcher flags, e.g. `--iam-rewrites`.
+    pub fn start_with_args(args: &[&str]) -> Moto {
         let python = venv_python();
         let mut child = Command::new(&python)
             .arg(repo_root().join("tools/moto/moto_server.py"))
             .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -2,6 +2,13 @@
 //! AWSPCAClusterIssuer become Ready once DescribeCertificateAuthority
 //! succeeds; a Certificate whose issuerRef names a Ready AWS PCA issuer gets
 //! a fresh key, a CSR signed by Private CA and a `kubernetes.io/tls` Secret.
+//!
+//! A failed issuance is handled as cert-manager handles it: the Certificate records
+//! `failedIssuanceAttempts` and `lastFailureTime` and is not retried before its backoff
+//! (1 hour, doubling per attempt up to 32) unless its spec changes or its `Issuing`
+//! condition is set True with reason `ManuallyTriggered` (what `cmctl renew` does). The
+//! issuer annotation [`FAIL_ISSUANCES`] makes the first N IssueCertificate calls fail the
+//! way they do while a fresh IAM role or policy has not propagated.
 
 use super::aws;
 use crate::store::{now, PatchType, Store};
@@ -16,7 +23,23 @@ const CM_GROUP: &str = "cert-manager.io";
 const ISSUER_MANAGER: &str = "aws-privateca-issuer";
 const CERT_MANAGER: &str = "cert-manager-certificates";
 
-type Done = Arc<Mutex<HashMap<String, i64>>>;
+/// On an AWSPCAIssuer/AWSPCAClusterIssuer: how many of its first issuances fail with the
+/// AccessDeniedException IssueCertificate returns before IAM has propagated.
+pub const FAIL_ISSUANCES: &str = "kube-emulator.trustplane.dev/fail-issuances";
+/// cmctl renew's reason on the `Issuing` condition.
+const MANUALLY_TRIGGERED: &str = "ManuallyTriggered";
+
+#[derive(Default)]
+struct State {
+    /// Object key -> the generation last acted on.
+    done: HashMap<String, i64>,
+    /// Certificates being issued now.
+    in_flight: std::collections::HashSet<String>,
+    /// Issuer key -> issuances failed on purpose so far.
+    failed: HashMap<String, u64>,
+}
+
+type Shared = Arc<Mutex<State>>;
 
 fn key(o: &Value) -> String {
     format!(
@@ -54,7 +77,11 @@ fn set_status(store: &Store, obj: &Value, status: Value, manager: &str) {
         merged = json!({});
     }
     for (k, v) in status.as_object().into_iter().flatten() {
-        merged[k] = v.clone();
+        if v.is_null() {
+            merged.as_object_mut().unwrap().remove(k);
+        } else {
+            merged[k] = v.clone();
+        }
     }
     if strip(&merged) == strip(&obj["status"]) {
         return;
@@ -86,7 +113,7 @@ fn set_status(store: &Store, obj: &Value, status: Value, manager: &str) {
 
 pub async fn run(store: Arc<Store>, endpoint: Option<String>) {
     let mut rx = store.events.subscribe();
-    let done: Done = Default::default();
+    let state: Shared = Default::default();
     eprintln!("[simulated controller] aws-privateca-issuer + cert-manager: started (AWS endpoint: {endpoint:?})");
     loop {
         let e = match rx.recv().await {
@@ -99,7 +126,7 @@ pub async fn run(store: Arc<Store>, endpoint: Option<String>) {
         {
             continue;
         }
-        reconcile_all(&store, &endpoint, &done);
+        reconcile_all(&store, &endpoint, &state);
     }
 }
 
@@ -110,11 +137,41 @@ fn list_kind(store: &Store, group: &str, kind: &str) -> Vec<Value> {
     }
 }
 
-fn reconcile_all(store: &Arc<Store>, endpoint: &Option<String>, done: &Done) {
+fn condition_of<'a>(o: &'a Value, kind: &str) -> Option<&'a Value> {
+    o["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)
+}
+
+/// `cmctl renew`: the Issuing condition set True with reason ManuallyTriggered.
+fn manually_triggered(cert: &Value) -> bool {
+    condition_of(cert, "Issuing")
+        .is_some_and(|c| c["status"] == "True" && c["reason"] == MANUALLY_TRIGGERED)
+}
+
+/// cert-manager's backoff after a failed issuance: 1 hour, doubling with every further
+/// failed attempt, at most 32 hours.
+fn backoff_over(cert: &Value) -> bool {
+    let Some(failed_at) = cert["status"]["lastFailureTime"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return false;
+    };
+    let attempts = cert["status"]["failedIssuanceAttempts"]
+        .as_u64()
+        .unwrap_or(1)
+        .clamp(1, 6);
+    let backoff = chrono::Duration::hours(1 << (attempts - 1));
+    chrono::Utc::now() >= failed_at + backoff
+}
+
+fn reconcile_all(store: &Arc<Store>, endpoint: &Option<String>, state: &Shared) {
     for kind in ["AWSPCAIssuer", "AWSPCAClusterIssuer"] {
         for issuer in list_kind(store, PCA_GROUP, kind) {
             let g = issuer["metadata"]["generation"].as_i64().unwrap_or(1);
-            if done.lock().unwrap().insert(key(&issuer), g) == Some(g) {
+            if state.lock().unwrap().done.insert(key(&issuer), g) == Some(g) {
                 continue;
             }
             let (store, endpoint) = (store.clone(), endpoint.clone());
@@ -148,23 +205,49 @@ fn reconcile_all(store: &Arc<Store>, endpoint: &Option<String>, done: &Done) {
             continue;
         };
         let g = gen.as_i64().unwrap_or(1);
-        if done.lock().unwrap().insert(key(&cert), g) == Some(g) {
-            continue;
-        }
-        let (store, endpoint) = (store.clone(), endpoint.clone());
-        tokio::spawn(async move {
-            if let Err(msg) = issue(&store, endpoint.as_deref(), &cert, &issuer).await {
-                eprintln!("[simulated controller] Certificate {}: {msg}", key(&cert));
-                let gen = cert["metadata"]["generation"].clone();
-                set_status(
-                    &store,
-                    &cert,
-                    json!({"conditions": [condition(false, "Failed", &msg, &gen)]}),
-                    CERT_MANAGER,
-                );
+        let k = key(&cert);
+        {
+            let mut st = state.lock().unwrap();
+            if st.in_flight.contains(&k) {
+                continue;
             }
+            // A new spec issues at once; the same one again only when asked to or once a
+            // failure's backoff is over.
+            let again = st.done.get(&k) == Some(&g);
+            if again && !manually_triggered(&cert) && !backoff_over(&cert) {
+                continue;
+            }
+            st.done.insert(k.clone(), g);
+            st.in_flight.insert(k.clone());
+        }
+        let (store, endpoint, state) = (store.clone(), endpoint.clone(), state.clone());
+        tokio::spawn(async move {
+            if let Err(msg) = issue(&store, endpoint.as_deref(), &cert, &issuer, &state).await {
+                eprintln!("[simulated controller] Certificate {}: {msg}", key(&cert));
+                record_failure(&store, &cert, &msg);
+            }
+            state.lock().unwrap().in_flight.remove(&k);
         });
     }
+}
+
+/// cert-manager's issuing controller after a failed CertificateRequest.
+fn record_failure(store: &Store, cert: &Value, msg: &str) {
+    let gen = cert["metadata"]["generation"].clone();
+    let attempts = cert["status"]["failedIssuanceAttempts"]
+        .as_u64()
+        .unwrap_or(0)
+        + 1;
+    let issuing = json!({"type": "Issuing", "status": "False", "reason": "Failed",
+        "message": format!("The certificate request has failed to complete and will be retried: {msg}"),
+        "lastTransitionTime": now(), "observedGeneration": gen});
+    set_status(
+        store,
+        cert,
+        json!({"conditions": [condition(false, "Failed", msg, &gen), issuing],
+               "failedIssuanceAttempts": attempts, "lastFailureTime": now()}),
+        CERT_MANAGER,
+    );
 }
 
 fn region(issuer: &Value) -> String {
@@ -327,11 +410,65 @@ fn rfc3339(ts: i64) -> String {
         .to_string()
 }
 
+/// What aws-privateca-issuer (Go SDK v2) reports when its role may not yet call
+/// IssueCertificate: IAM had not propagated the role or policy.
+fn access_denied(ca_arn: &str) -> String {
+    let account = ca_arn.split(':').nth(4).unwrap_or("123456789012");
+    format!(
+        "operation error ACM PCA: IssueCertificate, https response error StatusCode: 400, \
+         RequestID: {}, api error AccessDeniedException: User: \
+         arn:aws:sts::{account}:assumed-role/aws-privateca-issuer/aws-go-sdk-{} is not \
+         authorized to perform: acm-pca:IssueCertificate on resource: {ca_arn} because no \
+         identity-based policy allows the acm-pca:IssueCertificate action",
+        uuid::Uuid::new_v4(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    )
+}
+
+/// Whether this issuance is one the issuer's [`FAIL_ISSUANCES`] annotation makes fail.
+fn must_fail(issuer: &Value, state: &Shared) -> bool {
+    let budget = issuer["metadata"]["annotations"][FAIL_ISSUANCES]
+        .as_str()
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let mut st = state.lock().unwrap();
+    let failed = st.failed.entry(key(issuer)).or_default();
+    if *failed < budget {
+        *failed += 1;
+        true
+    } else {
+        false
+    }
+}
+
+/// The CertificateRequest of this attempt, replacing a failed one of the same revision
+/// (cert-manager deletes a failed request before it tries again).
+fn certificate_request(store: &Store, cert: &Value, revision: i64, csr_pem: &str, status: Value) {
+    let Some(crt) = store.lookup_kind(CM_GROUP, "CertificateRequest") else {
+        return;
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let ns = cert["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = cert["metadata"]["name"].as_str().unwrap_or_default();
+    let cr_name = format!("{name}-{revision}");
+    let _ = store.delete(&crt, ns, &cr_name);
+    let cr = json!({
+        "apiVersion": crt.api_version(), "kind": "CertificateRequest",
+        "metadata": {"name": cr_name, "namespace": ns,
+                     "annotations": {"cert-manager.io/certificate-name": name, "cert-manager.io/certificate-revision": revision.to_string()}},
+        "spec": {"request": b64.encode(csr_pem.as_bytes()), "issuerRef": cert["spec"]["issuerRef"], "isCA": cert["spec"]["isCA"].as_bool().unwrap_or(false)},
+    });
+    if let Ok(created) = store.create(&crt, ns, cr, CERT_MANAGER) {
+        set_status(store, &created, status, ISSUER_MANAGER);
+    }
+}
+
 async fn issue(
     store: &Store,
     endpoint: Option<&str>,
     cert: &Value,
     issuer: &Value,
+    state: &Shared,
 ) -> Result<(), String> {
     let ep = endpoint
         .ok_or("kube-emulator was started without --aws-endpoint: cannot reach AWS Private CA")?;
@@ -385,6 +522,18 @@ async fn issue(
     };
     let (duration, validity) = validity(&spec);
     let b64 = base64::engine::general_purpose::STANDARD;
+    let revision = cert["status"]["revision"].as_i64().unwrap_or(0) + 1;
+    if must_fail(issuer, state) {
+        // aws-privateca-issuer v1.4 marks the request Failed with the SDK's error.
+        let msg = format!(
+            "failed to request certificate from PCA: {}",
+            access_denied(&arn)
+        );
+        let failed = json!({"failureTime": now(), "conditions": [{"type": "Ready", "status": "False",
+            "reason": "Failed", "message": msg, "lastTransitionTime": now()}]});
+        certificate_request(store, cert, revision, &csr_pem, failed);
+        return Err(msg);
+    }
     let issued = aws::call(
         ep,
         &region,
@@ -484,25 +633,16 @@ async fn issue(
         )
         .map_err(|e| format!("writing Secret {ns}/{secret_name}: {}", e.message))?;
 
-    let revision = cert["status"]["revision"].as_i64().unwrap_or(0) + 1;
-    if let Some(crt) = store.lookup_kind(CM_GROUP, "CertificateRequest") {
-        let cr = json!({
-            "apiVersion": crt.api_version(), "kind": "CertificateRequest",
-            "metadata": {"name": format!("{name}-{revision}"), "namespace": ns,
-                         "annotations": {"cert-manager.io/certificate-name": name, "cert-manager.io/certificate-revision": revision.to_string()}},
-            "spec": {"request": b64.encode(csr_pem.as_bytes()), "issuerRef": iref, "isCA": spec["isCA"].as_bool().unwrap_or(false)},
-        });
-        if let Ok(created) = store.create(&crt, &ns, cr, CERT_MANAGER) {
-            let st = json!({"certificate": b64.encode(&tls_crt), "ca": b64.encode(&ca_crt),
-                            "conditions": [{"type": "Ready", "status": "True", "reason": "Issued", "message": "Certificate fetched from issuer successfully", "lastTransitionTime": now()}]});
-            set_status(store, &created, st, ISSUER_MANAGER);
-        }
-    }
+    let issued = json!({"certificate": b64.encode(&tls_crt), "ca": b64.encode(&ca_crt),
+        "conditions": [{"type": "Ready", "status": "True", "reason": "Issued", "message": "Certificate fetched from issuer successfully", "lastTransitionTime": now()}]});
+    certificate_request(store, cert, revision, &csr_pem, issued);
 
     let gen = cert["metadata"]["generation"].clone();
     let status = json!({
         "conditions": [condition(true, "Ready", "Certificate is up to date and has not expired", &gen)],
         "notBefore": rfc3339(nb), "notAfter": rfc3339(na), "renewalTime": rfc3339(na - renew_before), "revision": revision,
+        // An issuance that succeeds clears the record of failed ones.
+        "failedIssuanceAttempts": null, "lastFailureTime": null,
     });
     let fresh = store
         .get(

@@ -26,8 +26,13 @@ impl Emulator {
 
     /// `aws_endpoint` (e.g. a moto url) is what the simulated aws-privateca-issuer calls.
     pub fn start_with(aws_endpoint: Option<&str>) -> Self {
+        Self::start_with_args(aws_endpoint, &[])
+    }
+
+    /// The emulator with more command-line flags.
+    pub fn start_with_args(aws_endpoint: Option<&str>, args: &[&str]) -> Self {
         let bin = std::path::Path::new(env!("CARGO_BIN_EXE_kube-emulator"));
-        let process = stand_ins::Emulator::start_bin(bin, aws_endpoint);
+        let process = stand_ins::Emulator::start_bin_with_args(bin, aws_endpoint, args);
         Emulator {
             base: process.url(),
             process,
@@ -53,8 +58,14 @@ impl Emulator {
         self.process.kubectl_output(args, Some(input))
     }
 
+    /// An HTTP client that trusts the emulator's CA when it serves TLS.
     pub fn http(&self) -> reqwest::blocking::Client {
-        reqwest::blocking::Client::new()
+        let mut client = reqwest::blocking::Client::builder();
+        if let Some(pem) = self.process.ca_pem() {
+            let ca = reqwest::Certificate::from_pem(pem.as_bytes()).unwrap();
+            client = client.add_root_certificate(ca);
+        }
+        client.build().unwrap()
     }
 
     pub fn get_json(&self, path: &str) -> (u16, Value) {
