@@ -187,11 +187,19 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
             style.bold(&d.address),
             d.type_name
         );
-        // The changed leaves put back into place, so nested ones show as blocks.
+        let blocks = Blocks {
+            style,
+            secret: &[],
+            forces: &[],
+        };
+        // The changed leaves put back into place, so nested ones show as blocks; a change
+        // named by a label rather than a path (`(computed) sha256`) shows under its label.
         let (mut before, mut after) = (Value::map(), Value::map());
         for c in &d.changes {
-            let at =
-                PropertyPath::parse(&c.path).unwrap_or_else(|| PropertyPath::root().key(&c.path));
+            let Some(at) = PropertyPath::parse(&c.path) else {
+                blocks.labelled(&mut out, 6, &c.path, c.before.as_ref(), c.after.as_ref());
+                continue;
+            };
             // A change below the top was found inside a map both sides have.
             let parent = PropertyPath(at.steps()[..at.steps().len() - 1].to_vec());
             for tree in [&mut before, &mut after] {
@@ -206,11 +214,6 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
                 at.set(&mut after, v.clone());
             }
         }
-        let blocks = Blocks {
-            style,
-            secret: &[],
-            forces: &[],
-        };
         let as_map = |v: Value| match v {
             Value::Map(m) => m,
             _ => Map::new(),

@@ -104,6 +104,19 @@ impl Blocks<'_> {
         hidden_line(out, indent, hidden, "attribute");
     }
 
+    /// A change shown under a label that is no property path, as it is.
+    pub fn labelled(
+        &self,
+        out: &mut String,
+        indent: usize,
+        label: &str,
+        before: Option<&Value>,
+        after: Option<&Value>,
+    ) {
+        let at = PropertyPath::root();
+        self.attribute(out, indent, Some(label), &at, before, after, "");
+    }
+
     /// One attribute (`name` set) or list element (`name` unset) that is added, removed
     /// or changed. `trail` follows the value (`,` for list elements).
     #[allow(clippy::too_many_arguments)]
