@@ -272,7 +272,7 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
     let Some(SourceText(source)) = &span.source else {
         return d.to_string();
     };
-    if span.offset + span.len > source.len() || !snippet_is_printable(&source, span.offset) {
+    if span.offset + span.len > source.len() || !snippet_is_printable(source, span.offset) {
         return d.to_string();
     }
     let report = MietteDiagnostic {

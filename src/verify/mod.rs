@@ -341,7 +341,7 @@ mod tests {
             e.to_string(),
             "ns is a k8s.namespace, not a certmanager.certificate"
         );
-        let e = choose(&[ns.clone()], Some("gone"));
+        let e = choose(std::slice::from_ref(&ns), Some("gone"));
         assert!(
             matches!(&e, VerifyError::NoSuchResource { certificates, .. } if certificates.is_empty())
         );
@@ -350,7 +350,7 @@ mod tests {
             "no resource gone in state; the certmanager.certificate resources are: none"
         );
         assert_eq!(
-            choose(&[leaf.clone()], None).to_string(),
+            choose(std::slice::from_ref(&leaf), None).to_string(),
             "no certmanager.certificate with is_ca: true in state (there are: leaf): apply the \
              stack first (`trustplane apply mesh.yaml`), or name the certificate with --certificate ADDR"
         );

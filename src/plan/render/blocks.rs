@@ -266,19 +266,13 @@ impl Blocks<'_> {
                             self.whole(out, indent, None, &path.index(j), a, Mark::Add, ",");
                         }
                     }
-                    for i in old.start + pairs..old.end {
-                        self.whole(
-                            out,
-                            indent,
-                            None,
-                            &path.index(i),
-                            &before[i],
-                            Mark::Remove,
-                            ",",
-                        );
+                    let removed = old.start + pairs..old.end;
+                    for (i, b) in removed.clone().zip(&before[removed]) {
+                        self.whole(out, indent, None, &path.index(i), b, Mark::Remove, ",");
                     }
-                    for j in new.start + pairs..new.end {
-                        self.whole(out, indent, None, &path.index(j), &after[j], Mark::Add, ",");
+                    let added = new.start + pairs..new.end;
+                    for (j, a) in added.clone().zip(&after[added]) {
+                        self.whole(out, indent, None, &path.index(j), a, Mark::Add, ",");
                     }
                 }
             }
