@@ -1,5 +1,6 @@
-//! Plans and drift for people: one block per resource, attribute-level diffs, multi-line
-//! strings diffed line by line.
+//! Plans and drift for people: one block per resource, each property on a line of its
+//! own, nested maps and lists as indented blocks ([`blocks`]), multi-line strings diffed
+//! line by line.
 
 use std::fmt::Write;
 
@@ -323,8 +324,10 @@ mod tests {
         );
         c.prior = None;
         c.requires_replace.clear();
-        c.planned_attributes =
-            serde_json::from_str(r#"{"arn":{"$trustplane_unknown":true}}"#).unwrap();
+        c.planned_attributes = serde_json::from_str(
+            r#"{"arn":{"$trustplane_unknown":true},"path":{"$trustplane_unknown":true}}"#,
+        )
+        .unwrap();
         assert_eq!(
             rendered(&c),
             r#"  + site (core.file) will be created
