@@ -25,6 +25,21 @@ pub struct Span {
     pub column: usize,
     pub offset: usize,
     pub len: usize,
+    /// The file's text as it was loaded, which the excerpt of a rendered diagnostic is
+    /// taken from (the file on disk may have changed since, or be gone).
+    #[serde(skip)]
+    pub source: Option<SourceText>,
+}
+
+/// The loaded text of a source file, shared by every span into it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SourceText(pub Arc<String>);
+
+impl fmt::Debug for SourceText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A span's debug form names the place; the whole file would drown it.
+        write!(f, "SourceText({} bytes)", self.0.len())
+    }
 }
 
 impl Span {
@@ -35,7 +50,15 @@ impl Span {
             column,
             offset,
             len,
+            source: None,
         }
+    }
+
+    /// This span, pointing into `text` (the file's text as loaded).
+    #[must_use]
+    pub fn with_source(mut self, text: &Arc<String>) -> Span {
+        self.source = Some(SourceText(text.clone()));
+        self
     }
 
     /// A span covering a whole file, for errors with no better place (a missing file).
@@ -228,8 +251,8 @@ pub fn did_you_mean<'a>(
         .map(|(_, c)| c.to_string())
 }
 
-/// Renders diagnostics for a terminal: a miette report with the source snippet when the
-/// file can be read, otherwise the one-line form.
+/// Renders diagnostics for a terminal: a miette report with the source excerpt when the
+/// span carries the loaded text, otherwise the one-line form.
 pub fn render(diags: &Diagnostics, color: bool) -> String {
     let mut out = String::new();
     for d in diags.iter() {
@@ -246,16 +269,16 @@ fn render_one(d: &Diagnostic, color: bool) -> String {
     let Some(span) = d.span.as_ref().filter(|s| s.line > 0) else {
         return d.to_string();
     };
-    let Ok(source) = std::fs::read_to_string(span.file.as_path()) else {
+    let Some(SourceText(source)) = &span.source else {
         return d.to_string();
     };
-    if span.offset + span.len > source.len() || !snippet_is_printable(&source, span.offset) {
+    if span.offset + span.len > source.len() || !snippet_is_printable(source, span.offset) {
         return d.to_string();
     }
     let report = MietteDiagnostic {
         header: headline(d),
         help: d.help.clone(),
-        source: NamedSource::new(span.file.display().to_string(), source),
+        source: NamedSource::new(span.file.display().to_string(), source.to_string()),
         labels: vec![LabeledSpan::new(
             d.detail.clone(),
             span.offset,
@@ -396,9 +419,9 @@ mod tests {
     fn rendering_keeps_the_one_line_headline_and_shows_the_source() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("s.yaml");
-        std::fs::write(&file, "stack: s\nresources:\n  a:\n    type: core.nul\n").unwrap();
+        let text = Arc::new("stack: s\nresources:\n  a:\n    type: core.nul\n".to_string());
         let d = Diagnostic::error("stack::unknown_type", "unknown resource type \"core.nul\"")
-            .with_span(Span::new(Arc::new(file.clone()), 4, 11, 35, 8))
+            .with_span(Span::new(Arc::new(file.clone()), 4, 11, 35, 8).with_source(&text))
             .with_field("resources.a.type")
             .with_detail("not a type any provider serves")
             .with_help("did you mean `core.null`?");
@@ -414,6 +437,40 @@ mod tests {
         assert!(text.contains("type: core.nul"), "snippet: {text}");
         assert!(text.contains("not a type any provider serves"), "{text}");
         assert!(text.contains("did you mean `core.null`?"), "{text}");
+    }
+
+    #[test]
+    fn the_excerpt_comes_from_the_text_as_loaded_not_the_file_on_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.yaml");
+        std::fs::write(&file, "stack: s\nresourcez: {}\n").unwrap();
+        let (stack, diags) =
+            crate::config::load::load_file(&file, &crate::provider::Registry::builtin());
+        assert!(stack.is_none() && diags.has_errors(), "{diags}");
+        // Edited since: the lines there now are not the ones the diagnostic is about.
+        std::fs::write(&file, "# edited\nstack: s\nresources: {}\n").unwrap();
+        let text = render(&diags, false);
+        assert!(text.contains("resourcez: {}"), "the loaded line: {text}");
+        assert!(
+            !text.contains("# edited"),
+            "not the file as it is now: {text}"
+        );
+        // Deleted since: the excerpt still shows.
+        std::fs::remove_file(&file).unwrap();
+        assert_eq!(render(&diags, false), text);
+    }
+
+    #[test]
+    fn a_span_without_loaded_text_renders_the_one_line_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.yaml");
+        std::fs::write(&file, "stack: s\nresourcez: {}\n").unwrap();
+        let d = Diagnostic::error("stack::unknown_field", "unknown field \"resourcez\"")
+            .with_span(Span::new(Arc::new(file), 2, 1, 9, 9));
+        assert_eq!(
+            render(&Diagnostics::from(d.clone()), false),
+            format!("{d}\n")
+        );
     }
 
     #[test]

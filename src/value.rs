@@ -25,6 +25,8 @@ const REDACTED_KEY: &str = "$trustplane_redacted";
 
 /// How every rendering shows a secret.
 pub const SENSITIVE_TEXT: &str = "(sensitive)";
+/// How every rendering for people shows a value known only after apply.
+pub const UNKNOWN_TEXT: &str = "(known after apply)";
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum Value {
@@ -273,13 +275,25 @@ impl Value {
         serde_json::from_value(json).expect("json always deserializes into a value")
     }
 
-    /// Compact single-line rendering used in plans and messages: secrets never show.
+    /// Compact single-line rendering used in messages and for plan leaves: JSON-like,
+    /// with secrets as `(sensitive)` and unknowns as `(known after apply)` at any depth.
     pub fn render(&self) -> String {
         match self {
-            Value::Unknown => "(known after apply)".to_string(),
+            Value::Unknown => UNKNOWN_TEXT.to_string(),
             Value::String(s) => format!("{s:?}"),
             v if v.is_sensitive() => SENSITIVE_TEXT.to_string(),
-            other => serde_json::to_string(&other.to_masked_json()).unwrap_or_default(),
+            Value::List(items) => {
+                let items: Vec<String> = items.iter().map(Value::render).collect();
+                format!("[{}]", items.join(","))
+            }
+            Value::Map(m) => {
+                let entries: Vec<String> = m
+                    .iter()
+                    .map(|(k, v)| format!("{k:?}:{}", v.render()))
+                    .collect();
+                format!("{{{}}}", entries.join(","))
+            }
+            other => serde_json::to_string(&other.to_json()).unwrap_or_default(),
         }
     }
 
@@ -516,6 +530,17 @@ mod tests {
             assert!(text.contains(SENSITIVE_TEXT), "{text}");
         }
         assert!(v.render().contains("app"));
+    }
+
+    #[test]
+    fn unknowns_render_as_known_after_apply_at_any_depth() {
+        let v: Value =
+            serde_json::from_str(r#"{"arns":[{"$trustplane_unknown":true}],"m":{"r":{"$trustplane_unknown":true},"n":1}}"#)
+                .unwrap();
+        assert_eq!(
+            v.render(),
+            r#"{"arns":[(known after apply)],"m":{"n":1,"r":(known after apply)}}"#
+        );
     }
 
     #[test]

@@ -63,7 +63,9 @@ pub async fn run(args: VerifyArgs, registry: &Registry, style: Style) -> CmdResu
         stack_file: args.stack.file.display().to_string(),
         now: chrono::Utc::now().timestamp(),
     };
-    let verified = verify::run(&target).await.map_err(Failure::Message)?;
+    let verified = verify::run(&target)
+        .await
+        .map_err(|e| Failure::message(e.to_string()))?;
     if args.json {
         out(&report::json(&verified.source, &verified.report));
     } else {

@@ -116,14 +116,12 @@ fn sub_span(span: &Span, text: &str, start: usize, len: usize) -> Span {
     } else {
         return span.clone();
     };
-    let column = span.column + base + text[..start].chars().count();
-    Span::new(
-        span.file.clone(),
-        span.line,
-        column,
-        span.offset + base + start,
+    Span {
+        column: span.column + base + text[..start].chars().count(),
+        offset: span.offset + base + start,
         len,
-    )
+        ..span.clone()
+    }
 }
 
 fn valid_name(name: &str) -> bool {

@@ -62,12 +62,13 @@ pub fn input_error(e: &InputError) -> Diagnostic {
 /// Loads and validates stack text as if read from `path` (spans name `path`).
 pub fn load_str(path: &Path, text: &str, registry: &Registry) -> (Option<Stack>, Diagnostics) {
     let file = Arc::new(path.to_path_buf());
-    let root = match Node::parse(&file, text) {
+    let source = Arc::new(text.to_string());
+    let root = match Node::parse_source(&file, &source) {
         Ok(root) => root,
         Err(d) => return (None, d.into()),
     };
     let mut diags = Diagnostics::new();
-    let stack = decode(&root, file, Arc::new(text.to_string()), &mut diags);
+    let stack = decode(&root, file, source, &mut diags);
     if let Some(stack) = &stack {
         diags.extend(super::validate::validate(stack, registry));
     }

@@ -43,6 +43,12 @@ pub enum NodeKind {
 impl Node {
     /// Parses one YAML document. Errors name file:line:column.
     pub fn parse(file: &Arc<PathBuf>, text: &str) -> Result<Node, Diagnostic> {
+        Node::parse_source(file, &Arc::new(text.to_string()))
+    }
+
+    /// Like [`Node::parse`], with every span pointing into `text`, so a diagnostic shows
+    /// its excerpt from the text as loaded.
+    pub fn parse_source(file: &Arc<PathBuf>, text: &Arc<String>) -> Result<Node, Diagnostic> {
         Builder::new(file, text).document()
     }
 
@@ -372,6 +378,8 @@ const INDEX_KEYS_FROM: usize = 16;
 struct Builder<'a> {
     file: &'a Arc<PathBuf>,
     text: &'a str,
+    /// `text`, shared with every span.
+    source: &'a Arc<String>,
     parser: Parser<std::str::Chars<'a>>,
     /// Byte offset of each char index (the parser's marks count chars); `None` for ASCII
     /// text, where the two are equal. `u32` suffices: files are far below 4 GiB.
@@ -384,7 +392,8 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(file: &'a Arc<PathBuf>, text: &'a str) -> Self {
+    fn new(file: &'a Arc<PathBuf>, source: &'a Arc<String>) -> Self {
+        let text = source.as_str();
         let char_bytes = (!text.is_ascii()).then(|| {
             let mut table: Vec<u32> = text.char_indices().map(|(i, _)| i as u32).collect();
             table.push(text.len() as u32);
@@ -393,6 +402,7 @@ impl<'a> Builder<'a> {
         Builder {
             file,
             text,
+            source,
             parser: Parser::new_from_str(text),
             char_bytes,
             anchors: HashMap::new(),
@@ -449,6 +459,7 @@ impl<'a> Builder<'a> {
             self.offset(mark),
             len,
         )
+        .with_source(self.source)
     }
 
     fn syntax_error(&self, e: &ScanError) -> Diagnostic {
@@ -477,7 +488,10 @@ impl<'a> Builder<'a> {
                 "input::control_character",
                 format!("line {line}, column {column} holds {}", forbidden_character_text(c)),
             )
-            .with_span(Span::new(self.file.clone(), line, column, offset, c.len_utf8()))
+            .with_span(
+                Span::new(self.file.clone(), line, column, offset, c.len_utf8())
+                    .with_source(self.source),
+            )
             .with_help(format!(
                 "remove it; if it is meant as data, write it as an escape (\"\\x{:02x}\") in a double-quoted string",
                 c as u32

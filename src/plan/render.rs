@@ -1,15 +1,17 @@
-//! Plans and drift for people: one block per resource, attribute-level diffs, multi-line
-//! strings diffed line by line.
+//! Plans and drift for people: one block per resource, each property on a line of its
+//! own, nested maps and lists as indented blocks ([`blocks`]), multi-line strings diffed
+//! line by line.
 
 use std::fmt::Write;
 
-use similar::{ChangeTag, TextDiff};
+mod blocks;
 
-use super::diff::{field_changes, FieldChange};
+use blocks::Blocks;
+
 use super::refresh::Drift;
 use super::{Action, Plan, PlannedChange};
 use crate::state::redact;
-use crate::value::{Value, SENSITIVE_TEXT};
+use crate::value::{Map, PropertyPath, Value, SENSITIVE_TEXT};
 
 /// Terminal colours, or none.
 #[derive(Debug, Clone, Copy)]
@@ -115,91 +117,40 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     if let Some(reason) = &c.reason {
         let _ = writeln!(out, "      # {reason}");
     }
-    let empty = Value::map();
     let before = c
         .prior
         .as_ref()
         .map(|p| redact(&p.properties, key))
         .unwrap_or_else(Value::map);
     let after = redact(&c.properties.clone().marked_like(&before), key);
-    let changes: Vec<FieldChange> = match c.action {
-        Action::Delete => field_changes(&before, &empty),
-        Action::Create | Action::Read => field_changes(&empty, &after),
-        _ => field_changes(&before, &after),
+    let empty = Map::new();
+    let as_map = |v: &Value| v.as_map().cloned().unwrap_or_default();
+    let (before, after) = match c.action {
+        Action::Delete => (as_map(&before), empty),
+        Action::Create | Action::Read => (empty, as_map(&after)),
+        _ => (as_map(&before), as_map(&after)),
     };
-    let width = changes.iter().map(|f| f.path.len()).max().unwrap_or(0);
-    for f in &changes {
-        let secret = super::diff::lies_under(&f.path, &c.sensitive_paths);
-        let forces = c
-            .requires_replace
+    let known_later: Vec<&str> = match (&c.action, &c.planned_attributes) {
+        (
+            Action::Create | Action::Read | Action::DeleteThenCreate | Action::CreateThenDelete,
+            Value::Map(attrs),
+        ) => attrs
             .iter()
-            .any(|r| f.path == *r || f.path.starts_with(&format!("{r}.")));
-        let note = if forces {
-            style.red("  # forces replacement")
-        } else {
-            String::new()
-        };
-        match (&f.before, &f.after) {
-            (None, Some(a)) => {
-                let _ = writeln!(
-                    out,
-                    "      {} {:width$} = {}{note}",
-                    style.green("+"),
-                    f.path,
-                    show(a, secret)
-                );
-            }
-            (Some(b), None) => {
-                let _ = writeln!(
-                    out,
-                    "      {} {:width$} = {}{note}",
-                    style.red("-"),
-                    f.path,
-                    show(b, secret)
-                );
-            }
-            (Some(b), Some(a)) => {
-                if let (Some(bs), Some(as_)) = (b.as_str(), a.as_str()) {
-                    if !secret && (bs.contains('\n') || as_.contains('\n')) {
-                        let _ = writeln!(
-                            out,
-                            "      {} {:width$} = <<-{note}",
-                            style.yellow("~"),
-                            f.path
-                        );
-                        render_text_diff(out, bs, as_, style);
-                        continue;
-                    }
-                }
-                let _ = writeln!(
-                    out,
-                    "      {} {:width$} = {} -> {}{note}",
-                    style.yellow("~"),
-                    f.path,
-                    show(b, secret),
-                    show(a, secret)
-                );
-            }
-            (None, None) => {}
-        }
-    }
-    if matches!(
-        c.action,
-        Action::Create | Action::Read | Action::DeleteThenCreate | Action::CreateThenDelete
-    ) {
-        if let Value::Map(attrs) = &c.planned_attributes {
-            for (k, v) in attrs {
-                if *v == Value::Unknown {
-                    let _ = writeln!(
-                        out,
-                        "      {} {:width$} = (known after apply)",
-                        style.green("+"),
-                        k
-                    );
-                }
-            }
-        }
-    }
+            // An attribute also set as a property shows once, as the property.
+            .filter(|(k, v)| **v == Value::Unknown && after.get(*k).is_none_or(Value::is_null))
+            .map(|(k, _)| k.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let paths = |ps: &[String]| -> Vec<PropertyPath> {
+        ps.iter().filter_map(|p| PropertyPath::parse(p)).collect()
+    };
+    let blocks = Blocks {
+        style,
+        secret: &paths(&c.sensitive_paths),
+        forces: &paths(&c.requires_replace),
+    };
+    blocks.map_body(out, 6, &PropertyPath::root(), &before, &after, &known_later);
     if !c.details.is_empty() {
         let _ = writeln!(out, "      # rendered objects:");
         for line in &c.details {
@@ -210,24 +161,6 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
                 _ => line.clone(),
             };
             let _ = writeln!(out, "        {painted}");
-        }
-    }
-}
-
-fn render_text_diff(out: &mut String, before: &str, after: &str, style: Style) {
-    let diff = TextDiff::from_lines(before, after);
-    for change in diff.iter_all_changes() {
-        let line = change.value().trim_end_matches('\n');
-        match change.tag() {
-            ChangeTag::Delete => {
-                let _ = writeln!(out, "          {}", style.red(&format!("- {line}")));
-            }
-            ChangeTag::Insert => {
-                let _ = writeln!(out, "          {}", style.green(&format!("+ {line}")));
-            }
-            ChangeTag::Equal => {
-                let _ = writeln!(out, "            {line}");
-            }
         }
     }
 }
@@ -255,19 +188,45 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
             style.bold(&d.address),
             d.type_name
         );
+        let blocks = Blocks {
+            style,
+            secret: &[],
+            forces: &[],
+        };
+        // The changed leaves put back into place, so nested ones show as blocks; a change
+        // named by a label rather than a path (`(computed) sha256`) shows under its label.
+        let (mut before, mut after) = (Value::map(), Value::map());
         for c in &d.changes {
-            let b = c
-                .before
-                .as_ref()
-                .map(|v| show(v, false))
-                .unwrap_or_else(|| "(absent)".into());
-            let a = c
-                .after
-                .as_ref()
-                .map(|v| show(v, false))
-                .unwrap_or_else(|| "(absent)".into());
-            let _ = writeln!(out, "      {} {}: {b} -> {a}", style.yellow("~"), c.path);
+            let Some(at) = PropertyPath::parse(&c.path) else {
+                blocks.labelled(&mut out, 6, &c.path, c.before.as_ref(), c.after.as_ref());
+                continue;
+            };
+            // A change below the top was found inside a map both sides have.
+            let parent = PropertyPath(at.steps()[..at.steps().len() - 1].to_vec());
+            for tree in [&mut before, &mut after] {
+                if parent.lookup(tree).is_none() {
+                    parent.set(tree, Value::map());
+                }
+            }
+            if let Some(v) = &c.before {
+                at.set(&mut before, v.clone());
+            }
+            if let Some(v) = &c.after {
+                at.set(&mut after, v.clone());
+            }
         }
+        let as_map = |v: Value| match v {
+            Value::Map(m) => m,
+            _ => Map::new(),
+        };
+        blocks.map_body(
+            &mut out,
+            6,
+            &PropertyPath::root(),
+            &as_map(before),
+            &as_map(after),
+            &[],
+        );
     }
     let _ = writeln!(
         out,
@@ -284,6 +243,7 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
 mod tests {
     use super::*;
     use crate::config::Mode;
+    use crate::plan::diff::FieldChange;
 
     fn change(action: Action, before: &str, after: &str) -> PlannedChange {
         let v = |s: &str| serde_json::from_str::<Value>(s).unwrap();
@@ -314,6 +274,198 @@ mod tests {
             sensitive_paths: vec!["token".into()],
             details: vec![],
         }
+    }
+
+    fn rendered(c: &PlannedChange) -> String {
+        let mut out = String::new();
+        render_change(&mut out, c, "k", Style { color: false });
+        out
+    }
+
+    #[test]
+    fn nested_changes_show_as_blocks_with_a_marker_per_key() {
+        let c = change(
+            Action::Update,
+            r#"{"document":{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["a","b"]}]},
+                "name":"p","tags":{"a":"1","b":"2","c":"3","d":"4"}}"#,
+            r#"{"document":{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":["a","b"]}]},
+                "name":"p","tags":{"a":"1","b":"2","c":"30","e":"5"}}"#,
+        );
+        assert_eq!(
+            rendered(&c),
+            r#"  ~ site (core.file) will be updated in place
+      ~ document = {
+          ~ Statement = [
+              ~ {
+                  ~ Effect = "Allow" -> "Deny"
+                    # (1 unchanged attribute hidden)
+                },
+            ]
+            # (1 unchanged attribute hidden)
+        }
+      ~ tags     = {
+          ~ c = "3" -> "30"
+          - d = "4"
+          + e = "5"
+            # (2 unchanged attributes hidden)
+        }
+        # (1 unchanged attribute hidden)
+"#
+        );
+    }
+
+    #[test]
+    fn a_created_resource_shows_every_level_and_unknowns_at_depth() {
+        let mut c = change(
+            Action::Create,
+            "{}",
+            r#"{"policy_arns":[{"$trustplane_unknown":true}],
+                "doc":{"Resource":{"$trustplane_unknown":true},"Action":["x"]},"path":"f"}"#,
+        );
+        c.prior = None;
+        c.requires_replace.clear();
+        c.planned_attributes = serde_json::from_str(
+            r#"{"arn":{"$trustplane_unknown":true},"path":{"$trustplane_unknown":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rendered(&c),
+            r#"  + site (core.file) will be created
+      + doc         = {
+          + Action   = [
+              + "x",
+            ]
+          + Resource = (known after apply)
+        }
+      + path        = "f"
+      + policy_arns = [
+          + (known after apply),
+        ]
+      + arn         = (known after apply)
+"#
+        );
+    }
+
+    #[test]
+    fn a_destroyed_resource_shows_every_level_removed() {
+        let c = change(
+            Action::Delete,
+            r#"{"doc":{"a":{"b":1}},"l":[1,2],"e":{}}"#,
+            "{}",
+        );
+        assert_eq!(
+            rendered(&c),
+            r#"  - site (core.file) will be destroyed
+      - doc = {
+          - a = {
+              - b = 1
+            }
+        }
+      - e   = {}
+      - l   = [
+          - 1,
+          - 2,
+        ]
+"#
+        );
+    }
+
+    #[test]
+    fn secrets_stay_hidden_at_any_depth() {
+        let c = change(
+            Action::Update,
+            r#"{"creds":{"user":"u","pw":{"$trustplane_sensitive":"old-pw"}},"token":{"k":"t-one"},
+                "list":[{"$trustplane_sensitive":"old-item"}]}"#,
+            r#"{"creds":{"user":"u","pw":{"$trustplane_sensitive":"new-pw"}},"token":{"k":"t-two"},
+                "list":[{"$trustplane_sensitive":"new-item"}]}"#,
+        );
+        let out = rendered(&c);
+        for secret in ["old-pw", "new-pw", "t-one", "t-two", "old-item", "new-item"] {
+            assert!(!out.contains(secret), "{secret}: {out}");
+        }
+        assert!(
+            out.contains("      ~ creds = {\n          ~ pw = (sensitive) -> (sensitive)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("      ~ token = {\n          ~ k = (sensitive) -> (sensitive)\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("          - (sensitive),\n          + (sensitive),\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn list_elements_are_matched_and_unchanged_runs_counted() {
+        let c = change(
+            Action::Update,
+            r#"{"l":["a","b","c"],"n":{"$trustplane_unknown":true}}"#,
+            r#"{"l":["a","c","d"],"n":{"m":{"$trustplane_unknown":true}}}"#,
+        );
+        assert_eq!(
+            rendered(&c),
+            r#"  ~ site (core.file) will be updated in place
+      ~ l = [
+            # (1 unchanged element hidden)
+          - "b",
+            # (1 unchanged element hidden)
+          + "d",
+        ]
+      - n = (known after apply)
+      + n = {
+          + m = (known after apply)
+        }
+"#
+        );
+    }
+
+    #[test]
+    fn drift_shows_nested_changes_as_blocks() {
+        let d = Drift {
+            address: "site".into(),
+            type_name: "core.file".into(),
+            gone: false,
+            changes: vec![
+                FieldChange {
+                    path: "tags.team".into(),
+                    before: Some("platform".into()),
+                    after: Some("rogue".into()),
+                },
+                FieldChange {
+                    path: "content".into(),
+                    before: Some("a\n".into()),
+                    after: Some("b\n".into()),
+                },
+                FieldChange {
+                    path: r#"ann["x.io/a"]"#.into(),
+                    before: None,
+                    after: Some(serde_json::from_str(r#"[{"k":1}]"#).unwrap()),
+                },
+            ],
+        };
+        let out = render_drift(&[d], Style { color: false });
+        assert!(
+            out.contains(
+                r#"  ~ site (core.file) changed
+      ~ ann     = {
+          + "x.io/a" = [
+              + {
+                  + k = 1
+                },
+            ]
+        }
+      ~ content = <<-
+          - a
+          + b
+      ~ tags    = {
+          ~ team = "platform" -> "rogue"
+        }
+"#
+            ),
+            "{out}"
+        );
     }
 
     #[test]

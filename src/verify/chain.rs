@@ -133,16 +133,30 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
+/// Why a PEM text could not be read; `number` counts PEM blocks from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PemError {
+    #[error("certificate {number}: invalid PEM: {reason}")]
+    InvalidPem { number: usize, reason: String },
+    #[error("certificate {number}: not an X.509 certificate: {reason}")]
+    NotX509 { number: usize, reason: String },
+}
+
 /// Parses every certificate of a PEM text, in order.
-pub fn parse_pems(text: &str) -> Result<Vec<Pem>, String> {
+pub fn parse_pems(text: &str) -> Result<Vec<Pem>, PemError> {
     let mut out = Vec::new();
     for (i, pem) in Pem::iter_from_buffer(text.as_bytes()).enumerate() {
-        let pem = pem.map_err(|e| format!("certificate {}: invalid PEM: {e}", i + 1))?;
+        let pem = pem.map_err(|e| PemError::InvalidPem {
+            number: i + 1,
+            reason: e.to_string(),
+        })?;
         if pem.label != "CERTIFICATE" {
             continue;
         }
-        pem.parse_x509()
-            .map_err(|e| format!("certificate {}: not an X.509 certificate: {e}", i + 1))?;
+        pem.parse_x509().map_err(|e| PemError::NotX509 {
+            number: i + 1,
+            reason: e.to_string(),
+        })?;
         out.push(pem);
     }
     Ok(out)

@@ -5,6 +5,7 @@
 //! text to the pure checks of [`chain`]; [`report`] renders the result.
 
 pub mod chain;
+mod error;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::provider::kubernetes::kinds::CERTIFICATE;
 use crate::state::ResourceState;
 use crate::value::Value;
 use chain::{Input, PcaCa, Report};
+pub use error::{UnknownLayout, VerifyError};
 use report::Source;
 
 /// What to verify, resolved by the command-line layer from the stack and its state.
@@ -46,34 +48,39 @@ pub struct Verified {
 
 /// Reads everything and runs the checks. `Err` is an error that stopped verification (no
 /// state, no secret, no cluster), worded with what to do.
-pub async fn run(t: &Target<'_>) -> Result<Verified, String> {
+pub async fn run(t: &Target<'_>) -> Result<Verified, VerifyError> {
     let cert = find_certificate(t)?;
     let props = &cert.properties;
+    let missing = |property| VerifyError::MissingProperty {
+        address: cert.address.clone(),
+        property,
+    };
     let namespace = props
         .get_str("namespace")
-        .ok_or_else(|| format!("{} has no namespace in state", cert.address))?
+        .ok_or_else(|| missing("namespace"))?
         .to_string();
     let secret_name = props
         .get_str("secret_name")
         .or_else(|| cert.attributes.get_str("secret_name"))
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| format!("{} has no secret_name in state", cert.address))?
+        .ok_or_else(|| missing("secret_name"))?
         .to_string();
     let renew_before = props
         .get_str("renew_before")
         .and_then(|s| crate::duration::parse(s).ok())
         .map(|d| d.as_secs() as i64);
 
-    let settings = KubeSettings::from_value(&t.kubernetes).map_err(|e| e.message)?;
+    let settings = KubeSettings::from_value(&t.kubernetes)
+        .map_err(|e| VerifyError::KubernetesSettings { message: e.message })?;
     let (client, context) = kube_client(&settings).await?;
     let data = read_secret(t, cert, client, &namespace, &secret_name, &context).await?;
-    let (layout, chain_pem, root_pem) = split_secret(&data).map_err(|keys| {
-        format!(
-            "Secret {namespace}/{secret_name} has neither tls.crt (cert-manager) nor ca-cert.pem \
-             (Istio) but only {keys}: is it the Secret of {}?",
-            cert.address
-        )
-    })?;
+    let (layout, chain_pem, root_pem) =
+        split_secret(&data).map_err(|layout| VerifyError::SecretLayout {
+            namespace: namespace.clone(),
+            secret: secret_name.clone(),
+            layout,
+            address: cert.address.clone(),
+        })?;
 
     let (pca, mut warnings) = pca_cas(t).await;
     let mut report = chain::verify(&Input {
@@ -99,7 +106,7 @@ pub async fn run(t: &Target<'_>) -> Result<Verified, String> {
     })
 }
 
-fn find_certificate<'a>(t: &Target<'a>) -> Result<&'a ResourceState, String> {
+fn find_certificate<'a>(t: &Target<'a>) -> Result<&'a ResourceState, VerifyError> {
     let certs: Vec<&ResourceState> = t
         .resources
         .values()
@@ -108,11 +115,14 @@ fn find_certificate<'a>(t: &Target<'a>) -> Result<&'a ResourceState, String> {
     if let Some(addr) = &t.certificate {
         return match t.resources.get(addr) {
             Some(r) if r.type_name == CERTIFICATE => Ok(r),
-            Some(r) => Err(format!("{addr} is a {}, not a {CERTIFICATE}", r.type_name)),
-            None => Err(format!(
-                "no resource {addr} in state; the {CERTIFICATE} resources are: {}",
-                names(&certs)
-            )),
+            Some(r) => Err(VerifyError::NotACertificate {
+                address: addr.clone(),
+                type_name: r.type_name.clone(),
+            }),
+            None => Err(VerifyError::NoSuchResource {
+                address: addr.clone(),
+                certificates: names(&certs),
+            }),
         };
     }
     let cas: Vec<&ResourceState> = certs
@@ -122,39 +132,28 @@ fn find_certificate<'a>(t: &Target<'a>) -> Result<&'a ResourceState, String> {
         .collect();
     match cas.as_slice() {
         [one] => Ok(one),
-        [] => Err(format!(
-            "no {CERTIFICATE} with is_ca: true in state{}: apply the stack first (`trustplane apply {}`), \
-             or name the certificate with --certificate ADDR",
-            if certs.is_empty() {
-                String::new()
-            } else {
-                format!(" (there are: {})", names(&certs))
-            },
-            t.stack_file
-        )),
-        many => Err(format!(
-            "several {CERTIFICATE} resources have is_ca: true ({}): choose one with --certificate ADDR",
-            names(many)
-        )),
+        [] => Err(VerifyError::NoCaCertificate {
+            certificates: names(&certs),
+            stack_file: t.stack_file.clone(),
+        }),
+        many => Err(VerifyError::SeveralCaCertificates {
+            certificates: names(many),
+        }),
     }
 }
 
-fn names(rs: &[&ResourceState]) -> String {
-    if rs.is_empty() {
-        return "none".into();
-    }
-    rs.iter()
-        .map(|r| r.address.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+fn names(rs: &[&ResourceState]) -> Vec<String> {
+    rs.iter().map(|r| r.address.clone()).collect()
 }
 
 /// A client from the same settings the kubernetes provider uses, and the context name.
-async fn kube_client(settings: &KubeSettings) -> Result<(Client, String), String> {
-    let client = kclient::connect(settings).await.map_err(|e| match e.help {
-        Some(help) => format!("{} ({help})", e.message),
-        None => e.message,
-    })?;
+async fn kube_client(settings: &KubeSettings) -> Result<(Client, String), VerifyError> {
+    let client = kclient::connect(settings)
+        .await
+        .map_err(|e| VerifyError::Connect {
+            message: e.message,
+            help: e.help,
+        })?;
     Ok((client, kclient::context_name(settings)))
 }
 
@@ -165,7 +164,7 @@ async fn read_secret(
     namespace: &str,
     name: &str,
     context: &str,
-) -> Result<BTreeMap<String, Vec<u8>>, String> {
+) -> Result<BTreeMap<String, Vec<u8>>, VerifyError> {
     let api: Api<Secret> = Api::namespaced(client, namespace);
     let cert_name = cert.properties.get_str("name").unwrap_or(name);
     match api.get_opt(name).await {
@@ -182,17 +181,20 @@ async fn read_secret(
                     .map(|(k, v)| (k, v.into_bytes())),
             )
             .collect()),
-        Ok(None) => Err(format!(
-            "Secret {name} not found in namespace {namespace} of cluster context {context}. \
-             cert-manager writes it when Certificate {namespace}/{cert_name} ({}) is issued: check \
-             `kubectl -n {namespace} describe certificate {cert_name}` and \
-             `kubectl -n {namespace} get certificaterequests`, then run `trustplane apply {}`",
-            cert.address, t.stack_file
-        )),
-        Err(e) => Err(format!(
-            "cannot read Secret {namespace}/{name} in cluster context {context}: {}",
-            kclient::api_error("read the Secret", e).message
-        )),
+        Ok(None) => Err(VerifyError::SecretNotFound {
+            name: name.to_string(),
+            namespace: namespace.to_string(),
+            context: context.to_string(),
+            certificate_name: cert_name.to_string(),
+            address: cert.address.clone(),
+            stack_file: t.stack_file.clone(),
+        }),
+        Err(e) => Err(VerifyError::ReadSecret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            context: context.to_string(),
+            message: kclient::api_error("read the Secret", e).message,
+        }),
     }
 }
 
@@ -201,8 +203,8 @@ type Split = (&'static str, String, Option<String>);
 
 /// The chain and root from either layout: cert-manager's (`tls.crt`, `ca.crt`) or the
 /// `cacerts` files Istio reads (`ca-cert.pem`, `cert-chain.pem`, `root-cert.pem`).
-/// `Err`: the keys there are.
-pub fn split_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Split, String> {
+/// `Err`: neither layout, with the keys there are.
+pub fn split_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Split, UnknownLayout> {
     let text = |k: &str| data.get(k).map(|b| String::from_utf8_lossy(b).into_owned());
     if let Some(ca) = text("ca-cert.pem") {
         let chain = format!("{ca}\n{}", text("cert-chain.pem").unwrap_or_default());
@@ -211,10 +213,8 @@ pub fn split_secret(data: &BTreeMap<String, Vec<u8>>) -> Result<Split, String> {
     if let Some(tls) = text("tls.crt") {
         return Ok(("cert-manager", tls, text("ca.crt")));
     }
-    Err(if data.is_empty() {
-        "no keys".into()
-    } else {
-        data.keys().cloned().collect::<Vec<_>>().join(", ")
+    Err(UnknownLayout {
+        keys: data.keys().cloned().collect(),
     })
 }
 
@@ -285,4 +285,126 @@ async fn pca_cas(t: &Target<'_>) -> (Vec<PcaCa>, Vec<String>) {
         }
     }
     (cas, warnings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+
+    fn resource(address: &str, type_name: &str, properties: &str) -> (String, ResourceState) {
+        let state = ResourceState {
+            address: address.into(),
+            type_name: type_name.into(),
+            mode: Mode::Managed,
+            provider: "kubernetes".into(),
+            id: address.into(),
+            properties: serde_json::from_str(properties).unwrap(),
+            attributes: Value::map(),
+            dependencies: vec![],
+            sensitive_paths: vec![],
+            updated_at: chrono::Utc::now(),
+        };
+        (address.into(), state)
+    }
+
+    fn target<'a>(
+        resources: &'a BTreeMap<String, ResourceState>,
+        certificate: Option<&str>,
+    ) -> Target<'a> {
+        Target {
+            resources,
+            kubernetes: Value::Null,
+            aws: Value::Null,
+            certificate: certificate.map(String::from),
+            workload_pem: None,
+            refetch: false,
+            stack_file: "mesh.yaml".into(),
+            now: 0,
+        }
+    }
+
+    fn choose(resources: &[(String, ResourceState)], certificate: Option<&str>) -> VerifyError {
+        let resources: BTreeMap<_, _> = resources.iter().cloned().collect();
+        find_certificate(&target(&resources, certificate))
+            .map(|r| r.address.clone())
+            .unwrap_err()
+    }
+
+    #[test]
+    fn choosing_the_certificate_fails_with_the_kind_and_the_names() {
+        let leaf = resource("leaf", CERTIFICATE, r#"{"is_ca":false}"#);
+        let ns = resource("ns", "k8s.namespace", "{}");
+        let e = choose(&[leaf.clone(), ns.clone()], Some("ns"));
+        assert!(matches!(&e, VerifyError::NotACertificate { address, .. } if address == "ns"));
+        assert_eq!(
+            e.to_string(),
+            "ns is a k8s.namespace, not a certmanager.certificate"
+        );
+        let e = choose(std::slice::from_ref(&ns), Some("gone"));
+        assert!(
+            matches!(&e, VerifyError::NoSuchResource { certificates, .. } if certificates.is_empty())
+        );
+        assert_eq!(
+            e.to_string(),
+            "no resource gone in state; the certmanager.certificate resources are: none"
+        );
+        assert_eq!(
+            choose(std::slice::from_ref(&leaf), None).to_string(),
+            "no certmanager.certificate with is_ca: true in state (there are: leaf): apply the \
+             stack first (`trustplane apply mesh.yaml`), or name the certificate with --certificate ADDR"
+        );
+        assert_eq!(
+            choose(&[ns], None).to_string(),
+            "no certmanager.certificate with is_ca: true in state: apply the stack first \
+             (`trustplane apply mesh.yaml`), or name the certificate with --certificate ADDR"
+        );
+        let a = resource("a", CERTIFICATE, r#"{"is_ca":true}"#);
+        let b = resource("b", CERTIFICATE, r#"{"is_ca":true}"#);
+        let e = choose(&[a, b, leaf], None);
+        assert!(
+            matches!(&e, VerifyError::SeveralCaCertificates { certificates } if certificates == &["a", "b"])
+        );
+        assert_eq!(
+            e.to_string(),
+            "several certmanager.certificate resources have is_ca: true (a, b): choose one with \
+             --certificate ADDR"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_certificate_without_a_namespace_in_state_stops_verification() {
+        let ca = resource("istio_ca", CERTIFICATE, r#"{"is_ca":true}"#);
+        let resources: BTreeMap<_, _> = [ca].into_iter().collect();
+        let e = run(&target(&resources, None)).await.err().unwrap();
+        assert!(matches!(
+            &e,
+            VerifyError::MissingProperty {
+                property: "namespace",
+                ..
+            }
+        ));
+        assert_eq!(e.to_string(), "istio_ca has no namespace in state");
+    }
+
+    #[test]
+    fn a_secret_of_neither_layout_names_its_keys() {
+        assert_eq!(
+            split_secret(&BTreeMap::new()).unwrap_err().to_string(),
+            "no keys"
+        );
+        let e = VerifyError::SecretLayout {
+            namespace: "istio-system".into(),
+            secret: "cacerts".into(),
+            layout: UnknownLayout {
+                keys: vec!["a".into(), "b".into()],
+            },
+            address: "istio_ca".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Secret istio-system/cacerts has neither tls.crt (cert-manager) nor ca-cert.pem \
+             (Istio) but only a, b: is it the Secret of istio_ca?"
+        );
+    }
 }

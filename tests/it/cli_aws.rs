@@ -130,7 +130,12 @@ fn pca_and_iam_lifecycle_through_the_engine() {
     assert!(
         drift
             .stdout
-            .contains("tags.team: \"platform\" -> \"rogue\""),
+            .lines()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0].trim_start().starts_with("~ tags ")
+                && w[0].ends_with("= {")
+                && w[1].trim_start() == "~ team = \"platform\" -> \"rogue\""),
         "{}",
         drift.all()
     );

@@ -81,6 +81,45 @@ fn flagship_plans_offline_with_no_account_no_cluster_and_no_helm() {
 }
 
 #[test]
+fn flagship_plan_shows_nested_values_as_blocks_and_unknowns_inside_them() {
+    let s = Sandbox::new();
+    let r = plan_with_nothing_reachable(&s, &["--offline"]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(
+        !r.all().contains("$trustplane_unknown") && !r.stdout.contains("null"),
+        "an unknown never shows as the plan file's marker or as null: {}",
+        r.all()
+    );
+    // The policy's Resource is the subordinate CA's ARN, known after apply.
+    assert!(
+        r.stdout.contains(
+            "      + document           = {\n          + Statement = [\n              + {\n"
+        ),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout
+            .contains("                  + Resource = (known after apply)\n"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout
+            .contains("      + policy_arns = [\n          + (known after apply),\n        ]\n"),
+        "{}",
+        r.all()
+    );
+    assert!(
+        r.stdout.contains(
+            "      + annotations      = {\n          + \"eks.amazonaws.com/role-arn\" = (known after apply)\n        }\n"
+        ),
+        "{}",
+        r.all()
+    );
+}
+
+#[test]
 fn a_data_source_that_cannot_be_read_fails_the_plan() {
     let s = Sandbox::new();
     for extra in [&[][..], &["--detailed-exitcode"][..]] {

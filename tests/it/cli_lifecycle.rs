@@ -366,8 +366,16 @@ fn drift_is_reported_then_repaired_or_accepted() {
         "{}",
         d.all()
     );
-    assert!(d.stdout.contains("content: \"hello from"), "{}", d.all());
-    assert!(d.stdout.contains("-> \"edited by hand\\n\""), "{}", d.all());
+    assert!(
+        d.stdout.contains("~ content = <<-\n          - hello from"),
+        "{}",
+        d.all()
+    );
+    assert!(
+        d.stdout.contains("\n          + edited by hand\n"),
+        "{}",
+        d.all()
+    );
     assert!(
         d.stdout.contains("- token (core.file) was deleted"),
         "{}",

@@ -280,7 +280,7 @@ fn a_manifest_using_a_sensitive_variable_plans_applies_drifts_and_destroys() {
     assert!(
         drift
             .stdout
-            .contains("manifest.data.password: (sensitive) -> (sensitive)"),
+            .contains("~ data = {\n              ~ password = (sensitive) -> (sensitive)\n"),
         "{}",
         drift.all()
     );

@@ -180,7 +180,14 @@ fn the_guide_end_to_end_in_the_sandbox() {
         drift.all()
     );
     assert!(
-        drift.stdout.contains("labels.istio-injection"),
+        drift
+            .stdout
+            .lines()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0].trim_start().starts_with("~ labels ")
+                && w[0].ends_with("= {")
+                && w[1].trim_start().starts_with("- istio-injection ")),
         "{}",
         drift.all()
     );

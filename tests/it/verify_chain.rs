@@ -539,5 +539,7 @@ fn secret_layouts_of_cert_manager_and_istio() {
 
     let mut other = BTreeMap::new();
     other.insert("password".to_string(), b"x".to_vec());
-    assert_eq!(split_secret(&other).unwrap_err(), "password");
+    let layout = split_secret(&other).unwrap_err();
+    assert_eq!(layout.keys, ["password"]);
+    assert_eq!(layout.to_string(), "password");
 }
