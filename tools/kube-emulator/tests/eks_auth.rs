@@ -27,7 +27,7 @@ fn eks_emulator() -> Emulator {
 
 /// `aws eks get-token` for `cluster`, signed with `secret`; it presigns offline.
 fn aws_cli_token(cluster: &str, secret: &str) -> String {
-    let out = Command::new("aws")
+    let out = Command::new(stand_ins::venv_aws())
         .args(["eks", "get-token", "--cluster-name", cluster])
         .args(["--region", "eu-west-1", "--output", "json"])
         .env("AWS_ACCESS_KEY_ID", KEY_ID)
@@ -38,7 +38,7 @@ fn aws_cli_token(cluster: &str, secret: &str) -> String {
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .output()
-        .expect("the AWS CLI (`aws`) must be on PATH for these tests");
+        .expect("run the AWS CLI of the venv");
     assert!(
         out.status.success(),
         "aws eks get-token: {}",

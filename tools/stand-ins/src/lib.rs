@@ -21,6 +21,18 @@ pub fn repo_root() -> &'static Path {
         .expect("tools/stand-ins lies two levels below the repository's root")
 }
 
+/// The AWS CLI of the project's venv (`make venv`): an independent signer for the tests of
+/// EKS tokens, installed by `make venv` so that no test depends on what a machine has.
+pub fn venv_aws() -> PathBuf {
+    let aws = repo_root().join(".venv/bin/aws");
+    assert!(
+        aws.exists(),
+        "{} does not exist: run `make venv` (bash tools/venv/setup-venv.sh)",
+        aws.display()
+    );
+    aws
+}
+
 /// The python of the project's venv (`make venv`), or `MOTO_PYTHON`.
 pub fn venv_python() -> PathBuf {
     let python = std::env::var_os("MOTO_PYTHON")
