@@ -97,7 +97,7 @@ impl StateArgs {
     }
 }
 
-pub const DEFAULT_WORKSPACE: &str = "default";
+pub use crate::ops::locked::DEFAULT_WORKSPACE;
 
 #[derive(Debug, Args, Clone)]
 pub struct PlanOptions {
@@ -138,7 +138,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A stack file, or a plan saved with `plan --out`.
+    /// A stack file, or a plan saved with `plan --out` (which takes none of the
+    /// variable, --target, --replace or --refresh-only flags: it was made with its own).
     pub file: PathBuf,
     #[command(flatten)]
     pub vars: VarArgs,
@@ -152,6 +153,44 @@ pub struct ApplyArgs {
     /// Only accept live values into state: create, change and delete nothing.
     #[arg(long)]
     pub refresh_only: bool,
+}
+
+impl ApplyArgs {
+    /// A flag given that applying a saved plan cannot honour, and why: the plan fixed
+    /// its variables and changes when it was made. `None` when there is none.
+    pub fn saved_plan_conflict(&self) -> Option<(&'static str, &'static str)> {
+        let given = [
+            (
+                !self.vars.vars.is_empty(),
+                "--var",
+                "a saved plan was made with its own variables",
+            ),
+            (
+                !self.vars.var_files.is_empty(),
+                "--var-file",
+                "a saved plan was made with its own variables",
+            ),
+            (
+                !self.options.targets.is_empty(),
+                "--target",
+                "a saved plan holds the changes chosen when it was made",
+            ),
+            (
+                !self.options.replace.is_empty(),
+                "--replace",
+                "a saved plan holds the changes chosen when it was made",
+            ),
+            (
+                self.refresh_only,
+                "--refresh-only",
+                "a saved plan applies the changes it holds, not live values",
+            ),
+        ];
+        given
+            .into_iter()
+            .find(|(set, _, _)| *set)
+            .map(|(_, flag, why)| (flag, why))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -277,6 +316,35 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    use clap::Parser;
+
+    fn apply_args(line: &[&str]) -> super::ApplyArgs {
+        match super::Cli::try_parse_from(line).expect("parses").command {
+            super::Command::Apply(a) => a,
+            other => panic!("not apply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_refuses_the_flags_it_would_ignore() {
+        let plain = apply_args(&["trustplane", "apply", "p.plan", "--auto-approve"]);
+        assert_eq!(plain.saved_plan_conflict(), None);
+        for (flag, value) in [
+            ("--var", Some("a=b")),
+            ("--var-file", Some("v.yaml")),
+            ("--target", Some("x")),
+            ("--replace", Some("x")),
+            ("--refresh-only", None),
+        ] {
+            let mut line = vec!["trustplane", "apply", "p.plan", flag];
+            line.extend(value);
+            let (named, _) = apply_args(&line)
+                .saved_plan_conflict()
+                .unwrap_or_else(|| panic!("{flag} is refused"));
+            assert_eq!(named, flag);
+        }
+    }
+
     #[test]
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;
