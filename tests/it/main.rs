@@ -13,6 +13,7 @@ mod cli_lifecycle;
 mod cli_pki_checks;
 mod cli_replace;
 mod cli_resilience;
+mod cli_saved_plan;
 mod cli_secrets;
 mod cli_signals;
 mod cli_state;
