@@ -60,6 +60,44 @@ pub async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> Cm
     .await)
 }
 
+impl ApplyArgs {
+    /// A flag given that applying a saved plan cannot honour, and why: the plan fixed
+    /// its variables and changes when it was made. `None` when there is none.
+    pub fn saved_plan_conflict(&self) -> Option<(&'static str, &'static str)> {
+        let given = [
+            (
+                !self.vars.vars.is_empty(),
+                "--var",
+                "a saved plan was made with its own variables",
+            ),
+            (
+                !self.vars.var_files.is_empty(),
+                "--var-file",
+                "a saved plan was made with its own variables",
+            ),
+            (
+                !self.options.targets.is_empty(),
+                "--target",
+                "a saved plan holds the changes chosen when it was made",
+            ),
+            (
+                !self.options.replace.is_empty(),
+                "--replace",
+                "a saved plan holds the changes chosen when it was made",
+            ),
+            (
+                self.refresh_only,
+                "--refresh-only",
+                "a saved plan applies the changes it holds, not live values",
+            ),
+        ];
+        given
+            .into_iter()
+            .find(|(set, _, _)| *set)
+            .map(|(_, flag, why)| (flag, why))
+    }
+}
+
 /// A saved plan is applied as it is, so flags that would change it are refused rather
 /// than dropped.
 async fn apply_saved(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> CmdResult {
@@ -140,4 +178,40 @@ pub async fn destroy(args: DestroyArgs, registry: Arc<Registry>, style: Style) -
         ops::destroy::destroy(prepared, &plan, registry, p)
     })
     .await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApplyArgs;
+    use clap::Parser;
+
+    fn apply_args(line: &[&str]) -> ApplyArgs {
+        match crate::cli::args::Cli::try_parse_from(line)
+            .expect("parses")
+            .command
+        {
+            crate::cli::args::Command::Apply(a) => a,
+            other => panic!("not apply: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_saved_plan_refuses_the_flags_it_would_ignore() {
+        let plain = apply_args(&["trustplane", "apply", "p.plan", "--auto-approve"]);
+        assert_eq!(plain.saved_plan_conflict(), None);
+        for (flag, value) in [
+            ("--var", Some("a=b")),
+            ("--var-file", Some("v.yaml")),
+            ("--target", Some("x")),
+            ("--replace", Some("x")),
+            ("--refresh-only", None),
+        ] {
+            let mut line = vec!["trustplane", "apply", "p.plan", flag];
+            line.extend(value);
+            let (named, _) = apply_args(&line)
+                .saved_plan_conflict()
+                .unwrap_or_else(|| panic!("{flag} is refused"));
+            assert_eq!(named, flag);
+        }
+    }
 }

@@ -90,15 +90,6 @@ pub struct StateArgs {
     pub lock_timeout: std::time::Duration,
 }
 
-impl StateArgs {
-    /// The workspace to use: the one given (flag or environment), else `default`.
-    pub fn workspace(&self) -> &str {
-        self.workspace_given.as_deref().unwrap_or(DEFAULT_WORKSPACE)
-    }
-}
-
-pub use crate::ops::locked::DEFAULT_WORKSPACE;
-
 #[derive(Debug, Args, Clone)]
 pub struct PlanOptions {
     /// Plan only these resources and their dependencies (repeatable).
@@ -153,44 +144,6 @@ pub struct ApplyArgs {
     /// Only accept live values into state: create, change and delete nothing.
     #[arg(long)]
     pub refresh_only: bool,
-}
-
-impl ApplyArgs {
-    /// A flag given that applying a saved plan cannot honour, and why: the plan fixed
-    /// its variables and changes when it was made. `None` when there is none.
-    pub fn saved_plan_conflict(&self) -> Option<(&'static str, &'static str)> {
-        let given = [
-            (
-                !self.vars.vars.is_empty(),
-                "--var",
-                "a saved plan was made with its own variables",
-            ),
-            (
-                !self.vars.var_files.is_empty(),
-                "--var-file",
-                "a saved plan was made with its own variables",
-            ),
-            (
-                !self.options.targets.is_empty(),
-                "--target",
-                "a saved plan holds the changes chosen when it was made",
-            ),
-            (
-                !self.options.replace.is_empty(),
-                "--replace",
-                "a saved plan holds the changes chosen when it was made",
-            ),
-            (
-                self.refresh_only,
-                "--refresh-only",
-                "a saved plan applies the changes it holds, not live values",
-            ),
-        ];
-        given
-            .into_iter()
-            .find(|(set, _, _)| *set)
-            .map(|(_, flag, why)| (flag, why))
-    }
 }
 
 #[derive(Debug, Args)]
@@ -316,35 +269,6 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    fn apply_args(line: &[&str]) -> super::ApplyArgs {
-        match super::Cli::try_parse_from(line).expect("parses").command {
-            super::Command::Apply(a) => a,
-            other => panic!("not apply: {other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_saved_plan_refuses_the_flags_it_would_ignore() {
-        let plain = apply_args(&["trustplane", "apply", "p.plan", "--auto-approve"]);
-        assert_eq!(plain.saved_plan_conflict(), None);
-        for (flag, value) in [
-            ("--var", Some("a=b")),
-            ("--var-file", Some("v.yaml")),
-            ("--target", Some("x")),
-            ("--replace", Some("x")),
-            ("--refresh-only", None),
-        ] {
-            let mut line = vec!["trustplane", "apply", "p.plan", flag];
-            line.extend(value);
-            let (named, _) = apply_args(&line)
-                .saved_plan_conflict()
-                .unwrap_or_else(|| panic!("{flag} is refused"));
-            assert_eq!(named, flag);
-        }
-    }
-
     #[test]
     fn the_command_line_definition_is_consistent() {
         use clap::CommandFactory;

@@ -56,20 +56,22 @@ pub async fn open(
     let stack = stack.ok_or(diags)?;
     let mut spec = state.clone();
     match &spec.workspace {
-        Some(given) if *given != plan.workspace => return Err(Diagnostic::error(
-            "apply::workspace_mismatch",
-            format!(
-                "the saved plan {} was made for workspace {}, but workspace {given} was given",
-                file.display(),
-                plan.workspace
-            ),
-        )
-        .with_help(format!(
+        Some(given) if *given != plan.workspace => {
+            return Err(Diagnostic::error(
+                "apply::workspace_mismatch",
+                format!(
+                    "the saved plan {} was made for workspace {}, but workspace {given} was given",
+                    file.display(),
+                    plan.workspace
+                ),
+            )
+            .with_help(format!(
             "apply it without --workspace (and without TRUSTPLANE_WORKSPACE) to apply it to {}, \
                  or make a plan for {given} with `trustplane plan --workspace {given} --out FILE`",
             plan.workspace
         ))
-        .into()),
+            .into())
+        }
         _ => spec.workspace = Some(plan.workspace.clone()),
     }
     let opened = locked::open(&spec, &plan.stack, "apply", hooks)?;
