@@ -64,3 +64,73 @@ fn step(entry: &HistoryEntry, before: &BTreeMap<String, ResourceState>) -> Histo
         changed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Mode;
+    use crate::state::{StateMeta, StateSnapshot};
+    use crate::value::Value;
+
+    fn resource(address: &str, id: &str) -> ResourceState {
+        ResourceState {
+            address: address.to_string(),
+            type_name: "core.null".to_string(),
+            mode: Mode::Managed,
+            provider: "core".to_string(),
+            id: id.to_string(),
+            properties: Value::map(),
+            attributes: Value::map(),
+            dependencies: Vec::new(),
+            sensitive_paths: Vec::new(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    fn entry(serial: u64, command: &str, resources: &[(&str, &str)]) -> HistoryEntry {
+        HistoryEntry {
+            serial,
+            time: chrono::Utc::now(),
+            command: command.to_string(),
+            snapshot: StateSnapshot {
+                meta: StateMeta {
+                    lineage: "l".into(),
+                    serial,
+                    stack: "s".into(),
+                    workspace: "default".into(),
+                },
+                resources: resources
+                    .iter()
+                    .map(|(a, id)| (a.to_string(), resource(a, id)))
+                    .collect(),
+                outputs: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn each_snapshot_is_compared_with_the_one_before() {
+        // Newest first, as stored.
+        let entries = [
+            entry(3, "apply", &[("a", "a2"), ("c", "c1")]),
+            entry(2, "apply", &[("a", "a1"), ("b", "b1")]),
+            entry(1, "apply", &[("a", "a1")]),
+        ];
+        let steps = steps(&entries);
+        assert_eq!(steps.len(), 3);
+        assert_eq!(steps[0].serial, 3);
+        assert_eq!(steps[0].added, ["c"]);
+        assert_eq!(steps[0].removed, ["b"]);
+        assert_eq!(steps[0].changed, ["a"], "its id changed");
+        assert_eq!(steps[1].added, ["b"]);
+        assert!(steps[1].changed.is_empty() && steps[1].removed.is_empty());
+        // The oldest is compared with an empty state.
+        assert_eq!(steps[2].added, ["a"]);
+        assert_eq!(steps[2].resources, 1);
+    }
+
+    #[test]
+    fn no_history_has_no_steps() {
+        assert!(steps(&[]).is_empty());
+    }
+}

@@ -39,7 +39,7 @@ pub enum OpsError {
     /// A failure whose message already says what to do.
     #[error("{0}")]
     Message(String),
-    /// [`Hooks::stopping`] said to stop while waiting; `while_` says what was stopped.
+    /// [`Hooks::stopping`] asked to stop during a wait; says which wait.
     #[error("stopped {0}")]
     Stopped(&'static str),
 }

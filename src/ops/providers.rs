@@ -83,3 +83,47 @@ pub async fn configure(
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> Stack {
+        let registry = Registry::builtin();
+        let (stack, diags) =
+            crate::config::load::load_str(std::path::Path::new("s.yaml"), text, &registry);
+        stack.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    #[test]
+    fn settings_are_evaluated_with_the_variables_and_absent_ones_are_none() {
+        let s = stack(
+            "stack: s\nvariables:\n  region:\n    type: string\n    sensitive: true\n\
+             providers:\n  aws:\n    region: ${var.region}\nresources:\n  n:\n    type: core.null\n",
+        );
+        let vars = BTreeMap::from([(
+            "region".to_string(),
+            Value::sensitive(Value::from("eu-west-1")),
+        )]);
+        let aws = settings(&s, &vars, "aws").unwrap().expect("aws is set");
+        // Providers get real values, not sensitive marks.
+        assert_eq!(aws.get("region"), Some(&Value::from("eu-west-1")));
+        assert_eq!(settings(&s, &vars, "kubernetes").unwrap(), None);
+    }
+
+    #[test]
+    fn a_setting_that_does_not_evaluate_is_an_error_on_its_field() {
+        let s = stack(
+            "stack: s\nvariables:\n  region:\n    type: string\n\
+             providers:\n  aws:\n    region: ${var.region}\nresources:\n  n:\n    type: core.null\n",
+        );
+        // The variable has no value: evaluation fails rather than configuring with null.
+        let err = settings(&s, &BTreeMap::new(), "aws").unwrap_err();
+        assert!(
+            err.field
+                .as_deref()
+                .is_some_and(|f| f.starts_with("providers.aws")),
+            "{err:?}"
+        );
+    }
+}

@@ -75,7 +75,7 @@ pub async fn open(
         _ => spec.workspace = Some(plan.workspace.clone()),
     }
     let opened = locked::open(&spec, &plan.stack, "apply", hooks)?;
-    check_fresh(&plan, &opened.store.meta()?, file)?;
+    check_fresh((&plan.lineage, plan.serial), &opened.store.meta()?, file)?;
     providers::configure(
         registry,
         &stack,
@@ -91,17 +91,19 @@ pub async fn open(
     })
 }
 
-/// A saved plan applies only to the state it was made against, unchanged since.
-fn check_fresh(plan: &Plan, meta: &StateMeta, file: &Path) -> Result<(), Diagnostic> {
-    if meta.lineage == plan.lineage && meta.serial == plan.serial {
+/// A saved plan applies only to the state it was made against (`made_at`: its lineage
+/// and serial), unchanged since.
+fn check_fresh(made_at: (&str, u64), meta: &StateMeta, file: &Path) -> Result<(), Diagnostic> {
+    let (lineage, serial) = made_at;
+    if meta.lineage == lineage && meta.serial == serial {
         return Ok(());
     }
-    let why = if meta.lineage != plan.lineage {
+    let why = if meta.lineage != lineage {
         "it was made for a different state (lineage differs)".to_string()
     } else {
         format!(
             "state changed since the plan was made (serial {} then, {} now)",
-            plan.serial, meta.serial
+            serial, meta.serial
         )
     };
     Err(Diagnostic::error(
@@ -131,4 +133,39 @@ pub async fn apply(
         params,
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(lineage: &str, serial: u64) -> StateMeta {
+        StateMeta {
+            lineage: lineage.into(),
+            serial,
+            stack: "s".into(),
+            workspace: "default".into(),
+        }
+    }
+
+    #[test]
+    fn a_plan_applies_only_to_the_state_it_was_made_against() {
+        let file = Path::new("p.plan");
+        assert!(check_fresh(("l1", 4), &meta("l1", 4), file).is_ok());
+
+        let moved = check_fresh(("l1", 4), &meta("l1", 5), file).unwrap_err();
+        assert_eq!(moved.code, "apply::stale_plan");
+        assert!(
+            moved.summary.contains("serial 4 then, 5 now"),
+            "{}",
+            moved.summary
+        );
+
+        let other = check_fresh(("l1", 4), &meta("l2", 4), file).unwrap_err();
+        assert!(
+            other.summary.contains("lineage differs"),
+            "{}",
+            other.summary
+        );
+    }
 }
