@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::args::{DriftArgs, PlanArgs};
-use super::{out, params, warn, CmdResult, Failure, EXIT_CHANGES, EXIT_OK};
+use super::{out, params, warn, CmdResult, EXIT_CHANGES, EXIT_OK};
 use crate::ops::plan::PlanOptions;
 use crate::ops::prepare::prepare;
 use crate::ops::stack::PkiChecks;
@@ -44,9 +44,7 @@ pub async fn plan(args: PlanArgs, registry: Arc<Registry>, style: Style) -> CmdR
         out(&render_plan(&plan, style));
     }
     if let Some(path) = &args.out {
-        crate::plan::saved::write(path, &plan).map_err(|e| {
-            Failure::message(format!("cannot write the plan to {}: {e}", path.display()))
-        })?;
+        crate::ops::plan::save(path, &plan)?;
         if !args.json {
             out(&format!(
                 "\nSaved the plan to {}. Apply exactly this plan with:\n  trustplane apply {}\n",

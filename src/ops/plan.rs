@@ -1,7 +1,9 @@
 //! Planning a prepared stack.
 
 use super::prepare::Prepared;
-use super::{Hooks, OpsResult};
+use std::path::Path;
+
+use super::{Hooks, OpsError, OpsResult};
 use crate::plan::{planner, Plan, PlanParams};
 use crate::provider::Registry;
 use crate::state::StateRead;
@@ -42,4 +44,10 @@ pub async fn plan(
     )
     .await?;
     Ok(plan)
+}
+
+/// Saves `plan` for `apply FILE` (mode 0600, with a digest of its content).
+pub fn save(path: &Path, plan: &Plan) -> OpsResult<()> {
+    crate::plan::saved::write(path, plan)
+        .map_err(|e| OpsError::message(format!("cannot write the plan to {}: {e}", path.display())))
 }
