@@ -23,4 +23,5 @@ mod e2e_sandbox;
 mod helm_provider;
 mod helm_support;
 mod k8s_provider;
+mod ops_api;
 mod verify_chain;
