@@ -52,10 +52,9 @@ pub async fn apply(args: ApplyArgs, registry: Arc<Registry>, style: Style) -> Cm
         out("Apply cancelled.\n");
         return Ok(EXIT_ERROR);
     }
-    let stack = &prepared.loaded.stack;
-    let state = &prepared.state;
+    let prepared = &prepared;
     Ok(execute::run(style, args.options.parallelism, |p| {
-        ops::apply::execute(&plan, stack, registry, state, "apply", p)
+        ops::apply::apply(prepared, &plan, registry, p)
     })
     .await)
 }

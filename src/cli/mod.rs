@@ -98,7 +98,7 @@ pub fn main() -> i32 {
     }
 }
 
-/// Runs one command: each module parses nothing, calls the engine and renders.
+/// Runs one command: its module calls the engine's operations and renders their reports.
 async fn run(command: Command, style: Style) -> CmdResult {
     let registry = std::sync::Arc::new(Registry::builtin());
     match command {

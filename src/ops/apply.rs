@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::locked::OpenState;
+use super::prepare::Prepared;
 use crate::apply::{self, ApplyReport, Progress};
 use crate::config::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
@@ -105,6 +106,25 @@ impl ApplySummary {
             outputs: state.store.outputs().unwrap_or_default(),
         }
     }
+}
+
+/// Applies a reviewed plan of a prepared stack (see [`super::plan::plan`]), recorded as
+/// `apply`.
+pub async fn apply(
+    prepared: &Prepared,
+    plan: &Plan,
+    registry: Arc<Registry>,
+    params: ExecuteParams,
+) -> ApplySummary {
+    execute(
+        plan,
+        &prepared.loaded.stack,
+        registry,
+        &prepared.state,
+        "apply",
+        params,
+    )
+    .await
 }
 
 /// Runs the changes of a reviewed plan against `state`; each finished change is saved at

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use trustplane::apply::Silent;
 use trustplane::graph::walk::Cancel;
-use trustplane::ops::apply::{execute, pending, ExecuteParams};
+use trustplane::ops::apply::{apply, pending, ExecuteParams};
 use trustplane::ops::drift::drift;
 use trustplane::ops::locked::StateSpec;
 use trustplane::ops::plan::{plan, PlanOptions};
@@ -48,12 +48,10 @@ async fn apply_one(p: PrepareParams) -> Result<usize, OpsError> {
     let prepared = prepare(&p, &registry, &hooks).await?;
     let planned = plan(&prepared, &registry, &PlanOptions::default(), &hooks).await?;
     assert!(pending(&planned, &prepared.state).changes);
-    let summary = execute(
+    let summary = apply(
+        &prepared,
         &planned,
-        &prepared.loaded.stack,
         registry.clone(),
-        &prepared.state,
-        "apply",
         ExecuteParams {
             parallelism: 4,
             cancel: Cancel::default(),
