@@ -11,6 +11,7 @@
 //! - [`plan`]: desired vs stored vs live → planned changes;
 //! - [`apply`]: executes a plan;
 //! - [`state`]: what is remembered between runs;
+//! - [`ops`]: the operations (plan, apply, destroy, drift, import, state edits) as reports;
 //! - [`owner_only`]: files and directories only their owner can read;
 //! - [`verify`]: checks the Istio CA chain in the cluster up to the AWS Private CA root;
 //! - [`cli`]: the thin command-line layer.
@@ -28,6 +29,7 @@ pub mod diag;
 pub mod duration;
 pub mod graph;
 pub mod input;
+pub mod ops;
 pub mod owner_only;
 pub mod plan;
 pub mod property_path;

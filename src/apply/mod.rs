@@ -68,6 +68,14 @@ impl ApplyReport {
     pub fn count(&self, pred: impl Fn(&Outcome<Diagnostic>) -> bool) -> usize {
         self.outcomes.iter().filter(|(_, _, o)| pred(o)).count()
     }
+
+    /// Changes of one of `actions` that were done.
+    pub fn done(&self, actions: &[Action]) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|(_, a, o)| actions.contains(a) && matches!(o, Outcome::Done))
+            .count()
+    }
 }
 
 /// Resource values shared by the nodes of one apply.

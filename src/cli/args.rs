@@ -90,15 +90,6 @@ pub struct StateArgs {
     pub lock_timeout: std::time::Duration,
 }
 
-impl StateArgs {
-    /// The workspace to use: the one given (flag or environment), else `default`.
-    pub fn workspace(&self) -> &str {
-        self.workspace_given.as_deref().unwrap_or(DEFAULT_WORKSPACE)
-    }
-}
-
-pub const DEFAULT_WORKSPACE: &str = "default";
-
 #[derive(Debug, Args, Clone)]
 pub struct PlanOptions {
     /// Plan only these resources and their dependencies (repeatable).
@@ -138,7 +129,8 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A stack file, or a plan saved with `plan --out`.
+    /// A stack file, or a plan saved with `plan --out` (which takes none of the
+    /// variable, --target, --replace or --refresh-only flags: it was made with its own).
     pub file: PathBuf,
     #[command(flatten)]
     pub vars: VarArgs,

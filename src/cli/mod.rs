@@ -4,12 +4,20 @@
 //! (with --detailed-exitcode / drift), 130 interrupted by SIGINT, 143 by SIGTERM
 //! (see [`signals`]).
 
+mod apply;
 pub mod args;
-mod commands;
-mod context;
+mod execute;
+mod failure;
+mod inspect;
+mod output;
+mod params;
+mod plan;
 mod progress;
 pub mod signals;
+mod state;
 mod verify;
+
+pub use failure::{CmdResult, Failure};
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,23 +28,8 @@ use clap::Parser;
 
 use crate::diag::{render, Diagnostics};
 use crate::plan::render::Style;
-
-/// Why a command did not succeed.
-#[derive(Debug)]
-pub enum Failure {
-    Diagnostics(Diagnostics),
-    Message(String),
-    /// Already reported; exit with this code.
-    Exit(i32),
-}
-
-impl Failure {
-    pub fn message(m: impl Into<String>) -> Failure {
-        Failure::Message(m.into())
-    }
-}
-
-pub type CmdResult = Result<i32, Failure>;
+use crate::provider::Registry;
+use args::Command;
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
@@ -66,7 +59,7 @@ pub fn main() -> i32 {
         };
         tokio::select! {
             biased;
-            result = commands::run(cli.command, style) => result,
+            result = run(cli.command, style) => result,
             () = interrupts.must_stop() => Err(Failure::Exit(interrupts.exit_code())),
         }
     });
@@ -83,6 +76,10 @@ pub fn main() -> i32 {
             eprintln!("{} {m}", style.red("error:"));
             EXIT_ERROR
         }
+        Err(Failure::Interrupted(what)) => {
+            eprintln!("\nInterrupted: {what}.");
+            signals::current().map_or(EXIT_INTERRUPTED, |i| i.exit_code())
+        }
         Err(Failure::Exit(code)) => code,
     };
     match STDOUT_FAILED.get() {
@@ -98,6 +95,30 @@ pub fn main() -> i32 {
             }
         }
         None => code,
+    }
+}
+
+/// Runs one command: its module calls the engine's operations and renders their reports.
+async fn run(command: Command, style: Style) -> CmdResult {
+    let registry = std::sync::Arc::new(Registry::builtin());
+    match command {
+        Command::Validate { paths, json } => inspect::validate(&paths, json, &registry, style),
+        Command::Graph { file } => inspect::graph(&file, &registry),
+        Command::Plan(args) => plan::plan(args, registry, style).await,
+        Command::Apply(args) => apply::apply(args, registry, style).await,
+        Command::Destroy(args) => apply::destroy(args, registry, style).await,
+        Command::Drift(args) => plan::drift(args, registry, style).await,
+        Command::Output(args) => output::output(args, &registry),
+        Command::Import(args) => state::import(args, registry).await,
+        Command::State(cmd) => state::state(cmd, &registry),
+        Command::Verify(args) => verify::run(args, &registry, style).await,
+    }
+}
+
+/// Warnings, on stderr.
+fn warn(diags: &Diagnostics, style: Style) {
+    if !diags.is_empty() {
+        eprint!("{}", render(diags, style.color));
     }
 }
 

@@ -1,0 +1,84 @@
+//! What plan, apply, destroy and drift start from: the loaded stack, its locked state with
+//! its providers configured, and what is live of the resources in state.
+
+use std::path::PathBuf;
+
+use super::locked::{self, OpenState, StateSpec};
+use super::stack::{self, Loaded, PkiChecks};
+use super::{providers, Hooks, OpsResult};
+use crate::config::vars::VarInputs;
+use crate::plan::refresh::{refresh, RefreshParams, Refreshed};
+use crate::provider::Registry;
+use crate::state::StateRead;
+
+/// Which stack to prepare, and how.
+#[derive(Debug, Clone)]
+pub struct PrepareParams {
+    pub file: PathBuf,
+    pub vars: VarInputs,
+    pub state: StateSpec,
+    /// Recorded in the lock (`plan`, `apply`, ...).
+    pub command: String,
+    pub pki: PkiChecks,
+    /// Provider reads at once during refresh.
+    pub parallelism: usize,
+    /// Reach no provider: take state as stored (`plan --offline`).
+    pub offline: bool,
+}
+
+/// A stack loaded, its state locked and refreshed.
+pub struct Prepared {
+    pub loaded: Loaded,
+    pub state: OpenState,
+    pub refreshed: Refreshed,
+    /// Planned without reaching providers.
+    pub offline: bool,
+    /// The workspace the state belongs to.
+    pub workspace: String,
+}
+
+pub async fn prepare(
+    params: &PrepareParams,
+    registry: &Registry,
+    hooks: &Hooks,
+) -> OpsResult<Prepared> {
+    let loaded = stack::load(&params.file, &params.vars, registry, params.pki)?;
+    let state = locked::open(&params.state, &loaded.stack.name, &params.command, hooks)?;
+    // Read (and decode) the stored resources once: they name the providers to configure
+    // and are what refresh reads back.
+    let stored = state.store.resources()?;
+    providers::configure(
+        registry,
+        &loaded.stack,
+        &loaded.variables,
+        stored.values().map(|r| r.type_name.clone()),
+    )
+    .await?;
+    let meta = state.store.meta()?;
+    let refreshed = if params.offline {
+        Refreshed {
+            resources: stored,
+            gone: Vec::new(),
+            lineage: meta.lineage.clone(),
+        }
+    } else {
+        refresh(
+            &RefreshParams {
+                registry,
+                stack: &loaded.stack.name,
+                lineage: &meta.lineage,
+                parallelism: params.parallelism,
+                progress: Some(hooks.notify.clone()),
+            },
+            &stored,
+        )
+        .await?
+    };
+    Ok(Prepared {
+        loaded,
+        state,
+        refreshed,
+        offline: params.offline,
+        workspace: params.state.workspace().to_string(),
+    })
+}

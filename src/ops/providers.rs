@@ -1,0 +1,129 @@
+//! Provider settings (`providers.<name>`): evaluated in one place, for configuring
+//! providers and for `verify`, which reaches the same cluster and account.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::OpsResult;
+use crate::config::expr::evaluate;
+use crate::config::Stack;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::plan::planner::Values;
+use crate::provider::Registry;
+use crate::value::Value;
+
+/// The evaluated `providers.<name>` settings of a stack, real values (no secret marks:
+/// providers are configured with what they need); `None` when the stack sets none.
+pub fn settings(
+    stack: &Stack,
+    variables: &BTreeMap<String, Value>,
+    name: &str,
+) -> Result<Option<Value>, Diagnostic> {
+    let Some(node) = stack.providers.get(name) else {
+        return Ok(None);
+    };
+    let scope = Values {
+        variables,
+        resources: Default::default(),
+    };
+    evaluate(node, &scope, &format!("providers.{name}")).map(|v| Some(v.unmarked()))
+}
+
+/// Configures every provider the stack or its state uses (`state_types`: the resource
+/// types recorded in state), each with its settings.
+pub async fn configure(
+    registry: &Registry,
+    stack: &Stack,
+    variables: &BTreeMap<String, Value>,
+    state_types: impl Iterator<Item = String>,
+) -> OpsResult<()> {
+    let mut names: BTreeSet<&'static str> = BTreeSet::new();
+    for t in stack
+        .resources
+        .values()
+        .map(|r| r.type_name.clone())
+        .chain(state_types)
+    {
+        if let Some(p) = registry.provider_for(&t) {
+            names.insert(p.name());
+        }
+    }
+    let mut diags = Diagnostics::new();
+    for name in names {
+        let settings = match settings(stack, variables, name) {
+            Ok(s) => s.unwrap_or_else(Value::map),
+            Err(d) => {
+                diags.push(d);
+                continue;
+            }
+        };
+        let provider = registry
+            .provider(name)
+            .expect("provider listed by the registry");
+        if let Err(e) = provider.configure(&settings).await {
+            let mut d = Diagnostic::error(
+                "provider::configure_failed",
+                format!("provider {name}: {}", e.message),
+            )
+            .with_field(format!(
+                "providers.{name}{}",
+                e.field.map(|f| format!(".{f}")).unwrap_or_default()
+            ));
+            if let Some(span) = stack.providers.get(name).map(|n| n.span.clone()) {
+                d = d.with_span(span);
+            }
+            if let Some(h) = e.help {
+                d = d.with_help(h);
+            }
+            diags.push(d);
+        }
+    }
+    if diags.has_errors() {
+        Err(diags.into())
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> Stack {
+        let registry = Registry::builtin();
+        let (stack, diags) =
+            crate::config::load::load_str(std::path::Path::new("s.yaml"), text, &registry);
+        stack.unwrap_or_else(|| panic!("{diags:?}"))
+    }
+
+    #[test]
+    fn settings_are_evaluated_with_the_variables_and_absent_ones_are_none() {
+        let s = stack(
+            "stack: s\nvariables:\n  region:\n    type: string\n    sensitive: true\n\
+             providers:\n  aws:\n    region: ${var.region}\nresources:\n  n:\n    type: core.null\n",
+        );
+        let vars = BTreeMap::from([(
+            "region".to_string(),
+            Value::sensitive(Value::from("eu-west-1")),
+        )]);
+        let aws = settings(&s, &vars, "aws").unwrap().expect("aws is set");
+        // Providers get real values, not sensitive marks.
+        assert_eq!(aws.get("region"), Some(&Value::from("eu-west-1")));
+        assert_eq!(settings(&s, &vars, "kubernetes").unwrap(), None);
+    }
+
+    #[test]
+    fn a_setting_that_does_not_evaluate_is_an_error_on_its_field() {
+        let s = stack(
+            "stack: s\nvariables:\n  region:\n    type: string\n\
+             providers:\n  aws:\n    region: ${var.region}\nresources:\n  n:\n    type: core.null\n",
+        );
+        // The variable has no value: evaluation fails rather than configuring with null.
+        let err = settings(&s, &BTreeMap::new(), "aws").unwrap_err();
+        assert!(
+            err.field
+                .as_deref()
+                .is_some_and(|f| f.starts_with("providers.aws")),
+            "{err:?}"
+        );
+    }
+}

@@ -1,0 +1,72 @@
+//! Loading a stack for an operation: parse and validate it, check its graph, resolve its
+//! variables and run the PKI checks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::OpsResult;
+use crate::config::vars::{resolve, VarInputs};
+use crate::config::{load_file, Stack};
+use crate::diag::{Diagnostics, Severity};
+use crate::graph::DependencyGraph;
+use crate::provider::Registry;
+use crate::value::Value;
+
+/// A loaded, valid stack with its variables and graph.
+pub struct Loaded {
+    pub stack: Stack,
+    pub graph: DependencyGraph,
+    pub variables: BTreeMap<String, Value>,
+    /// Warnings to show before the operation's own output.
+    pub warnings: Diagnostics,
+}
+
+/// Whether PKI check errors stop the operation. They guard what a stack would build; an
+/// operation that only reads or tears down (drift, destroy, verify) must still work on a
+/// stack that fails them, so there they are warnings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PkiChecks {
+    Enforce,
+    Warn,
+}
+
+/// Loads and validates a stack, resolves its variables, and checks the graph.
+pub fn load(
+    file: &Path,
+    vars: &VarInputs,
+    registry: &Registry,
+    pki: PkiChecks,
+) -> OpsResult<Loaded> {
+    let (stack, mut diags) = load_file(file, registry);
+    let Some(stack) = stack else {
+        return Err(diags.into());
+    };
+    let (graph, graph_diags) = DependencyGraph::from_stack(&stack);
+    diags.extend(graph_diags);
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    let variables = resolve(&stack, vars)?;
+    let mut checks = crate::checks::run(&stack, &variables);
+    if pki == PkiChecks::Warn {
+        for d in checks.0.iter_mut() {
+            d.severity = Severity::Warning;
+        }
+    }
+    diags.extend(checks);
+    if diags.has_errors() {
+        return Err(diags.into());
+    }
+    Ok(Loaded {
+        stack,
+        graph,
+        variables,
+        warnings: diags,
+    })
+}
+
+/// The name of the stack in `file`, for commands that need only its state.
+pub fn stack_name(file: &Path, registry: &Registry) -> OpsResult<String> {
+    let (stack, diags) = load_file(file, registry);
+    stack.map(|s| s.name).ok_or_else(|| diags.into())
+}
