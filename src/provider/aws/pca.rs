@@ -1304,6 +1304,81 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
 }
 
+/// `aws.pca.certificate_authority` as a resource type.
+pub struct CaType;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for CaType {
+    fn type_name(&self) -> &'static str {
+        super::PCA_CA
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate(properties)
+    }
+
+    fn diff(
+        &self,
+        p: &AwsProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> crate::provider::DiffResult {
+        super::normalized_diff(
+            p,
+            schema,
+            prior,
+            desired,
+            normalize,
+            Some(("enabled", "status")),
+        )
+    }
+
+    // No identity: a CA is its ARN, which PCA assigns on create, so two generations are
+    // always two CAs (and `OpContext::replacing` keeps create from adopting the old one).
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        create(p, ctx, desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        read(p, ctx, prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        update(p, ctx, prior, desired).await
+    }
+
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        delete(p, prior).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
