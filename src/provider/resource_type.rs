@@ -305,3 +305,32 @@ impl<P: TypedProvider> Provider for P {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{aws, core, helm, kubernetes};
+
+    fn check<P: TypedProvider>(p: &P) {
+        for t in p.types() {
+            assert_eq!(t.type_name(), t.schema().type_name, "{}", p.name());
+            assert!(p.find_type(t.type_name()).is_some());
+        }
+        let e = p.get_type("nope.nothing").err().unwrap();
+        assert_eq!(
+            e.message,
+            format!(
+                "the {} provider has no resource type nope.nothing",
+                p.name()
+            )
+        );
+    }
+
+    #[test]
+    fn every_table_entry_is_found_by_the_name_its_schema_gives() {
+        check(&core::CoreProvider);
+        check(&aws::AwsProvider::default());
+        check(&helm::HelmProvider::default());
+        check(&kubernetes::KubernetesProvider::default());
+    }
+}

@@ -28,7 +28,8 @@ const META: [(&str, &str); 4] = [
     ("annotations", "metadata.annotations"),
 ];
 
-static KINDS: &[TypedKind] = &[
+/// Every typed kind, in the order `schemas` lists them.
+pub static KINDS: [TypedKind; 4] = [
     TypedKind {
         type_name: NAMESPACE,
         api_version: "v1",
