@@ -108,6 +108,34 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_of_every_provider_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/providers.md"))
+                .unwrap();
+        let registry = crate::provider::Registry::builtin();
+        for name in registry.provider_names() {
+            let heading = format!("### `{name}`");
+            let start = doc
+                .find(&heading)
+                .unwrap_or_else(|| panic!("docs/providers.md has no section {heading}"));
+            let section = &doc[start + heading.len()..];
+            let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+            for s in registry.provider(name).unwrap().settings() {
+                assert!(
+                    !s.description.is_empty(),
+                    "{name}.{} has no description",
+                    s.name
+                );
+                assert!(
+                    section.contains(&format!("| `{}` |", s.name)),
+                    "docs/providers.md does not document {name}.{}",
+                    s.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn strings_are_typed_and_null_is_absent() {
         let v = Value::from_json(serde_json::json!({"kubeconfig": 5, "timeout": null}));
         let s = SettingsMap::check("helm", &declared(), &v).unwrap();
