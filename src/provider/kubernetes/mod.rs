@@ -692,12 +692,14 @@ impl KubernetesProvider {
     ) -> ProviderResult<Option<Snapshot>> {
         let bad_id = |msg: String| ProviderError::new(msg);
         let (object, typed): (Value, Option<&TypedKind>) = if let Shape::Typed(k) = shape {
-            let type_name = k.type_name;
             let (ns, name) = object::split_namespaced_id(id).map_err(bad_id)?;
-            let needs_ns = matches!(type_name, kinds::SERVICE_ACCOUNT | kinds::CERTIFICATE);
-            if (needs_ns && ns.is_none()) || (type_name == kinds::NAMESPACE && ns.is_some()) {
+            let needs_ns = k.namespacing == kinds::Namespacing::Required;
+            if (needs_ns && ns.is_none())
+                || (k.namespacing == kinds::Namespacing::None && ns.is_some())
+            {
                 return Err(bad_id(format!(
-                    "{id:?} is not an id of a {type_name}: expected {}",
+                    "{id:?} is not an id of a {}: expected {}",
+                    k.type_name,
                     if needs_ns { "namespace/name" } else { "name" }
                 )));
             }
