@@ -1,6 +1,10 @@
 //! The provider contract. A provider owns a family of resource types (`core.*`, `aws.*`,
 //! `k8s.*`, `helm.*`) and knows nothing of stacks, graphs or plans: it is handed property
 //! values and prior snapshots, and talks to the system it manages.
+//!
+//! Inside, each built-in provider is a table of resource types, one value per type
+//! ([`resource_type`]), and declares its settings like a type declares its properties
+//! ([`settings`]).
 
 pub mod aws;
 pub mod core;
