@@ -165,6 +165,9 @@ impl Provider for Retrying {
     fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
         self.0.validate(type_name, properties)
     }
+    fn settings(&self) -> Vec<crate::provider::Property> {
+        self.0.settings()
+    }
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
         self.0.configure(settings).await
     }

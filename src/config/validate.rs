@@ -175,16 +175,28 @@ impl Validator<'_> {
     fn providers(&mut self) {
         for (name, settings) in &self.stack.providers {
             let field = format!("providers.{name}");
-            if self.registry.provider(name).is_none() {
-                let names: Vec<&str> = self.registry.provider_names().collect();
-                let d = Diagnostic::error(
-                    "stack::unknown_provider",
-                    format!("unknown provider `{name}`"),
-                )
-                .with_span(self.key_span_of_provider(name, settings))
-                .with_field(field.clone())
-                .with_detail(format!("this build has providers: {}", names.join(", ")));
-                self.diags.push(suggest(d, name, names));
+            match self.registry.provider(name) {
+                // Settings are checked against what the provider declares, as properties
+                // are against a schema; nothing (`aws:`) means no settings.
+                Some(provider) if !settings.is_null() => self.object(
+                    settings,
+                    &provider.settings(),
+                    &field,
+                    &format!("provider `{name}`"),
+                    "setting",
+                ),
+                Some(_) => {}
+                None => {
+                    let names: Vec<&str> = self.registry.provider_names().collect();
+                    let d = Diagnostic::error(
+                        "stack::unknown_provider",
+                        format!("unknown provider `{name}`"),
+                    )
+                    .with_span(self.key_span_of_provider(name, settings))
+                    .with_field(field.clone())
+                    .with_detail(format!("this build has providers: {}", names.join(", ")));
+                    self.diags.push(suggest(d, name, names));
+                }
             }
             // Providers are configured before any resource exists.
             self.references(settings, &field, None, false);
@@ -243,6 +255,7 @@ impl Validator<'_> {
             &schema.properties,
             &props_field,
             &format!("`{}`", decl.type_name),
+            "property",
         );
         if self.diags.0[before..].iter().any(Diagnostic::is_error) {
             return; // the provider's checks assume well-typed properties
@@ -424,7 +437,8 @@ impl Validator<'_> {
     }
 
     /// A map node against fixed fields: unknown names, required ones, each field's type.
-    fn object(&mut self, node: &Node, props: &[Property], field: &str, what: &str) {
+    /// `noun` is what a field is called to the user (`property`, `setting`).
+    fn object(&mut self, node: &Node, props: &[Property], field: &str, what: &str, noun: &str) {
         let Some(entries) = node.as_map() else {
             return self.mismatch(node, field, &Type::Object(props.to_vec()));
         };
@@ -437,7 +451,7 @@ impl Validator<'_> {
                     let names: Vec<&str> = props.iter().map(|p| p.name).collect();
                     let d = Diagnostic::error(
                         "stack::unknown_field",
-                        format!("unknown property `{key}` for {what}"),
+                        format!("unknown {noun} `{key}` for {what}"),
                     )
                     .with_span(k.span.clone())
                     .with_field(f)
@@ -451,7 +465,7 @@ impl Validator<'_> {
                 self.diags.push(
                     Diagnostic::error(
                         "stack::missing_field",
-                        format!("missing required property `{}` for {what}", p.name),
+                        format!("missing required {noun} `{}` for {what}", p.name),
                     )
                     .with_span(node.span.clone())
                     .with_field(format!("{field}.{}", p.name))
@@ -536,7 +550,7 @@ impl Validator<'_> {
             },
             Type::Object(props) => {
                 let what = format!("`{}`", field.rsplit('.').next().unwrap_or(field));
-                self.object(node, props, field, &what)
+                self.object(node, props, field, &what, "property")
             }
             _ => self.mismatch(node, field, ty),
         }
@@ -712,6 +726,10 @@ pub(crate) mod tests {
                     &["id"],
                 ),
             ]
+        }
+
+        fn settings(&self) -> Vec<Property> {
+            vec![Property::new("x", Type::String)]
         }
 
         fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
@@ -926,6 +944,40 @@ pub(crate) mod tests {
             "stack: s\nproviders:\n  core: {x: \"${a.b}\"}\nresources:\n  a: {type: core.null}\n",
         );
         assert_eq!(d.code, "stack::invalid_reference");
+    }
+
+    #[test]
+    fn provider_settings_are_checked_against_what_each_provider_declares() {
+        let registry = Registry::builtin();
+        let check = |text: &str| load_str(Path::new("s.yaml"), text, &registry).1;
+        for (provider, typo, meant) in [
+            ("aws", "regoin", "region"),
+            ("kubernetes", "kubeconfg", "kubeconfig"),
+            ("helm", "kubeconfg", "kubeconfig"),
+        ] {
+            let d = check(&format!(
+                "stack: s\nproviders:\n  {provider}:\n    {typo}: x\n"
+            ));
+            assert_eq!(d.0.len(), 1, "{d}");
+            let d = &d.0[0];
+            assert_eq!(d.code, "stack::unknown_field");
+            assert_eq!(
+                d.summary,
+                format!("unknown setting `{typo}` for provider `{provider}`")
+            );
+            assert_eq!(d.field, Some(format!("providers.{provider}.{typo}")));
+            assert_eq!(d.help, Some(format!("did you mean `{meant}`?")));
+            let span = d.span.as_ref().unwrap();
+            assert_eq!((span.line, span.column), (4, 5));
+        }
+        let d = check("stack: s\nproviders:\n  aws: {max_attempts: many, timeout: 10s}\n");
+        assert_eq!(d.0.len(), 1, "{d}");
+        assert_eq!(d.0[0].code, "stack::type_mismatch");
+        assert_eq!(d.0[0].field.as_deref(), Some("providers.aws.max_attempts"));
+        // Variables are welcome; no settings at all is fine.
+        let ok = "stack: s\nvariables: {r: {}}\nproviders:\n  aws: {region: \"${var.r}\", tags: {a: b}}\n  \
+                  kubernetes:\n  helm: {binary: h, kubeconfig: k, context: c, timeout: 1m, max_attempts: 2}\n";
+        assert!(check(ok).is_empty(), "{}", check(ok));
     }
 
     /// Every file in tests/fixtures/bad (except cycle.yaml, found by the graph) fails with

@@ -1,13 +1,11 @@
 //! How long a provider's operations may take: the `timeout` and `max_attempts` settings
-//! every networked provider takes, with their defaults.
+//! every networked provider takes (declared in [`super::settings::limits`]), with their
+//! defaults.
 
 use std::time::Duration;
 
 use super::{ProviderError, ProviderResult};
 use crate::value::Value;
-
-/// The setting names, for providers to accept them next to their own.
-pub const KEYS: &[&str] = &["timeout", "max_attempts"];
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;

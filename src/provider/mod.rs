@@ -1,13 +1,19 @@
 //! The provider contract. A provider owns a family of resource types (`core.*`, `aws.*`,
 //! `k8s.*`, `helm.*`) and knows nothing of stacks, graphs or plans: it is handed property
 //! values and prior snapshots, and talks to the system it manages.
+//!
+//! Inside, each built-in provider is a table of resource types, one value per type
+//! ([`resource_type`]), and declares its settings like a type declares its properties
+//! ([`settings`]).
 
 pub mod aws;
 pub mod core;
 pub mod helm;
 pub mod kubernetes;
 pub mod limits;
+pub mod resource_type;
 pub mod schema;
+pub mod settings;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,6 +23,7 @@ use async_trait::async_trait;
 use crate::diag::Diagnostic;
 use crate::value::{Map, PropertyPath, Value};
 pub use limits::Limits;
+pub use resource_type::{ResourceType, TypedProvider};
 pub use schema::{Attribute, Property, ResourceSchema, Type};
 
 /// What the provider knows of one resource instance: its id, the properties as applied,
@@ -168,6 +175,12 @@ pub trait Provider: Send + Sync {
     /// `field` path relative to the resource's `properties`; the engine adds the span.
     /// Unknown values may appear anywhere and must be accepted.
     fn validate(&self, _type_name: &str, _properties: &Value) -> Vec<Diagnostic> {
+        Vec::new()
+    }
+
+    /// The settings `providers.<name>` of a stack may hold: names, types, which are
+    /// required, docs. `trustplane validate` checks a stack's settings against them.
+    fn settings(&self) -> Vec<Property> {
         Vec::new()
     }
 

@@ -7,7 +7,20 @@ use common::{repo_root, Sandbox};
 
 #[test]
 fn each_bad_stack_gets_its_specific_error() {
-    let dir = repo_root().join("tests/fixtures/bad");
+    each_case_gets_its_specific_error("tests/fixtures/bad", 15);
+}
+
+/// Typos and wrong types in `providers.<name>` of every provider are refused by
+/// `validate`, and by `plan` before it takes the state lock.
+#[test]
+fn each_bad_provider_setting_gets_its_specific_error() {
+    each_case_gets_its_specific_error("tests/fixtures/bad_settings", 7);
+}
+
+/// Every `.yaml` in `dir` (relative to the repository) fails `validate` and `plan` with
+/// the diagnostic its `.expected` sibling describes, and writes no state.
+fn each_case_gets_its_specific_error(dir: &str, at_least: usize) {
+    let dir = repo_root().join(dir);
     let mut cases: Vec<_> = std::fs::read_dir(&dir)
         .expect("fixtures")
         .flatten()
@@ -16,8 +29,8 @@ fn each_bad_stack_gets_its_specific_error() {
         .collect();
     cases.sort();
     assert!(
-        cases.len() >= 15,
-        "at least 15 bad stacks, found {}",
+        cases.len() >= at_least,
+        "at least {at_least} bad stacks, found {}",
         cases.len()
     );
     let s = Sandbox::new();

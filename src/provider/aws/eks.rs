@@ -72,3 +72,26 @@ pub async fn read_data(p: &AwsProvider, props: &Value) -> ProviderResult<Value> 
     m.insert("arn".into(), s(cluster.arn()));
     Ok(Value::Map(m))
 }
+
+/// `aws.eks.cluster` as a resource type: a data source only.
+pub struct Cluster;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for Cluster {
+    fn type_name(&self) -> &'static str {
+        super::EKS_CLUSTER
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    async fn read_data(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        properties: &Value,
+    ) -> ProviderResult<Value> {
+        read_data(p, properties).await
+    }
+}

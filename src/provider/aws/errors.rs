@@ -1,6 +1,7 @@
 //! AWS SDK failures turned into messages a person can act on: which action on which
 //! resource was refused, what state a CA is in and what to do about it, how to set a region.
 
+use aws_sdk_acmpca::types::CertificateAuthorityStatus;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
@@ -158,18 +159,20 @@ pub const REGION_HELP: &str =
 pub const CREDENTIALS_HELP: &str = "provide credentials through the standard AWS chain: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE (or `profile` under `providers.aws`), SSO, or an instance/pod role";
 
 /// The error for an operation that needs the CA in another state, with what to do next.
-pub fn invalid_state(arn: &str, state: &str, wanted: &str) -> ProviderError {
+pub fn invalid_state(arn: &str, state: &CertificateAuthorityStatus, wanted: &str) -> ProviderError {
+    use CertificateAuthorityStatus as Status;
     let help = match state {
-        "PENDING_CERTIFICATE" => "the CA has no certificate yet: apply again to finish its activation",
-        "CREATING" => "the CA is still being created: apply again in a minute",
-        "DISABLED" => "set `enabled: true` on the resource and apply, or enable it in the console",
-        "DELETED" => "the CA is scheduled for deletion: restore it (`aws acm-pca restore-certificate-authority`) within its restore window, or remove it from the stack",
-        "EXPIRED" => "the CA's certificate has expired: replace the CA (change a property that forces replacement, or taint it)",
-        "FAILED" => "the CA failed to create: delete it and apply again",
+        Status::PendingCertificate => "the CA has no certificate yet: apply again to finish its activation",
+        Status::Creating => "the CA is still being created: apply again in a minute",
+        Status::Disabled => "set `enabled: true` on the resource and apply, or enable it in the console",
+        Status::Deleted => "the CA is scheduled for deletion: restore it (`aws acm-pca restore-certificate-authority`) within its restore window, or remove it from the stack",
+        Status::Expired => "the CA's certificate has expired: replace the CA (change a property that forces replacement, or taint it)",
+        Status::Failed => "the CA failed to create: delete it and apply again",
         _ => "run `trustplane drift STACK` and check the CA in the AWS console",
     };
     ProviderError::new(format!(
-        "certificate authority {arn} is {state}, but {wanted}"
+        "certificate authority {arn} is {}, but {wanted}",
+        state.as_str()
     ))
     .with_help(help)
 }
@@ -255,7 +258,11 @@ mod tests {
 
     #[test]
     fn invalid_state_says_what_to_do() {
-        let e = invalid_state("arn:x", "DISABLED", "issuing needs it ACTIVE");
+        let e = invalid_state(
+            "arn:x",
+            &CertificateAuthorityStatus::Disabled,
+            "issuing needs it ACTIVE",
+        );
         assert!(e.message.contains("is DISABLED"));
         assert!(e.help.unwrap().contains("enabled: true"));
     }

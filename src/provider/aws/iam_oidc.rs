@@ -341,6 +341,81 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
 }
 
+/// `aws.iam.oidc_provider` as a resource type.
+pub struct OidcProvider;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for OidcProvider {
+    fn type_name(&self) -> &'static str {
+        super::IAM_OIDC
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate(properties)
+    }
+
+    fn diff(
+        &self,
+        p: &AwsProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> crate::provider::DiffResult {
+        super::normalized_diff(p, schema, prior, desired, normalize, None)
+    }
+
+    /// An OIDC provider is its issuer URL.
+    fn identity(&self, properties: &Value) -> Option<String> {
+        let url = properties.get_str("url")?;
+        let issuer = url.strip_prefix("https://").unwrap_or(url);
+        Some(format!(
+            "aws iam oidc provider {}",
+            issuer.trim_end_matches('/')
+        ))
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        create(p, desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        read(p, prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        update(p, prior, desired).await
+    }
+
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        delete(p, prior).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

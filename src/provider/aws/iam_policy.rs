@@ -407,6 +407,82 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
 }
 
+/// `aws.iam.policy` as a resource type.
+pub struct Policy;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for Policy {
+    fn type_name(&self) -> &'static str {
+        super::IAM_POLICY
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate(properties)
+    }
+
+    fn diff(
+        &self,
+        p: &AwsProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> crate::provider::DiffResult {
+        super::normalized_diff(
+            p,
+            schema,
+            prior,
+            desired,
+            normalize,
+            Some(("document", "default_version_id")),
+        )
+    }
+
+    fn identity(&self, properties: &Value) -> Option<String> {
+        super::iam_identity("policy", properties)
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        create(p, desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        read(p, prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        update(p, prior, desired).await
+    }
+
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        delete(p, prior).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -539,6 +539,75 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
 }
 
+/// `aws.iam.role` as a resource type.
+pub struct Role;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for Role {
+    fn type_name(&self) -> &'static str {
+        super::IAM_ROLE
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate(properties)
+    }
+
+    fn diff(
+        &self,
+        p: &AwsProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> crate::provider::DiffResult {
+        super::normalized_diff(p, schema, prior, desired, normalize, None)
+    }
+
+    fn identity(&self, properties: &Value) -> Option<String> {
+        super::iam_identity("role", properties)
+    }
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        create(p, desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        read(p, prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        update(p, prior, desired).await
+    }
+
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        delete(p, prior).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,8 +33,8 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 
 use crate::diag::Diagnostic;
 use crate::provider::{
-    default_diff, DiffResult, OpContext, Provider, ProviderError, ProviderResult, ResourceSchema,
-    Snapshot,
+    default_diff, DiffResult, Property, ProviderError, ProviderResult, ResourceSchema,
+    ResourceType, Snapshot, TypedProvider,
 };
 use crate::value::Value;
 use errors::CallError;
@@ -129,34 +129,27 @@ impl AwsProvider {
     }
 }
 
-fn unknown_type(type_name: &str) -> ProviderError {
-    ProviderError::new(format!("the aws provider has no resource type {type_name}"))
-}
+/// Every `aws` type, in the order `schemas` lists them.
+static TYPES: &[&dyn ResourceType<AwsProvider>] = &[
+    &pca::CaType,
+    &iam_policy::Policy,
+    &iam_role::Role,
+    &iam_oidc::OidcProvider,
+    &eks::Cluster,
+];
 
 #[async_trait]
-impl Provider for AwsProvider {
+impl TypedProvider for AwsProvider {
     fn name(&self) -> &'static str {
         "aws"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        vec![
-            pca::schema(),
-            iam_policy::schema(),
-            iam_role::schema(),
-            iam_oidc::schema(),
-            eks::schema(),
-        ]
+    fn types(&self) -> &'static [&'static dyn ResourceType<Self>] {
+        TYPES
     }
 
-    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
-        match type_name {
-            PCA_CA => pca::validate(properties),
-            IAM_POLICY => iam_policy::validate(properties),
-            IAM_ROLE => iam_role::validate(properties),
-            IAM_OIDC => iam_oidc::validate(properties),
-            _ => Vec::new(),
-        }
+    fn settings(&self) -> Vec<Property> {
+        settings::declared()
     }
 
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
@@ -183,129 +176,39 @@ impl Provider for AwsProvider {
             .as_ref()
             .map(|c| c.clients.endpoint.clone())
     }
+}
 
-    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
-        let provider_tags = self.provider_tags();
-        let normalize = |v: &Value| match schema.type_name {
-            PCA_CA => pca::normalize(v, &provider_tags),
-            IAM_POLICY => iam_policy::normalize(v, &provider_tags),
-            IAM_ROLE => iam_role::normalize(v, &provider_tags),
-            IAM_OIDC => iam_oidc::normalize(v, &provider_tags),
-            _ => v.clone(),
-        };
-        let before = Snapshot {
-            properties: normalize(&prior.properties),
-            ..prior.clone()
-        };
-        let mut result = default_diff(schema, &before, &normalize(desired));
-        // Attributes an in-place update will change.
-        let changes =
-            |k: &str| result.requires_replace.is_empty() && result.changed.iter().any(|c| c == k);
-        if schema.type_name == IAM_POLICY && changes("document") {
+/// The diff of a type whose properties have several spellings of one value (durations,
+/// defaults, tags the provider adds): both sides are normalised first. `recomputed` are
+/// the attributes an in-place update of `trigger` changes.
+pub(crate) fn normalized_diff(
+    p: &AwsProvider,
+    schema: &ResourceSchema,
+    prior: &Snapshot,
+    desired: &Value,
+    normalize: fn(&Value, &tags::Tags) -> Value,
+    recomputed: Option<(&str, &str)>,
+) -> DiffResult {
+    let provider_tags = p.provider_tags();
+    let before = Snapshot {
+        properties: normalize(&prior.properties, &provider_tags),
+        ..prior.clone()
+    };
+    let mut result = default_diff(schema, &before, &normalize(desired, &provider_tags));
+    if let Some((trigger, attribute)) = recomputed {
+        if result.requires_replace.is_empty() && result.changed.iter().any(|c| c == trigger) {
             result
                 .planned_attributes
-                .set_path("default_version_id", Value::Unknown);
+                .set_path(attribute, Value::Unknown);
         }
-        if schema.type_name == PCA_CA && changes("enabled") {
-            result.planned_attributes.set_path("status", Value::Unknown);
-        }
-        result
     }
+    result
+}
 
-    /// IAM names are unique in an account, whatever their case; an OIDC provider is its
-    /// issuer URL. A CA is its ARN, which PCA assigns on create, so two generations are
-    /// always two CAs (and `OpContext::replacing` keeps create from adopting the old one).
-    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
-        let name = |key: &str| properties.get_str(key).map(str::to_ascii_lowercase);
-        match type_name {
-            IAM_POLICY => Some(format!("aws iam policy {}", name("name")?)),
-            IAM_ROLE => Some(format!("aws iam role {}", name("name")?)),
-            IAM_OIDC => {
-                let url = properties.get_str("url")?;
-                let issuer = url.strip_prefix("https://").unwrap_or(url);
-                Some(format!(
-                    "aws iam oidc provider {}",
-                    issuer.trim_end_matches('/')
-                ))
-            }
-            _ => None,
-        }
-    }
-
-    async fn create(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        desired: &Value,
-    ) -> ProviderResult<Snapshot> {
-        match type_name {
-            PCA_CA => pca::create(self, ctx, desired).await,
-            IAM_POLICY => iam_policy::create(self, desired).await,
-            IAM_ROLE => iam_role::create(self, desired).await,
-            IAM_OIDC => iam_oidc::create(self, desired).await,
-            _ => Err(unknown_type(type_name)),
-        }
-    }
-
-    async fn read(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        prior: &Snapshot,
-    ) -> ProviderResult<Option<Snapshot>> {
-        match type_name {
-            PCA_CA => pca::read(self, ctx, prior).await,
-            IAM_POLICY => iam_policy::read(self, prior).await,
-            IAM_ROLE => iam_role::read(self, prior).await,
-            IAM_OIDC => iam_oidc::read(self, prior).await,
-            _ => Err(unknown_type(type_name)),
-        }
-    }
-
-    async fn update(
-        &self,
-        ctx: &OpContext,
-        type_name: &str,
-        prior: &Snapshot,
-        desired: &Value,
-    ) -> ProviderResult<Snapshot> {
-        match type_name {
-            PCA_CA => pca::update(self, ctx, prior, desired).await,
-            IAM_POLICY => iam_policy::update(self, prior, desired).await,
-            IAM_ROLE => iam_role::update(self, prior, desired).await,
-            IAM_OIDC => iam_oidc::update(self, prior, desired).await,
-            _ => Err(unknown_type(type_name)),
-        }
-    }
-
-    async fn delete(
-        &self,
-        _ctx: &OpContext,
-        type_name: &str,
-        prior: &Snapshot,
-    ) -> ProviderResult<()> {
-        match type_name {
-            PCA_CA => pca::delete(self, prior).await,
-            IAM_POLICY => iam_policy::delete(self, prior).await,
-            IAM_ROLE => iam_role::delete(self, prior).await,
-            IAM_OIDC => iam_oidc::delete(self, prior).await,
-            _ => Err(unknown_type(type_name)),
-        }
-    }
-
-    async fn read_data(
-        &self,
-        _ctx: &OpContext,
-        type_name: &str,
-        properties: &Value,
-    ) -> ProviderResult<Value> {
-        match type_name {
-            EKS_CLUSTER => eks::read_data(self, properties).await,
-            _ => Err(ProviderError::new(format!(
-                "{type_name} cannot be used with mode: data"
-            ))),
-        }
-    }
+/// An IAM entity is its name, unique in an account whatever its case.
+pub(crate) fn iam_identity(kind: &str, properties: &Value) -> Option<String> {
+    let name = properties.get_str("name")?.to_ascii_lowercase();
+    Some(format!("aws iam {kind} {name}"))
 }
 
 /// An error after an IAM entity was created, before its create finished: retrying the
@@ -352,6 +255,7 @@ pub(crate) fn invalid(field: impl Into<String>, summary: impl Into<String>) -> D
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Provider;
 
     fn yaml(s: &str) -> Value {
         Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())

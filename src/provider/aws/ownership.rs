@@ -3,6 +3,7 @@
 //! its identity. Before creating, the provider looks for a CA it already owns and decides
 //! here, with no I/O, whether to resume, restore or create.
 
+use aws_sdk_acmpca::types::CertificateAuthorityStatus as Status;
 use sha2::{Digest, Sha256};
 
 use crate::provider::OpContext;
@@ -60,7 +61,9 @@ pub fn idempotency_token(ctx: &OpContext, config: &str) -> String {
 pub fn create_token(ctx: &OpContext, config: &str, existing: &[FoundCa]) -> String {
     let generation = existing
         .iter()
-        .filter(|ca| ca.status == "DELETED" && ca.config.as_deref().is_none_or(|c| c == config))
+        .filter(|ca| {
+            ca.status == Status::Deleted && ca.config.as_deref().is_none_or(|c| c == config)
+        })
         .count();
     match &ctx.replacing {
         Some(old) => token_of(ctx, &format!("{config}#{generation}#replacing {old}")),
@@ -80,12 +83,12 @@ fn token_of(ctx: &OpContext, config: &str) -> String {
 /// Whether a DELETED CA may be brought back by a create: inside its restore window and
 /// not deleted by trustplane itself.
 pub fn restorable(
-    status: &str,
+    status: &Status,
     restorable_until: Option<i64>,
     now: i64,
     tags: &[(String, String)],
 ) -> bool {
-    status == "DELETED"
+    *status == Status::Deleted
         && restorable_until.is_some_and(|t| t > now)
         && !tags.iter().any(|(k, _)| k == TAG_DELETED)
 }
@@ -94,8 +97,7 @@ pub fn restorable(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FoundCa {
     pub arn: String,
-    /// PCA status: CREATING, PENDING_CERTIFICATE, ACTIVE, DISABLED, DELETED, EXPIRED, FAILED.
-    pub status: String,
+    pub status: Status,
     /// The `trustplane:config` tag, if any. A CA without it (tagged by hand) is taken as
     /// matching.
     pub config: Option<String>,
@@ -109,7 +111,7 @@ pub enum CreateStep {
     /// Nothing owned exists: CreateCertificateAuthority.
     CreateNew,
     /// Continue the activation of this CA from its current status.
-    Resume { arn: String, status: String },
+    Resume { arn: String, status: Status },
     /// Restore this CA from its deletion window, then continue its activation.
     Restore { arn: String },
     /// Something is in the way that needs a person.
@@ -129,8 +131,8 @@ pub fn plan_create(existing: &[FoundCa], config: &str) -> CreateStep {
         .copied()
         .filter(|ca| {
             matches!(
-                ca.status.as_str(),
-                "CREATING" | "PENDING_CERTIFICATE" | "ACTIVE" | "DISABLED"
+                ca.status,
+                Status::Creating | Status::PendingCertificate | Status::Active | Status::Disabled
             )
         })
         .collect();
@@ -150,7 +152,7 @@ pub fn plan_create(existing: &[FoundCa], config: &str) -> CreateStep {
     }
     if let Some(ca) = same
         .iter()
-        .find(|ca| ca.status == "DELETED" && ca.restorable)
+        .find(|ca| ca.status == Status::Deleted && ca.restorable)
     {
         return CreateStep::Restore {
             arn: ca.arn.clone(),
@@ -158,13 +160,13 @@ pub fn plan_create(existing: &[FoundCa], config: &str) -> CreateStep {
     }
     if let Some(ca) = same
         .iter()
-        .find(|ca| matches!(ca.status.as_str(), "FAILED" | "EXPIRED"))
+        .find(|ca| matches!(ca.status, Status::Failed | Status::Expired))
     {
         return CreateStep::Blocked {
             arn: ca.arn.clone(),
             reason: format!(
                 "an earlier attempt left this CA {}; delete it (aws acm-pca delete-certificate-authority) and apply again",
-                ca.status
+                ca.status.as_str()
             ),
         };
     }
@@ -175,10 +177,10 @@ pub fn plan_create(existing: &[FoundCa], config: &str) -> CreateStep {
 mod tests {
     use super::*;
 
-    fn ca(arn: &str, status: &str, config: Option<&str>, restorable: bool) -> FoundCa {
+    fn ca(arn: &str, status: Status, config: Option<&str>, restorable: bool) -> FoundCa {
         FoundCa {
             arn: arn.into(),
-            status: status.into(),
+            status,
             config: config.map(str::to_string),
             restorable,
         }
@@ -191,13 +193,18 @@ mod tests {
 
     #[test]
     fn pending_or_active_is_resumed() {
-        for status in ["CREATING", "PENDING_CERTIFICATE", "ACTIVE", "DISABLED"] {
-            let step = plan_create(&[ca("a", status, Some("c1"), false)], "c1");
+        for status in [
+            Status::Creating,
+            Status::PendingCertificate,
+            Status::Active,
+            Status::Disabled,
+        ] {
+            let step = plan_create(&[ca("a", status.clone(), Some("c1"), false)], "c1");
             assert_eq!(
                 step,
                 CreateStep::Resume {
                     arn: "a".into(),
-                    status: status.into()
+                    status: status.clone()
                 }
             );
         }
@@ -205,15 +212,15 @@ mod tests {
 
     #[test]
     fn hand_tagged_ca_without_config_tag_is_resumed() {
-        let step = plan_create(&[ca("a", "PENDING_CERTIFICATE", None, false)], "c1");
+        let step = plan_create(&[ca("a", Status::PendingCertificate, None, false)], "c1");
         assert!(matches!(step, CreateStep::Resume { .. }));
     }
 
     #[test]
     fn deleted_within_window_is_restored_rather_than_recreated() {
-        let step = plan_create(&[ca("a", "DELETED", Some("c1"), true)], "c1");
+        let step = plan_create(&[ca("a", Status::Deleted, Some("c1"), true)], "c1");
         assert_eq!(step, CreateStep::Restore { arn: "a".into() });
-        let gone = plan_create(&[ca("a", "DELETED", Some("c1"), false)], "c1");
+        let gone = plan_create(&[ca("a", Status::Deleted, Some("c1"), false)], "c1");
         assert_eq!(gone, CreateStep::CreateNew);
     }
 
@@ -221,8 +228,8 @@ mod tests {
     fn a_live_ca_wins_over_a_deleted_one() {
         let step = plan_create(
             &[
-                ca("old", "DELETED", Some("c1"), true),
-                ca("new", "ACTIVE", Some("c1"), false),
+                ca("old", Status::Deleted, Some("c1"), true),
+                ca("new", Status::Active, Some("c1"), false),
             ],
             "c1",
         );
@@ -230,7 +237,7 @@ mod tests {
             step,
             CreateStep::Resume {
                 arn: "new".into(),
-                status: "ACTIVE".into()
+                status: Status::Active
             }
         );
     }
@@ -238,9 +245,9 @@ mod tests {
     #[test]
     fn an_older_generation_with_another_config_is_ignored() {
         // Replacement: the CA being replaced is still ACTIVE under the same address.
-        let step = plan_create(&[ca("old", "ACTIVE", Some("c0"), false)], "c1");
+        let step = plan_create(&[ca("old", Status::Active, Some("c0"), false)], "c1");
         assert_eq!(step, CreateStep::CreateNew);
-        let deleted = plan_create(&[ca("old", "DELETED", Some("c0"), true)], "c1");
+        let deleted = plan_create(&[ca("old", Status::Deleted, Some("c0"), true)], "c1");
         assert_eq!(deleted, CreateStep::CreateNew);
     }
 
@@ -248,8 +255,8 @@ mod tests {
     fn two_live_cas_are_ambiguous() {
         let step = plan_create(
             &[
-                ca("a", "ACTIVE", Some("c1"), false),
-                ca("b", "PENDING_CERTIFICATE", Some("c1"), false),
+                ca("a", Status::Active, Some("c1"), false),
+                ca("b", Status::PendingCertificate, Some("c1"), false),
             ],
             "c1",
         );
@@ -263,7 +270,7 @@ mod tests {
 
     #[test]
     fn failed_ca_blocks_with_advice() {
-        let step = plan_create(&[ca("a", "FAILED", Some("c1"), false)], "c1");
+        let step = plan_create(&[ca("a", Status::Failed, Some("c1"), false)], "c1");
         assert!(
             matches!(step, CreateStep::Blocked { ref arn, ref reason } if arn == "a" && reason.contains("delete"))
         );
@@ -273,17 +280,17 @@ mod tests {
     fn only_a_ca_deleted_behind_our_back_is_restorable() {
         let none: Vec<(String, String)> = Vec::new();
         let ours = vec![(TAG_DELETED.to_string(), "2026-01-01T00:00:00Z".to_string())];
-        assert!(restorable("DELETED", Some(200), 100, &none));
+        assert!(restorable(&Status::Deleted, Some(200), 100, &none));
         assert!(
-            !restorable("DELETED", Some(200), 100, &ours),
+            !restorable(&Status::Deleted, Some(200), 100, &ours),
             "deleted on purpose"
         );
         assert!(
-            !restorable("DELETED", Some(50), 100, &none),
+            !restorable(&Status::Deleted, Some(50), 100, &none),
             "window closed"
         );
-        assert!(!restorable("DELETED", None, 100, &none));
-        assert!(!restorable("ACTIVE", Some(200), 100, &none));
+        assert!(!restorable(&Status::Deleted, None, 100, &none));
+        assert!(!restorable(&Status::Active, Some(200), 100, &none));
     }
 
     #[test]
@@ -308,12 +315,12 @@ mod tests {
             create_token(&ctx, "c1", &[]),
             "a retry reuses the token"
         );
-        let after_delete = create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c1"), false)]);
+        let after_delete = create_token(&ctx, "c1", &[ca("a", Status::Deleted, Some("c1"), false)]);
         assert_ne!(first, after_delete);
         // Another configuration's deleted generation does not count.
         assert_eq!(
             first,
-            create_token(&ctx, "c1", &[ca("a", "DELETED", Some("c0"), false)])
+            create_token(&ctx, "c1", &[ca("a", Status::Deleted, Some("c0"), false)])
         );
         assert!(after_delete.len() <= 36);
     }

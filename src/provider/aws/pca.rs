@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types::{
     Asn1Subject, CertificateAuthority, CertificateAuthorityConfiguration,
-    CertificateAuthorityStatus, CertificateAuthorityType, CertificateAuthorityUsageMode,
+    CertificateAuthorityStatus as Status, CertificateAuthorityType, CertificateAuthorityUsageMode,
     CrlConfiguration, KeyAlgorithm, OcspConfiguration, RevocationConfiguration, SigningAlgorithm,
     Tag, Validity, ValidityPeriodType,
 };
@@ -549,10 +549,12 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
     })
 }
 
-fn status_of(ca: &CertificateAuthority) -> String {
+/// The CA's status; one PCA did not state reads as an unknown variant, which no
+/// operation accepts.
+fn status_of(ca: &CertificateAuthority) -> Status {
     ca.status()
-        .map(|s| s.as_str().to_string())
-        .unwrap_or_else(|| "UNKNOWN".into())
+        .cloned()
+        .unwrap_or_else(|| Status::from("UNKNOWN"))
 }
 
 async fn list_tags(p: &AwsProvider, arn: &str) -> ProviderResult<Vec<(String, String)>> {
@@ -620,7 +622,7 @@ async fn find_owned(
                 continue;
             }
             let restorable = ownership::restorable(
-                ca.status().map(|s| s.as_str()).unwrap_or_default(),
+                &status_of(ca),
                 ca.restorable_until().map(|t| t.secs()),
                 chrono::Utc::now().timestamp(),
                 &tags,
@@ -694,7 +696,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                 .ok_or_else(|| ProviderError::new("CreateCertificateAuthority returned no ARN"))?
         }
         CreateStep::Resume { arn, status } => {
-            ctx.progress(&format!("resuming {arn} ({status})"));
+            ctx.progress(&format!("resuming {arn} ({})", status.as_str()));
             arn
         }
         CreateStep::Restore { arn } => {
@@ -803,36 +805,35 @@ async fn activate(
     let mut installed = false;
     loop {
         let ca = describe(p, arn).await?;
-        let status = status_of(&ca);
-        match status.as_str() {
-            "CREATING" => {
+        match status_of(&ca) {
+            Status::Creating => {
                 wait::until(
                     ctx,
                     "the CA to leave CREATING",
                     wait::DEFAULT_TIMEOUT,
                     || async {
-                        Ok((status_of(&describe(p, arn).await?) != "CREATING").then_some(()))
+                        Ok((status_of(&describe(p, arn).await?) != Status::Creating).then_some(()))
                     },
                 )
                 .await?;
             }
-            "PENDING_CERTIFICATE" if !installed => {
+            Status::PendingCertificate if !installed => {
                 install_certificate(p, ctx, spec, arn).await?;
                 installed = true;
             }
-            "ACTIVE" if !spec.enabled => {
-                set_status(p, &c, arn, CertificateAuthorityStatus::Disabled).await?;
+            Status::Active if !spec.enabled => {
+                set_status(p, &c, arn, Status::Disabled).await?;
                 return Ok(());
             }
-            "DISABLED" if spec.enabled && ca.not_after().is_some() => {
-                set_status(p, &c, arn, CertificateAuthorityStatus::Active).await?;
+            Status::Disabled if spec.enabled && ca.not_after().is_some() => {
+                set_status(p, &c, arn, Status::Active).await?;
                 return Ok(());
             }
-            "ACTIVE" | "DISABLED" => return Ok(()),
+            Status::Active | Status::Disabled => return Ok(()),
             other => {
                 return Err(invalid_state(
                     arn,
-                    other,
+                    &other,
                     "activation needs it PENDING_CERTIFICATE, DISABLED or ACTIVE",
                 ))
             }
@@ -844,7 +845,7 @@ async fn set_status(
     p: &AwsProvider,
     c: &super::Clients,
     arn: &str,
-    status: CertificateAuthorityStatus,
+    status: Status,
 ) -> ProviderResult<()> {
     p.call(
         "acm-pca:UpdateCertificateAuthority",
@@ -902,7 +903,7 @@ async fn install_certificate(
                 }
             })?;
             let pstatus = status_of(&pca);
-            if pstatus != "ACTIVE" {
+            if pstatus != Status::Active {
                 return Err(invalid_state(
                     parent,
                     &pstatus,
@@ -1036,7 +1037,7 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         Err(e) => return Err(e.into()),
     };
     let status = status_of(&ca);
-    if status == "DELETED" {
+    if status == Status::Deleted {
         return Ok(None);
     }
     let live_tags = list_tags(p, arn).await?;
@@ -1047,8 +1048,8 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     let provider_tags = p.provider_tags();
     let tags_back = tags::read_back(&live_tags, &props, &provider_tags);
     let pm = props.as_map_mut().expect("properties are a map");
-    if matches!(status.as_str(), "ACTIVE" | "DISABLED") {
-        pm.insert("enabled".into(), Value::Bool(status == "ACTIVE"));
+    if matches!(status, Status::Active | Status::Disabled) {
+        pm.insert("enabled".into(), Value::Bool(status == Status::Active));
     }
     pm.insert("tags".into(), tags::to_value(&tags_back));
     pm.insert("revocation".into(), revocation_value(&ca));
@@ -1056,7 +1057,7 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     let mut attrs = Map::new();
     attrs.insert("arn".into(), Value::from(arn));
     attrs.insert("status".into(), Value::from(status.as_str()));
-    let (cert, chain) = if ca.not_after().is_some() || status == "ACTIVE" {
+    let (cert, chain) = if ca.not_after().is_some() || status == Status::Active {
         match p
             .call(
                 "acm-pca:GetCertificateAuthorityCertificate",
@@ -1207,16 +1208,16 @@ pub async fn update(
     tag_ca(p, arn, set.iter()).await?;
     let ca = describe(p, arn).await?;
     let status = status_of(&ca);
-    if status == "PENDING_CERTIFICATE" || status == "CREATING" {
+    if matches!(status, Status::PendingCertificate | Status::Creating) {
         // An activation that stopped half way is finished rather than patched.
         activate(p, ctx, &spec, arn).await?;
     }
     let ca = describe(p, arn).await?;
     let status = status_of(&ca);
-    let want_status = match (status.as_str(), spec.enabled) {
-        ("ACTIVE", false) => Some(CertificateAuthorityStatus::Disabled),
-        ("DISABLED", true) => Some(CertificateAuthorityStatus::Active),
-        ("ACTIVE" | "DISABLED", _) => None,
+    let want_status = match (&status, spec.enabled) {
+        (Status::Active, false) => Some(Status::Disabled),
+        (Status::Disabled, true) => Some(Status::Active),
+        (Status::Active | Status::Disabled, _) => None,
         (other, _) => {
             return Err(invalid_state(
                 arn,
@@ -1259,7 +1260,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         Err(e) => return Err(e.into()),
     };
     let status = status_of(&ca);
-    if status == "DELETED" {
+    if status == Status::Deleted {
         return Ok(());
     }
     // Marks the deletion as intended, so a later create does not restore this CA.
@@ -1278,8 +1279,8 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
             .send(),
     )
     .await?;
-    if status == "ACTIVE" {
-        set_status(p, &c, arn, CertificateAuthorityStatus::Disabled).await?;
+    if status == Status::Active {
+        set_status(p, &c, arn, Status::Disabled).await?;
     }
     let days = prior
         .properties
@@ -1301,6 +1302,81 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         Ok(_) => Ok(()),
         Err(e) if e.is_not_found() => Ok(()),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// `aws.pca.certificate_authority` as a resource type.
+pub struct CaType;
+
+#[async_trait::async_trait]
+impl crate::provider::ResourceType<AwsProvider> for CaType {
+    fn type_name(&self) -> &'static str {
+        super::PCA_CA
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate(properties)
+    }
+
+    fn diff(
+        &self,
+        p: &AwsProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> crate::provider::DiffResult {
+        super::normalized_diff(
+            p,
+            schema,
+            prior,
+            desired,
+            normalize,
+            Some(("enabled", "status")),
+        )
+    }
+
+    // No identity: a CA is its ARN, which PCA assigns on create, so two generations are
+    // always two CAs (and `OpContext::replacing` keeps create from adopting the old one).
+
+    async fn create(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        create(p, ctx, desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        read(p, ctx, prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        update(p, ctx, prior, desired).await
+    }
+
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        delete(p, prior).await
     }
 }
 

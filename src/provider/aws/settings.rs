@@ -7,7 +7,8 @@ use aws_sdk_iam::config::Credentials;
 use super::errors::REGION_HELP;
 use super::tags::{self, Tags};
 use super::Clients;
-use crate::provider::{limits, Limits, ProviderError, ProviderResult};
+use crate::provider::settings::SettingsMap;
+use crate::provider::{Limits, Property, ProviderError, ProviderResult, Type};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21,14 +22,22 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-const KEYS: &[&str] = &[
-    "region",
-    "profile",
-    "endpoint",
-    "tags",
-    "timeout",
-    "max_attempts",
-];
+/// The settings `providers.aws` takes.
+pub fn declared() -> Vec<Property> {
+    let mut settings = vec![
+        Property::new("region", Type::String)
+            .describe("AWS region; default: the standard AWS environment (AWS_REGION, the profile)."),
+        Property::new("profile", Type::String)
+            .describe("Named profile of the shared AWS config; default: AWS_PROFILE."),
+        Property::new("endpoint", Type::String).describe(
+            "One http(s) URL for every service (a local emulator, a proxy); default: AWS_ENDPOINT_URL, then the region's endpoints.",
+        ),
+        Property::new("tags", Type::Map(Box::new(Type::String)))
+            .describe("Tags applied to everything taggable, under each resource's own."),
+    ];
+    settings.extend(crate::provider::settings::limits());
+    settings
+}
 
 impl Settings {
     pub fn parse(v: &Value) -> ProviderResult<Settings> {
@@ -42,17 +51,7 @@ impl Settings {
                 )))
             };
         };
-        for key in m.keys() {
-            if !KEYS.contains(&key.as_str()) {
-                let mut e = ProviderError::new(format!("unknown setting providers.aws.{key}"))
-                    .with_field(key.clone());
-                e = e.with_help(match crate::diag::did_you_mean(key, KEYS.iter().copied()) {
-                    Some(s) => format!("did you mean {s:?}?"),
-                    None => format!("the aws provider takes {}", KEYS.join(", ")),
-                });
-                return Err(e);
-            }
-        }
+        SettingsMap::check("aws", &declared(), v)?;
         let string = |key: &str| -> ProviderResult<Option<String>> {
             match m.get(key) {
                 None | Some(Value::Null) => Ok(None),
@@ -90,7 +89,6 @@ impl Settings {
 
     /// Loads the shared AWS configuration with these overrides and builds the clients.
     pub async fn build_clients(&self, credentials: Option<Credentials>) -> ProviderResult<Clients> {
-        debug_assert!(limits::KEYS.iter().all(|k| KEYS.contains(k)));
         // The engine retries (see crate::retry), so the SDK makes one attempt per call:
         // two retry loops would multiply into attempts nobody configured. Each attempt,
         // connecting included, is bounded by `timeout`.

@@ -18,9 +18,10 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use super::settings::SettingsMap;
 use super::{
-    default_diff, unknown_attributes, Attribute, DiffResult, OpContext, Property, Provider,
-    ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+    default_diff, unknown_attributes, Attribute, DiffResult, OpContext, Property, ProviderError,
+    ProviderResult, ResourceSchema, ResourceType, Snapshot, Type, TypedProvider,
 };
 use crate::diag::Diagnostic;
 use crate::input::InputKind;
@@ -571,69 +572,43 @@ fn helm_failed(what: &str, stderr: &str) -> ProviderError {
     e
 }
 
-fn unknown_type(type_name: &str) -> ProviderError {
-    ProviderError::new(format!(
-        "the helm provider has no resource type {type_name}"
-    ))
+/// Every `helm` type.
+static TYPES: &[&dyn ResourceType<HelmProvider>] = &[&Release];
+
+/// The settings `providers.helm` takes.
+pub fn declared_settings() -> Vec<Property> {
+    let mut settings = vec![
+        Property::new("binary", Type::String)
+            .describe("Path of the helm binary; default: TRUSTPLANE_HELM, then helm on PATH."),
+        Property::new("kubeconfig", Type::String)
+            .describe("Kubeconfig file, passed as --kubeconfig; default: helm's (KUBECONFIG, ~/.kube/config)."),
+        Property::new("context", Type::String)
+            .describe("Kubeconfig context, passed as --kube-context; default: the current context."),
+    ];
+    settings.extend(super::settings::limits());
+    settings
 }
 
 #[async_trait]
-impl Provider for HelmProvider {
+impl TypedProvider for HelmProvider {
     fn name(&self) -> &'static str {
         "helm"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        vec![release_schema()]
+    fn types(&self) -> &'static [&'static dyn ResourceType<Self>] {
+        TYPES
     }
 
-    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
-        if type_name != RELEASE {
-            return Vec::new();
-        }
-        validate_release(properties)
-    }
-
-    /// A release is its namespace and name; `None` while either is known only at apply.
-    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
-        if type_name != RELEASE
-            || properties.get_str("name").is_none()
-            || properties
-                .get("namespace")
-                .is_some_and(|n| !n.is_null() && n.as_str().is_none())
-        {
-            return None;
-        }
-        Some(format!(
-            "helm release {}",
-            ReleaseSpec::from_properties(properties).id()
-        ))
-    }
-
-    /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the
-    /// desired release against `helm get manifest` of the deployed one.
-    async fn plan_details(
-        &self,
-        type_name: &str,
-        prior: &Snapshot,
-        desired: &Value,
-    ) -> ProviderResult<Vec<String>> {
-        if type_name != RELEASE {
-            return Ok(Vec::new());
-        }
-        let changes = self.manifest_diff(prior, desired).await?;
-        Ok(manifest_diff::render_object_changes(&changes)
-            .lines()
-            .map(str::to_string)
-            .collect())
+    fn settings(&self) -> Vec<Property> {
+        declared_settings()
     }
 
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
-        let s = |k: &str| settings.get_str(k).map(str::to_string);
+        let s = SettingsMap::check("helm", &declared_settings(), settings)?;
         let new = Settings {
-            binary: s("binary"),
-            kubeconfig: s("kubeconfig"),
-            context: s("context"),
+            binary: s.string("binary")?,
+            kubeconfig: s.string("kubeconfig")?,
+            context: s.string("context")?,
             limits: super::Limits::from_settings("helm", settings)?,
         };
         let mut cur = self.settings.lock().unwrap();
@@ -659,8 +634,62 @@ impl Provider for HelmProvider {
             ..Default::default()
         })
     }
+}
 
-    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+/// `helm.release`: a Helm release.
+pub struct Release;
+
+#[async_trait]
+impl ResourceType<HelmProvider> for Release {
+    fn type_name(&self) -> &'static str {
+        RELEASE
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        release_schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        validate_release(properties)
+    }
+
+    /// A release is its namespace and name; `None` while either is known only at apply.
+    fn identity(&self, properties: &Value) -> Option<String> {
+        if properties.get_str("name").is_none()
+            || properties
+                .get("namespace")
+                .is_some_and(|n| !n.is_null() && n.as_str().is_none())
+        {
+            return None;
+        }
+        Some(format!(
+            "helm release {}",
+            ReleaseSpec::from_properties(properties).id()
+        ))
+    }
+
+    /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the
+    /// desired release against `helm get manifest` of the deployed one.
+    async fn plan_details(
+        &self,
+        p: &HelmProvider,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        let changes = p.manifest_diff(prior, desired).await?;
+        Ok(manifest_diff::render_object_changes(&changes)
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    fn diff(
+        &self,
+        _: &HelmProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> DiffResult {
         let mut d = default_diff(schema, prior, desired);
         if d.changed.is_empty() || !d.requires_replace.is_empty() {
             return d;
@@ -693,25 +722,19 @@ impl Provider for HelmProvider {
 
     async fn create(
         &self,
+        p: &HelmProvider,
         ctx: &OpContext,
-        type_name: &str,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        if type_name != RELEASE {
-            return Err(unknown_type(type_name));
-        }
-        self.install_or_upgrade(ctx, desired).await
+        p.install_or_upgrade(ctx, desired).await
     }
 
     async fn read(
         &self,
+        p: &HelmProvider,
         ctx: &OpContext,
-        type_name: &str,
         prior: &Snapshot,
     ) -> ProviderResult<Option<Snapshot>> {
-        if type_name != RELEASE {
-            return Err(unknown_type(type_name));
-        }
         let importing = prior.properties.as_map().is_none_or(|m| m.is_empty());
         let spec = if importing {
             let (ns, name) = prior.id.split_once('/').ok_or_else(|| {
@@ -724,7 +747,7 @@ impl Provider for HelmProvider {
         } else {
             ReleaseSpec::from_properties(&prior.properties)
         };
-        let out = self.run(cli::status_args(&spec)).await?;
+        let out = p.run(cli::status_args(&spec)).await?;
         if !out.ok {
             if cli::is_not_found(&out.stderr) {
                 return Ok(None);
@@ -743,14 +766,13 @@ impl Provider for HelmProvider {
             _ => {}
         }
         let live_values = cli::parse_values(
-            &self
-                .run_ok(
-                    &format!("read the values of {}", spec.id()),
-                    cli::get_values_args(&spec),
-                )
-                .await?,
+            &p.run_ok(
+                &format!("read the values of {}", spec.id()),
+                cli::get_values_args(&spec),
+            )
+            .await?,
         )?;
-        let manifest = self
+        let manifest = p
             .run_ok(
                 &format!("read the manifest of {}", spec.id()),
                 cli::get_manifest_args(&spec),
@@ -795,14 +817,11 @@ impl Provider for HelmProvider {
 
     async fn update(
         &self,
+        p: &HelmProvider,
         ctx: &OpContext,
-        type_name: &str,
         prior: &Snapshot,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        if type_name != RELEASE {
-            return Err(unknown_type(type_name));
-        }
         let schema = release_schema();
         let d = default_diff(&schema, prior, desired);
         let only_options = !d.changed.is_empty()
@@ -815,21 +834,18 @@ impl Provider for HelmProvider {
                 ..prior.clone()
             });
         }
-        self.install_or_upgrade(ctx, desired).await
+        p.install_or_upgrade(ctx, desired).await
     }
 
     async fn delete(
         &self,
+        p: &HelmProvider,
         ctx: &OpContext,
-        type_name: &str,
         prior: &Snapshot,
     ) -> ProviderResult<()> {
-        if type_name != RELEASE {
-            return Err(unknown_type(type_name));
-        }
         let spec = ReleaseSpec::from_properties(&prior.properties);
         ctx.progress(&format!("helm uninstall {}", spec.id()));
-        let out = self
+        let out = p
             .run_change(
                 &format!("uninstall {}", spec.id()),
                 &spec,
@@ -849,6 +865,7 @@ impl Provider for HelmProvider {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::Provider;
 
     fn props(json: &str) -> Value {
         serde_json::from_str(json).unwrap()

@@ -6,7 +6,8 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::Mutex;
 
-use crate::provider::{limits, Limits, ProviderError, ProviderResult};
+use crate::provider::settings::SettingsMap;
+use crate::provider::{Limits, Property, ProviderError, ProviderResult, Type};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,35 +20,24 @@ pub struct Settings {
     pub limits: Limits,
 }
 
+/// The settings `providers.kubernetes` takes.
+pub fn declared_settings() -> Vec<Property> {
+    let mut settings = vec![
+        Property::new("kubeconfig", Type::String)
+            .describe("Path of a kubeconfig file; default: KUBECONFIG, then ~/.kube/config."),
+        Property::new("context", Type::String)
+            .describe("Kubeconfig context to use; default: the kubeconfig's current context."),
+    ];
+    settings.extend(crate::provider::settings::limits());
+    settings
+}
+
 impl Settings {
     pub fn from_value(v: &Value) -> ProviderResult<Settings> {
-        let field = |k: &str| -> ProviderResult<Option<String>> {
-            match v.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(other) => Err(ProviderError::new(format!(
-                    "providers.kubernetes.{k} must be a string, found {}",
-                    other.type_name()
-                ))
-                .with_field(k)),
-            }
-        };
-        if let Some(m) = v.as_map() {
-            if let Some(k) = m.keys().find(|k| {
-                !matches!(k.as_str(), "kubeconfig" | "context")
-                    && !limits::KEYS.contains(&k.as_str())
-            }) {
-                return Err(ProviderError::new(format!(
-                    "providers.kubernetes has no setting {k:?}"
-                ))
-                .with_help(
-                    "the settings are kubeconfig (a path), context, timeout and max_attempts",
-                ));
-            }
-        }
+        let s = SettingsMap::check("kubernetes", &declared_settings(), v)?;
         Ok(Settings {
-            kubeconfig: field("kubeconfig")?,
-            context: field("context")?,
+            kubeconfig: s.string("kubeconfig")?,
+            context: s.string("context")?,
             limits: Limits::from_settings("kubernetes", v)?,
         })
     }

@@ -17,6 +17,8 @@ pub const AWSPCA_GROUP: &str = "awspca.cert-manager.io";
 pub struct TypedKind {
     pub type_name: &'static str,
     pub api_version: &'static str,
+    /// Whether the object lives in a namespace (which its id then names).
+    pub namespacing: Namespacing,
     /// Property path (dotted) ↔ object path (dotted).
     pub fields: &'static [(&'static str, &'static str)],
 }
@@ -28,10 +30,12 @@ const META: [(&str, &str); 4] = [
     ("annotations", "metadata.annotations"),
 ];
 
-static KINDS: &[TypedKind] = &[
+/// Every typed kind, in the order `schemas` lists them.
+pub static KINDS: [TypedKind; 4] = [
     TypedKind {
         type_name: NAMESPACE,
         api_version: "v1",
+        namespacing: Namespacing::None,
         fields: &[
             META[0],
             ("labels", "metadata.labels"),
@@ -41,11 +45,13 @@ static KINDS: &[TypedKind] = &[
     TypedKind {
         type_name: SERVICE_ACCOUNT,
         api_version: "v1",
+        namespacing: Namespacing::Required,
         fields: &META,
     },
     TypedKind {
         type_name: CERTIFICATE,
         api_version: "cert-manager.io/v1",
+        namespacing: Namespacing::Required,
         fields: &[
             META[0],
             META[1],
@@ -71,6 +77,7 @@ static KINDS: &[TypedKind] = &[
     TypedKind {
         type_name: ISSUER,
         api_version: "awspca.cert-manager.io/v1beta1",
+        namespacing: Namespacing::Optional,
         fields: &[
             META[0],
             META[1],
@@ -250,8 +257,8 @@ fn meta_props(namespaced: Namespacing) -> Vec<Property> {
     out
 }
 
-#[derive(Clone, Copy)]
-enum Namespacing {
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Namespacing {
     None,
     Optional,
     Required,

@@ -240,6 +240,9 @@ pub fn import_manifest(live: &Value) -> Value {
     obj
 }
 
+/// `k8s.manifest` as a resource type (its operations are in the provider module).
+pub struct Manifest;
+
 #[cfg(test)]
 mod tests {
     use super::*;

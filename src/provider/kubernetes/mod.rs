@@ -28,8 +28,8 @@ use kube::api::{
 use kube::Client;
 
 use super::{
-    default_diff, Attribute, DiffResult, OpContext, Property, Provider, ProviderError,
-    ProviderResult, ResourceSchema, Snapshot, Type,
+    default_diff, Attribute, DiffResult, OpContext, Property, ProviderError, ProviderResult,
+    ResourceSchema, ResourceType, Snapshot, Type, TypedProvider,
 };
 use crate::diag::Diagnostic;
 use crate::value::{PropertyPath, Value};
@@ -105,9 +105,17 @@ fn manifest_schema() -> ResourceSchema {
     }
 }
 
+/// How a type's properties become objects: one typed kind, or manifests (inline or a
+/// file of them).
+#[derive(Clone, Copy)]
+enum Shape<'k> {
+    Typed(&'k TypedKind),
+    Manifest,
+}
+
 /// Where an error about one object points, in the resource's properties.
-fn object_field(type_name: &str, props: &Value, sub: &str) -> Option<String> {
-    if type_name != MANIFEST {
+fn object_field(shape: Shape<'_>, props: &Value, sub: &str) -> Option<String> {
+    if let Shape::Typed(_) = shape {
         return match sub {
             "metadata.namespace" => Some("namespace".into()),
             _ => None,
@@ -127,12 +135,6 @@ fn with_field(err: ProviderError, field: Option<String>) -> ProviderError {
     }
 }
 
-fn unknown_type(type_name: &str) -> ProviderError {
-    ProviderError::new(format!(
-        "the kubernetes provider has no resource type {type_name}"
-    ))
-}
-
 fn to_value<T: serde::Serialize>(o: &T) -> Value {
     Value::from_json(serde_json::to_value(o).unwrap_or_default())
 }
@@ -149,25 +151,19 @@ impl KubernetesProvider {
     }
 
     /// The objects the desired properties describe.
-    fn desired_objects(&self, type_name: &str, props: &Value) -> ProviderResult<Vec<Value>> {
-        if let Some(k) = kinds::typed(type_name) {
-            return Ok(vec![k.to_object(props)]);
+    fn desired_objects(&self, shape: Shape<'_>, props: &Value) -> ProviderResult<Vec<Value>> {
+        match shape {
+            Shape::Typed(k) => Ok(vec![k.to_object(props)]),
+            Shape::Manifest => manifest::objects(props),
         }
-        if type_name == MANIFEST {
-            return manifest::objects(props);
-        }
-        Err(unknown_type(type_name))
     }
 
     /// The objects a snapshot says were applied.
-    fn applied_objects(&self, type_name: &str, props: &Value) -> ProviderResult<Vec<Value>> {
-        if let Some(k) = kinds::typed(type_name) {
-            return Ok(vec![k.to_object(props)]);
+    fn applied_objects(&self, shape: Shape<'_>, props: &Value) -> Vec<Value> {
+        match shape {
+            Shape::Typed(k) => vec![k.to_object(props)],
+            Shape::Manifest => manifest::applied_objects(props),
         }
-        if type_name == MANIFEST {
-            return Ok(manifest::applied_objects(props));
-        }
-        Err(unknown_type(type_name))
     }
 
     /// Resolves an object's kind and scope. `Ok(None)`: the kind is not served and no
@@ -176,7 +172,7 @@ impl KubernetesProvider {
     async fn target(
         &self,
         client: &Client,
-        type_name: &str,
+        shape: Shape<'_>,
         props: &Value,
         obj: &Value,
         gone_if_unserved: bool,
@@ -184,10 +180,10 @@ impl KubernetesProvider {
         let mut r = ObjectRef::of(obj).ok_or_else(|| {
             with_field(
                 ProviderError::new("the object has no apiVersion, kind or metadata.name"),
-                object_field(type_name, props, ""),
+                object_field(shape, props, ""),
             )
         })?;
-        let field = || object_field(type_name, props, "kind");
+        let field = || object_field(shape, props, "kind");
         let resolved = match discovery::resolve(client, &r).await {
             Ok(Some(res)) => res,
             Ok(None) if gone_if_unserved => {
@@ -207,7 +203,7 @@ impl KubernetesProvider {
                         r.kind, r.kind, r.name
                     ))
                     .with_help("set metadata.namespace"),
-                    object_field(type_name, props, "metadata.namespace"),
+                    object_field(shape, props, "metadata.namespace"),
                 ));
             };
             Api::namespaced_with(client.clone(), &ns, &resolved.resource)
@@ -231,7 +227,7 @@ impl KubernetesProvider {
     async fn apply_all(
         &self,
         ctx: &OpContext,
-        type_name: &str,
+        shape: Shape<'_>,
         props: &Value,
         objects: &[Value],
         known: &[String],
@@ -241,7 +237,7 @@ impl KubernetesProvider {
         let mut targets = Vec::new();
         for obj in objects {
             let t = self
-                .target(&client, type_name, props, obj, false)
+                .target(&client, shape, props, obj, false)
                 .await?
                 .expect("unserved kinds are errors here");
             if !known.contains(&t.r.id()) && !adopts(props) {
@@ -254,7 +250,7 @@ impl KubernetesProvider {
                         .with_help(format!(
                             "to manage it from this stack, adopt it first: trustplane import {} {}",
                             ctx.address,
-                            import_id(type_name, &t.r)
+                            import_id(shape, &t.r)
                         )));
                     }
                 }
@@ -266,7 +262,7 @@ impl KubernetesProvider {
             t.api
                 .patch(&t.r.name, &params, &Patch::Apply(&body))
                 .await
-                .map_err(|e| apply_error(type_name, props, &t.r, e))?;
+                .map_err(|e| apply_error(shape, props, &t.r, e))?;
             targets.push(t);
         }
         let mut live = Vec::new();
@@ -369,11 +365,11 @@ impl KubernetesProvider {
         &self,
         ctx: &OpContext,
         client: &Client,
-        type_name: &str,
+        shape: Shape<'_>,
         props: &Value,
         obj: &Value,
     ) -> ProviderResult<()> {
-        let Some(t) = self.target(client, type_name, props, obj, true).await? else {
+        let Some(t) = self.target(client, shape, props, obj, true).await? else {
             return Ok(());
         };
         let Some(live) = self.get(&t).await? else {
@@ -444,7 +440,7 @@ impl KubernetesProvider {
         Ok(())
     }
 
-    fn snapshot(&self, type_name: &str, props: Value, live: &[Value]) -> Snapshot {
+    fn snapshot(&self, shape: Shape<'_>, props: Value, live: &[Value]) -> Snapshot {
         let first = live.first().cloned().unwrap_or(Value::Null);
         let meta = first.get("metadata").cloned().unwrap_or(Value::Null);
         let mut attributes = Value::map();
@@ -453,12 +449,12 @@ impl KubernetesProvider {
             "resource_version",
             meta.get_str("resourceVersion").unwrap_or_default().into(),
         );
-        let id = match kinds::typed(type_name) {
-            Some(k) => {
+        let id = match shape {
+            Shape::Typed(k) => {
                 k.extra_attributes(&first, &mut attributes);
                 k.id(&props).unwrap_or_default()
             }
-            None => {
+            Shape::Manifest => {
                 let ids: Vec<Value> = live
                     .iter()
                     .filter_map(ObjectRef::of)
@@ -484,14 +480,14 @@ impl KubernetesProvider {
     /// file reads as null.
     async fn read_live(
         &self,
-        type_name: &str,
+        shape: Shape<'_>,
         props: &Value,
         applied: &[Value],
     ) -> ProviderResult<Option<Vec<Value>>> {
         let client = self.client().await?;
         let mut live = Vec::new();
         for obj in applied {
-            let found = match self.target(&client, type_name, props, obj, true).await? {
+            let found = match self.target(&client, shape, props, obj, true).await? {
                 Some(t) => self.get(&t).await?,
                 None => None,
             };
@@ -502,16 +498,16 @@ impl KubernetesProvider {
 }
 
 /// The import id of an object for a resource type.
-fn import_id(type_name: &str, r: &ObjectRef) -> String {
-    match (type_name, &r.namespace) {
-        (MANIFEST, _) => r.id(),
+fn import_id(shape: Shape<'_>, r: &ObjectRef) -> String {
+    match (shape, &r.namespace) {
+        (Shape::Manifest, _) => r.id(),
         (_, Some(ns)) => format!("{ns}/{}", r.name),
         (_, None) => r.name.clone(),
     }
 }
 
 /// An apply failure; a conflict names the other field managers.
-fn apply_error(type_name: &str, props: &Value, r: &ObjectRef, e: kube::Error) -> ProviderError {
+fn apply_error(shape: Shape<'_>, props: &Value, r: &ObjectRef, e: kube::Error) -> ProviderError {
     if let kube::Error::Api(s) = &e {
         if s.code == 409 {
             let owners = apply::conflict_managers(&s.message);
@@ -531,34 +527,34 @@ fn apply_error(type_name: &str, props: &Value, r: &ObjectRef, e: kube::Error) ->
                     s.message
                 ))
                 .with_help("set `force: true` on the resource to take these fields over, or stop setting them"),
-                object_field(type_name, props, ""),
+                object_field(shape, props, ""),
             );
         }
     }
     api_error(&format!("apply {}", r.describe()), e)
 }
 
+/// Every `kubernetes` type, in the order `schemas` lists them.
+static TYPES: &[&dyn ResourceType<KubernetesProvider>] = &[
+    &kinds::KINDS[0],
+    &kinds::KINDS[1],
+    &manifest::Manifest,
+    &kinds::KINDS[2],
+    &kinds::KINDS[3],
+];
+
 #[async_trait]
-impl Provider for KubernetesProvider {
+impl TypedProvider for KubernetesProvider {
     fn name(&self) -> &'static str {
         "kubernetes"
     }
 
-    fn schemas(&self) -> Vec<ResourceSchema> {
-        let common = common_properties();
-        let mut out = kinds::schemas(&common);
-        out.insert(2, manifest_schema());
-        out
+    fn types(&self) -> &'static [&'static dyn ResourceType<Self>] {
+        TYPES
     }
 
-    fn validate(&self, type_name: &str, properties: &Value) -> Vec<Diagnostic> {
-        let mut out = if type_name == MANIFEST {
-            manifest::validate(properties)
-        } else {
-            kinds::validate(type_name, properties)
-        };
-        out.extend(wait::validate(properties));
-        out
+    fn settings(&self) -> Vec<super::Property> {
+        client::declared_settings()
     }
 
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
@@ -575,33 +571,298 @@ impl Provider for KubernetesProvider {
     fn endpoint(&self) -> Option<String> {
         self.cluster.endpoint()
     }
+}
 
-    fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
-        let objects = match kinds::typed(type_name) {
-            Some(k) => vec![k.to_object(properties)],
-            None if type_name == MANIFEST => match properties.get("manifest") {
-                Some(m) if !m.is_null() => vec![m.clone()],
-                // A snapshot records the objects applied from its file.
-                _ => match properties.get(manifest::DOCUMENTS).and_then(Value::as_list) {
-                    Some(applied) => applied.to_vec(),
-                    None => manifest::read_file(properties.get_str("file")?).ok()?,
-                },
-            },
-            None => return None,
+/// The attributes an in-place update changes, unknown until it is made.
+fn planned_update(mut d: DiffResult) -> DiffResult {
+    if d.requires_replace.is_empty() && !d.changed.is_empty() {
+        if let Value::Map(m) = &mut d.planned_attributes {
+            for k in ["resource_version", "ready"] {
+                if m.contains_key(k) {
+                    m.insert(k.into(), Value::Unknown);
+                }
+            }
+        }
+    }
+    d
+}
+
+/// The operations every Kubernetes type shares, given how its properties become objects.
+impl KubernetesProvider {
+    async fn create_objects(
+        &self,
+        ctx: &OpContext,
+        shape: Shape<'_>,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        let objects = self.desired_objects(shape, desired)?;
+        let live = self.apply_all(ctx, shape, desired, &objects, &[]).await?;
+        let props = manifest::with_objects(desired, &objects);
+        Ok(self.snapshot(shape, props, &live))
+    }
+
+    async fn read_objects(
+        &self,
+        _ctx: &OpContext,
+        shape: Shape<'_>,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        let applied = self.applied_objects(shape, &prior.properties);
+        let Some(live) = self.read_live(shape, &prior.properties, &applied).await? else {
+            return Ok(None);
         };
-        let ids: Option<Vec<String>> = objects
+        let projected: Vec<Value> = live
             .iter()
-            .map(|o| ObjectRef::of(o).map(|r| r.id()))
+            .zip(&applied)
+            .map(|(l, a)| {
+                if l.is_null() {
+                    Value::Null
+                } else {
+                    apply::project(l, a)
+                }
+            })
             .collect();
-        Some(ids?.join("\n"))
+        let props = match shape {
+            Shape::Typed(k) => k.props_from_live(&prior.properties, &projected[0]),
+            Shape::Manifest => manifest::props_from_live(&prior.properties, projected),
+        };
+        let present: Vec<Value> = live.into_iter().filter(|o| !o.is_null()).collect();
+        let mut snap = self.snapshot(shape, props, &present);
+        if snap.id.is_empty() {
+            snap.id = prior.id.clone();
+        }
+        Ok(Some(snap))
+    }
+
+    async fn update_objects(
+        &self,
+        ctx: &OpContext,
+        shape: Shape<'_>,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        let objects = self.desired_objects(shape, desired)?;
+        let before = self.applied_objects(shape, &prior.properties);
+        let known: Vec<String> = before
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.id())
+            .collect();
+        let live = self
+            .apply_all(ctx, shape, desired, &objects, &known)
+            .await?;
+        // Objects dropped from a file are deleted, newest first.
+        let now: Vec<String> = objects
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.id())
+            .collect();
+        let client = self.client().await?;
+        for old in before.iter().rev() {
+            if ObjectRef::of(old).is_some_and(|r| !now.contains(&r.id())) {
+                self.delete_one(ctx, &client, shape, &prior.properties, old)
+                    .await?;
+            }
+        }
+        let props = manifest::with_objects(desired, &objects);
+        Ok(self.snapshot(shape, props, &live))
+    }
+
+    async fn delete_objects(
+        &self,
+        ctx: &OpContext,
+        shape: Shape<'_>,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        let objects = self.applied_objects(shape, &prior.properties);
+        let client = self.client().await?;
+        // Reverse order: a file lists a namespace or CRD before what lives in it.
+        for obj in objects.iter().rev() {
+            self.delete_one(ctx, &client, shape, &prior.properties, obj)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn import_objects(
+        &self,
+        _ctx: &OpContext,
+        shape: Shape<'_>,
+        id: &str,
+    ) -> ProviderResult<Option<Snapshot>> {
+        let bad_id = |msg: String| ProviderError::new(msg);
+        let (object, typed): (Value, Option<&TypedKind>) = if let Shape::Typed(k) = shape {
+            let (ns, name) = object::split_namespaced_id(id).map_err(bad_id)?;
+            let needs_ns = k.namespacing == kinds::Namespacing::Required;
+            if (needs_ns && ns.is_none())
+                || (k.namespacing == kinds::Namespacing::None && ns.is_some())
+            {
+                return Err(bad_id(format!(
+                    "{id:?} is not an id of a {}: expected {}",
+                    k.type_name,
+                    if needs_ns { "namespace/name" } else { "name" }
+                )));
+            }
+            let mut props = Value::map();
+            props.set_path("name", name.into());
+            if let Some(ns) = ns {
+                props.set_path("namespace", ns.into());
+            }
+            (k.to_object(&props), Some(k))
+        } else {
+            let r = ObjectRef::parse_id(id).map_err(bad_id)?;
+            let mut o = Value::map();
+            o.set_path("apiVersion", r.api_version.clone().into());
+            o.set_path("kind", r.kind.clone().into());
+            o.set_path("metadata.name", r.name.clone().into());
+            if let Some(ns) = &r.namespace {
+                o.set_path("metadata.namespace", ns.clone().into());
+            }
+            (o, None)
+        };
+        let client = self.client().await?;
+        let props = Value::map();
+        let Some(t) = self.target(&client, shape, &props, &object, false).await? else {
+            return Ok(None);
+        };
+        let Some(live) = self.get(&t).await? else {
+            return Ok(None);
+        };
+        let props = match typed {
+            Some(k) => k.props_from_import(&live),
+            None => {
+                let mut p = Value::map();
+                p.set_path("manifest", manifest::import_manifest(&live));
+                p
+            }
+        };
+        Ok(Some(self.snapshot(shape, props, &[live])))
+    }
+}
+
+/// The identity of the objects a type's properties name, one per line.
+fn objects_identity(objects: &[Value]) -> Option<String> {
+    let ids: Option<Vec<String>> = objects
+        .iter()
+        .map(|o| ObjectRef::of(o).map(|r| r.id()))
+        .collect();
+    Some(ids?.join("\n"))
+}
+
+/// A typed kind as a resource type.
+#[async_trait]
+impl ResourceType<KubernetesProvider> for TypedKind {
+    fn type_name(&self) -> &'static str {
+        self.type_name
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        kinds::schemas(&common_properties())
+            .into_iter()
+            .find(|s| s.type_name == self.type_name)
+            .expect("every typed kind has a schema")
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        let mut out = kinds::validate(self.type_name, properties);
+        out.extend(wait::validate(properties));
+        out
+    }
+
+    fn identity(&self, properties: &Value) -> Option<String> {
+        objects_identity(&[self.to_object(properties)])
+    }
+
+    fn diff(
+        &self,
+        _: &KubernetesProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> DiffResult {
+        planned_update(default_diff(schema, prior, desired))
+    }
+
+    async fn create(
+        &self,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        p.create_objects(ctx, Shape::Typed(self), desired).await
+    }
+
+    async fn read(
+        &self,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<Option<Snapshot>> {
+        p.read_objects(ctx, Shape::Typed(self), prior).await
+    }
+
+    async fn update(
+        &self,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Snapshot> {
+        p.update_objects(ctx, Shape::Typed(self), prior, desired)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        p.delete_objects(ctx, Shape::Typed(self), prior).await
+    }
+
+    async fn import(
+        &self,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
+        id: &str,
+    ) -> ProviderResult<Option<Snapshot>> {
+        p.import_objects(ctx, Shape::Typed(self), id).await
+    }
+}
+
+/// `k8s.manifest`: any object, or every object of a file.
+#[async_trait]
+impl ResourceType<KubernetesProvider> for manifest::Manifest {
+    fn type_name(&self) -> &'static str {
+        MANIFEST
+    }
+
+    fn schema(&self) -> ResourceSchema {
+        manifest_schema()
+    }
+
+    fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
+        let mut out = manifest::validate(properties);
+        out.extend(wait::validate(properties));
+        out
+    }
+
+    fn identity(&self, properties: &Value) -> Option<String> {
+        let objects = match properties.get("manifest") {
+            Some(m) if !m.is_null() => vec![m.clone()],
+            // A snapshot records the objects applied from its file.
+            _ => match properties.get(manifest::DOCUMENTS).and_then(Value::as_list) {
+                Some(applied) => applied.to_vec(),
+                None => manifest::read_file(properties.get_str("file")?).ok()?,
+            },
+        };
+        objects_identity(&objects)
     }
 
     /// A Secret's `data` and `stringData`, wherever a Secret appears (an inline manifest,
     /// a file's documents): each key is a secret of its own.
-    fn secret_paths(&self, type_name: &str, properties: &Value) -> Vec<PropertyPath> {
-        if type_name != MANIFEST {
-            return Vec::new();
-        }
+    fn secret_paths(&self, properties: &Value) -> Vec<PropertyPath> {
         let root = PropertyPath::root();
         let mut objects = vec![(root.key("manifest"), properties.get("manifest"))];
         if let Some(docs) = properties.get(manifest::DOCUMENTS).and_then(Value::as_list) {
@@ -616,8 +877,8 @@ impl Provider for KubernetesProvider {
     }
 
     /// A file's objects are recorded under `documents`.
-    fn recorded(&self, type_name: &str, desired: &Value) -> Value {
-        if type_name == MANIFEST && desired.get_str("file").is_some() {
+    fn recorded(&self, desired: &Value) -> Value {
+        if desired.get_str("file").is_some() {
             if let Ok(objs) = manifest::objects(desired) {
                 return manifest::with_objects(desired, &objs);
             }
@@ -625,10 +886,16 @@ impl Provider for KubernetesProvider {
         desired.clone()
     }
 
-    fn diff(&self, schema: &ResourceSchema, prior: &Snapshot, desired: &Value) -> DiffResult {
+    fn diff(
+        &self,
+        _: &KubernetesProvider,
+        schema: &ResourceSchema,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> DiffResult {
         let mut effective = desired.clone();
         let read_in = desired.get(manifest::DOCUMENTS).is_some();
-        if schema.type_name == MANIFEST && desired.get_str("file").is_some() && !read_in {
+        if desired.get_str("file").is_some() && !read_in {
             match manifest::objects(desired) {
                 Ok(objs) => effective = manifest::with_objects(desired, &objs),
                 // Unreadable now: plan an update, which reports the error.
@@ -636,7 +903,7 @@ impl Provider for KubernetesProvider {
             }
         }
         let mut d = default_diff(schema, prior, &effective);
-        if schema.type_name == MANIFEST && d.changed.iter().any(|c| c == "manifest") {
+        if d.changed.iter().any(|c| c == "manifest") {
             let before = prior.properties.get("manifest").and_then(ObjectRef::of);
             let after = desired.get("manifest").and_then(ObjectRef::of);
             if before.is_some() && before != after {
@@ -644,172 +911,53 @@ impl Provider for KubernetesProvider {
                 d.planned_attributes = super::unknown_attributes(schema);
             }
         }
-        if d.requires_replace.is_empty() && !d.changed.is_empty() {
-            if let Value::Map(m) = &mut d.planned_attributes {
-                for k in ["resource_version", "ready"] {
-                    if m.contains_key(k) {
-                        m.insert(k.into(), Value::Unknown);
-                    }
-                }
-            }
-        }
-        d
+        planned_update(d)
     }
 
     async fn create(
         &self,
+        p: &KubernetesProvider,
         ctx: &OpContext,
-        type_name: &str,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        let objects = self.desired_objects(type_name, desired)?;
-        let live = self
-            .apply_all(ctx, type_name, desired, &objects, &[])
-            .await?;
-        let props = manifest::with_objects(desired, &objects);
-        Ok(self.snapshot(type_name, props, &live))
+        p.create_objects(ctx, Shape::Manifest, desired).await
     }
 
     async fn read(
         &self,
-        _ctx: &OpContext,
-        type_name: &str,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
         prior: &Snapshot,
     ) -> ProviderResult<Option<Snapshot>> {
-        let applied = self.applied_objects(type_name, &prior.properties)?;
-        let Some(live) = self
-            .read_live(type_name, &prior.properties, &applied)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let projected: Vec<Value> = live
-            .iter()
-            .zip(&applied)
-            .map(|(l, a)| {
-                if l.is_null() {
-                    Value::Null
-                } else {
-                    apply::project(l, a)
-                }
-            })
-            .collect();
-        let props = match kinds::typed(type_name) {
-            Some(k) => k.props_from_live(&prior.properties, &projected[0]),
-            None => manifest::props_from_live(&prior.properties, projected),
-        };
-        let present: Vec<Value> = live.into_iter().filter(|o| !o.is_null()).collect();
-        let mut snap = self.snapshot(type_name, props, &present);
-        if snap.id.is_empty() {
-            snap.id = prior.id.clone();
-        }
-        Ok(Some(snap))
+        p.read_objects(ctx, Shape::Manifest, prior).await
     }
 
     async fn update(
         &self,
+        p: &KubernetesProvider,
         ctx: &OpContext,
-        type_name: &str,
         prior: &Snapshot,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        let objects = self.desired_objects(type_name, desired)?;
-        let before = self.applied_objects(type_name, &prior.properties)?;
-        let known: Vec<String> = before
-            .iter()
-            .filter_map(ObjectRef::of)
-            .map(|r| r.id())
-            .collect();
-        let live = self
-            .apply_all(ctx, type_name, desired, &objects, &known)
-            .await?;
-        // Objects dropped from a file are deleted, newest first.
-        let now: Vec<String> = objects
-            .iter()
-            .filter_map(ObjectRef::of)
-            .map(|r| r.id())
-            .collect();
-        let client = self.client().await?;
-        for old in before.iter().rev() {
-            if ObjectRef::of(old).is_some_and(|r| !now.contains(&r.id())) {
-                self.delete_one(ctx, &client, type_name, &prior.properties, old)
-                    .await?;
-            }
-        }
-        let props = manifest::with_objects(desired, &objects);
-        Ok(self.snapshot(type_name, props, &live))
+        p.update_objects(ctx, Shape::Manifest, prior, desired).await
     }
 
     async fn delete(
         &self,
+        p: &KubernetesProvider,
         ctx: &OpContext,
-        type_name: &str,
         prior: &Snapshot,
     ) -> ProviderResult<()> {
-        let objects = self.applied_objects(type_name, &prior.properties)?;
-        let client = self.client().await?;
-        // Reverse order: a file lists a namespace or CRD before what lives in it.
-        for obj in objects.iter().rev() {
-            self.delete_one(ctx, &client, type_name, &prior.properties, obj)
-                .await?;
-        }
-        Ok(())
+        p.delete_objects(ctx, Shape::Manifest, prior).await
     }
 
     async fn import(
         &self,
-        _ctx: &OpContext,
-        type_name: &str,
+        p: &KubernetesProvider,
+        ctx: &OpContext,
         id: &str,
     ) -> ProviderResult<Option<Snapshot>> {
-        let bad_id = |msg: String| ProviderError::new(msg);
-        let (object, typed): (Value, Option<&TypedKind>) = if type_name == MANIFEST {
-            let r = ObjectRef::parse_id(id).map_err(bad_id)?;
-            let mut o = Value::map();
-            o.set_path("apiVersion", r.api_version.clone().into());
-            o.set_path("kind", r.kind.clone().into());
-            o.set_path("metadata.name", r.name.clone().into());
-            if let Some(ns) = &r.namespace {
-                o.set_path("metadata.namespace", ns.clone().into());
-            }
-            (o, None)
-        } else {
-            let k = kinds::typed(type_name).ok_or_else(|| unknown_type(type_name))?;
-            let (ns, name) = object::split_namespaced_id(id).map_err(bad_id)?;
-            let needs_ns = matches!(type_name, kinds::SERVICE_ACCOUNT | kinds::CERTIFICATE);
-            if (needs_ns && ns.is_none()) || (type_name == kinds::NAMESPACE && ns.is_some()) {
-                return Err(bad_id(format!(
-                    "{id:?} is not an id of a {type_name}: expected {}",
-                    if needs_ns { "namespace/name" } else { "name" }
-                )));
-            }
-            let mut props = Value::map();
-            props.set_path("name", name.into());
-            if let Some(ns) = ns {
-                props.set_path("namespace", ns.into());
-            }
-            (k.to_object(&props), Some(k))
-        };
-        let client = self.client().await?;
-        let props = Value::map();
-        let Some(t) = self
-            .target(&client, type_name, &props, &object, false)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let Some(live) = self.get(&t).await? else {
-            return Ok(None);
-        };
-        let props = match typed {
-            Some(k) => k.props_from_import(&live),
-            None => {
-                let mut p = Value::map();
-                p.set_path("manifest", manifest::import_manifest(&live));
-                p
-            }
-        };
-        Ok(Some(self.snapshot(type_name, props, &[live])))
+        p.import_objects(ctx, Shape::Manifest, id).await
     }
 }
 
