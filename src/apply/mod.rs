@@ -4,17 +4,18 @@
 //! A failure skips only the changes that depend on it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::expr::Scope;
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::plan::diff::{keep_ignored_live, resource_value};
+use crate::plan::diff::keep_ignored_live;
+use crate::plan::eval::{
+    self, desired_properties, locate, provider_diag, resource_value, scrub_text, snapshot,
+    Resources, Values,
+};
 use crate::plan::ownership::check_create_before_destroy;
-use crate::plan::planner::{desired_properties, plan_outputs, scrub_text, Values};
-use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
 use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
 use crate::state::{redact, redacted, OutputState, ResourceState, Store, HISTORY_KEEP};
@@ -70,28 +71,23 @@ impl ApplyReport {
     }
 }
 
-/// Resource values shared by the nodes of one apply.
-struct Shared<'a> {
-    variables: &'a BTreeMap<String, Value>,
-    resources: &'a Mutex<HashMap<String, Value>>,
-}
-
-impl Scope for Shared<'_> {
-    fn variable(&self, name: &str) -> Option<Value> {
-        self.variables.get(name).cloned()
-    }
-    fn resource(&self, name: &str) -> Option<Value> {
-        self.resources.lock().unwrap().get(name).cloned()
-    }
-}
-
 struct Context {
     plan: Plan,
     stack: Stack,
     registry: Arc<Registry>,
     store: Arc<dyn Store>,
     progress: Arc<dyn Progress>,
-    values: Mutex<HashMap<String, Value>>,
+    /// Resource values for references: as planned, then as applied.
+    values: Resources,
+}
+
+impl Context {
+    fn values(&self) -> Values<'_> {
+        Values {
+            variables: &self.plan.variables,
+            resources: self.values.clone(),
+        }
+    }
 }
 
 pub async fn apply(
@@ -127,7 +123,7 @@ pub async fn apply(
         registry,
         store,
         progress: params.progress.clone(),
-        values: Mutex::new(all_values),
+        values: all_values.into_iter().collect(),
     });
     let deps = change_dependencies(&plan.changes);
     let outcomes = walk(&deps, params.parallelism, &params.cancel, |i| {
@@ -226,7 +222,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
             "delete" => "apply::delete_failed",
             _ => "apply::read_failed",
         };
-        provider_diag(code, verb, address, e)
+        locate(provider_diag(code, verb, address, e), &ctx.stack)
     };
 
     if change.action == Action::Delete {
@@ -384,16 +380,8 @@ fn existing(ctx: &Context, change: &PlannedChange) -> Result<Option<Snapshot>, D
         }
     }
     Ok(Some(match (&change.prior, change.action) {
-        (Some(p), Action::Update) => Snapshot {
-            id: p.id.clone(),
-            properties: p.properties.clone(),
-            attributes: p.attributes.clone(),
-        },
-        _ => Snapshot {
-            id: recorded.id,
-            properties: recorded.properties,
-            attributes: recorded.attributes,
-        },
+        (Some(p), Action::Update) => snapshot(p),
+        _ => snapshot(&recorded),
     }))
 }
 
@@ -417,15 +405,11 @@ fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> 
         .registry
         .schema(&change.type_name)
         .expect("planned type");
-    let scope = Shared {
-        variables: &ctx.plan.variables,
-        resources: &ctx.values,
-    };
     let provider = ctx
         .registry
         .provider_for(&change.type_name)
         .expect("planned type");
-    let mut desired = desired_properties(decl, schema, provider.as_ref(), &scope)?;
+    let mut desired = desired_properties(decl, schema, provider.as_ref(), &ctx.values())?;
     if change.action == Action::Update {
         // The plan already holds what ignored paths keep (the live value, or the desired
         // one where only a digest was known).
@@ -479,10 +463,8 @@ async fn commit(
         ),
         None => snap.attributes.clone(),
     };
-    ctx.values.lock().unwrap().insert(
-        change.address.clone(),
-        resource_value(&properties, &attributes),
-    );
+    ctx.values
+        .insert(&change.address, resource_value(&properties, &attributes));
     let record = redacted(
         &ResourceState {
             address: change.address.clone(),
@@ -508,7 +490,7 @@ async fn commit(
 }
 
 async fn forget(ctx: &Context, address: &str) -> Result<(), Diagnostic> {
-    ctx.values.lock().unwrap().remove(address);
+    ctx.values.remove(address);
     let store = ctx.store.clone();
     let a = address.to_string();
     tokio::task::spawn_blocking(move || store.remove_resource(&a))
@@ -535,12 +517,8 @@ fn state_error(address: &str, e: crate::state::StateError) -> Diagnostic {
 fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
     let mut outputs = BTreeMap::new();
     if !destroy {
-        let values = Values {
-            variables: &ctx.plan.variables,
-            resources: ctx.values.lock().unwrap().clone(),
-        };
         let mut ignored = Diagnostics::new();
-        for (name, o) in plan_outputs(&ctx.stack, &values, &mut ignored) {
+        for (name, o) in eval::outputs(&ctx.stack, &ctx.values(), &mut ignored) {
             if !o.value.contains_unknown() {
                 // A sensitive output is kept as digests: state never holds secrets.
                 let value = if o.sensitive {

@@ -147,7 +147,7 @@ async fn prepare(
         refresh(
             &RefreshParams {
                 registry,
-                stack: &loaded.stack.name,
+                stack: &loaded.stack,
                 lineage: &meta.lineage,
                 parallelism: parallelism as usize,
                 progress: Some(Arc::new(|m: &str| eprintln!("{m}"))),
@@ -191,6 +191,7 @@ async fn make_plan(
             workspace: workspace.to_string(),
             offline: p.offline,
             notify: Some(crate::retry::Notify(Arc::new(|m: &str| eprintln!("{m}")))),
+            parallelism: options.parallelism as usize,
         },
     )
     .await

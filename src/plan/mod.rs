@@ -5,6 +5,7 @@
 //! on.
 
 pub mod diff;
+pub mod eval;
 pub mod json;
 pub mod ownership;
 pub mod planner;
