@@ -12,6 +12,8 @@ pub mod planner;
 pub mod refresh;
 pub mod render;
 pub mod saved;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -583,4 +583,259 @@ mod tests {
             ["  PASSWORD: (sensitive)"]
         );
     }
+
+    use crate::plan::testing::{actions, change, Rig};
+
+    const TWO: &str = "stack: s\nresources:\n  a:\n    type: core.null\n    properties: {triggers: {v: \"1\"}}\n  f:\n    type: core.file\n    properties: {path: \"{dir}/f.txt\", content: \"${a.id}\"}\n";
+
+    fn with(text: &str, from: &str, to: &str) -> String {
+        assert!(text.contains(from), "{from}");
+        text.replace(from, to)
+    }
+
+    #[tokio::test]
+    async fn actions_follow_what_changed() {
+        let rig = Rig::new();
+        let plan = rig.plan(TWO, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("a", Action::Create), ("f", Action::Create)]
+        );
+        rig.converge(TWO).await;
+
+        let plan = rig.plan(TWO, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::NoOp)]);
+        assert!(!plan.has_changes());
+
+        let edited = with(TWO, "content: \"${a.id}\"", "content: \"${a.id}!\"");
+        let plan = rig.plan(&edited, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::Update)]);
+        assert_eq!(change(&plan, "f").changed, ["content"]);
+
+        let dropped = "stack: s\nresources:\n  a:\n    type: core.null\n    properties: {triggers: {v: \"1\"}}\n";
+        let plan = rig.plan(dropped, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::Delete)]);
+        assert_eq!(
+            change(&plan, "f").reason.as_deref(),
+            Some("no longer in the stack")
+        );
+
+        let plan = rig
+            .plan(
+                TWO,
+                &PlanParams {
+                    destroy: true,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("f", Action::Delete), ("a", Action::Delete)],
+            "a dependent is destroyed before what it depends on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_force_new_change_replaces_in_the_declared_order_with_its_reason() {
+        let rig = Rig::new();
+        rig.converge(TWO).await;
+        let retriggered = with(TWO, "v: \"1\"", "v: \"2\"");
+        let plan = rig
+            .plan(&retriggered, &PlanParams::default())
+            .await
+            .unwrap();
+        let a = change(&plan, "a");
+        assert_eq!(a.action, Action::DeleteThenCreate);
+        assert_eq!(a.requires_replace, ["triggers"]);
+        assert_eq!(
+            a.reason.as_deref(),
+            Some("triggers cannot be changed in place")
+        );
+        assert_eq!(a.planned_attributes.get("id"), Some(&Value::Unknown));
+        // The new id is not known yet, so the file that holds it changes too.
+        let f = change(&plan, "f");
+        assert_eq!(f.action, Action::Update);
+        assert_eq!(f.properties.get("content"), Some(&Value::Unknown));
+
+        let before_first = with(
+            &retriggered,
+            "    properties: {triggers: {v: \"2\"}}\n",
+            "    properties: {triggers: {v: \"2\"}}\n    lifecycle: {create_before_destroy: true}\n",
+        );
+        let plan = rig
+            .plan(&before_first, &PlanParams::default())
+            .await
+            .unwrap();
+        assert_eq!(change(&plan, "a").action, Action::CreateThenDelete);
+
+        let forced = PlanParams {
+            replace: vec!["f".into()],
+            ..PlanParams::default()
+        };
+        let plan = rig.plan(TWO, &forced).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("a", Action::NoOp), ("f", Action::DeleteThenCreate)]
+        );
+        assert_eq!(
+            change(&plan, "f").reason.as_deref(),
+            Some("replacement requested with --replace")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_values_flow_to_dependents_outputs_and_data_reads() {
+        let rig = Rig::new();
+        let text = format!(
+            "{TWO}  later:\n    type: core.file\n    mode: data\n    properties: {{path: \"{{dir}}/${{a.id}}\"}}\noutputs:\n  id: ${{a.id}}\n"
+        );
+        let plan = rig.plan(&text, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            change(&plan, "f").properties.get("content"),
+            Some(&Value::Unknown)
+        );
+        let later = change(&plan, "later");
+        assert_eq!(later.action, Action::Read);
+        assert_eq!(
+            later.reason.as_deref(),
+            Some("its inputs are known only after apply")
+        );
+        assert_eq!(
+            later.planned_attributes.get("sha256"),
+            Some(&Value::Unknown)
+        );
+        assert_eq!(plan.outputs["id"].value, Value::Unknown);
+    }
+
+    #[tokio::test]
+    async fn data_sources_with_known_inputs_are_read_while_planning() {
+        let rig = Rig::new();
+        rig.converge(TWO).await;
+        let text = format!(
+            "{TWO}  d:\n    type: core.file\n    mode: data\n    properties: {{path: \"{{dir}}/f.txt\"}}\n"
+        );
+        let plan = rig.plan(&text, &PlanParams::default()).await.unwrap();
+        let d = change(&plan, "d");
+        assert_eq!(d.action, Action::Read);
+        assert_eq!(
+            d.planned_attributes.get_str("content"),
+            change(&plan, "a").planned_attributes.get_str("id")
+        );
+        // Gone: the read fails the plan, on the line of the path it could not read.
+        std::fs::remove_file(rig.dir.path().join("f.txt")).unwrap();
+        let diags = rig.plan(&text, &PlanParams::default()).await.unwrap_err();
+        let d = diags.iter().next().unwrap();
+        assert_eq!(d.code, "plan::read_failed");
+        assert_eq!(d.span.as_ref().map(|s| s.line), Some(12));
+        let offline = PlanParams {
+            offline: true,
+            ..PlanParams::default()
+        };
+        let plan = rig.plan(&text, &offline).await.unwrap();
+        assert_eq!(
+            change(&plan, "d").reason.as_deref(),
+            Some("the plan is offline; it is read during apply")
+        );
+    }
+
+    #[tokio::test]
+    async fn ignored_paths_are_neither_planned_nor_compared() {
+        let rig = Rig::new();
+        let text = with(
+            TWO,
+            "content: \"${a.id}\"}\n",
+            "content: one}\n    lifecycle: {ignore_changes: [content]}\n",
+        );
+        rig.converge(&text).await;
+        let edited = with(&text, "content: one", "content: two");
+        let plan = rig.plan(&edited, &PlanParams::default()).await.unwrap();
+        assert_eq!(change(&plan, "f").action, Action::NoOp);
+        assert_eq!(
+            change(&plan, "f").properties.get_str("content"),
+            Some("one"),
+            "keeps what is live"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_resources_claiming_one_object_fail_naming_the_second() {
+        let rig = Rig::new();
+        let text = "stack: s\nresources:\n  b:\n    type: core.file\n    properties: {path: \"{dir}/same.txt\"}\n  a:\n    type: core.file\n    properties: {path: \"{dir}/./same.txt\"}\n";
+        for parallelism in [1, 8] {
+            let diags = rig
+                .plan(
+                    text,
+                    &PlanParams {
+                        parallelism,
+                        ..PlanParams::default()
+                    },
+                )
+                .await
+                .unwrap_err();
+            let d = diags
+                .iter()
+                .find(|d| d.code == "plan::duplicate_object")
+                .unwrap();
+            assert_eq!(
+                d.address.as_deref(),
+                Some("b"),
+                "claims go in graph order: a, then b"
+            );
+            assert_eq!(d.span.as_ref().map(|s| s.line), Some(3));
+        }
+    }
+
+    #[tokio::test]
+    async fn prevent_destroy_refuses_a_replacement() {
+        let rig = Rig::new();
+        let kept = with(
+            TWO,
+            "    properties: {triggers: {v: \"1\"}}\n",
+            "    properties: {triggers: {v: \"1\"}}\n    lifecycle: {prevent_destroy: true}\n",
+        );
+        rig.converge(&kept).await;
+        let diags = rig
+            .plan(&with(&kept, "v: \"1\"", "v: \"2\""), &PlanParams::default())
+            .await
+            .unwrap_err();
+        assert_eq!(diags.iter().next().unwrap().code, "plan::prevent_destroy");
+    }
+
+    #[tokio::test]
+    async fn the_order_of_changes_does_not_depend_on_parallelism() {
+        let rig = Rig::new();
+        let mut text = String::from("stack: s\nresources:\n  root:\n    type: core.null\n");
+        for i in 0..30 {
+            let dep = if i % 3 == 0 {
+                "root".to_string()
+            } else {
+                format!("n{}", i - 1)
+            };
+            text.push_str(&format!("  n{i}:\n    type: core.null\n    properties: {{triggers: {{up: \"${{{dep}.id}}\"}}}}\n"));
+        }
+        let serial = rig
+            .plan(
+                &text,
+                &PlanParams {
+                    parallelism: 1,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        let parallel = rig
+            .plan(
+                &text,
+                &PlanParams {
+                    parallelism: 16,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(actions(&serial), actions(&parallel));
+        assert_eq!(serial.changes.len(), 31);
+    }
 }
