@@ -583,4 +583,113 @@ mod tests {
         assert_eq!(deps[2], Vec::<usize>::new());
         assert_eq!(deps[3], vec![2], "old_db is deleted after old_app");
     }
+
+    use crate::plan::testing::{actions, Rig};
+    use crate::plan::PlanParams;
+    use crate::state::StateRead;
+
+    #[tokio::test]
+    async fn applies_dependencies_first_with_their_values() {
+        let rig = Rig::new();
+        let text = "stack: s\nresources:\n  a:\n    type: core.null\n  f:\n    type: core.file\n    properties: {path: \"{dir}/f.txt\", content: \"${a.id}\"}\noutputs:\n  digest: ${f.sha256}\n";
+        rig.converge(text).await;
+        let state = rig.store.resources().unwrap();
+        let written = std::fs::read_to_string(rig.dir.path().join("f.txt")).unwrap();
+        assert_eq!(
+            written, state["a"].id,
+            "f was written with a's id, known only after a"
+        );
+        assert_eq!(
+            rig.store.outputs().unwrap()["digest"].value,
+            state["f"].attributes.get("sha256").cloned().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_its_dependents_and_nothing_else() {
+        let rig = Rig::new();
+        // f's parent directory is a file: its create fails.
+        std::fs::write(rig.dir.path().join("blocker"), "").unwrap();
+        let text = "stack: s\nresources:\n  f:\n    type: core.file\n    properties: {path: \"{dir}/blocker/f.txt\"}\n  g:\n    type: core.file\n    properties: {path: \"{dir}/g.txt\", content: \"${f.sha256}\"}\n  other:\n    type: core.null\n";
+        let plan = rig.plan(text, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [
+                ("f", Action::Create),
+                ("g", Action::Create),
+                ("other", Action::Create)
+            ]
+        );
+        let report = rig.apply(text, &plan).await;
+        assert!(!report.succeeded());
+        let outcomes: Vec<_> = report
+            .outcomes
+            .iter()
+            .map(|(a, _, o)| (a.as_str(), o))
+            .collect();
+        assert!(
+            matches!(outcomes[0], ("f", Outcome::Failed(d)) if d.code == "apply::create_failed")
+        );
+        assert_eq!(outcomes[1], ("g", &Outcome::Skipped { root: 0 }));
+        assert_eq!(outcomes[2], ("other", &Outcome::Done));
+        let failure = &report.diagnostics.iter().next().unwrap();
+        assert_eq!(
+            failure.field.as_deref(),
+            Some("resources.f.properties.path")
+        );
+        assert_eq!(
+            failure.span.as_ref().map(|s| s.line),
+            Some(5),
+            "on the line of f's path"
+        );
+        let stored: Vec<String> = rig.store.resources().unwrap().into_keys().collect();
+        assert_eq!(stored, ["other"]);
+    }
+
+    #[tokio::test]
+    async fn replacements_leave_a_new_object_in_state() {
+        let rig = Rig::new();
+        let text = |v: &str, before: bool| {
+            let lifecycle = if before {
+                "    lifecycle: {create_before_destroy: true}\n"
+            } else {
+                ""
+            };
+            format!("stack: s\nresources:\n  a:\n    type: core.null\n    properties: {{triggers: {{v: \"{v}\"}}}}\n{lifecycle}")
+        };
+        rig.converge(&text("1", false)).await;
+        let first = rig.store.resource("a").unwrap().unwrap().id;
+        let plan = rig.converge(&text("2", false)).await;
+        assert_eq!(actions(&plan), [("a", Action::DeleteThenCreate)]);
+        let second = rig.store.resource("a").unwrap().unwrap().id;
+        let plan = rig.converge(&text("3", true)).await;
+        assert_eq!(actions(&plan), [("a", Action::CreateThenDelete)]);
+        let third = rig.store.resource("a").unwrap().unwrap().id;
+        assert!(first != second && second != third && first != third);
+    }
+
+    #[tokio::test]
+    async fn a_plan_whose_object_changed_in_state_is_refused() {
+        let rig = Rig::new();
+        let text = |v: &str| {
+            format!("stack: s\nresources:\n  f:\n    type: core.file\n    properties: {{path: \"{{dir}}/f.txt\", content: {v}}}\n")
+        };
+        rig.converge(&text("one")).await;
+        let stale = rig
+            .plan(&text("two"), &PlanParams::default())
+            .await
+            .unwrap();
+        // State records another object for f since the plan was made: the update would
+        // act on an object state no longer names.
+        let mut moved = rig.store.resource("f").unwrap().unwrap();
+        moved.id = "elsewhere".into();
+        crate::state::StateWrite::put_resource(rig.store.as_ref(), &moved).unwrap();
+        let report = rig.apply(&text("two"), &stale).await;
+        let d = report.diagnostics.iter().next().unwrap();
+        assert_eq!(d.code, "apply::stale_plan");
+        assert_eq!(
+            std::fs::read_to_string(rig.dir.path().join("f.txt")).unwrap(),
+            "one"
+        );
+    }
 }
