@@ -97,7 +97,15 @@ pub async fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
-    let in_scope = |address: &str| targets.as_ref().is_none_or(|t| t.contains(address));
+    let inputs = Inputs {
+        stack,
+        graph,
+        registry,
+        refreshed,
+        params,
+        targets,
+    };
+    let in_scope = |address: &str| inputs.in_scope(address);
 
     let planning = Arc::new(Planning {
         stack: stack.name.clone(),
@@ -120,10 +128,7 @@ pub async fn plan(
         );
     } else {
         let order = graph.topo_order();
-        let planned = plan_declared(
-            &order, stack, graph, registry, refreshed, params, &in_scope, &planning,
-        )
-        .await;
+        let planned = plan_declared(&inputs, &order, &planning).await;
         // Claims are checked in graph order, whatever order the walk finished in, so the
         // same stack always names the same second owner.
         let mut claims = Claims::default();
@@ -211,19 +216,58 @@ struct Planned {
     forced: bool,
 }
 
+/// What one plan is made from, as `plan` was given it.
+struct Inputs<'a> {
+    stack: &'a Stack,
+    graph: &'a DependencyGraph,
+    registry: &'a Registry,
+    refreshed: &'a Refreshed,
+    params: &'a PlanParams,
+    /// The targets and their dependencies; `None`: everything.
+    targets: Option<BTreeSet<String>>,
+}
+
+impl Inputs<'_> {
+    fn in_scope(&self, address: &str) -> bool {
+        self.targets.as_ref().is_none_or(|t| t.contains(address))
+    }
+
+    /// The declared resource `name` to plan; outside the targets, its value for
+    /// references instead: as it stands, or unknown.
+    fn resource(&self, name: &str) -> Result<Planned, Value> {
+        let prior = self.refreshed.resources.get(name);
+        if !self.in_scope(name) {
+            return Err(prior
+                .map(|p| resource_value(&p.properties, &p.attributes))
+                .unwrap_or(Value::Unknown));
+        }
+        let decl = self.stack.resources[name].clone();
+        Ok(Planned {
+            schema: self
+                .registry
+                .schema(&decl.type_name)
+                .expect("validated type")
+                .clone(),
+            provider: self
+                .registry
+                .provider_for(&decl.type_name)
+                .expect("validated type")
+                .clone(),
+            dependencies: self.graph.dependencies(name),
+            forced: self.params.replace.iter().any(|r| r == name),
+            decl,
+            prior: prior.cloned(),
+        })
+    }
+}
+
 /// Plans the declared resources (`order` is the graph's) through the graph walk: each
 /// starts once its dependencies are planned, `parallelism` at once. Returns, in `order`,
 /// each resource's change or error; `None` for resources outside the targets. A failed
 /// resource is unknown to its dependents, which are still planned, so every error shows.
-#[allow(clippy::too_many_arguments)]
 async fn plan_declared(
+    inputs: &Inputs<'_>,
     order: &[String],
-    stack: &Stack,
-    graph: &DependencyGraph,
-    registry: &Registry,
-    refreshed: &Refreshed,
-    params: &PlanParams,
-    in_scope: &dyn Fn(&str) -> bool,
     planning: &Arc<Planning>,
 ) -> Vec<Option<Result<PlannedChange, Diagnostic>>> {
     let index: HashMap<&str, usize> = order
@@ -234,40 +278,19 @@ async fn plan_declared(
     let deps: Vec<Vec<usize>> = order
         .iter()
         .map(|n| {
-            graph
+            inputs
+                .graph
                 .dependencies(n)
                 .iter()
                 .filter_map(|d| index.get(d.as_str()).copied())
                 .collect()
         })
         .collect();
-    let walked = walk_values(&deps, params.parallelism, &Cancel::default(), |i| {
-        let name = &order[i];
-        let prior = refreshed.resources.get(name);
+    let parallelism = inputs.params.parallelism;
+    let walked = walk_values(&deps, parallelism, &Cancel::default(), |i| {
+        let resource = inputs.resource(&order[i]);
+        let address = order[i].clone();
         let planning = planning.clone();
-        let resource = if in_scope(name) {
-            let decl = stack.resources[name].clone();
-            Ok(Planned {
-                schema: registry
-                    .schema(&decl.type_name)
-                    .expect("validated type")
-                    .clone(),
-                provider: registry
-                    .provider_for(&decl.type_name)
-                    .expect("validated type")
-                    .clone(),
-                dependencies: graph.dependencies(name),
-                forced: params.replace.contains(name),
-                decl,
-                prior: prior.cloned(),
-            })
-        } else {
-            // Outside the targets: visible to references as it stands, or unknown.
-            Err(prior
-                .map(|p| resource_value(&p.properties, &p.attributes))
-                .unwrap_or(Value::Unknown))
-        };
-        let address = name.clone();
         async move {
             let resource = match resource {
                 Ok(resource) => resource,
@@ -291,6 +314,7 @@ async fn plan_declared(
         .map(|(_, planned)| planned.expect("planning a resource never fails the walk"))
         .collect()
 }
+
 fn unknown_address(
     code: &'static str,
     flag: &str,

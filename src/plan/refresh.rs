@@ -13,7 +13,7 @@ use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, ProgressF
 use crate::retry::{Call, Retry};
 use crate::state::{redact, upgrade_legacy_digests, ResourceState};
 
-/// Where callers outside the engine have found it.
+/// `import` reports its provider errors as refresh does.
 pub use super::eval::provider_diag;
 
 /// State as read back from the providers: resources gone outside trustplane are absent.
