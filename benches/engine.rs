@@ -2,6 +2,8 @@
 //! - plan of a 10,000-resource stack of chains and fan-outs, with empty state and again
 //!   with everything applied (a no-op plan, refresh included): wall time and peak RSS of
 //!   the real binary;
+//! - plan of 5 Helm releases, each rendered with `helm template` (tools/helm/helm), at
+//!   parallelism 1 and 5: the renders run concurrently;
 //! - apply of 2,000 `core.sleep` resources of 20 ms in a DAG of known critical path, at
 //!   parallelism 10 and 50, against the lower bound max(critical path, work / parallelism);
 //! - state write throughput: resources committed durably per second.
@@ -150,6 +152,53 @@ fn plan_benchmarks(rows: &mut Vec<String>) {
     ));
 }
 
+/// 5 releases of the test chart: planning each runs `helm template` (no cluster needed
+/// for a create).
+fn helm_plan_benchmark(rows: &mut Vec<String>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = format!(
+        "stack: releases\nproviders:\n  helm:\n    binary: {}\nresources:\n",
+        root.join("tools/helm/helm").display()
+    );
+    for i in 0..5 {
+        stack.push_str(&format!(
+            "  web{i}:\n    type: helm.release\n    properties:\n      name: web{i}\n      namespace: apps\n      chart: {}\n",
+            root.join("tests/charts/webapp-1.0.0").display()
+        ));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("releases.yaml"), stack).unwrap();
+    let state = dir.path().join("state");
+    let state = state.to_str().unwrap();
+    let mut walls = Vec::new();
+    for parallelism in ["1", "5"] {
+        let m = best_of(3, || {
+            run_measured(
+                &[
+                    "plan",
+                    "releases.yaml",
+                    "--state",
+                    state,
+                    "--parallelism",
+                    parallelism,
+                ],
+                dir.path(),
+            )
+        });
+        assert_eq!(
+            m.code, 0,
+            "plan of the releases failed (is .venv set up for tools/helm?)"
+        );
+        walls.push(m.wall.as_secs_f64());
+    }
+    rows.push(format!(
+        "| plan, 5 Helm releases (helm template each), parallelism 1 → 5 | {:.2} s → {:.2} s | {:.2}× faster | renders run concurrently |",
+        walls[0],
+        walls[1],
+        walls[0] / walls[1]
+    ));
+}
+
 fn apply_benchmarks(rows: &mut Vec<String>) {
     let n = 2000;
     let ms = 20;
@@ -263,6 +312,9 @@ fn main() {
     let wanted = |group: &str| only.is_empty() || only.iter().any(|o| o == group);
     if wanted("plan") {
         plan_benchmarks(&mut rows);
+    }
+    if wanted("plan") || wanted("helm") {
+        helm_plan_benchmark(&mut rows);
     }
     if wanted("apply") {
         apply_benchmarks(&mut rows);

@@ -4,17 +4,18 @@
 //! A failure skips only the changes that depend on it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::expr::Scope;
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::plan::diff::{keep_ignored_live, resource_value};
+use crate::plan::diff::keep_ignored_live;
+use crate::plan::eval::{
+    self, desired_properties, locate, provider_diag, resource_value, scrub_text, snapshot,
+    Resources, Values,
+};
 use crate::plan::ownership::check_create_before_destroy;
-use crate::plan::planner::{desired_properties, plan_outputs, scrub_text, Values};
-use crate::plan::refresh::provider_diag;
 use crate::plan::{Action, Plan, PlannedChange};
 use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry, Snapshot};
 use crate::state::{redact, redacted, OutputState, ResourceState, Store, HISTORY_KEEP};
@@ -78,28 +79,23 @@ impl ApplyReport {
     }
 }
 
-/// Resource values shared by the nodes of one apply.
-struct Shared<'a> {
-    variables: &'a BTreeMap<String, Value>,
-    resources: &'a Mutex<HashMap<String, Value>>,
-}
-
-impl Scope for Shared<'_> {
-    fn variable(&self, name: &str) -> Option<Value> {
-        self.variables.get(name).cloned()
-    }
-    fn resource(&self, name: &str) -> Option<Value> {
-        self.resources.lock().unwrap().get(name).cloned()
-    }
-}
-
 struct Context {
     plan: Plan,
     stack: Stack,
     registry: Arc<Registry>,
     store: Arc<dyn Store>,
     progress: Arc<dyn Progress>,
-    values: Mutex<HashMap<String, Value>>,
+    /// Resource values for references: as planned, then as applied.
+    values: Resources,
+}
+
+impl Context {
+    fn values(&self) -> Values<'_> {
+        Values {
+            variables: &self.plan.variables,
+            resources: self.values.clone(),
+        }
+    }
 }
 
 pub async fn apply(
@@ -135,7 +131,7 @@ pub async fn apply(
         registry,
         store,
         progress: params.progress.clone(),
-        values: Mutex::new(all_values),
+        values: all_values.into_iter().collect(),
     });
     let deps = change_dependencies(&plan.changes);
     let outcomes = walk(&deps, params.parallelism, &params.cancel, |i| {
@@ -234,7 +230,7 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
             "delete" => "apply::delete_failed",
             _ => "apply::read_failed",
         };
-        provider_diag(code, verb, address, e)
+        locate(provider_diag(code, verb, address, e), &ctx.stack)
     };
 
     if change.action == Action::Delete {
@@ -392,16 +388,8 @@ fn existing(ctx: &Context, change: &PlannedChange) -> Result<Option<Snapshot>, D
         }
     }
     Ok(Some(match (&change.prior, change.action) {
-        (Some(p), Action::Update) => Snapshot {
-            id: p.id.clone(),
-            properties: p.properties.clone(),
-            attributes: p.attributes.clone(),
-        },
-        _ => Snapshot {
-            id: recorded.id,
-            properties: recorded.properties,
-            attributes: recorded.attributes,
-        },
+        (Some(p), Action::Update) => snapshot(p),
+        _ => snapshot(&recorded),
     }))
 }
 
@@ -425,15 +413,11 @@ fn evaluate(ctx: &Context, change: &PlannedChange) -> Result<Value, Diagnostic> 
         .registry
         .schema(&change.type_name)
         .expect("planned type");
-    let scope = Shared {
-        variables: &ctx.plan.variables,
-        resources: &ctx.values,
-    };
     let provider = ctx
         .registry
         .provider_for(&change.type_name)
         .expect("planned type");
-    let mut desired = desired_properties(decl, schema, provider.as_ref(), &scope)?;
+    let mut desired = desired_properties(decl, schema, provider.as_ref(), &ctx.values())?;
     if change.action == Action::Update {
         // The plan already holds what ignored paths keep (the live value, or the desired
         // one where only a digest was known).
@@ -487,10 +471,8 @@ async fn commit(
         ),
         None => snap.attributes.clone(),
     };
-    ctx.values.lock().unwrap().insert(
-        change.address.clone(),
-        resource_value(&properties, &attributes),
-    );
+    ctx.values
+        .insert(&change.address, resource_value(&properties, &attributes));
     let record = redacted(
         &ResourceState {
             address: change.address.clone(),
@@ -516,7 +498,7 @@ async fn commit(
 }
 
 async fn forget(ctx: &Context, address: &str) -> Result<(), Diagnostic> {
-    ctx.values.lock().unwrap().remove(address);
+    ctx.values.remove(address);
     let store = ctx.store.clone();
     let a = address.to_string();
     tokio::task::spawn_blocking(move || store.remove_resource(&a))
@@ -543,12 +525,8 @@ fn state_error(address: &str, e: crate::state::StateError) -> Diagnostic {
 fn write_outputs(ctx: &Context, destroy: bool) -> Result<(), Diagnostic> {
     let mut outputs = BTreeMap::new();
     if !destroy {
-        let values = Values {
-            variables: &ctx.plan.variables,
-            resources: ctx.values.lock().unwrap().clone(),
-        };
         let mut ignored = Diagnostics::new();
-        for (name, o) in plan_outputs(&ctx.stack, &values, &mut ignored) {
+        for (name, o) in eval::outputs(&ctx.stack, &ctx.values(), &mut ignored) {
             if !o.value.contains_unknown() {
                 // A sensitive output is kept as digests: state never holds secrets.
                 let value = if o.sensitive {
@@ -612,5 +590,114 @@ mod tests {
         assert_eq!(deps[1], vec![0]);
         assert_eq!(deps[2], Vec::<usize>::new());
         assert_eq!(deps[3], vec![2], "old_db is deleted after old_app");
+    }
+
+    use crate::plan::testing::{actions, Rig};
+    use crate::plan::PlanParams;
+    use crate::state::StateRead;
+
+    #[tokio::test]
+    async fn applies_dependencies_first_with_their_values() {
+        let rig = Rig::new();
+        let text = "stack: s\nresources:\n  a:\n    type: core.null\n  f:\n    type: core.file\n    properties: {path: \"{dir}/f.txt\", content: \"${a.id}\"}\noutputs:\n  digest: ${f.sha256}\n";
+        rig.converge(text).await;
+        let state = rig.store.resources().unwrap();
+        let written = std::fs::read_to_string(rig.dir.path().join("f.txt")).unwrap();
+        assert_eq!(
+            written, state["a"].id,
+            "f was written with a's id, known only after a"
+        );
+        assert_eq!(
+            rig.store.outputs().unwrap()["digest"].value,
+            state["f"].attributes.get("sha256").cloned().unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_skips_its_dependents_and_nothing_else() {
+        let rig = Rig::new();
+        // f's parent directory is a file: its create fails.
+        std::fs::write(rig.dir.path().join("blocker"), "").unwrap();
+        let text = "stack: s\nresources:\n  f:\n    type: core.file\n    properties: {path: \"{dir}/blocker/f.txt\"}\n  g:\n    type: core.file\n    properties: {path: \"{dir}/g.txt\", content: \"${f.sha256}\"}\n  other:\n    type: core.null\n";
+        let plan = rig.plan(text, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [
+                ("f", Action::Create),
+                ("g", Action::Create),
+                ("other", Action::Create)
+            ]
+        );
+        let report = rig.apply(text, &plan).await;
+        assert!(!report.succeeded());
+        let outcomes: Vec<_> = report
+            .outcomes
+            .iter()
+            .map(|(a, _, o)| (a.as_str(), o))
+            .collect();
+        assert!(
+            matches!(outcomes[0], ("f", Outcome::Failed(d)) if d.code == "apply::create_failed")
+        );
+        assert_eq!(outcomes[1], ("g", &Outcome::Skipped { root: 0 }));
+        assert_eq!(outcomes[2], ("other", &Outcome::Done));
+        let failure = &report.diagnostics.iter().next().unwrap();
+        assert_eq!(
+            failure.field.as_deref(),
+            Some("resources.f.properties.path")
+        );
+        assert_eq!(
+            failure.span.as_ref().map(|s| s.line),
+            Some(5),
+            "on the line of f's path"
+        );
+        let stored: Vec<String> = rig.store.resources().unwrap().into_keys().collect();
+        assert_eq!(stored, ["other"]);
+    }
+
+    #[tokio::test]
+    async fn replacements_leave_a_new_object_in_state() {
+        let rig = Rig::new();
+        let text = |v: &str, before: bool| {
+            let lifecycle = if before {
+                "    lifecycle: {create_before_destroy: true}\n"
+            } else {
+                ""
+            };
+            format!("stack: s\nresources:\n  a:\n    type: core.null\n    properties: {{triggers: {{v: \"{v}\"}}}}\n{lifecycle}")
+        };
+        rig.converge(&text("1", false)).await;
+        let first = rig.store.resource("a").unwrap().unwrap().id;
+        let plan = rig.converge(&text("2", false)).await;
+        assert_eq!(actions(&plan), [("a", Action::DeleteThenCreate)]);
+        let second = rig.store.resource("a").unwrap().unwrap().id;
+        let plan = rig.converge(&text("3", true)).await;
+        assert_eq!(actions(&plan), [("a", Action::CreateThenDelete)]);
+        let third = rig.store.resource("a").unwrap().unwrap().id;
+        assert!(first != second && second != third && first != third);
+    }
+
+    #[tokio::test]
+    async fn a_plan_whose_object_changed_in_state_is_refused() {
+        let rig = Rig::new();
+        let text = |v: &str| {
+            format!("stack: s\nresources:\n  f:\n    type: core.file\n    properties: {{path: \"{{dir}}/f.txt\", content: {v}}}\n")
+        };
+        rig.converge(&text("one")).await;
+        let stale = rig
+            .plan(&text("two"), &PlanParams::default())
+            .await
+            .unwrap();
+        // State records another object for f since the plan was made: the update would
+        // act on an object state no longer names.
+        let mut moved = rig.store.resource("f").unwrap().unwrap();
+        moved.id = "elsewhere".into();
+        crate::state::StateWrite::put_resource(rig.store.as_ref(), &moved).unwrap();
+        let report = rig.apply(&text("two"), &stale).await;
+        let d = report.diagnostics.iter().next().unwrap();
+        assert_eq!(d.code, "apply::stale_plan");
+        assert_eq!(
+            std::fs::read_to_string(rig.dir.path().join("f.txt")).unwrap(),
+            "one"
+        );
     }
 }

@@ -589,7 +589,7 @@ impl Validator<'_> {
 }
 
 /// The node at a provider's relative field path, or the deepest one that exists.
-fn node_at<'n>(root: &'n Node, rel: &str) -> &'n Node {
+pub(crate) fn node_at<'n>(root: &'n Node, rel: &str) -> &'n Node {
     let Some(steps) = parse_path(rel) else {
         return root;
     };

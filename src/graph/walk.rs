@@ -12,6 +12,9 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+/// Nodes run at once unless the user says otherwise (`--parallelism`).
+pub const DEFAULT_PARALLELISM: usize = 10;
+
 /// Set to stop starting new nodes (Ctrl-C); aborted, also to cancel the nodes running
 /// (a second Ctrl-C).
 #[derive(Debug, Clone, Default)]
@@ -80,6 +83,27 @@ where
     F: Fn(usize) -> Fut,
     Fut: Future<Output = Result<(), E>> + Send + 'static,
 {
+    walk_values(deps, parallelism, cancel, run)
+        .await
+        .into_iter()
+        .map(|(outcome, _)| outcome)
+        .collect()
+}
+
+/// Like [`walk`], for callbacks that produce a value: each node's outcome, with the value
+/// its callback returned when the outcome is [`Outcome::Done`] (`None` otherwise).
+pub async fn walk_values<T, E, F, Fut>(
+    deps: &[Vec<usize>],
+    parallelism: usize,
+    cancel: &Cancel,
+    run: F,
+) -> Vec<(Outcome<E>, Option<T>)>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = Result<T, E>> + Send + 'static,
+{
     let n = deps.len();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
     let mut waiting: Vec<usize> = vec![0; n];
@@ -90,6 +114,7 @@ where
         }
     }
     let mut outcomes: Vec<Option<Outcome<E>>> = (0..n).map(|_| None).collect();
+    let mut values: Vec<Option<T>> = (0..n).map(|_| None).collect();
     let mut ready: VecDeque<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
     let mut running = JoinSet::new();
     let parallelism = parallelism.max(1);
@@ -123,8 +148,9 @@ where
             Err(e) => panic!("walk callbacks do not panic: {e}"),
         };
         match result {
-            Ok(()) => {
+            Ok(value) => {
                 outcomes[i] = Some(Outcome::Done);
+                values[i] = Some(value);
                 for &d in &dependents[i] {
                     waiting[d] -= 1;
                     if waiting[d] == 0 && outcomes[d].is_none() {
@@ -141,6 +167,7 @@ where
     outcomes
         .into_iter()
         .map(|o| o.unwrap_or(Outcome::NotStarted))
+        .zip(values)
         .collect()
 }
 
@@ -178,6 +205,25 @@ mod tests {
         let order = order.lock().unwrap().clone();
         let pos = |n| order.iter().position(|&x| x == n).unwrap();
         assert!(pos(0) < pos(1) && pos(1) < pos(2));
+    }
+
+    #[tokio::test]
+    async fn callbacks_return_values_in_node_order() {
+        // 1 and 2 finish before 0; values still come back by node index.
+        let deps = vec![vec![], vec![], vec![], vec![0]];
+        let out = walk_values(&deps, 4, &Cancel::default(), |i| async move {
+            tokio::time::sleep(Duration::from_millis(if i == 0 { 20 } else { 1 })).await;
+            if i == 2 {
+                Err("boom")
+            } else {
+                Ok(i * 10)
+            }
+        })
+        .await;
+        assert_eq!(out[0], (Outcome::Done, Some(0)));
+        assert_eq!(out[1], (Outcome::Done, Some(10)));
+        assert_eq!(out[2], (Outcome::Failed("boom"), None));
+        assert_eq!(out[3], (Outcome::Done, Some(30)));
     }
 
     #[tokio::test]

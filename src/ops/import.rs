@@ -79,7 +79,7 @@ pub async fn import(
     let snap = Retry::of(provider.as_ref(), Call::Read, &notify)
         .run(|| provider.import(&ctx, &decl.type_name, id))
         .await
-        .map_err(|e| crate::plan::refresh::provider_diag("import::failed", "import", address, e))?
+        .map_err(|e| crate::plan::eval::provider_diag("import::failed", "import", address, e))?
         .ok_or_else(|| OpsError::message(format!("no {} with id {id:?} exists", decl.type_name)))?;
     let schema = registry.schema(&decl.type_name).expect("validated type");
     // Secrets the provider reads back (a Secret's data) are kept only as digests.

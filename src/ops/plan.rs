@@ -40,6 +40,7 @@ pub async fn plan(
             workspace: prepared.workspace.clone(),
             offline: prepared.offline,
             notify: Some(hooks.retry_notify()),
+            parallelism: prepared.parallelism,
         },
     )
     .await?;

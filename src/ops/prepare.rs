@@ -35,6 +35,8 @@ pub struct Prepared {
     pub offline: bool,
     /// The workspace the state belongs to.
     pub workspace: String,
+    /// How many resources refresh and planning handle at once.
+    pub parallelism: usize,
 }
 
 pub async fn prepare(
@@ -65,7 +67,7 @@ pub async fn prepare(
         refresh(
             &RefreshParams {
                 registry,
-                stack: &loaded.stack.name,
+                stack: &loaded.stack,
                 lineage: &meta.lineage,
                 parallelism: params.parallelism,
                 progress: Some(hooks.notify.clone()),
@@ -80,5 +82,6 @@ pub async fn prepare(
         refreshed,
         offline: params.offline,
         workspace: params.state.workspace().to_string(),
+        parallelism: params.parallelism,
     })
 }

@@ -7,7 +7,7 @@ use super::OpsResult;
 use crate::config::expr::evaluate;
 use crate::config::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::plan::planner::Values;
+use crate::plan::eval::Values;
 use crate::provider::Registry;
 use crate::value::Value;
 

@@ -90,20 +90,6 @@ pub fn lies_under(path: &str, paths: &[String]) -> bool {
         .any(|i| path.starts_with(&i))
 }
 
-/// A resource's value as references see it: properties, then attributes on top.
-pub fn resource_value(properties: &Value, attributes: &Value) -> Value {
-    let mut merged = match properties {
-        Value::Map(m) => m.clone(),
-        _ => Default::default(),
-    };
-    if let Value::Map(a) = attributes {
-        for (k, v) in a {
-            merged.insert(k.clone(), v.clone());
-        }
-    }
-    Value::Map(merged)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

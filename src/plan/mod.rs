@@ -5,12 +5,15 @@
 //! on.
 
 pub mod diff;
+pub mod eval;
 pub mod json;
 pub mod ownership;
 pub mod planner;
 pub mod refresh;
 pub mod render;
 pub mod saved;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -1,23 +1,26 @@
 //! Desired (the stack) vs refreshed (state read back from providers) → a [`Plan`].
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::convert::Infallible;
+use std::sync::Arc;
 
-use super::diff::{keep_ignored, keep_ignored_live, resource_value};
+use super::diff::{keep_ignored, keep_ignored_live};
+use super::eval::{self, desired_properties, resource_value, snapshot, Resources};
 use super::ownership::{check_create_before_destroy, Claims};
-use super::refresh::{provider_diag, Refreshed};
-use super::{Action, Plan, PlannedChange, PlannedOutput, PLAN_FORMAT_VERSION};
-use crate::config::expr::{evaluate, Scope};
+use super::refresh::Refreshed;
+use super::{Action, Plan, PlannedChange, PLAN_FORMAT_VERSION};
 use crate::config::{Mode, ResourceDecl, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::graph::walk::{walk_values, Cancel, DEFAULT_PARALLELISM};
 use crate::graph::DependencyGraph;
 use crate::provider::{
-    mark_secrets, unknown_attributes, OpContext, Registry, ResourceSchema, Snapshot,
+    mark_secrets, unknown_attributes, OpContext, Provider, Registry, ResourceSchema, Snapshot,
 };
 use crate::state::{redact, ResourceState, StateMeta};
 use crate::value::Value;
 
 /// Options of one planning run.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlanParams {
     /// Plan the destruction of everything in state.
     pub destroy: bool,
@@ -30,58 +33,23 @@ pub struct PlanParams {
     pub offline: bool,
     /// Hears of retried data source reads.
     pub notify: Option<crate::retry::Notify>,
+    /// Resources planned at once (data source reads and provider plan details, such as a
+    /// Helm release's rendered manifests, run concurrently).
+    pub parallelism: usize,
 }
 
-/// What references resolve against while planning and applying.
-pub struct Values<'a> {
-    pub variables: &'a BTreeMap<String, Value>,
-    pub resources: HashMap<String, Value>,
-}
-
-impl Scope for Values<'_> {
-    fn variable(&self, name: &str) -> Option<Value> {
-        self.variables.get(name).cloned()
-    }
-    fn resource(&self, name: &str) -> Option<Value> {
-        self.resources.get(name).cloned()
-    }
-}
-
-/// Properties of a declared resource, evaluated, with schema defaults filled in and every
-/// secret marked (by the stack's sensitive variables, the schema, or the provider).
-pub fn desired_properties(
-    decl: &ResourceDecl,
-    schema: &ResourceSchema,
-    provider: &dyn crate::provider::Provider,
-    scope: &dyn Scope,
-) -> Result<Value, Diagnostic> {
-    let mut value = evaluate(
-        &decl.properties,
-        scope,
-        &format!("resources.{}.properties", decl.name),
-    )
-    .map_err(|d| d.with_address(&decl.name))?;
-    if value.is_null() {
-        value = Value::map();
-    }
-    if let Value::Map(m) = &mut value {
-        for p in &schema.properties {
-            if let Some(default) = &p.default {
-                m.entry(p.name.to_string())
-                    .or_insert_with(|| default.clone());
-            }
+impl Default for PlanParams {
+    fn default() -> Self {
+        PlanParams {
+            destroy: false,
+            targets: Vec::new(),
+            replace: Vec::new(),
+            workspace: String::new(),
+            offline: false,
+            notify: None,
+            parallelism: DEFAULT_PARALLELISM,
         }
     }
-    Ok(mark_secrets(provider, schema, value))
-}
-
-/// The secret paths of a value, as listed in plans and state.
-pub fn secret_paths(value: &Value) -> Vec<String> {
-    value
-        .sensitive_paths()
-        .iter()
-        .map(ToString::to_string)
-        .collect()
 }
 
 /// Plans a stack against refreshed state.
@@ -126,14 +94,25 @@ pub async fn plan(
     if diags.has_errors() {
         return Err(diags);
     }
-    let in_scope = |address: &str| targets.as_ref().is_none_or(|t| t.contains(address));
-
-    let mut values = Values {
-        variables,
-        resources: HashMap::new(),
+    let inputs = Inputs {
+        stack,
+        graph,
+        registry,
+        refreshed,
+        params,
+        targets,
     };
+    let in_scope = |address: &str| inputs.in_scope(address);
+
+    let planning = Arc::new(Planning {
+        stack: stack.name.clone(),
+        lineage: meta.lineage.clone(),
+        variables: variables.clone(),
+        resources: Resources::default(),
+        offline: params.offline,
+        notify: params.notify.clone(),
+    });
     let mut changes = Vec::new();
-    let mut claims = Claims::default();
 
     if params.destroy {
         changes = plan_deletions(
@@ -145,32 +124,17 @@ pub async fn plan(
             "destroy requested",
         );
     } else {
-        for name in graph.topo_order() {
-            let decl = &stack.resources[&name];
-            let prior = refreshed.resources.get(&name);
-            if !in_scope(&name) {
-                // Outside the targets: visible to references as it stands, or unknown.
-                let value = prior
-                    .map(|p| resource_value(&p.properties, &p.attributes))
-                    .unwrap_or(Value::Unknown);
-                values.resources.insert(name.clone(), value);
-                continue;
-            }
-            let planned = plan_resource(stack, decl, graph, registry, meta, prior, &values, params)
-                .await
-                .and_then(|change| claim(&mut claims, registry, decl, change));
-            match planned {
-                Ok(change) => {
-                    values.resources.insert(
-                        name.clone(),
-                        resource_value(&change.properties, &change.planned_attributes),
-                    );
-                    changes.push(change);
-                }
-                Err(d) => {
-                    diags.push(d);
-                    values.resources.insert(name.clone(), Value::Unknown);
-                }
+        let order = graph.topo_order();
+        let planned = plan_declared(&inputs, &order, &planning).await;
+        // Claims are checked in graph order, whatever order the walk finished in, so the
+        // same stack always names the same second owner.
+        let mut claims = Claims::default();
+        for (name, planned) in order.iter().zip(planned) {
+            let decl = &stack.resources[name];
+            match planned.map(|p| p.and_then(|change| claim(&mut claims, registry, decl, change))) {
+                Some(Ok(change)) => changes.push(change),
+                Some(Err(d)) => diags.push(d),
+                None => {}
             }
         }
         let orphans: Vec<String> = refreshed
@@ -195,7 +159,7 @@ pub async fn plan(
     let outputs = if params.destroy {
         BTreeMap::new()
     } else {
-        plan_outputs(stack, &values, &mut diags)
+        eval::outputs(stack, &planning.values(), &mut diags)
     };
     if diags.has_errors() {
         return Err(diags);
@@ -215,6 +179,137 @@ pub async fn plan(
         warnings: diags,
         created_at: chrono::Utc::now(),
     })
+}
+
+/// What every resource of one plan is planned against.
+struct Planning {
+    stack: String,
+    lineage: String,
+    variables: BTreeMap<String, Value>,
+    /// Values of the resources planned so far, for references.
+    resources: Resources,
+    offline: bool,
+    notify: Option<crate::retry::Notify>,
+}
+
+impl Planning {
+    fn values(&self) -> eval::Values<'_> {
+        eval::Values {
+            variables: &self.variables,
+            resources: self.resources.clone(),
+        }
+    }
+}
+
+/// One declared resource to plan, with what it is planned from.
+struct Planned {
+    decl: ResourceDecl,
+    schema: ResourceSchema,
+    provider: Arc<dyn Provider>,
+    /// As refreshed; none when it does not exist yet.
+    prior: Option<ResourceState>,
+    dependencies: Vec<String>,
+    /// Replacement requested with `--replace`.
+    forced: bool,
+}
+
+/// What one plan is made from, as `plan` was given it.
+struct Inputs<'a> {
+    stack: &'a Stack,
+    graph: &'a DependencyGraph,
+    registry: &'a Registry,
+    refreshed: &'a Refreshed,
+    params: &'a PlanParams,
+    /// The targets and their dependencies; `None`: everything.
+    targets: Option<BTreeSet<String>>,
+}
+
+impl Inputs<'_> {
+    fn in_scope(&self, address: &str) -> bool {
+        self.targets.as_ref().is_none_or(|t| t.contains(address))
+    }
+
+    /// The declared resource `name` to plan; outside the targets, its value for
+    /// references instead: as it stands, or unknown.
+    fn resource(&self, name: &str) -> Result<Planned, Value> {
+        let prior = self.refreshed.resources.get(name);
+        if !self.in_scope(name) {
+            return Err(prior
+                .map(|p| resource_value(&p.properties, &p.attributes))
+                .unwrap_or(Value::Unknown));
+        }
+        let decl = self.stack.resources[name].clone();
+        Ok(Planned {
+            schema: self
+                .registry
+                .schema(&decl.type_name)
+                .expect("validated type")
+                .clone(),
+            provider: self
+                .registry
+                .provider_for(&decl.type_name)
+                .expect("validated type")
+                .clone(),
+            dependencies: self.graph.dependencies(name),
+            forced: self.params.replace.iter().any(|r| r == name),
+            decl,
+            prior: prior.cloned(),
+        })
+    }
+}
+
+/// Plans the declared resources (`order` is the graph's) through the graph walk: each
+/// starts once its dependencies are planned, `parallelism` at once. Returns, in `order`,
+/// each resource's change or error; `None` for resources outside the targets. A failed
+/// resource is unknown to its dependents, which are still planned, so every error shows.
+async fn plan_declared(
+    inputs: &Inputs<'_>,
+    order: &[String],
+    planning: &Arc<Planning>,
+) -> Vec<Option<Result<PlannedChange, Diagnostic>>> {
+    let index: HashMap<&str, usize> = order
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = order
+        .iter()
+        .map(|n| {
+            inputs
+                .graph
+                .dependencies(n)
+                .iter()
+                .filter_map(|d| index.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let parallelism = inputs.params.parallelism;
+    let walked = walk_values(&deps, parallelism, &Cancel::default(), |i| {
+        let resource = inputs.resource(&order[i]);
+        let address = order[i].clone();
+        let planning = planning.clone();
+        async move {
+            let resource = match resource {
+                Ok(resource) => resource,
+                Err(outside) => {
+                    planning.resources.insert(&address, outside);
+                    return Ok::<_, Infallible>(None);
+                }
+            };
+            let planned = plan_resource(&planning, &resource).await;
+            let value = match &planned {
+                Ok(change) => resource_value(&change.properties, &change.planned_attributes),
+                Err(_) => Value::Unknown,
+            };
+            planning.resources.insert(&address, value);
+            Ok(Some(planned))
+        }
+    })
+    .await;
+    walked
+        .into_iter()
+        .map(|(_, planned)| planned.expect("planning a resource never fails the walk"))
+        .collect()
 }
 
 fn unknown_address(
@@ -239,51 +334,12 @@ fn unknown_address(
     d
 }
 
-/// Output values: evaluated with the values known so far.
-pub fn plan_outputs(
-    stack: &Stack,
-    values: &Values<'_>,
-    diags: &mut Diagnostics,
-) -> BTreeMap<String, PlannedOutput> {
-    let mut out = BTreeMap::new();
-    for (name, o) in &stack.outputs {
-        match evaluate(&o.value, values, &format!("outputs.{name}")) {
-            Ok(v) if v.contains_sensitive() && !o.sensitive => {
-                diags.push(crate::config::validate::unmarked_sensitive_output(name, o))
-            }
-            Ok(v) => {
-                out.insert(
-                    name.clone(),
-                    PlannedOutput {
-                        value: v,
-                        sensitive: o.sensitive,
-                        description: o.description.clone(),
-                    },
-                );
-            }
-            Err(d) => diags.push(d),
-        }
-    }
-    out
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn plan_resource(
-    stack: &Stack,
-    decl: &ResourceDecl,
-    graph: &DependencyGraph,
-    registry: &Registry,
-    meta: &StateMeta,
-    prior: Option<&ResourceState>,
-    values: &Values<'_>,
-    params: &PlanParams,
-) -> Result<PlannedChange, Diagnostic> {
-    let schema = registry.schema(&decl.type_name).expect("validated type");
-    let provider = registry
-        .provider_for(&decl.type_name)
-        .expect("validated type");
-    let key = meta.lineage.as_str();
-    let mut desired = desired_properties(decl, schema, provider.as_ref(), values)?;
+/// Plans one declared resource: a data source read, a create, an update, a replacement
+/// or no change.
+async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange, Diagnostic> {
+    let (decl, schema, provider) = (&r.decl, &r.schema, r.provider.as_ref());
+    let key = planning.lineage.as_str();
+    let mut desired = desired_properties(decl, schema, provider, &planning.values())?;
     let mut change = PlannedChange {
         address: decl.name.clone(),
         type_name: decl.type_name.clone(),
@@ -291,14 +347,14 @@ async fn plan_resource(
         mode: decl.mode,
         action: Action::NoOp,
         // As state keeps it: a saved plan holds no secret read back from a live object.
-        prior: prior.map(|p| crate::state::redacted(p, key)),
+        prior: r.prior.as_ref().map(|p| crate::state::redacted(p, key)),
         properties: Value::Null,
         planned_attributes: Value::Null,
         changed: Vec::new(),
         requires_replace: Vec::new(),
         reason: None,
-        dependencies: graph.dependencies(&decl.name),
-        sensitive_paths: secret_paths(&desired),
+        dependencies: r.dependencies.clone(),
+        sensitive_paths: eval::secret_paths(&desired),
         details: Vec::new(),
     };
 
@@ -309,7 +365,7 @@ async fn plan_resource(
         // healthy must be one.
         let deferred = if desired.contains_unknown() {
             Some("its inputs are known only after apply")
-        } else if params.offline {
+        } else if planning.offline {
             Some("the plan is offline; it is read during apply")
         } else {
             None
@@ -320,26 +376,27 @@ async fn plan_resource(
             change.reason = Some(reason.into());
             return Ok(change);
         }
-        let ctx = OpContext::new(&decl.name, &stack.name, &meta.lineage);
+        let ctx = OpContext::new(&decl.name, &planning.stack, &planning.lineage);
         let notify = |m: &str| {
-            if let Some(n) = &params.notify {
+            if let Some(n) = &planning.notify {
                 (n.0)(&format!("{}: {m}", decl.name));
             }
         };
         let unmarked = desired.unmarked();
-        let attrs = crate::retry::Retry::of(provider.as_ref(), crate::retry::Call::Read, &notify)
+        let attrs = crate::retry::Retry::of(provider, crate::retry::Call::Read, &notify)
             .run(|| provider.read_data(&ctx, &decl.type_name, &unmarked))
             .await
             .map_err(|e| {
-                let mut d = provider_diag("plan::read_failed", "read data source", &decl.name, e);
+                let mut d =
+                    eval::provider_diag("plan::read_failed", "read data source", &decl.name, e);
                 d.help.get_or_insert_with(|| {
                     "fix what the error names (credentials, network, endpoint), or plan with \
                      `--offline` to read data sources during apply instead"
                         .into()
                 });
-                d
+                eval::locate_in(d, decl)
             })?;
-        let same = prior.is_some_and(|p| {
+        let same = r.prior.as_ref().is_some_and(|p| {
             p.attributes == attrs && redact(&p.properties, key) == redact(&desired, key)
         });
         change.action = if same { Action::NoOp } else { Action::Read };
@@ -347,14 +404,14 @@ async fn plan_resource(
         return Ok(change);
     }
 
-    let Some(prior) = prior else {
+    let Some(prior) = &r.prior else {
         change.action = Action::Create;
         change.planned_attributes = unknown_attributes(schema);
         change.changed = desired
             .as_map()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        change.details = details(provider.as_ref(), decl, &Snapshot::default(), &desired).await;
+        change.details = details(provider, decl, &Snapshot::default(), &desired).await;
         change.properties = desired;
         return Ok(change);
     };
@@ -367,29 +424,27 @@ async fn plan_resource(
     // state keeps only as a digest is compared by digest.
     let prior_stored = redact(&prior.properties, key);
     let recorded = provider.recorded(&decl.type_name, &desired.unmarked());
-    let recorded = mark_secrets(provider.as_ref(), schema, recorded).marked_like(&desired);
+    let recorded = mark_secrets(provider, schema, recorded).marked_like(&desired);
     let mut compared = redact(&recorded.marked_like(&prior_stored), key);
     keep_ignored(&mut compared, &prior_stored, ignore);
     let prior_snapshot = Snapshot {
-        id: prior.id.clone(),
         properties: prior_stored,
-        attributes: prior.attributes.clone(),
+        ..snapshot(prior)
     };
     let diff = provider.diff(schema, &prior_snapshot, &compared);
-    change.sensitive_paths = secret_paths(&desired);
+    change.sensitive_paths = eval::secret_paths(&desired);
     change.properties = desired;
     change.changed = diff.changed.clone();
     change.requires_replace = diff.requires_replace.clone();
     change.planned_attributes = diff.planned_attributes;
-    let forced = params.replace.contains(&decl.name);
-    if forced || !diff.requires_replace.is_empty() {
+    if r.forced || !diff.requires_replace.is_empty() {
         change.action = if decl.lifecycle.create_before_destroy {
             Action::CreateThenDelete
         } else {
             Action::DeleteThenCreate
         };
         change.planned_attributes = unknown_attributes(schema);
-        change.reason = Some(if forced {
+        change.reason = Some(if r.forced {
             "replacement requested with --replace".to_string()
         } else {
             format!(
@@ -412,8 +467,7 @@ async fn plan_resource(
         change.action = Action::Update;
     }
     if change.action != Action::NoOp {
-        change.details =
-            details(provider.as_ref(), decl, &prior_snapshot, &change.properties).await;
+        change.details = details(provider, decl, &prior_snapshot, &change.properties).await;
     }
     Ok(change)
 }
@@ -421,7 +475,7 @@ async fn plan_resource(
 /// The provider's extra lines for a change (a Helm manifest diff); a failure to produce
 /// them is shown in their place rather than failing the plan.
 async fn details(
-    provider: &dyn crate::provider::Provider,
+    provider: &dyn Provider,
     decl: &ResourceDecl,
     prior: &Snapshot,
     desired: &Value,
@@ -442,28 +496,7 @@ async fn details(
 /// The provider renders real values: any secret of `marked` that still shows in its lines
 /// (a sensitive variable placed in a chart's values) is hidden.
 fn scrub_secrets(lines: Vec<String>, marked: &Value) -> Vec<String> {
-    lines.iter().map(|l| scrub_text(l, marked)).collect()
-}
-
-/// `text` with every secret of `marked` replaced by `(sensitive)`: for what providers
-/// write from real values (rendered manifests, error messages).
-pub fn scrub_text(text: &str, marked: &Value) -> String {
-    let mut secrets: Vec<String> = marked
-        .sensitive_paths()
-        .iter()
-        .filter_map(|p| p.lookup(marked))
-        .filter_map(Value::to_interpolated)
-        .filter(|s| !s.is_empty())
-        .collect();
-    // Longest first, so a secret containing another is hidden whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    let mut out = text.to_string();
-    for s in &secrets {
-        if out.contains(s.as_str()) {
-            out = out.replace(s.as_str(), crate::value::SENSITIVE_TEXT);
-        }
-    }
-    out
+    lines.iter().map(|l| eval::scrub_text(l, marked)).collect()
 }
 
 /// Records the objects a planned resource manages; a second owner is an error.
@@ -554,6 +587,7 @@ fn plan_deletions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::eval::scrub_text;
 
     #[test]
     fn provider_text_never_shows_a_secret() {
@@ -569,5 +603,260 @@ mod tests {
             scrub_secrets(vec!["  PASSWORD: hunter2".into()], &marked),
             ["  PASSWORD: (sensitive)"]
         );
+    }
+
+    use crate::plan::testing::{actions, change, Rig};
+
+    const TWO: &str = "stack: s\nresources:\n  a:\n    type: core.null\n    properties: {triggers: {v: \"1\"}}\n  f:\n    type: core.file\n    properties: {path: \"{dir}/f.txt\", content: \"${a.id}\"}\n";
+
+    fn with(text: &str, from: &str, to: &str) -> String {
+        assert!(text.contains(from), "{from}");
+        text.replace(from, to)
+    }
+
+    #[tokio::test]
+    async fn actions_follow_what_changed() {
+        let rig = Rig::new();
+        let plan = rig.plan(TWO, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("a", Action::Create), ("f", Action::Create)]
+        );
+        rig.converge(TWO).await;
+
+        let plan = rig.plan(TWO, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::NoOp)]);
+        assert!(!plan.has_changes());
+
+        let edited = with(TWO, "content: \"${a.id}\"", "content: \"${a.id}!\"");
+        let plan = rig.plan(&edited, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::Update)]);
+        assert_eq!(change(&plan, "f").changed, ["content"]);
+
+        let dropped = "stack: s\nresources:\n  a:\n    type: core.null\n    properties: {triggers: {v: \"1\"}}\n";
+        let plan = rig.plan(dropped, &PlanParams::default()).await.unwrap();
+        assert_eq!(actions(&plan), [("a", Action::NoOp), ("f", Action::Delete)]);
+        assert_eq!(
+            change(&plan, "f").reason.as_deref(),
+            Some("no longer in the stack")
+        );
+
+        let plan = rig
+            .plan(
+                TWO,
+                &PlanParams {
+                    destroy: true,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("f", Action::Delete), ("a", Action::Delete)],
+            "a dependent is destroyed before what it depends on"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_force_new_change_replaces_in_the_declared_order_with_its_reason() {
+        let rig = Rig::new();
+        rig.converge(TWO).await;
+        let retriggered = with(TWO, "v: \"1\"", "v: \"2\"");
+        let plan = rig
+            .plan(&retriggered, &PlanParams::default())
+            .await
+            .unwrap();
+        let a = change(&plan, "a");
+        assert_eq!(a.action, Action::DeleteThenCreate);
+        assert_eq!(a.requires_replace, ["triggers"]);
+        assert_eq!(
+            a.reason.as_deref(),
+            Some("triggers cannot be changed in place")
+        );
+        assert_eq!(a.planned_attributes.get("id"), Some(&Value::Unknown));
+        // The new id is not known yet, so the file that holds it changes too.
+        let f = change(&plan, "f");
+        assert_eq!(f.action, Action::Update);
+        assert_eq!(f.properties.get("content"), Some(&Value::Unknown));
+
+        let before_first = with(
+            &retriggered,
+            "    properties: {triggers: {v: \"2\"}}\n",
+            "    properties: {triggers: {v: \"2\"}}\n    lifecycle: {create_before_destroy: true}\n",
+        );
+        let plan = rig
+            .plan(&before_first, &PlanParams::default())
+            .await
+            .unwrap();
+        assert_eq!(change(&plan, "a").action, Action::CreateThenDelete);
+
+        let forced = PlanParams {
+            replace: vec!["f".into()],
+            ..PlanParams::default()
+        };
+        let plan = rig.plan(TWO, &forced).await.unwrap();
+        assert_eq!(
+            actions(&plan),
+            [("a", Action::NoOp), ("f", Action::DeleteThenCreate)]
+        );
+        assert_eq!(
+            change(&plan, "f").reason.as_deref(),
+            Some("replacement requested with --replace")
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_values_flow_to_dependents_outputs_and_data_reads() {
+        let rig = Rig::new();
+        let text = format!(
+            "{TWO}  later:\n    type: core.file\n    mode: data\n    properties: {{path: \"{{dir}}/${{a.id}}\"}}\noutputs:\n  id: ${{a.id}}\n"
+        );
+        let plan = rig.plan(&text, &PlanParams::default()).await.unwrap();
+        assert_eq!(
+            change(&plan, "f").properties.get("content"),
+            Some(&Value::Unknown)
+        );
+        let later = change(&plan, "later");
+        assert_eq!(later.action, Action::Read);
+        assert_eq!(
+            later.reason.as_deref(),
+            Some("its inputs are known only after apply")
+        );
+        assert_eq!(
+            later.planned_attributes.get("sha256"),
+            Some(&Value::Unknown)
+        );
+        assert_eq!(plan.outputs["id"].value, Value::Unknown);
+    }
+
+    #[tokio::test]
+    async fn data_sources_with_known_inputs_are_read_while_planning() {
+        let rig = Rig::new();
+        rig.converge(TWO).await;
+        let text = format!(
+            "{TWO}  d:\n    type: core.file\n    mode: data\n    properties: {{path: \"{{dir}}/f.txt\"}}\n"
+        );
+        let plan = rig.plan(&text, &PlanParams::default()).await.unwrap();
+        let d = change(&plan, "d");
+        assert_eq!(d.action, Action::Read);
+        assert_eq!(
+            d.planned_attributes.get_str("content"),
+            change(&plan, "a").planned_attributes.get_str("id")
+        );
+        // Gone: the read fails the plan, on the line of the path it could not read.
+        std::fs::remove_file(rig.dir.path().join("f.txt")).unwrap();
+        let diags = rig.plan(&text, &PlanParams::default()).await.unwrap_err();
+        let d = diags.iter().next().unwrap();
+        assert_eq!(d.code, "plan::read_failed");
+        assert_eq!(d.span.as_ref().map(|s| s.line), Some(12));
+        let offline = PlanParams {
+            offline: true,
+            ..PlanParams::default()
+        };
+        let plan = rig.plan(&text, &offline).await.unwrap();
+        assert_eq!(
+            change(&plan, "d").reason.as_deref(),
+            Some("the plan is offline; it is read during apply")
+        );
+    }
+
+    #[tokio::test]
+    async fn ignored_paths_are_neither_planned_nor_compared() {
+        let rig = Rig::new();
+        let text = with(
+            TWO,
+            "content: \"${a.id}\"}\n",
+            "content: one}\n    lifecycle: {ignore_changes: [content]}\n",
+        );
+        rig.converge(&text).await;
+        let edited = with(&text, "content: one", "content: two");
+        let plan = rig.plan(&edited, &PlanParams::default()).await.unwrap();
+        assert_eq!(change(&plan, "f").action, Action::NoOp);
+        assert_eq!(
+            change(&plan, "f").properties.get_str("content"),
+            Some("one"),
+            "keeps what is live"
+        );
+    }
+
+    #[tokio::test]
+    async fn two_resources_claiming_one_object_fail_naming_the_second() {
+        let rig = Rig::new();
+        let text = "stack: s\nresources:\n  b:\n    type: core.file\n    properties: {path: \"{dir}/same.txt\"}\n  a:\n    type: core.file\n    properties: {path: \"{dir}/./same.txt\"}\n";
+        for parallelism in [1, 8] {
+            let diags = rig
+                .plan(
+                    text,
+                    &PlanParams {
+                        parallelism,
+                        ..PlanParams::default()
+                    },
+                )
+                .await
+                .unwrap_err();
+            let d = diags
+                .iter()
+                .find(|d| d.code == "plan::duplicate_object")
+                .unwrap();
+            assert_eq!(
+                d.address.as_deref(),
+                Some("b"),
+                "claims go in graph order: a, then b"
+            );
+            assert_eq!(d.span.as_ref().map(|s| s.line), Some(3));
+        }
+    }
+
+    #[tokio::test]
+    async fn prevent_destroy_refuses_a_replacement() {
+        let rig = Rig::new();
+        let kept = with(
+            TWO,
+            "    properties: {triggers: {v: \"1\"}}\n",
+            "    properties: {triggers: {v: \"1\"}}\n    lifecycle: {prevent_destroy: true}\n",
+        );
+        rig.converge(&kept).await;
+        let diags = rig
+            .plan(&with(&kept, "v: \"1\"", "v: \"2\""), &PlanParams::default())
+            .await
+            .unwrap_err();
+        assert_eq!(diags.iter().next().unwrap().code, "plan::prevent_destroy");
+    }
+
+    #[tokio::test]
+    async fn the_order_of_changes_does_not_depend_on_parallelism() {
+        let rig = Rig::new();
+        let mut text = String::from("stack: s\nresources:\n  root:\n    type: core.null\n");
+        for i in 0..30 {
+            let dep = if i % 3 == 0 {
+                "root".to_string()
+            } else {
+                format!("n{}", i - 1)
+            };
+            text.push_str(&format!("  n{i}:\n    type: core.null\n    properties: {{triggers: {{up: \"${{{dep}.id}}\"}}}}\n"));
+        }
+        let serial = rig
+            .plan(
+                &text,
+                &PlanParams {
+                    parallelism: 1,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        let parallel = rig
+            .plan(
+                &text,
+                &PlanParams {
+                    parallelism: 16,
+                    ..PlanParams::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(actions(&serial), actions(&parallel));
+        assert_eq!(serial.changes.len(), 31);
     }
 }

@@ -2,15 +2,14 @@
 //! compare what is live with what was stored (drift).
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::diff::{field_changes, keep_ignored, FieldChange};
+use super::eval::{locate, provider_diag, snapshot};
 use crate::config::{Mode, Stack};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::graph::walk::{walk, Cancel, Outcome};
-use crate::provider::{
-    mark_secret_attributes, mark_secrets, OpContext, ProgressFn, Registry, Snapshot,
-};
+use crate::graph::walk::{walk_values, Cancel, Outcome};
+use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, ProgressFn, Registry};
 use crate::retry::{Call, Retry};
 use crate::state::{redact, upgrade_legacy_digests, ResourceState};
 
@@ -28,7 +27,8 @@ pub struct Refreshed {
 
 pub struct RefreshParams<'a> {
     pub registry: &'a Registry,
-    pub stack: &'a str,
+    /// The stack: errors about a resource it declares point at its line.
+    pub stack: &'a Stack,
     pub lineage: &'a str,
     pub parallelism: usize,
     /// Hears of retries, as `address: retrying in ...`.
@@ -43,23 +43,18 @@ pub async fn refresh(
     params: &RefreshParams<'_>,
     stored: &BTreeMap<String, ResourceState>,
 ) -> Result<Refreshed, Diagnostics> {
-    let entries: Vec<ResourceState> = stored.values().cloned().collect();
-    let results: Arc<Mutex<Vec<Option<Option<ResourceState>>>>> =
-        Arc::new(Mutex::new(vec![None; entries.len()]));
+    let entries: Arc<Vec<ResourceState>> = Arc::new(stored.values().cloned().collect());
     let deps = vec![Vec::new(); entries.len()];
-    let entries = Arc::new(entries);
-    let outcomes = walk(&deps, params.parallelism, &Cancel::default(), |i| {
+    let outcomes = walk_values(&deps, params.parallelism, &Cancel::default(), |i| {
         let entries = entries.clone();
-        let results = results.clone();
         let provider = params.registry.provider_for(&entries[i].type_name).cloned();
         let schema = params.registry.schema(&entries[i].type_name).cloned();
-        let ctx = OpContext::new(&entries[i].address, params.stack, params.lineage);
+        let ctx = OpContext::new(&entries[i].address, &params.stack.name, params.lineage);
         let progress = params.progress.clone();
         async move {
             let stored = &entries[i];
             if stored.mode == Mode::Data {
-                results.lock().unwrap()[i] = Some(Some(stored.clone()));
-                return Ok(());
+                return Ok(Some(stored.clone()));
             }
             let provider = provider.ok_or_else(|| {
                 Diagnostic::error(
@@ -69,11 +64,7 @@ pub async fn refresh(
                 .with_address(&stored.address)
                 .with_help("use a trustplane build that has this provider, or `trustplane state rm` the resource")
             })?;
-            let prior = Snapshot {
-                id: stored.id.clone(),
-                properties: stored.properties.clone(),
-                attributes: stored.attributes.clone(),
-            };
+            let prior = snapshot(stored);
             let notify = |m: &str| {
                 if let Some(p) = &progress {
                     p(&format!("{}: {m}", stored.address));
@@ -83,7 +74,7 @@ pub async fn refresh(
                 .run(|| provider.read(&ctx, &stored.type_name, &prior))
                 .await
                 .map_err(|e| provider_diag("refresh::read_failed", "refresh", &stored.address, e))?;
-            let refreshed = live.map(|snap| {
+            Ok(live.map(|snap| {
                 // Secret where the provider says so, or where state kept a digest.
                 let stored_properties = upgrade_legacy_digests(stored.properties.clone());
                 let properties = upgrade_legacy_digests(
@@ -106,54 +97,29 @@ pub async fn refresh(
                     attributes,
                     ..stored.clone()
                 }
-            });
-            results.lock().unwrap()[i] = Some(refreshed);
-            Ok(())
+            }))
         }
     })
     .await;
 
     let mut diags = Diagnostics::new();
-    for o in outcomes {
-        if let Outcome::Failed(d) = o {
-            diags.push(d);
+    let mut out = Refreshed {
+        lineage: params.lineage.to_string(),
+        ..Refreshed::default()
+    };
+    for (stored, (outcome, live)) in entries.iter().zip(outcomes) {
+        match (outcome, live.flatten()) {
+            (Outcome::Failed(d), _) => diags.push(locate(d, params.stack)),
+            (_, Some(r)) => {
+                out.resources.insert(stored.address.clone(), r);
+            }
+            (_, None) => out.gone.push(stored.address.clone()),
         }
     }
     if diags.has_errors() {
         return Err(diags);
     }
-    let mut out = Refreshed {
-        lineage: params.lineage.to_string(),
-        ..Refreshed::default()
-    };
-    let results = std::mem::take(&mut *results.lock().unwrap());
-    for (stored, result) in entries.iter().zip(results) {
-        match result.flatten() {
-            Some(r) => {
-                out.resources.insert(stored.address.clone(), r);
-            }
-            None => out.gone.push(stored.address.clone()),
-        }
-    }
     Ok(out)
-}
-
-/// A provider error as a diagnostic about one resource.
-pub fn provider_diag(
-    code: &'static str,
-    verb: &str,
-    address: &str,
-    e: crate::provider::ProviderError,
-) -> Diagnostic {
-    let mut d =
-        Diagnostic::error(code, format!("{verb} {address}: {}", e.message)).with_address(address);
-    if let Some(field) = e.field {
-        d = d.with_field(format!("resources.{address}.properties.{field}"));
-    }
-    if let Some(help) = e.help {
-        d = d.with_help(help);
-    }
-    d
 }
 
 /// What changed outside trustplane for one resource.

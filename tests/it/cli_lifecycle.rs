@@ -536,3 +536,37 @@ fn validate_checks_directories() {
     assert!(r.stderr.contains("did you mean"), "{}", r.all());
     s.run(&["validate", "site.yaml"]).ok();
 }
+
+#[test]
+fn provider_errors_at_apply_and_refresh_name_the_stack_line() {
+    let s = Sandbox::new();
+    // Line 8 holds `path`: the property the provider's error is about.
+    s.write(
+        "file.yaml",
+        "stack: f\nresources:\n  ok:\n    type: core.null\n  f:\n    type: core.file\n    properties:\n      path: blocker/f.txt\n      content: one\n",
+    );
+    // A parent that is a file: no directory can be made there, whoever runs the test.
+    s.write("blocker", "a file, not a directory");
+    let r = s.run(&["apply", "file.yaml", "--auto-approve"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("apply::create_failed"), "{}", r.all());
+    assert!(
+        r.stderr.contains("file.yaml:8:13"),
+        "names the line of `path`: {}",
+        r.all()
+    );
+
+    // Refresh: the applied file replaced by a directory cannot be read back.
+    std::fs::remove_file(s.path("blocker")).unwrap();
+    s.run(&["apply", "file.yaml", "--auto-approve"]).ok();
+    std::fs::remove_file(s.path("blocker/f.txt")).unwrap();
+    std::fs::create_dir(s.path("blocker/f.txt")).unwrap();
+    let r = s.run(&["plan", "file.yaml"]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("refresh::read_failed"), "{}", r.all());
+    assert!(
+        r.stderr.contains("file.yaml:8:13"),
+        "names the line of `path`: {}",
+        r.all()
+    );
+}

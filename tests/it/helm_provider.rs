@@ -376,3 +376,53 @@ async fn a_failed_release_is_an_error_with_the_fix() {
     assert!(help.contains("rerun apply"), "{help}");
     assert!(help.contains("helm rollback stuck -n default"), "{help}");
 }
+
+/// `trustplane plan` of 5 releases renders them (`helm template`) up to `--parallelism`
+/// at once. The helm executable is wrapped to log when each run starts and ends; the log's
+/// order, not its times, shows how many ran together.
+#[test]
+fn plan_renders_releases_up_to_the_parallelism_at_once() {
+    let s = crate::common::Sandbox::new();
+    let log = s.path("calls.log");
+    let wrapper = s.write(
+        "helm",
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = template ] && echo start >> {log}\n{helm} \"$@\"\nrc=$?\n[ \"$1\" = template ] && echo end >> {log}\nexit $rc\n",
+            log = log.display(),
+            helm = helm_bin().display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut stack = format!(
+        "stack: releases\nproviders:\n  helm:\n    binary: {}\nresources:\n",
+        wrapper.display()
+    );
+    for i in 0..5 {
+        stack.push_str(&format!(
+            "  web{i}:\n    type: helm.release\n    properties:\n      name: web{i}\n      namespace: apps\n      chart: {}\n",
+            chart("webapp-1.0.0")
+        ));
+    }
+    s.write("releases.yaml", &stack);
+    let peak = |parallelism: &str| {
+        let _ = std::fs::remove_file(&log);
+        let r = s.run(&["plan", "releases.yaml", "--parallelism", parallelism]);
+        r.ok();
+        assert_eq!(
+            r.stdout.matches("+ Deployment apps/web").count(),
+            5,
+            "{}",
+            r.all()
+        );
+        let (mut running, mut peak) = (0, 0);
+        for line in std::fs::read_to_string(&log).unwrap().lines() {
+            running += if line == "start" { 1 } else { -1 };
+            peak = peak.max(running);
+        }
+        assert_eq!(running, 0, "every render ended");
+        peak
+    };
+    assert_eq!(peak("1"), 1, "one at a time");
+    assert!(peak("5") > 1, "renders overlap");
+}
