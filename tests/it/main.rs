@@ -10,6 +10,7 @@ mod cli_crash;
 mod cli_faults;
 mod cli_flagship;
 mod cli_hostile;
+mod cli_iam_crash;
 mod cli_lifecycle;
 mod cli_pki_checks;
 mod cli_replace;

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use super::iam_policy::iam_tags;
+use super::iam_policy::{create_tags, iam_tags};
+use super::ownership;
 use super::tags::{self, Tags};
 use super::{default_in, invalid, without_nulls, AwsProvider};
 use crate::diag::Diagnostic;
 use crate::provider::{
-    Attribute, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+    Attribute, OpContext, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
 };
 use crate::value::{Map, Value};
 
@@ -123,7 +124,7 @@ fn client_ids(props: &Value) -> BTreeSet<String> {
     }
 }
 
-pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot> {
+pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
     let url = desired
         .get_str("url")
@@ -131,7 +132,7 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
     let thumbprints: Vec<String> = list_set(desired.get("thumbprints"), true)
         .into_iter()
         .collect();
-    let out = p
+    let created = p
         .call(
             "iam:CreateOpenIDConnectProvider",
             url,
@@ -140,13 +141,15 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
                 .url(url)
                 .set_client_id_list(Some(client_ids(desired).into_iter().collect()))
                 .set_thumbprint_list(Some(thumbprints).filter(|t| !t.is_empty()))
-                .set_tags(
-                    Some(iam_tags(&tags::effective(&p.provider_tags(), desired))?)
-                        .filter(|t| !t.is_empty()),
-                )
+                .set_tags(Some(create_tags(p, ctx, desired)?))
                 .send(),
         )
-        .await?;
+        .await;
+    let out = match created {
+        Ok(out) => out,
+        Err(e) if e.is("EntityAlreadyExists") => return adopt(p, ctx, url, desired).await,
+        Err(e) => return Err(e.into()),
+    };
     let arn = out
         .open_id_connect_provider_arn
         .ok_or_else(|| ProviderError::new("CreateOpenIDConnectProvider returned no ARN"))?;
@@ -163,6 +166,72 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
                 "OIDC provider {arn} disappeared right after its creation"
             ))
         })
+}
+
+/// CreateOpenIDConnectProvider found the issuer taken: a provider this state created at
+/// this address (its create crashed before the state recorded it) is adopted and brought
+/// to the desired client ids, thumbprints and tags as an update would; any other provider
+/// (typically the one eksctl or the console made for the cluster) stops the create.
+async fn adopt(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    url: &str,
+    desired: &Value,
+) -> ProviderResult<Snapshot> {
+    let c = p.clients()?;
+    // IAM names a provider by its issuer's host and path: the ARN ends with them.
+    let host_path = url
+        .strip_prefix("https://")
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let suffix = format!(":oidc-provider/{host_path}");
+    let list = p
+        .call(
+            "iam:ListOpenIDConnectProviders",
+            url,
+            c.iam.list_open_id_connect_providers().send(),
+        )
+        .await?;
+    let arn = list
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|e| e.arn())
+        .find(|arn| arn.ends_with(&suffix))
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ProviderError::new(format!(
+                "IAM answered that an OIDC provider for {url} already exists, but none is listed"
+            ))
+            .with_field("url")
+            .with_help("IAM may still be settling a recent delete; apply again shortly")
+        })?;
+    let live = p
+        .call(
+            "iam:GetOpenIDConnectProvider",
+            &arn,
+            c.iam
+                .get_open_id_connect_provider()
+                .open_id_connect_provider_arn(&arn)
+                .send(),
+        )
+        .await?;
+    let live_tags: Vec<(String, String)> = live
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    ownership::claim_existing(ctx, "IAM OIDC provider", &arn, "url", &live_tags)?;
+    let found = Snapshot {
+        id: arn.clone(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    let live = read(p, &found).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "OIDC provider {arn} disappeared while it was being adopted"
+        ))
+    })?;
+    update(p, &live, desired).await
 }
 
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
@@ -381,10 +450,10 @@ impl crate::provider::ResourceType<AwsProvider> for OidcProvider {
     async fn create(
         &self,
         p: &AwsProvider,
-        _ctx: &crate::provider::OpContext,
+        ctx: &crate::provider::OpContext,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        create(p, desired).await
+        create(p, ctx, desired).await
     }
 
     async fn read(

@@ -3,12 +3,13 @@
 
 use aws_sdk_iam::types::Tag;
 
+use super::ownership;
 use super::policy_document::{self as doc, DocKind};
 use super::tags::{self, Tags};
 use super::{default_in, invalid, without_nulls, AwsProvider};
 use crate::diag::Diagnostic;
 use crate::provider::{
-    Attribute, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+    Attribute, OpContext, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
 };
 use crate::value::{Map, Value};
 
@@ -99,6 +100,18 @@ pub(crate) fn iam_tags(t: &Tags) -> ProviderResult<Vec<Tag>> {
         .map_err(|e| ProviderError::new(format!("invalid tag: {e}")).with_field("tags"))
 }
 
+/// The tags an IAM create sets: the stack's and the resource's, and the ownership tags
+/// that let a later create recognise the object as its own (see ownership).
+pub(crate) fn create_tags(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    desired: &Value,
+) -> ProviderResult<Vec<Tag>> {
+    let mut all = tags::effective(&p.provider_tags(), desired);
+    all.extend(ownership::creator_tags(ctx));
+    iam_tags(&all)
+}
+
 fn document_text(props: &Value) -> ProviderResult<String> {
     let d = props
         .get("document")
@@ -106,12 +119,12 @@ fn document_text(props: &Value) -> ProviderResult<String> {
     doc::to_json_text(d).map_err(|e| ProviderError::new(e).with_field("document"))
 }
 
-pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot> {
+pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
     let name = desired
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
-    let out = p
+    let created = p
         .call(
             "iam:CreatePolicy",
             name,
@@ -121,13 +134,15 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
                 .path(desired.get_str("path").unwrap_or("/"))
                 .set_description(desired.get_str("description").map(str::to_string))
                 .policy_document(document_text(desired)?)
-                .set_tags(
-                    Some(iam_tags(&tags::effective(&p.provider_tags(), desired))?)
-                        .filter(|t| !t.is_empty()),
-                )
+                .set_tags(Some(create_tags(p, ctx, desired)?))
                 .send(),
         )
-        .await?;
+        .await;
+    let out = match created {
+        Ok(out) => out,
+        Err(e) if e.is("EntityAlreadyExists") => return adopt(p, ctx, name, desired).await,
+        Err(e) => return Err(e.into()),
+    };
     let arn = out
         .policy()
         .and_then(|pol| pol.arn())
@@ -143,6 +158,82 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
         .ok_or_else(|| {
             ProviderError::new(format!("policy {arn} disappeared right after its creation"))
         })
+}
+
+/// The ARN of the account's customer-managed policy called `name`, whatever its path.
+async fn find_by_name(p: &AwsProvider, name: &str) -> ProviderResult<Option<String>> {
+    let c = p.clients()?;
+    let mut marker: Option<String> = None;
+    loop {
+        let page = p
+            .call(
+                "iam:ListPolicies",
+                name,
+                c.iam
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .set_marker(marker.clone())
+                    .send(),
+            )
+            .await?;
+        if let Some(arn) = page
+            .policies()
+            .iter()
+            .find(|pol| pol.policy_name() == Some(name))
+            .and_then(|pol| pol.arn())
+        {
+            return Ok(Some(arn.to_string()));
+        }
+        marker = page
+            .marker()
+            .map(str::to_string)
+            .filter(|_| page.is_truncated());
+        if marker.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+/// CreatePolicy found the name taken: a policy this state created at this address (its
+/// create crashed before the state recorded it) is adopted and brought to the desired
+/// document and tags as an update would; any other policy stops the create.
+async fn adopt(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    name: &str,
+    desired: &Value,
+) -> ProviderResult<Snapshot> {
+    let c = p.clients()?;
+    let arn = find_by_name(p, name).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "IAM answered that policy {name} already exists, but no customer-managed policy of that name is listed"
+        ))
+        .with_field("name")
+        .with_help("IAM may still be settling a recent delete; apply again shortly")
+    })?;
+    let live_tags: Vec<(String, String)> = p
+        .call(
+            "iam:ListPolicyTags",
+            &arn,
+            c.iam.list_policy_tags().policy_arn(&arn).send(),
+        )
+        .await?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    ownership::claim_existing(ctx, "IAM policy", &arn, "name", &live_tags)?;
+    let found = Snapshot {
+        id: arn.clone(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    let live = read(p, &found).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "policy {arn} disappeared while it was being adopted"
+        ))
+    })?;
+    update(p, &live, desired).await
 }
 
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
@@ -448,10 +539,10 @@ impl crate::provider::ResourceType<AwsProvider> for Policy {
     async fn create(
         &self,
         p: &AwsProvider,
-        _ctx: &crate::provider::OpContext,
+        ctx: &crate::provider::OpContext,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        create(p, desired).await
+        create(p, ctx, desired).await
     }
 
     async fn read(

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use super::iam_policy::{iam_tags, validate_name, validate_path};
+use super::iam_policy::{create_tags, iam_tags, validate_name, validate_path};
+use super::ownership;
 use super::policy_document::{self as doc, DocKind};
 use super::tags::{self, Tags};
 use super::{default_in, invalid, without_nulls, AwsProvider};
 use crate::diag::Diagnostic;
 use crate::provider::{
-    Attribute, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
+    Attribute, OpContext, Property, ProviderError, ProviderResult, ResourceSchema, Snapshot, Type,
 };
 use crate::value::{Map, Value};
 
@@ -229,28 +230,31 @@ fn json_text(v: &Value) -> String {
     serde_json::to_string(&v.to_json()).unwrap_or_default()
 }
 
-pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot> {
+pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
     let name = desired
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let trust = desired_trust(p, desired).await?;
-    p.call(
-        "iam:CreateRole",
-        name,
-        c.iam
-            .create_role()
-            .role_name(name)
-            .path(desired.get_str("path").unwrap_or("/"))
-            .set_description(desired.get_str("description").map(str::to_string))
-            .assume_role_policy_document(json_text(&trust))
-            .set_tags(
-                Some(iam_tags(&tags::effective(&p.provider_tags(), desired))?)
-                    .filter(|t| !t.is_empty()),
-            )
-            .send(),
-    )
-    .await?;
+    let created = p
+        .call(
+            "iam:CreateRole",
+            name,
+            c.iam
+                .create_role()
+                .role_name(name)
+                .path(desired.get_str("path").unwrap_or("/"))
+                .set_description(desired.get_str("description").map(str::to_string))
+                .assume_role_policy_document(json_text(&trust))
+                .set_tags(Some(create_tags(p, ctx, desired)?))
+                .send(),
+        )
+        .await;
+    match created {
+        Ok(_) => {}
+        Err(e) if e.is("EntityAlreadyExists") => return adopt(p, ctx, name, desired).await,
+        Err(e) => return Err(e.into()),
+    }
     let finish = async {
         for arn in string_set(desired.get("policy_arns")) {
             p.call(
@@ -276,6 +280,42 @@ pub async fn create(p: &AwsProvider, desired: &Value) -> ProviderResult<Snapshot
     finish
         .await
         .map_err(|e| super::after_creation(e, "role", name))
+}
+
+/// CreateRole found the name taken: a role this state created at this address (a crash,
+/// or an AttachRolePolicy that failed after CreateRole) is adopted, and its trust policy,
+/// attachments, description and tags are brought to the desired state as an update
+/// would; any other role stops the create.
+async fn adopt(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    name: &str,
+    desired: &Value,
+) -> ProviderResult<Snapshot> {
+    let c = p.clients()?;
+    let live_tags: Vec<(String, String)> = p
+        .call(
+            "iam:ListRoleTags",
+            name,
+            c.iam.list_role_tags().role_name(name).send(),
+        )
+        .await?
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    ownership::claim_existing(ctx, "IAM role", name, "name", &live_tags)?;
+    let found = Snapshot {
+        id: name.to_string(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    let live = read(p, &found).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "role {name} disappeared while it was being adopted"
+        ))
+    })?;
+    update(p, &live, desired).await
 }
 
 async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String>> {
@@ -573,10 +613,10 @@ impl crate::provider::ResourceType<AwsProvider> for Role {
     async fn create(
         &self,
         p: &AwsProvider,
-        _ctx: &crate::provider::OpContext,
+        ctx: &crate::provider::OpContext,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        create(p, desired).await
+        create(p, ctx, desired).await
     }
 
     async fn read(

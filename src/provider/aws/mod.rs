@@ -211,16 +211,16 @@ pub(crate) fn iam_identity(kind: &str, properties: &Value) -> Option<String> {
     Some(format!("aws iam {kind} {name}"))
 }
 
-/// An error after an IAM entity was created, before its create finished: retrying the
-/// whole create would only meet "already exists", so it is not retried; the entity is
-/// adopted with `import`.
+/// An error after an IAM entity was created, before its create finished: it is not
+/// retried within this apply; the entity carries this state's ownership tags, so the next
+/// apply's create adopts it (see ownership).
 pub(crate) fn after_creation(e: ProviderError, what: &str, id: &str) -> ProviderError {
     ProviderError {
         retryable: false,
         retry_after: None,
         help: Some(format!(
-            "{what} {id} was created but not recorded in state; adopt it with \
-             `trustplane import ADDRESS {id}` and apply again"
+            "{what} {id} was created but not recorded in state; it carries this state's \
+             ownership tags, so applying again adopts it and finishes its creation"
         )),
         ..e
     }
@@ -269,7 +269,7 @@ mod tests {
     ];
 
     #[test]
-    fn an_error_after_an_iam_creation_is_not_retried_and_says_how_to_adopt() {
+    fn an_error_after_an_iam_creation_is_not_retried_and_says_the_next_apply_adopts_it() {
         let e = after_creation(
             ProviderError::new("iam:GetRole failed on the service side").retryable(),
             "role",
@@ -277,7 +277,10 @@ mod tests {
         );
         assert!(!e.retryable);
         assert!(e.message.contains("iam:GetRole"));
-        assert!(e.help.unwrap().contains("trustplane import ADDRESS issuer"));
+        assert!(e
+            .help
+            .unwrap()
+            .contains("role issuer was created but not recorded in state; it carries this state's ownership tags, so applying again adopts it"));
     }
 
     #[test]

@@ -1,12 +1,13 @@
-//! How a CA create survives retries and crashes: every CA carries ownership tags naming
-//! the stack, address and lineage that made it, plus a digest of the properties that fix
-//! its identity. Before creating, the provider looks for a CA it already owns and decides
-//! here, with no I/O, whether to resume, restore or create.
+//! How a create survives retries and crashes: every object trustplane creates carries
+//! ownership tags naming the stack, address and lineage that made it (a CA also a digest
+//! of the properties that fix its identity). Before creating a CA, the provider looks for
+//! one it already owns and decides here, with no I/O, whether to resume, restore or
+//! create; an IAM create whose name is taken adopts the object only if it is its own.
 
 use aws_sdk_acmpca::types::CertificateAuthorityStatus as Status;
 use sha2::{Digest, Sha256};
 
-use crate::provider::OpContext;
+use crate::provider::{OpContext, ProviderError};
 use crate::value::Value;
 
 pub const TAG_STACK: &str = "trustplane:stack";
@@ -25,20 +26,70 @@ pub fn is_ownership_tag(key: &str) -> bool {
     key.starts_with("trustplane:")
 }
 
-/// The ownership tags for a CA created in `ctx` with configuration digest `config`.
-pub fn ownership_tags(ctx: &OpContext, config: &str) -> Vec<(String, String)> {
+/// The tags naming who creates an object in `ctx`: enough for an object whose name fixes
+/// its identity (IAM), where a create can only meet the object it made itself.
+pub fn creator_tags(ctx: &OpContext) -> Vec<(String, String)> {
     vec![
         (TAG_STACK.to_string(), ctx.stack.clone()),
         (TAG_ADDRESS.to_string(), ctx.address.clone()),
         (TAG_LINEAGE.to_string(), ctx.lineage.clone()),
-        (TAG_CONFIG.to_string(), config.to_string()),
     ]
+}
+
+/// The ownership tags for a CA created in `ctx` with configuration digest `config`.
+pub fn ownership_tags(ctx: &OpContext, config: &str) -> Vec<(String, String)> {
+    let mut tags = creator_tags(ctx);
+    tags.push((TAG_CONFIG.to_string(), config.to_string()));
+    tags
 }
 
 /// True when the tags mark the CA as created for this lineage and address.
 pub fn owned_by(ctx: &OpContext, tags: &[(String, String)]) -> bool {
     let has = |k: &str, v: &str| tags.iter().any(|(tk, tv)| tk == k && tv == v);
     has(TAG_LINEAGE, &ctx.lineage) && has(TAG_ADDRESS, &ctx.address)
+}
+
+/// A create found its name taken by the object `id` carrying `tags`: Ok when this state
+/// created it at this address (a crash or a failure after the create call left it
+/// unrecorded), so the create adopts it; otherwise the error that stops the create.
+/// `what` names the kind ("IAM role") and `field` the property that names the object.
+pub fn claim_existing(
+    ctx: &OpContext,
+    what: &str,
+    id: &str,
+    field: &str,
+    tags: &[(String, String)],
+) -> Result<(), ProviderError> {
+    if owned_by(ctx, tags) && ctx.replacing.as_deref() != Some(id) {
+        return Ok(());
+    }
+    let tag = |k: &str| tags.iter().find(|(tk, _)| tk == k).map(|(_, v)| v.as_str());
+    let why = if ctx.replacing.as_deref() == Some(id) {
+        "it is the object this create replaces".to_string()
+    } else {
+        match (tag(TAG_LINEAGE), tag(TAG_ADDRESS)) {
+            (None, _) => "it carries no trustplane ownership tags".to_string(),
+            (Some(l), a) if l != ctx.lineage => format!(
+                "its ownership tags name another state (stack {}, address {}, lineage {l})",
+                tag(TAG_STACK).unwrap_or("?"),
+                a.unwrap_or("?")
+            ),
+            (Some(_), a) => format!(
+                "its ownership tags name another address of this state ({})",
+                a.unwrap_or("?")
+            ),
+        }
+    };
+    Err(ProviderError::new(format!(
+        "{what} {id} already exists and was not created by this state at {}: {why}",
+        ctx.address
+    ))
+    .with_field(field)
+    .with_help(format!(
+        "to manage the existing {what} from this stack, import it: \
+         `trustplane import {} {id} STACK_FILE`; otherwise give this resource another {field}",
+        ctx.address
+    )))
 }
 
 /// Short digest of a JSON-able value (the force-new properties).
@@ -323,6 +374,53 @@ mod tests {
             create_token(&ctx, "c1", &[ca("a", Status::Deleted, Some("c0"), false)])
         );
         assert!(after_delete.len() <= 36);
+    }
+
+    #[test]
+    fn a_taken_name_is_adopted_only_when_this_state_created_it_there() {
+        let ctx = OpContext::new("issuer", "prod", "l1");
+        let ours = creator_tags(&ctx);
+        assert!(claim_existing(&ctx, "IAM role", "r", "name", &ours).is_ok());
+
+        let refused = |ctx: &OpContext, tags: &[(String, String)]| {
+            claim_existing(ctx, "IAM role", "r", "name", tags).unwrap_err()
+        };
+        let untagged = refused(&ctx, &[("team".into(), "mesh".into())]);
+        assert!(untagged.message.contains(
+            "IAM role r already exists and was not created by this state at issuer: it carries no trustplane ownership tags"
+        ), "{}", untagged.message);
+        assert_eq!(untagged.field.as_deref(), Some("name"));
+        assert!(untagged
+            .help
+            .unwrap()
+            .contains("`trustplane import issuer r STACK_FILE`"));
+
+        let other_state = refused(&OpContext::new("issuer", "prod", "l2"), &ours);
+        assert!(
+            other_state
+                .message
+                .contains("another state (stack prod, address issuer, lineage l1)"),
+            "{}",
+            other_state.message
+        );
+        let other_address = refused(&OpContext::new("other", "prod", "l1"), &ours);
+        assert!(other_address
+            .message
+            .contains("another address of this state (issuer)"));
+
+        let mut replacing = ctx.clone();
+        replacing.replacing = Some("r".into());
+        assert!(refused(&replacing, &ours)
+            .message
+            .contains("this create replaces"));
+    }
+
+    #[test]
+    fn ca_tags_are_the_creator_tags_and_the_digest() {
+        let ctx = OpContext::new("root_ca", "prod", "l1");
+        let mut want = creator_tags(&ctx);
+        want.push((TAG_CONFIG.to_string(), "c1".to_string()));
+        assert_eq!(ownership_tags(&ctx, "c1"), want);
     }
 
     #[test]
