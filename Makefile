@@ -16,10 +16,10 @@ build:
 venv:
 	bash tools/venv/setup-venv.sh
 
-# The tests run the dev-profile binaries (the emulator included): one build of every crate,
-# not a release build on top of the test build.
+# The tests run the dev-profile binaries (the emulator included), which `cargo test
+# --workspace` builds with the tests. A separate `cargo build --bins` first would resolve
+# features without the dev-dependencies and compile the AWS SDK crates a second time.
 test: venv
-	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace --no-fail-fast
 	$(MAKE) test-python
 
