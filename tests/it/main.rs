@@ -13,6 +13,7 @@ mod cli_hostile;
 mod cli_iam_crash;
 mod cli_lifecycle;
 mod cli_pki_checks;
+mod cli_recovery;
 mod cli_replace;
 mod cli_resilience;
 mod cli_saved_plan;
