@@ -269,7 +269,8 @@ impl KubernetesProvider {
             match t.api.patch(&t.r.name, &params, &Patch::Apply(&body)).await {
                 Ok(_) => {}
                 Err(e) => {
-                    let Some(taken) = reclaimable(&e, &t.r, previous) else {
+                    let live = self.get(&t).await?;
+                    let Some(taken) = reclaimable(&e, &t.r, previous, live.as_ref()) else {
                         return Err(apply_error(shape, props, &t.r, e));
                     };
                     // Every conflicting field was trustplane's at the last apply: take
@@ -459,8 +460,8 @@ impl KubernetesProvider {
             let Ok(Some(t)) = self.target(&client, shape, desired, obj, false).await else {
                 continue;
             };
+            let live = self.get(&t).await.ok().flatten();
             if t.r.kind == "Certificate" {
-                let live = self.get(&t).await.ok().flatten();
                 if let Some(failure) = live.as_ref().and_then(wait::issuance_failure) {
                     notes.push(format!(
                         "~ {}: re-issue: last issuance failed: {failure}",
@@ -468,7 +469,10 @@ impl KubernetesProvider {
                     ));
                 }
             }
-            if force {
+            // Only an object this resource applied before can conflict with an apply
+            // that the plan shows as a change; a create of an existing object is
+            // refused by the apply itself.
+            if force || live.is_none() || previous.is_empty() {
                 continue;
             }
             let mut params = PatchParams::apply(FIELD_MANAGER);
@@ -485,7 +489,7 @@ impl KubernetesProvider {
             if status.code != 409 {
                 continue;
             }
-            match reclaimable(&e, &t.r, &previous) {
+            match reclaimable(&e, &t.r, &previous, live.as_ref()) {
                 Some(taken) => notes.extend(taken.iter().map(|c| {
                     format!(
                         "~ {}: {}: reclaimed from {}",
@@ -496,11 +500,7 @@ impl KubernetesProvider {
                 })),
                 None => {
                     let conflicts = apply::field_conflicts(&status.message);
-                    let owned = previous
-                        .iter()
-                        .find(|o| ObjectRef::of(o).is_some_and(|p| p.id() == t.r.id()))
-                        .map(|o| apply::field_paths(&Value::from_json(apply::ssa_body(o))))
-                        .unwrap_or_default();
+                    let owned = last_applied_fields(&t.r, &previous, live.as_ref());
                     for c in conflicts
                         .iter()
                         .filter(|c| !apply::is_owned(&c.field, &owned))
@@ -696,6 +696,20 @@ fn import_id(shape: Shape<'_>, r: &ObjectRef) -> String {
     }
 }
 
+/// The fields trustplane applied to `r` last time: those of the object recorded in state,
+/// provided trustplane is a field manager of the live object (an object only imported
+/// was never applied by trustplane, so none of its fields were trustplane's).
+fn last_applied_fields(r: &ObjectRef, previous: &[Value], live: Option<&Value>) -> Vec<String> {
+    let applied_by_us = live.is_some_and(|l| managers(l).iter().any(|m| m == FIELD_MANAGER));
+    let before = previous
+        .iter()
+        .find(|o| ObjectRef::of(o).is_some_and(|p| p.id() == r.id()));
+    match before {
+        Some(b) if applied_by_us => apply::field_paths(&Value::from_json(apply::ssa_body(b))),
+        _ => Vec::new(),
+    }
+}
+
 /// The conflicts of a refused apply, when every one is on a field trustplane applied to
 /// this object last time (another manager took it over since); `None` for any other
 /// error or when some conflicting field was never trustplane's.
@@ -703,6 +717,7 @@ fn reclaimable(
     e: &kube::Error,
     r: &ObjectRef,
     previous: &[Value],
+    live: Option<&Value>,
 ) -> Option<Vec<apply::FieldConflict>> {
     let kube::Error::Api(s) = e else {
         return None;
@@ -710,10 +725,7 @@ fn reclaimable(
     if s.code != 409 {
         return None;
     }
-    let before = previous
-        .iter()
-        .find(|o| ObjectRef::of(o).is_some_and(|p| p.id() == r.id()))?;
-    let owned = apply::field_paths(&Value::from_json(apply::ssa_body(before)));
+    let owned = last_applied_fields(r, previous, live);
     let conflicts = apply::field_conflicts(&s.message);
     let all_ours =
         !conflicts.is_empty() && conflicts.iter().all(|c| apply::is_owned(&c.field, &owned));
