@@ -278,7 +278,7 @@ pub fn issuance_failure(cert: &Value) -> Option<String> {
         conditions(cert)
             .iter()
             .find(|c| c.get_str("type") == Some(t) && c.get_str("status") != Some("True"))
-            .map(|c| reason_message(c))
+            .map(reason_message)
     };
     Some(
         said("Ready")
