@@ -112,7 +112,7 @@ async fn read(p: &KubernetesProvider, t: &str, s: &Snapshot) -> Option<Snapshot>
 async fn namespace_labels_update_drift_and_delete() {
     let e = Emulator::start(None);
     let p = e.provider().await;
-    let (c, _) = ctx();
+    let (c, log) = ctx();
     let t = "k8s.namespace";
     let desired = y("name: team-a\nlabels: {istio-injection: enabled, team: a}\nannotations: {owner: platform}\n");
     assert!(p.validate(t, &desired).is_empty());
@@ -152,12 +152,17 @@ async fn namespace_labels_update_drift_and_delete() {
     );
     let diff = p.diff(&schema(&p, t), &live, &desired2);
     assert_eq!(diff.changed, ["labels"]);
-    // Applying again puts it back (taking over the label with force, as kubectl owns it now).
-    let err = p.update(&c, t, &live, &desired2).await.unwrap_err();
-    assert!(err.message.contains("kubectl-label"), "{}", err.message);
-    let mut forced = desired2.clone();
-    forced.set_path("force", true.into());
-    let snap3 = p.update(&c, t, &live, &forced).await.unwrap();
+    // Applying again puts it back: the label was trustplane's at the last apply, so it is
+    // reclaimed from kubectl without `force`.
+    let snap3 = p.update(&c, t, &live, &desired2).await.unwrap();
+    assert!(
+        log.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("reclaiming label team from kubectl-label")),
+        "{:?}",
+        log.lock().unwrap()
+    );
     assert_eq!(
         e.get_json(&["ns", "team-a"])["metadata"]["labels"]["team"],
         "b"

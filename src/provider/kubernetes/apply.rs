@@ -94,6 +94,103 @@ pub fn conflict_managers(message: &str) -> Vec<String> {
     out
 }
 
+/// One field an apply conflicted on, and the manager that owns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldConflict {
+    pub manager: String,
+    /// As the server writes it: `.metadata.labels.team`, `.spec.containers[name="c"].image`.
+    pub field: String,
+}
+
+/// The conflicts of an apply conflict message, in both of the server's shapes:
+/// `Apply failed with 1 conflict: conflict with "kubectl-label" using v1: .metadata.labels.app`,
+/// or a `conflicts with "m" using v1:` line followed by `- .path` lines per manager.
+pub fn field_conflicts(message: &str) -> Vec<FieldConflict> {
+    let mut out = Vec::new();
+    let mut manager: Option<String> = None;
+    for line in message.lines() {
+        let line = line.trim();
+        if let Some(field) = line.strip_prefix("- ") {
+            if let Some(m) = &manager {
+                out.push(FieldConflict {
+                    manager: m.clone(),
+                    field: field.trim().to_string(),
+                });
+            }
+            continue;
+        }
+        let Some(i) = line.find("with \"") else {
+            continue;
+        };
+        let rest = &line[i + 6..];
+        let Some(end) = rest.find('"') else {
+            continue;
+        };
+        let m = rest[..end].to_string();
+        let after = &rest[end + 1..];
+        match after.split_once(": ") {
+            Some((_, field)) if !field.trim().is_empty() => {
+                out.push(FieldConflict {
+                    manager: m.clone(),
+                    field: field.trim().to_string(),
+                });
+            }
+            _ => {}
+        }
+        manager = Some(m);
+    }
+    out
+}
+
+/// The leaf fields an apply body sets, written as the server writes fields in conflict
+/// messages. Lists whose items all have a `name` are keyed by it; other lists are atomic.
+pub fn field_paths(body: &Value) -> Vec<String> {
+    fn walk(v: &Value, at: String, out: &mut Vec<String>) {
+        match v {
+            Value::Map(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    walk(child, format!("{at}.{k}"), out);
+                }
+            }
+            Value::List(items)
+                if !items.is_empty() && items.iter().all(|i| i.get_str("name").is_some()) =>
+            {
+                for item in items {
+                    let name = item.get_str("name").unwrap_or_default();
+                    walk(item, format!("{at}[name={name:?}]"), out);
+                }
+            }
+            _ => out.push(at),
+        }
+    }
+    let mut out = Vec::new();
+    walk(body, String::new(), &mut out);
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+/// Whether `field` is one of `owned`, inside one (an atomic list), or holds some.
+pub fn is_owned(field: &str, owned: &[String]) -> bool {
+    let under = |inner: &str, outer: &str| {
+        inner == outer
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+    };
+    owned.iter().any(|p| under(field, p) || under(p, field))
+}
+
+/// A field for people: `label app`, `annotation a.b/c`, else the server's path.
+pub fn describe_field(field: &str) -> String {
+    if let Some(k) = field.strip_prefix(".metadata.labels.") {
+        format!("label {k}")
+    } else if let Some(k) = field.strip_prefix(".metadata.annotations.") {
+        format!("annotation {k}")
+    } else {
+        field.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,5 +257,50 @@ mod tests {
             ),
             ["a", "b"]
         );
+    }
+
+    #[test]
+    fn conflicts_are_read_in_both_message_shapes() {
+        assert_eq!(
+            field_conflicts(
+                "Apply failed with 1 conflict: conflict with \"kubectl-label\" using v1: .metadata.labels.app"
+            ),
+            [FieldConflict { manager: "kubectl-label".into(), field: ".metadata.labels.app".into() }]
+        );
+        let many = field_conflicts(
+            "Apply failed with 3 conflicts: conflicts with \"a\" using v1:\n- .data.x\n- .data.y\nconflicts with \"b\" with subresource \"status\":\n- .status.z",
+        );
+        let pairs: Vec<(&str, &str)> = many
+            .iter()
+            .map(|c| (c.manager.as_str(), c.field.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [("a", ".data.x"), ("a", ".data.y"), ("b", ".status.z")]
+        );
+    }
+
+    #[test]
+    fn owned_fields_are_the_leaves_of_what_was_applied() {
+        let body = v(r#"{"metadata":{"name":"a","labels":{"app":"x"}},
+            "spec":{"containers":[{"name":"c","image":"i"}],"args":["a","b"]}}"#);
+        let owned = field_paths(&body);
+        assert_eq!(
+            owned,
+            [
+                ".metadata.labels.app",
+                ".metadata.name",
+                ".spec.args",
+                ".spec.containers[name=\"c\"].image",
+                ".spec.containers[name=\"c\"].name",
+            ]
+        );
+        assert!(is_owned(".metadata.labels.app", &owned));
+        assert!(is_owned(".spec.containers[name=\"c\"]", &owned));
+        assert!(is_owned(".spec.args[0]", &owned));
+        assert!(!is_owned(".metadata.labels.team", &owned));
+        assert!(!is_owned(".metadata.labels.apple", &owned));
+        assert_eq!(describe_field(".metadata.labels.app"), "label app");
+        assert_eq!(describe_field(".data.k"), ".data.k");
     }
 }

@@ -10,6 +10,18 @@ use crate::value::{parse_path, Value};
 pub const NAMESPACE: &str = "k8s.namespace";
 pub const SERVICE_ACCOUNT: &str = "k8s.service_account";
 pub const CERTIFICATE: &str = "certmanager.certificate";
+
+/// The certificate attribute that says why its last issuance failed.
+pub const LAST_ISSUANCE_FAILURE: &str = "last_issuance_failure";
+/// What a plan lists as changing when a failed issuance will be triggered again.
+pub const REISSUE: &str = "re-issue";
+
+/// Whether a certificate's attributes (as last read) record a failed issuance.
+pub fn issuance_failed(attributes: &Value) -> bool {
+    attributes
+        .get_str(LAST_ISSUANCE_FAILURE)
+        .is_some_and(|f| !f.is_empty())
+}
 pub const ISSUER: &str = "awspca.issuer";
 
 pub const AWSPCA_GROUP: &str = "awspca.cert-manager.io";
@@ -187,6 +199,8 @@ impl TypedKind {
                     .and_then(|s| s.get_str("secretName"))
                     .unwrap_or_default();
                 attrs.set_path("secret_name", secret.into());
+                let failure = super::wait::issuance_failure(live).unwrap_or_default();
+                attrs.set_path(LAST_ISSUANCE_FAILURE, failure.into());
             }
             ISSUER => {
                 attrs.set_path(
@@ -353,6 +367,10 @@ pub fn schemas(common: &[Property]) -> Vec<ResourceSchema> {
             attributes: attrs(&[
                 ("ready", "The Ready condition is True."),
                 ("secret_name", "The Secret holding the issued certificate."),
+                (
+                    LAST_ISSUANCE_FAILURE,
+                    "Why the last issuance failed, while the certificate is not Ready; empty otherwise.",
+                ),
             ]),
             data_source: false,
             managed: true,

@@ -23,7 +23,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use kube::api::{
-    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
+    PatchParams, PostParams,
 };
 use kube::Client;
 
@@ -222,16 +223,22 @@ impl KubernetesProvider {
             .map_err(|e| api_error(&format!("read {}", t.r.describe()), e))
     }
 
-    /// Applies every object; `known` are the ids already managed by this resource, which
-    /// may exist without a trustplane field manager (just imported).
+    /// Applies every object; `previous` are the objects this resource applied last time,
+    /// which may exist without a trustplane field manager (just imported), and whose
+    /// fields trustplane takes back from another manager that changed them since.
     async fn apply_all(
         &self,
         ctx: &OpContext,
         shape: Shape<'_>,
         props: &Value,
         objects: &[Value],
-        known: &[String],
+        previous: &[Value],
     ) -> ProviderResult<Vec<Value>> {
+        let known: Vec<String> = previous
+            .iter()
+            .filter_map(ObjectRef::of)
+            .map(|r| r.id())
+            .collect();
         let client = self.client().await?;
         let force = props.get("force").and_then(Value::as_bool).unwrap_or(false);
         let mut targets = Vec::new();
@@ -259,11 +266,36 @@ impl KubernetesProvider {
             let mut params = PatchParams::apply(FIELD_MANAGER);
             params.force = force;
             let body = apply::ssa_body(obj);
-            t.api
-                .patch(&t.r.name, &params, &Patch::Apply(&body))
-                .await
-                .map_err(|e| apply_error(shape, props, &t.r, e))?;
+            match t.api.patch(&t.r.name, &params, &Patch::Apply(&body)).await {
+                Ok(_) => {}
+                Err(e) => {
+                    let live = self.get(&t).await?;
+                    let Some(taken) = reclaimable(&e, &t.r, previous, live.as_ref()) else {
+                        return Err(apply_error(shape, props, &t.r, e));
+                    };
+                    // Every conflicting field was trustplane's at the last apply: take
+                    // those back, and nothing else conflicts, so forcing takes no more.
+                    for c in &taken {
+                        ctx.progress(&format!(
+                            "{}: reclaiming {} from {}",
+                            t.r.describe(),
+                            apply::describe_field(&c.field),
+                            c.manager
+                        ));
+                    }
+                    params.force = true;
+                    t.api
+                        .patch(&t.r.name, &params, &Patch::Apply(&body))
+                        .await
+                        .map_err(|e| apply_error(shape, props, &t.r, e))?;
+                }
+            }
             targets.push(t);
+        }
+        for t in &targets {
+            if t.r.kind == "Certificate" {
+                self.renew_failed_certificate(ctx, t).await?;
+            }
         }
         let mut live = Vec::new();
         for t in &targets {
@@ -300,10 +332,30 @@ impl KubernetesProvider {
                 Ok(()) => return Ok(obj),
                 Err(why) => why,
             };
+            let issuing = wait::condition_is(&obj, "Issuing", "True");
+            if let Some(failure) = wait::issuance_failure(&obj).filter(|_| !issuing) {
+                // cert-manager will not try again before its backoff (an hour or more).
+                // The request's reason and message say why; the Certificate only echoes it.
+                let why = self.failed_request(client, &t.r).await.unwrap_or(failure);
+                return Err(ProviderError::new(format!(
+                    "issuance of {} failed: {why}",
+                    t.r.describe()
+                ))
+                .with_help(
+                    "fix the cause (often an IAM role or policy of the issuer that has not \
+                     propagated yet; `kubectl describe certificaterequest` shows the whole \
+                     message); the next apply asks cert-manager to issue again, as \
+                     `cmctl renew` does",
+                ));
+            }
             let now = Instant::now();
             if now >= deadline {
                 let events = self.events(client, &t.r).await;
                 let mut detail = format!("last conditions: {}", wait::conditions_summary(&obj));
+                if let Some(cr) = self.failed_request(client, &t.r).await {
+                    detail.push('\n');
+                    detail.push_str(&cr);
+                }
                 if events.is_empty() {
                     detail.push_str("\nno events about it");
                 } else {
@@ -334,6 +386,144 @@ impl KubernetesProvider {
             tokio::time::sleep(wait::backoff(attempt).min(deadline - now)).await;
             attempt += 1;
         }
+    }
+
+    /// The current CertificateRequest of a Certificate, summarised, best effort: the
+    /// request says why an issuance failed (aws-privateca-issuer's error).
+    async fn failed_request(&self, client: &Client, r: &ObjectRef) -> Option<String> {
+        if r.kind != "Certificate" {
+            return None;
+        }
+        let gvk = GroupVersionKind::gvk(r.group(), r.version(), "CertificateRequest");
+        let ar = ApiResource::from_gvk_with_plural(&gvk, "certificaterequests");
+        let ns = r.namespace.as_deref()?;
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+        let list = api.list(&ListParams::default()).await.ok()?;
+        let requests: Vec<Value> = list.items.iter().map(to_value).collect();
+        wait::current_request(&requests, &r.name).map(wait::request_summary)
+    }
+
+    /// `cmctl renew` for a Certificate whose last issuance failed: its `Issuing`
+    /// condition set True (ManuallyTriggered) by a write of the whole object to the
+    /// status subresource, so cert-manager issues now instead of after its backoff.
+    async fn renew_failed_certificate(&self, ctx: &OpContext, t: &Target) -> ProviderResult<()> {
+        let Some(live) = self.get(t).await? else {
+            return Ok(());
+        };
+        let Some(failure) = wait::issuance_failure(&live) else {
+            return Ok(());
+        };
+        if wait::condition_is(&live, "Issuing", "True") {
+            return Ok(());
+        }
+        ctx.progress(&format!(
+            "re-issuing {}: last issuance failed: {failure}",
+            t.r.describe()
+        ));
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let renewed: DynamicObject =
+            serde_json::from_value(wait::with_renew_triggered(&live, &now).to_json())
+                .map_err(|e| ProviderError::new(format!("re-issue {}: {e}", t.r.describe())))?;
+        t.api
+            .replace_status(&t.r.name, &PostParams::default(), &renewed)
+            .await
+            .map_err(|e| api_error(&format!("trigger re-issuance of {}", t.r.describe()), e))?;
+        Ok(())
+    }
+
+    /// The plan's notes for one resource, from the cluster, read-only: a Certificate
+    /// that will be issued again, the fields an apply will reclaim from other managers,
+    /// and the conflicts it would fail on (found by a server-side dry run).
+    async fn plan_notes(
+        &self,
+        shape: Shape<'_>,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        if desired.contains_unknown() {
+            return Ok(Vec::new());
+        }
+        let objects = self.desired_objects(shape, desired)?;
+        let previous = self.applied_objects(shape, &prior.properties);
+        let force = desired
+            .get("force")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        // Notes are best effort: a cluster that cannot be reached now is reported by
+        // the refresh or the apply, not here.
+        let Ok(client) = self.client().await else {
+            return Ok(Vec::new());
+        };
+        let mut notes = Vec::new();
+        for obj in &objects {
+            // Kinds not served yet (a CRD of the same apply) have nothing to compare.
+            let Ok(Some(t)) = self.target(&client, shape, desired, obj, false).await else {
+                continue;
+            };
+            let live = self.get(&t).await.ok().flatten();
+            if t.r.kind == "Certificate" {
+                if let Some(failure) = live.as_ref().and_then(wait::issuance_failure) {
+                    notes.push(format!(
+                        "~ {}: re-issue: last issuance failed: {failure}",
+                        t.r.describe()
+                    ));
+                }
+            }
+            // Only an object this resource applied before can conflict with an apply
+            // that the plan shows as a change; a create of an existing object is
+            // refused by the apply itself.
+            if force || live.is_none() || previous.is_empty() {
+                continue;
+            }
+            let mut params = PatchParams::apply(FIELD_MANAGER);
+            params.dry_run = true;
+            let body = apply::ssa_body(obj);
+            let Err(e) = t.api.patch(&t.r.name, &params, &Patch::Apply(&body)).await else {
+                continue;
+            };
+            // Refused for another reason (a namespace made by the same apply, the cluster
+            // unreachable): the apply reports it in its place.
+            let kube::Error::Api(status) = &e else {
+                continue;
+            };
+            if status.code != 409 {
+                continue;
+            }
+            match reclaimable(&e, &t.r, &previous, live.as_ref()) {
+                Some(taken) => notes.extend(taken.iter().map(|c| {
+                    format!(
+                        "~ {}: {}: reclaimed from {}",
+                        t.r.describe(),
+                        apply::describe_field(&c.field),
+                        c.manager
+                    )
+                })),
+                None => {
+                    let conflicts = apply::field_conflicts(&status.message);
+                    let owned = last_applied_fields(&t.r, &previous, live.as_ref());
+                    for c in conflicts
+                        .iter()
+                        .filter(|c| !apply::is_owned(&c.field, &owned))
+                    {
+                        notes.push(format!(
+                            "! {}: {} is owned by {}: apply will fail on this conflict; set \
+                             `force: true` to take it over, or stop setting it",
+                            t.r.describe(),
+                            apply::describe_field(&c.field),
+                            c.manager
+                        ));
+                    }
+                    if conflicts.is_empty() {
+                        notes.push(format!(
+                            "! {}: apply will fail: {}; set `force: true` to take the fields over",
+                            t.r.describe(),
+                            status.message
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(notes)
     }
 
     /// The last few Events about an object, best effort: failures to list them yield none.
@@ -506,6 +696,42 @@ fn import_id(shape: Shape<'_>, r: &ObjectRef) -> String {
     }
 }
 
+/// The fields trustplane applied to `r` last time: those of the object recorded in state,
+/// provided trustplane is a field manager of the live object (an object only imported
+/// was never applied by trustplane, so none of its fields were trustplane's).
+fn last_applied_fields(r: &ObjectRef, previous: &[Value], live: Option<&Value>) -> Vec<String> {
+    let applied_by_us = live.is_some_and(|l| managers(l).iter().any(|m| m == FIELD_MANAGER));
+    let before = previous
+        .iter()
+        .find(|o| ObjectRef::of(o).is_some_and(|p| p.id() == r.id()));
+    match before {
+        Some(b) if applied_by_us => apply::field_paths(&Value::from_json(apply::ssa_body(b))),
+        _ => Vec::new(),
+    }
+}
+
+/// The conflicts of a refused apply, when every one is on a field trustplane applied to
+/// this object last time (another manager took it over since); `None` for any other
+/// error or when some conflicting field was never trustplane's.
+fn reclaimable(
+    e: &kube::Error,
+    r: &ObjectRef,
+    previous: &[Value],
+    live: Option<&Value>,
+) -> Option<Vec<apply::FieldConflict>> {
+    let kube::Error::Api(s) = e else {
+        return None;
+    };
+    if s.code != 409 {
+        return None;
+    }
+    let owned = last_applied_fields(r, previous, live);
+    let conflicts = apply::field_conflicts(&s.message);
+    let all_ours =
+        !conflicts.is_empty() && conflicts.iter().all(|c| apply::is_owned(&c.field, &owned));
+    all_ours.then_some(conflicts)
+}
+
 /// An apply failure; a conflict names the other field managers.
 fn apply_error(shape: Shape<'_>, props: &Value, r: &ObjectRef, e: kube::Error) -> ProviderError {
     if let kube::Error::Api(s) = &e {
@@ -643,13 +869,8 @@ impl KubernetesProvider {
     ) -> ProviderResult<Snapshot> {
         let objects = self.desired_objects(shape, desired)?;
         let before = self.applied_objects(shape, &prior.properties);
-        let known: Vec<String> = before
-            .iter()
-            .filter_map(ObjectRef::of)
-            .map(|r| r.id())
-            .collect();
         let live = self
-            .apply_all(ctx, shape, desired, &objects, &known)
+            .apply_all(ctx, shape, desired, &objects, &before)
             .await?;
         // Objects dropped from a file are deleted, newest first.
         let now: Vec<String> = objects
@@ -773,6 +994,8 @@ impl ResourceType<KubernetesProvider> for TypedKind {
         objects_identity(&[self.to_object(properties)])
     }
 
+    /// A Certificate whose last issuance failed is planned as an update: the apply asks
+    /// cert-manager to issue again, so a rerun after the cause is fixed is not a no-op.
     fn diff(
         &self,
         _: &KubernetesProvider,
@@ -780,7 +1003,20 @@ impl ResourceType<KubernetesProvider> for TypedKind {
         prior: &Snapshot,
         desired: &Value,
     ) -> DiffResult {
-        planned_update(default_diff(schema, prior, desired))
+        let mut d = default_diff(schema, prior, desired);
+        if kinds::issuance_failed(&prior.attributes) && d.changed.is_empty() {
+            d.changed.push(kinds::REISSUE.into());
+        }
+        planned_update(d)
+    }
+
+    async fn plan_details(
+        &self,
+        p: &KubernetesProvider,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        p.plan_notes(Shape::Typed(self), prior, desired).await
     }
 
     async fn create(
@@ -874,6 +1110,15 @@ impl ResourceType<KubernetesProvider> for manifest::Manifest {
             .filter(|(_, obj)| obj.is_some_and(manifest::is_secret))
             .flat_map(|(at, _)| [at.key("data"), at.key("stringData")])
             .collect()
+    }
+
+    async fn plan_details(
+        &self,
+        p: &KubernetesProvider,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        p.plan_notes(Shape::Manifest, prior, desired).await
     }
 
     /// A file's objects are recorded under `documents`.

@@ -263,6 +263,106 @@ pub fn event_is_about(event: &Value, kind: &str, name: &str) -> bool {
     })
 }
 
+/// Why a Certificate's last issuance failed, when it is not Ready and cert-manager counts
+/// failed issuance attempts: the Ready (else Issuing) condition's `reason: message`.
+pub fn issuance_failure(cert: &Value) -> Option<String> {
+    let attempts = cert
+        .get("status")
+        .and_then(|s| s.get("failedIssuanceAttempts"))
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    if attempts == 0 || condition_is(cert, "Ready", "True") {
+        return None;
+    }
+    let said = |t: &str| {
+        conditions(cert)
+            .iter()
+            .find(|c| c.get_str("type") == Some(t) && c.get_str("status") != Some("True"))
+            .map(reason_message)
+    };
+    Some(
+        said("Ready")
+            .or_else(|| said("Issuing"))
+            .unwrap_or_else(|| format!("{attempts} failed issuance attempt(s)")),
+    )
+}
+
+fn reason_message(c: &Value) -> String {
+    match (c.get_str("reason"), c.get_str("message")) {
+        (Some(r), Some(m)) if !m.is_empty() => format!("{r}: {m}"),
+        (Some(r), _) => r.to_string(),
+        (None, Some(m)) => m.to_string(),
+        (None, None) => "no reason given".to_string(),
+    }
+}
+
+/// cmctl renew's reason and message on the `Issuing` condition: cert-manager issues
+/// again at once instead of waiting out its backoff after a failure.
+pub const MANUALLY_TRIGGERED: (&str, &str) = (
+    "ManuallyTriggered",
+    "Certificate re-issuance manually triggered",
+);
+
+/// The Certificate with its `Issuing` condition set True, reason ManuallyTriggered, as
+/// `cmctl renew` sets it (other conditions kept), to be written to the status subresource.
+pub fn with_renew_triggered(cert: &Value, now: &str) -> Value {
+    let mut out = cert.clone();
+    let generation = cert
+        .get("metadata")
+        .and_then(|m| m.get("generation"))
+        .cloned()
+        .unwrap_or(Value::Int(1));
+    let mut issuing = Value::map();
+    issuing.set_path("type", "Issuing".into());
+    issuing.set_path("status", "True".into());
+    issuing.set_path("reason", MANUALLY_TRIGGERED.0.into());
+    issuing.set_path("message", MANUALLY_TRIGGERED.1.into());
+    issuing.set_path("lastTransitionTime", now.into());
+    issuing.set_path("observedGeneration", generation);
+    let mut list: Vec<Value> = conditions(cert)
+        .iter()
+        .filter(|c| c.get_str("type") != Some("Issuing"))
+        .cloned()
+        .collect();
+    list.push(issuing);
+    out.set_path("status.conditions", Value::List(list));
+    out
+}
+
+/// The CertificateRequest of a Certificate's current attempt among `requests`: those
+/// annotated with its name, the highest `cert-manager.io/certificate-revision` first.
+pub fn current_request<'a>(requests: &'a [Value], cert_name: &str) -> Option<&'a Value> {
+    let annotation = |cr: &'a Value, k: &str| {
+        cr.get("metadata")
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get_str(k))
+    };
+    requests
+        .iter()
+        .filter(|cr| annotation(cr, "cert-manager.io/certificate-name") == Some(cert_name))
+        .max_by_key(|cr| {
+            annotation(cr, "cert-manager.io/certificate-revision")
+                .and_then(|r| r.parse::<i64>().ok())
+                .unwrap_or(0)
+        })
+}
+
+/// `CertificateRequest NAME: Failed: message` from a request that is not Ready (its
+/// reason first: the issuer's message can be long), else its conditions.
+pub fn request_summary(cr: &Value) -> String {
+    let name = cr
+        .get("metadata")
+        .and_then(|m| m.get_str("name"))
+        .unwrap_or("?");
+    let not_ready = conditions(cr)
+        .iter()
+        .find(|c| c.get_str("type") == Some("Ready") && c.get_str("status") == Some("False"));
+    match not_ready {
+        Some(c) => format!("CertificateRequest {name}: {}", reason_message(c)),
+        None => format!("CertificateRequest {name}: {}", conditions_summary(cr)),
+    }
+}
+
 /// Polling delays: quick at first (a Deployment is often ready within a second), then
 /// every two seconds.
 pub fn backoff(attempt: u32) -> Duration {
@@ -376,5 +476,53 @@ mod tests {
         assert_eq!(backoff(0), Duration::from_millis(100));
         assert_eq!(backoff(3), Duration::from_millis(800));
         assert_eq!(backoff(10), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_failed_issuance_is_named_and_renew_sets_issuing_like_cmctl() {
+        let c = v(
+            r#"{"metadata":{"name":"ca","generation":3},"status":{"failedIssuanceAttempts":1,
+            "conditions":[{"type":"Ready","status":"False","reason":"Failed","message":"AccessDenied"},
+            {"type":"Issuing","status":"False","reason":"Failed","message":"will be retried"}]}}"#,
+        );
+        assert_eq!(issuance_failure(&c).unwrap(), "Failed: AccessDenied");
+        let renewed = with_renew_triggered(&c, "2026-01-01T00:00:00Z");
+        assert!(condition_is(&renewed, "Issuing", "True"));
+        assert!(condition_is(&renewed, "Ready", "False"));
+        let issuing = conditions(&renewed)
+            .iter()
+            .find(|c| c.get_str("type") == Some("Issuing"))
+            .unwrap();
+        assert_eq!(issuing.get_str("reason"), Some("ManuallyTriggered"));
+        assert_eq!(
+            issuing.get("observedGeneration").and_then(Value::as_i64),
+            Some(3)
+        );
+        let ready = v(
+            r#"{"status":{"failedIssuanceAttempts":1,"conditions":[{"type":"Ready","status":"True"}]}}"#,
+        );
+        assert!(issuance_failure(&ready).is_none());
+        assert!(issuance_failure(&v(r#"{"status":{"conditions":[]}}"#)).is_none());
+    }
+
+    #[test]
+    fn the_current_request_is_the_certificates_latest_revision() {
+        let cr = |name: &str, cert: &str, rev: &str| {
+            v(&format!(
+                r#"{{"metadata":{{"name":"{name}","annotations":{{"cert-manager.io/certificate-name":"{cert}","cert-manager.io/certificate-revision":"{rev}"}}}},
+                "status":{{"conditions":[{{"type":"Ready","status":"False","reason":"Failed","message":"m{name}"}}]}}}}"#
+            ))
+        };
+        let all = [
+            cr("ca-1", "ca", "1"),
+            cr("ca-2", "ca", "2"),
+            cr("other-9", "other", "9"),
+        ];
+        let found = current_request(&all, "ca").unwrap();
+        assert_eq!(
+            request_summary(found),
+            "CertificateRequest ca-2: Failed: mca-2"
+        );
+        assert!(current_request(&all, "none").is_none());
     }
 }
