@@ -61,19 +61,46 @@ fn counts(moto: &Moto) -> String {
     .to_string()
 }
 
-/// Kills an apply of STACK as soon as moto holds the object `exists` looks for, with
-/// every later request hanging, so the apply cannot have recorded it; then a re-apply
-/// converges on exactly one object each and a plan has nothing to do.
-fn kill_after_create_then_reapply(address: &str, exists: &str) {
+/// The whole stack: the policy and the OIDC provider are created first, at once.
+fn whole_stack(_: &Moto) -> String {
+    STACK.to_string()
+}
+
+/// The role alone, its policy and OIDC provider made beforehand (untagged, outside the
+/// stack), so that CreateRole is the apply's first call.
+fn role_stack(moto: &Moto) -> String {
+    moto.boto3(&format!(
+        "{IAM}iam.create_policy(PolicyName='crash-policy', PolicyDocument=json.dumps({{'Version': '2012-10-17', 'Statement': [{{'Effect': 'Allow', 'Action': 's3:GetObject', 'Resource': '*'}}]}}))\n\
+         iam.create_open_id_connect_provider(Url='https://oidc.crash.example/id/1', ClientIDList=['sts.amazonaws.com'], ThumbprintList=['a' * 40])\n"
+    ));
+    r#"
+stack: iamcrash
+providers:
+  aws:
+    region: us-east-1
+resources:
+  role:
+    type: aws.iam.role
+    properties:
+      name: crash-role
+      irsa: {oidc_provider: "arn:aws:iam::123456789012:oidc-provider/oidc.crash.example/id/1", namespace: cert-manager, service_account: issuer}
+      policy_arns: ["arn:aws:iam::123456789012:policy/crash-policy"]
+      tags: {team: mesh}
+"#
+    .to_string()
+}
+
+/// Runs an apply of `stack` through a proxy that forwards every request and never
+/// answers, so the create reaches moto and the apply can never record it; kills the apply
+/// once moto holds the object `exists` looks for. Then a re-apply converges on exactly
+/// one object each and a plan has nothing to do.
+fn kill_after_create_then_reapply(address: &str, exists: &str, stack: fn(&Moto) -> String) {
     let moto = Moto::start();
+    let stack = stack(&moto);
     let proxy = FaultProxy::start(&moto.url);
     let s = Sandbox::new();
-    s.write("iam.yaml", STACK);
-    // Slow every call down so that the reads after the create are still to come when
-    // the object appears in moto.
-    proxy.set(Rule::all(Fault::Delay(std::time::Duration::from_millis(
-        400,
-    ))));
+    s.write("iam.yaml", &stack);
+    proxy.set(Rule::all(Fault::Swallow));
     let mut cmd = s.command(&["apply", "iam.yaml", "--auto-approve"]);
     for (k, v) in moto.env() {
         let v = if k == "AWS_ENDPOINT_URL" {
@@ -96,7 +123,6 @@ fn kill_after_create_then_reapply(address: &str, exists: &str) {
          \x20       break\n\
          \x20   time.sleep(0.02)\n"
     ));
-    proxy.set(Rule::all(Fault::Hang));
     child.kill().unwrap();
     child.wait().unwrap();
     proxy.clear();
@@ -133,6 +159,7 @@ fn sigkill_after_create_policy_then_reapply_adopts_the_policy() {
     kill_after_create_then_reapply(
         "policy",
         "any(p['PolicyName'] == 'crash-policy' for p in iam.list_policies(Scope='Local')['Policies'])",
+        whole_stack,
     );
 }
 
@@ -141,6 +168,7 @@ fn sigkill_after_create_role_then_reapply_adopts_the_role() {
     kill_after_create_then_reapply(
         "role",
         "any(r['RoleName'] == 'crash-role' for r in iam.list_roles()['Roles'])",
+        role_stack,
     );
 }
 
@@ -149,6 +177,7 @@ fn sigkill_after_create_oidc_provider_then_reapply_adopts_it() {
     kill_after_create_then_reapply(
         "oidc",
         "iam.list_open_id_connect_providers()['OpenIDConnectProviderList']",
+        whole_stack,
     );
 }
 

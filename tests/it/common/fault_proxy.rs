@@ -22,6 +22,9 @@ pub enum Fault {
     Reset,
     /// Forward the request after this long.
     Delay(Duration),
+    /// Forward the request, then never answer: the server acts on it, the client never
+    /// hears that it did (a crash between a create and its record, made deterministic).
+    Swallow,
     /// Answer this HTTP status (429, 500, 503) with a Kubernetes-style `Status` body, and
     /// a `Retry-After` header (and `retryAfterSeconds`) when given. A 404 is answered
     /// with an HTML page, as a proxy or an ingress in front of a server would.
@@ -221,7 +224,8 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> std::i
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_string();
     let target = parts.next().unwrap_or_default().to_string();
-    match fault_for(shared, &method, &target) {
+    let fault = fault_for(shared, &method, &target);
+    match fault {
         Some(Fault::Reset) => {
             drop(client);
             return Ok(());
@@ -239,7 +243,7 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> std::i
             return Ok(());
         }
         Some(Fault::Delay(d)) => std::thread::sleep(d),
-        Some(Fault::Refuse) | None => {}
+        Some(Fault::Refuse) | Some(Fault::Swallow) | None => {}
     }
     let request = read_request(&mut client)?;
     shared.forwarded.fetch_add(1, Ordering::SeqCst);
@@ -247,6 +251,12 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> std::i
     up.write_all(&with_connection_close(&request))?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer)?;
+    if matches!(fault, Some(Fault::Swallow)) {
+        while !shared.stop.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        return Ok(());
+    }
     client.write_all(&with_connection_close(&answer))?;
     Ok(())
 }
