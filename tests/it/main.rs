@@ -6,6 +6,7 @@ mod aws_iam_rewrites;
 mod aws_provider;
 mod cli_aws;
 mod cli_bad_stacks;
+mod cli_connection;
 mod cli_crash;
 mod cli_faults;
 mod cli_flagship;
