@@ -150,4 +150,30 @@ mod tests {
             "{err:?}"
         );
     }
+
+    #[test]
+    fn helm_is_handed_the_kubernetes_connection_and_eks_gets_the_aws_settings() {
+        let s = stack(
+            "stack: s\nproviders:\n  aws: {region: eu-west-1}\n  kubernetes: {context: prod}\n\
+             resources:\n  n:\n    type: core.null\n",
+        );
+        let helm = handed_over(&s, &BTreeMap::new(), "helm").unwrap();
+        assert_eq!(helm.get("context"), Some(&Value::from("prod")));
+        assert_eq!(helm.get("aws"), None, "no EKS connection, no AWS settings");
+        let s = stack(
+            "stack: s\nproviders:\n  aws: {region: eu-west-1}\n  kubernetes: {eks_cluster: prod}\n\
+             resources:\n  n:\n    type: core.null\n",
+        );
+        for name in ["helm", "kubernetes"] {
+            let v = handed_over(&s, &BTreeMap::new(), name).unwrap();
+            assert_eq!(v.get("eks_cluster"), Some(&Value::from("prod")), "{name}");
+            assert_eq!(
+                v.get("aws").and_then(|a| a.get("region")),
+                Some(&Value::from("eu-west-1")),
+                "{name}"
+            );
+        }
+        let aws = handed_over(&s, &BTreeMap::new(), "aws").unwrap();
+        assert_eq!(aws.get("eks_cluster"), None);
+    }
 }
