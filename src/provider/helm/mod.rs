@@ -434,9 +434,15 @@ impl HelmProvider {
             }
             Resolved::Eks {
                 cluster,
-                kubeconfig,
+                endpoint,
+                ca,
+                tokens,
                 ..
             } => {
+                // A token of its own, signed now: an upgrade that waits for its resources
+                // gets all of the token's 15 minutes.
+                let token = tokens.new_token()?;
+                let kubeconfig = connection::eks_kubeconfig(cluster, endpoint, ca, &token.token);
                 let file = cli::PrivateFile::write("kubeconfig", kubeconfig.as_bytes())?;
                 let path = file.path().to_string_lossy().into_owned();
                 cmd.args(cli::kube_flags(Some(&path), Some(cluster)));

@@ -2,13 +2,15 @@
 //! first use (so a stack that plans no Kubernetes change needs no cluster), and API
 //! errors turned into messages a person can act on.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
+use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::Mutex;
 
-use super::connection::{self, Connection, Resolved};
+use super::connection::{self, Connection, EksTokens, Resolved};
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Limits, Property, ProviderError, ProviderResult};
 use crate::value::Value;
@@ -88,13 +90,13 @@ impl Cluster {
             }
         }
         let settings = self.settings.lock().unwrap().clone();
-        let (config, fresh_until) = load_config(&settings).await?;
+        let (config, fresh_until, tokens) = load_config(&settings).await?;
         let url = config.cluster_url.to_string();
         *self.endpoint.lock().unwrap() = Some(match settings.connection.eks {
             Some(_) => format!("{url} of {}", settings.connection.describe()),
             None => url,
         });
-        let client = client_for(config, settings.limits)?;
+        let client = client_for(config, settings.limits, tokens)?;
         *slot = Some(Connected {
             client: client.clone(),
             fresh_until,
@@ -105,19 +107,45 @@ impl Cluster {
 
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
-    let (config, _) = load_config(settings).await?;
-    client_for(config, settings.limits)
+    let (config, _, tokens) = load_config(settings).await?;
+    client_for(config, settings.limits, tokens)
 }
 
 /// A client whose every request is bounded by `limits.timeout`. kube's own retry layer is
-/// off: the engine retries, so `max_attempts` means what it says.
-fn client_for(mut config: Config, limits: Limits) -> ProviderResult<Client> {
+/// off: the engine retries, so `max_attempts` means what it says. With `tokens` (an EKS
+/// cluster), every request carries a token fresh when it is sent, so a long wait outlives
+/// the 15 minutes one token lasts.
+fn client_for(
+    mut config: Config,
+    limits: Limits,
+    tokens: Option<Arc<EksTokens>>,
+) -> ProviderResult<Client> {
     config.connect_timeout = Some(limits.timeout);
     config.read_timeout = Some(limits.timeout);
     config.write_timeout = Some(limits.timeout);
     config.default_retry = false;
-    Client::try_from(config)
-        .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))
+    let fail =
+        |e: kube::Error| ProviderError::new(format!("cannot build a Kubernetes client: {e}"));
+    let Some(tokens) = tokens else {
+        return Client::try_from(config).map_err(fail);
+    };
+    // The token comes from the layer below, not from the configuration.
+    config.auth_info.token = None;
+    let bearer = tower::util::MapRequestLayer::new(move |mut req: http::Request<Body>| {
+        // Signing is local and only fails on a malformed region or name, which resolving
+        // the connection already refused; such a request then goes without a token and
+        // gets the server's 401.
+        if let Ok(t) = tokens.token() {
+            if let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {}", t.token)) {
+                req.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+        }
+        req
+    });
+    Ok(ClientBuilder::try_from(config)
+        .map_err(fail)?
+        .with_layer(&bearer)
+        .build())
 }
 
 /// The API server URL of the context the settings select, read from the kubeconfig
@@ -169,7 +197,9 @@ pub fn context_name(settings: &Settings) -> String {
 }
 
 /// The client configuration of the connection, and until when it may be used.
-async fn load_config(settings: &Settings) -> ProviderResult<(Config, Option<SystemTime>)> {
+async fn load_config(
+    settings: &Settings,
+) -> ProviderResult<(Config, Option<SystemTime>, Option<Arc<EksTokens>>)> {
     let where_ = settings.connection.describe();
     let fail = |e: String| {
         ProviderError::new(format!(
@@ -181,13 +211,14 @@ async fn load_config(settings: &Settings) -> ProviderResult<(Config, Option<Syst
         Resolved::Eks {
             kubeconfig,
             expires_at,
+            tokens,
             ..
         } => {
             let kc = connection::parse_kubeconfig(&kubeconfig)?;
             let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            return Ok((config, Some(expires_at)));
+            return Ok((config, Some(expires_at), Some(tokens)));
         }
         Resolved::File {
             kubeconfig,
@@ -210,7 +241,7 @@ async fn load_config(settings: &Settings) -> ProviderResult<(Config, Option<Syst
             .map_err(|e| fail(e.to_string())),
         None => Config::infer().await.map_err(|e| fail(e.to_string())),
     }?;
-    Ok((config, None))
+    Ok((config, None, None))
 }
 
 /// The API server's own "not found": a 404 whose body is a `Status` with reason NotFound

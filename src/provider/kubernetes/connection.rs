@@ -7,12 +7,15 @@
 //! DescribeCluster, the bearer token is made in-process ([`crate::provider::aws::eks_token`])
 //! and lasts 14 minutes, so a [`Resolved`] connection says when it must be resolved again.
 
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
 use kube::config::Kubeconfig;
 
-use crate::provider::aws::{eks_token, Settings as AwsSettings};
+use crate::provider::aws::eks_token::{self, EksToken};
+use crate::provider::aws::Settings as AwsSettings;
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Property, ProviderError, ProviderResult, Type};
 use crate::value::{Map, Value};
@@ -192,8 +195,65 @@ pub enum Resolved {
         cluster: String,
         endpoint: String,
         kubeconfig: String,
+        /// The base64 PEM of the cluster's CA.
+        ca: String,
         expires_at: SystemTime,
+        /// New tokens for the same cluster and identity, for a client that outlives one.
+        tokens: Arc<EksTokens>,
     },
+}
+
+/// Tokens for one EKS cluster, a new one signed whenever the last nears its expiry.
+/// Signing is local (nothing is sent), so it can happen on every request.
+pub struct EksTokens {
+    credentials: Credentials,
+    region: String,
+    cluster: String,
+    current: Mutex<EksToken>,
+}
+
+impl EksTokens {
+    fn new(credentials: Credentials, region: String, cluster: String) -> ProviderResult<Self> {
+        let first = sign(&credentials, &region, &cluster, SystemTime::now())?;
+        Ok(EksTokens {
+            credentials,
+            region,
+            cluster,
+            current: Mutex::new(first),
+        })
+    }
+
+    /// A token that can be sent now.
+    pub fn token(&self) -> ProviderResult<EksToken> {
+        self.token_at(SystemTime::now())
+    }
+
+    /// A token signed now, for a process that keeps it as long as it runs (helm): it gets
+    /// the whole 15 minutes.
+    pub fn new_token(&self) -> ProviderResult<EksToken> {
+        let now = SystemTime::now();
+        let token = sign(&self.credentials, &self.region, &self.cluster, now)?;
+        *self.current.lock().expect("token lock") = token.clone();
+        Ok(token)
+    }
+
+    fn token_at(&self, now: SystemTime) -> ProviderResult<EksToken> {
+        let mut current = self.current.lock().expect("token lock");
+        if !current.is_fresh_at(now) {
+            *current = sign(&self.credentials, &self.region, &self.cluster, now)?;
+        }
+        Ok(current.clone())
+    }
+}
+
+fn sign(
+    credentials: &Credentials,
+    region: &str,
+    cluster: &str,
+    now: SystemTime,
+) -> ProviderResult<EksToken> {
+    eks_token::eks_token(credentials, region, cluster, now)
+        .map_err(|e| ProviderError::new(format!("EKS cluster {cluster:?}: {e}")))
 }
 
 impl std::fmt::Debug for Resolved {
@@ -287,13 +347,15 @@ impl Eks {
                 "cannot load AWS credentials for EKS cluster {name:?}: {e}"
             ))
         })?;
-        let token = eks_token::eks_token(&credentials, &region, name, SystemTime::now())
-            .map_err(|e| ProviderError::new(format!("EKS cluster {name:?}: {e}")))?;
+        let tokens = Arc::new(EksTokens::new(credentials, region, name.clone())?);
+        let token = tokens.token()?;
         Ok(Resolved::Eks {
             cluster: name.clone(),
             kubeconfig: eks_kubeconfig(name, &endpoint, &ca, &token.token),
+            ca,
             endpoint,
             expires_at: token.expires_at,
+            tokens,
         })
     }
 }
@@ -388,6 +450,18 @@ mod tests {
         let m = SettingsMap::check("kubernetes", &props, &s).unwrap();
         let e = Connection::from_settings("kubernetes", &m, None).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("eks_cluster"));
+    }
+
+    #[test]
+    fn a_token_is_signed_again_once_it_expires() {
+        let creds = Credentials::new("AKID", "SECRET", None, None, "test");
+        let tokens = EksTokens::new(creds, "eu-west-1".into(), "prod".into()).unwrap();
+        let first = tokens.token().unwrap();
+        assert_eq!(tokens.token().unwrap(), first, "reused while fresh");
+        let later = first.expires_at + std::time::Duration::from_secs(1);
+        let next = tokens.token_at(later).unwrap();
+        assert_ne!(next.token, first.token);
+        assert!(next.is_fresh_at(later));
     }
 
     #[test]
