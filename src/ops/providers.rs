@@ -8,6 +8,7 @@ use crate::config::expr::evaluate;
 use crate::config::Stack;
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::eval::Values;
+use crate::provider::kubernetes::connection;
 use crate::provider::Registry;
 use crate::value::Value;
 
@@ -26,6 +27,29 @@ pub fn settings(
         resources: Default::default(),
     };
     evaluate(node, &scope, &format!("providers.{name}")).map(|v| Some(v.unmarked()))
+}
+
+/// The settings `name` is configured with. The providers that reach the cluster share one
+/// connection: helm inherits `providers.kubernetes`'s unless it sets its own, and an EKS
+/// connection gets `providers.aws` to sign its token with (see
+/// [`crate::provider::kubernetes::connection`]).
+fn handed_over(
+    stack: &Stack,
+    variables: &BTreeMap<String, Value>,
+    name: &str,
+) -> Result<Value, Diagnostic> {
+    let own = settings(stack, variables, name)?.unwrap_or_else(Value::map);
+    let kubernetes = match name {
+        "helm" => settings(stack, variables, "kubernetes")?,
+        "kubernetes" => None,
+        _ => return Ok(own),
+    };
+    let merged = connection::with_inherited(own, kubernetes.as_ref(), None);
+    if merged.get("eks_cluster").is_none_or(Value::is_null) {
+        return Ok(merged);
+    }
+    let aws = settings(stack, variables, "aws")?;
+    Ok(connection::with_inherited(merged, None, aws.as_ref()))
 }
 
 /// Configures every provider the stack or its state uses (`state_types`: the resource
@@ -49,8 +73,8 @@ pub async fn configure(
     }
     let mut diags = Diagnostics::new();
     for name in names {
-        let settings = match settings(stack, variables, name) {
-            Ok(s) => s.unwrap_or_else(Value::map),
+        let settings = match handed_over(stack, variables, name) {
+            Ok(s) => s,
             Err(d) => {
                 diags.push(d);
                 continue;
@@ -125,5 +149,31 @@ mod tests {
                 .is_some_and(|f| f.starts_with("providers.aws")),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn helm_is_handed_the_kubernetes_connection_and_eks_gets_the_aws_settings() {
+        let s = stack(
+            "stack: s\nproviders:\n  aws: {region: eu-west-1}\n  kubernetes: {context: prod}\n\
+             resources:\n  n:\n    type: core.null\n",
+        );
+        let helm = handed_over(&s, &BTreeMap::new(), "helm").unwrap();
+        assert_eq!(helm.get("context"), Some(&Value::from("prod")));
+        assert_eq!(helm.get("aws"), None, "no EKS connection, no AWS settings");
+        let s = stack(
+            "stack: s\nproviders:\n  aws: {region: eu-west-1}\n  kubernetes: {eks_cluster: prod}\n\
+             resources:\n  n:\n    type: core.null\n",
+        );
+        for name in ["helm", "kubernetes"] {
+            let v = handed_over(&s, &BTreeMap::new(), name).unwrap();
+            assert_eq!(v.get("eks_cluster"), Some(&Value::from("prod")), "{name}");
+            assert_eq!(
+                v.get("aws").and_then(|a| a.get("region")),
+                Some(&Value::from("eu-west-1")),
+                "{name}"
+            );
+        }
+        let aws = handed_over(&s, &BTreeMap::new(), "aws").unwrap();
+        assert_eq!(aws.get("eks_cluster"), None);
     }
 }

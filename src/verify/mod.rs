@@ -70,7 +70,12 @@ pub async fn run(t: &Target<'_>) -> Result<Verified, VerifyError> {
         .and_then(|s| crate::duration::parse(s).ok())
         .map(|d| d.as_secs() as i64);
 
-    let settings = KubeSettings::from_value(&t.kubernetes)
+    let with_aws = crate::provider::kubernetes::connection::with_inherited(
+        t.kubernetes.clone(),
+        None,
+        Some(&t.aws),
+    );
+    let settings = KubeSettings::from_value(&with_aws)
         .map_err(|e| VerifyError::KubernetesSettings { message: e.message })?;
     let (client, context) = kube_client(&settings).await?;
     let data = read_secret(t, cert, client, &namespace, &secret_name, &context).await?;

@@ -7,6 +7,7 @@ mod aws_provider;
 mod cli_aws;
 mod cli_bad_stacks;
 mod cli_conflicts;
+mod cli_connection;
 mod cli_crash;
 mod cli_faults;
 mod cli_flagship;

@@ -542,6 +542,44 @@ def apply_iam_rewrites() -> None:
 # --- server -----------------------------------------------------------------
 
 
+# --- EKS clusters that point at a local API server (--eks-endpoint) ---------------
+#
+# moto gives every cluster a made-up endpoint and random "certificate data", so nothing
+# can connect to what DescribeCluster reports. A real cluster's DescribeCluster returns
+# `endpoint`, the https URL of its API server, and `certificateAuthority.data`, the base64
+# of the PEM CA that signed the server's certificate. `--eks-endpoint NAME=URL=CA_FILE`
+# makes a cluster named NAME, once created, report URL and the base64 of CA_FILE's PEM,
+# so a client that trusts only what DescribeCluster says reaches a local emulator.
+
+
+def parse_eks_endpoint(spec: str) -> tuple[str, str, str]:
+    name, sep, rest = spec.partition("=")
+    url, sep2, ca_file = rest.rpartition("=")
+    if not (sep and sep2 and name and url.startswith("https://") and ca_file):
+        raise argparse.ArgumentTypeError(
+            f"--eks-endpoint takes NAME=https://HOST:PORT=CA_FILE, got {spec!r}"
+        )
+    return name, url, ca_file
+
+
+def apply_eks_endpoints(endpoints: list[tuple[str, str, str]]) -> None:
+    from moto.eks.models import Cluster
+
+    overrides = {}
+    for name, url, ca_file in endpoints:
+        with open(ca_file, "rb") as f:
+            overrides[name] = (url, base64.b64encode(f.read()).decode())
+    created = Cluster.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created(self, *args, **kwargs)
+        if self.name in overrides:
+            self.endpoint, data = overrides[self.name]
+            self.certificate_authority = {"data": data}
+
+    Cluster.__init__ = init
+
+
 def _write_port_file(path: str, port: int) -> None:
     # Write then rename so a reader never sees a partial port number.
     tmp = f"{path}.tmp{os.getpid()}"
@@ -561,11 +599,20 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("MOTO_IAM_REWRITES") == "1",
         help="store and return IAM policy documents as real IAM does (or MOTO_IAM_REWRITES=1)",
     )
+    parser.add_argument(
+        "--eks-endpoint",
+        action="append",
+        default=[],
+        type=parse_eks_endpoint,
+        metavar="NAME=URL=CA_FILE",
+        help="EKS cluster NAME reports endpoint URL and CA_FILE's PEM as its certificate authority",
+    )
     args = parser.parse_args(argv)
 
     apply_patches()
     if args.iam_rewrites:
         apply_iam_rewrites()
+    apply_eks_endpoints(args.eks_endpoint)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

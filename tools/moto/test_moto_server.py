@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import os
@@ -493,3 +494,39 @@ def test_without_the_option_documents_come_back_as_sent(endpoint):
     arn = iam.create_policy(PolicyName="as-sent", PolicyDocument=json.dumps(SENT_POLICY))["Policy"]["Arn"]
     version = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]
     assert version["Document"] == SENT_POLICY
+
+
+def test_eks_endpoint_sets_what_describe_cluster_reports(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    port_file = tmp_path / "port"
+    proc = start_launcher(port_file, "--eks-endpoint", f"prod=https://127.0.0.1:6443={ca}")
+    try:
+        eks = boto3.client(
+            "eks",
+            endpoint_url=f"http://127.0.0.1:{int(port_file.read_text())}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for name in ("prod", "other"):
+            eks.create_cluster(
+                name=name,
+                roleArn="arn:aws:iam::123456789012:role/eks",
+                resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+            )
+        prod = eks.describe_cluster(name="prod")["cluster"]
+        assert prod["endpoint"] == "https://127.0.0.1:6443"
+        assert base64.b64decode(prod["certificateAuthority"]["data"]) == ca.read_bytes()
+        other = eks.describe_cluster(name="other")["cluster"]
+        assert other["endpoint"] != "https://127.0.0.1:6443"
+    finally:
+        stop_launcher(proc)
+
+
+def test_eks_endpoint_refuses_a_malformed_spec():
+    m = _launcher_module()
+    assert m.parse_eks_endpoint("prod=https://h:1=/ca.pem") == ("prod", "https://h:1", "/ca.pem")
+    for bad in ("prod", "prod=http://h:1=/ca", "=https://h:1=/ca", "prod=https://h:1="):
+        with pytest.raises(Exception):
+            m.parse_eks_endpoint(bad)

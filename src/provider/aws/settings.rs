@@ -89,6 +89,28 @@ impl Settings {
 
     /// Loads the shared AWS configuration with these overrides and builds the clients.
     pub async fn build_clients(&self, credentials: Option<Credentials>) -> ProviderResult<Clients> {
+        let shared = self.load(credentials).await?;
+        let endpoint = match shared.endpoint_url() {
+            Some(url) => url.to_string(),
+            None => format!(
+                "the AWS endpoints of {}",
+                shared.region().map(|r| r.as_ref()).unwrap_or_default()
+            ),
+        };
+        Ok(Clients {
+            endpoint,
+            pca: aws_sdk_acmpca::Client::new(&shared),
+            iam: aws_sdk_iam::Client::new(&shared),
+            eks: aws_sdk_eks::Client::new(&shared),
+        })
+    }
+
+    /// The shared AWS configuration with these overrides (region, profile, endpoint,
+    /// limits), which every AWS client of trustplane is built from; fails without a region.
+    pub async fn load(
+        &self,
+        credentials: Option<Credentials>,
+    ) -> ProviderResult<aws_config::SdkConfig> {
         // The engine retries (see crate::retry), so the SDK makes one attempt per call:
         // two retry loops would multiply into attempts nobody configured. Each attempt,
         // connecting included, is bounded by `timeout`.
@@ -116,19 +138,7 @@ impl Settings {
         if shared.region().is_none() {
             return Err(ProviderError::new("no AWS region is configured").with_help(REGION_HELP));
         }
-        let endpoint = match shared.endpoint_url() {
-            Some(url) => url.to_string(),
-            None => format!(
-                "the AWS endpoints of {}",
-                shared.region().map(|r| r.as_ref()).unwrap_or_default()
-            ),
-        };
-        Ok(Clients {
-            endpoint,
-            pca: aws_sdk_acmpca::Client::new(&shared),
-            iam: aws_sdk_iam::Client::new(&shared),
-            eks: aws_sdk_eks::Client::new(&shared),
-        })
+        Ok(shared)
     }
 }
 

@@ -373,14 +373,35 @@ pub fn summarize_stderr(stderr: &str) -> String {
 /// A private temporary file for values: created 0600, removed when dropped. Values may
 /// hold secrets, so they never go on a command line.
 pub struct ValuesFile {
-    path: PathBuf,
+    file: PrivateFile,
 }
 
 impl ValuesFile {
     pub fn write(values: &Map) -> ProviderResult<ValuesFile> {
+        // JSON is YAML: helm reads it as a values file, and numbers keep their types.
+        let json = serde_json::to_vec(&Value::Map(values.clone())).expect("values serialize");
+        Ok(ValuesFile {
+            file: PrivateFile::write("values", &json)?,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.file.path()
+    }
+}
+
+/// A file only its owner can read (0600) in the temporary directory, removed when
+/// dropped: how secrets (values, a cluster token) reach helm without its command line.
+pub struct PrivateFile {
+    path: PathBuf,
+}
+
+impl PrivateFile {
+    /// Writes `contents` to a new file named after `kind` ("values", "kubeconfig").
+    pub fn write(kind: &str, contents: &[u8]) -> ProviderResult<PrivateFile> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = std::env::temp_dir().join(format!(
-            "trustplane-helm-values-{}.json",
+            "trustplane-helm-{kind}-{}.json",
             uuid::Uuid::new_v4().simple()
         ));
         let mut f = std::fs::OpenOptions::new()
@@ -390,16 +411,14 @@ impl ValuesFile {
             .open(&path)
             .map_err(|e| {
                 ProviderError::new(format!(
-                    "cannot create a values file in {}: {e}",
+                    "cannot create a {kind} file in {}: {e}",
                     std::env::temp_dir().display()
                 ))
             })?;
-        let file = ValuesFile { path };
-        // JSON is YAML: helm reads it as a values file, and numbers keep their types.
-        let json = serde_json::to_vec(&Value::Map(values.clone())).expect("values serialize");
-        f.write_all(&json)
+        let file = PrivateFile { path };
+        f.write_all(contents)
             .and_then(|_| f.flush())
-            .map_err(|e| ProviderError::new(format!("cannot write the values file: {e}")))?;
+            .map_err(|e| ProviderError::new(format!("cannot write the {kind} file: {e}")))?;
         Ok(file)
     }
 
@@ -408,7 +427,7 @@ impl ValuesFile {
     }
 }
 
-impl Drop for ValuesFile {
+impl Drop for PrivateFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }

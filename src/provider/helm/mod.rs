@@ -13,11 +13,12 @@ pub mod values;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use super::kubernetes::connection::{self, Connection, Resolved};
 use super::settings::SettingsMap;
 use super::{
     default_diff, unknown_attributes, Attribute, DiffResult, OpContext, Property, ProviderError,
@@ -45,8 +46,8 @@ pub const VALUES_CHANGED_OUTSIDE: &str = "(changed outside trustplane)";
 #[derive(Debug, Default, Clone, PartialEq)]
 struct Settings {
     binary: Option<String>,
-    kubeconfig: Option<String>,
-    context: Option<String>,
+    /// The cluster, as the kubernetes provider reaches it unless helm sets its own.
+    connection: Connection,
     limits: super::Limits,
 }
 
@@ -61,6 +62,8 @@ struct Helm {
 pub struct HelmProvider {
     settings: Mutex<Settings>,
     helm: tokio::sync::Mutex<Option<Helm>>,
+    /// The last EKS connection resolved, reused until its token nears expiry.
+    resolved: tokio::sync::Mutex<Option<Arc<Resolved>>>,
 }
 
 /// What one helm invocation printed.
@@ -401,15 +404,51 @@ impl HelmProvider {
         Ok(helm)
     }
 
-    /// Runs helm with the cluster flags added.
+    /// The connection, resolved again once an EKS token nears its expiry.
+    async fn resolved(&self) -> ProviderResult<Arc<Resolved>> {
+        let mut slot = self.resolved.lock().await;
+        if let Some(r) = slot.as_ref() {
+            if r.is_fresh_at(std::time::SystemTime::now()) {
+                return Ok(r.clone());
+            }
+        }
+        let r = Arc::new(self.settings().connection.resolve().await?);
+        *slot = Some(r.clone());
+        Ok(r)
+    }
+
+    /// Runs helm with the cluster flags added. An EKS connection reaches helm as a
+    /// private kubeconfig file that exists only while helm runs: it holds the token.
     async fn run(&self, args: Vec<OsString>) -> ProviderResult<Output> {
         let helm = self.helm().await?;
-        let s = self.settings();
+        let resolved = self.resolved().await?;
         let mut cmd = tokio::process::Command::new(&helm.path);
-        cmd.args(&args).args(cli::kube_flags(
-            s.kubeconfig.as_deref(),
-            s.context.as_deref(),
-        ));
+        cmd.args(&args);
+        let _kubeconfig_file = match resolved.as_ref() {
+            Resolved::File {
+                kubeconfig,
+                context,
+            } => {
+                cmd.args(cli::kube_flags(kubeconfig.as_deref(), context.as_deref()));
+                None
+            }
+            Resolved::Eks {
+                cluster,
+                endpoint,
+                ca,
+                tokens,
+                ..
+            } => {
+                // A token of its own, signed now: an upgrade that waits for its resources
+                // gets all of the token's 15 minutes.
+                let token = tokens.new_token()?;
+                let kubeconfig = connection::eks_kubeconfig(cluster, endpoint, ca, &token.token);
+                let file = cli::PrivateFile::write("kubeconfig", kubeconfig.as_bytes())?;
+                let path = file.path().to_string_lossy().into_owned();
+                cmd.args(cli::kube_flags(Some(&path), Some(cluster)));
+                Some(file)
+            }
+        };
         let out = process::run(cmd).await.map_err(|e| {
             ProviderError::new(format!("cannot run {}: {e}", helm.path.display())).retryable()
         })?;
@@ -577,14 +616,9 @@ static TYPES: &[&dyn ResourceType<HelmProvider>] = &[&Release];
 
 /// The settings `providers.helm` takes.
 pub fn declared_settings() -> Vec<Property> {
-    let mut settings = vec![
-        Property::new("binary", Type::String)
-            .describe("Path of the helm binary; default: TRUSTPLANE_HELM, then helm on PATH."),
-        Property::new("kubeconfig", Type::String)
-            .describe("Kubeconfig file, passed as --kubeconfig; default: helm's (KUBECONFIG, ~/.kube/config)."),
-        Property::new("context", Type::String)
-            .describe("Kubeconfig context, passed as --kube-context; default: the current context."),
-    ];
+    let mut settings = vec![Property::new("binary", Type::String)
+        .describe("Path of the helm binary; default: TRUSTPLANE_HELM, then helm on PATH.")];
+    settings.extend(connection::declared("helm"));
     settings.extend(super::settings::limits());
     settings
 }
@@ -603,14 +637,17 @@ impl TypedProvider for HelmProvider {
         declared_settings()
     }
 
+    /// `settings` as the engine hands them over, the kubernetes connection inherited
+    /// (see [`connection::with_inherited`]).
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
-        let s = SettingsMap::check("helm", &declared_settings(), settings)?;
+        let (own, aws) = connection::split_aws(settings);
+        let s = SettingsMap::check("helm", &declared_settings(), &own)?;
         let new = Settings {
             binary: s.string("binary")?,
-            kubeconfig: s.string("kubeconfig")?,
-            context: s.string("context")?,
-            limits: super::Limits::from_settings("helm", settings)?,
+            connection: Connection::from_settings("helm", &s, aws.as_ref())?,
+            limits: super::Limits::from_settings("helm", &own)?,
         };
+        *self.resolved.lock().await = None;
         let mut cur = self.settings.lock().unwrap();
         if cur.binary != new.binary {
             // A different binary must be found and checked again.
@@ -628,9 +665,11 @@ impl TypedProvider for HelmProvider {
 
     fn endpoint(&self) -> Option<String> {
         let s = self.settings();
+        if s.connection.eks.is_some() {
+            return Some(s.connection.describe());
+        }
         super::kubernetes::client::server_url(&super::kubernetes::client::Settings {
-            kubeconfig: s.kubeconfig,
-            context: s.context,
+            connection: s.connection,
             ..Default::default()
         })
     }

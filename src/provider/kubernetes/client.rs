@@ -2,51 +2,57 @@
 //! first use (so a stack that plans no Kubernetes change needs no cluster), and API
 //! errors turned into messages a person can act on.
 
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use kube::client::{Body, ClientBuilder};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use tokio::sync::Mutex;
 
+use super::connection::{self, Connection, EksTokens, Resolved};
 use crate::provider::settings::SettingsMap;
-use crate::provider::{Limits, Property, ProviderError, ProviderResult, Type};
+use crate::provider::{Limits, Property, ProviderError, ProviderResult};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
-    /// Path of a kubeconfig file; default: `KUBECONFIG`, then `~/.kube/config`.
-    pub kubeconfig: Option<String>,
-    /// Context to use; default: the kubeconfig's current context.
-    pub context: Option<String>,
+    /// How to reach the cluster (a kubeconfig and context, or an EKS cluster).
+    pub connection: Connection,
     /// Per-request timeout and attempts (`timeout`, `max_attempts`).
     pub limits: Limits,
 }
 
 /// The settings `providers.kubernetes` takes.
 pub fn declared_settings() -> Vec<Property> {
-    let mut settings = vec![
-        Property::new("kubeconfig", Type::String)
-            .describe("Path of a kubeconfig file; default: KUBECONFIG, then ~/.kube/config."),
-        Property::new("context", Type::String)
-            .describe("Kubeconfig context to use; default: the kubeconfig's current context."),
-    ];
+    let mut settings = connection::declared("kubernetes");
     settings.extend(crate::provider::settings::limits());
     settings
 }
 
 impl Settings {
+    /// Reads `providers.kubernetes` as the engine hands it over (see
+    /// [`connection::with_inherited`]).
     pub fn from_value(v: &Value) -> ProviderResult<Settings> {
-        let s = SettingsMap::check("kubernetes", &declared_settings(), v)?;
+        let (own, aws) = connection::split_aws(v);
+        let s = SettingsMap::check("kubernetes", &declared_settings(), &own)?;
         Ok(Settings {
-            kubeconfig: s.string("kubeconfig")?,
-            context: s.string("context")?,
-            limits: Limits::from_settings("kubernetes", v)?,
+            connection: Connection::from_settings("kubernetes", &s, aws.as_ref())?,
+            limits: Limits::from_settings("kubernetes", &own)?,
         })
     }
+}
+
+/// A client and, for an EKS cluster, when its token must be replaced.
+struct Connected {
+    client: Client,
+    fresh_until: Option<SystemTime>,
 }
 
 #[derive(Default)]
 pub struct Cluster {
     settings: std::sync::Mutex<Settings>,
-    client: Mutex<Option<Client>>,
+    client: Mutex<Option<Connected>>,
     /// The API server's URL, once a client has been built.
     endpoint: std::sync::Mutex<Option<String>>,
 }
@@ -62,54 +68,99 @@ impl Cluster {
         self.settings.lock().unwrap().limits
     }
 
+    /// Where requests go, for messages: the API server's URL and, for an EKS cluster, its
+    /// name (all that is known of it before DescribeCluster).
     pub fn endpoint(&self) -> Option<String> {
         let connected = self.endpoint.lock().unwrap().clone();
-        connected.or_else(|| server_url(&self.settings.lock().unwrap()))
+        connected.or_else(|| {
+            let settings = self.settings.lock().unwrap();
+            match settings.connection.eks {
+                Some(_) => Some(settings.connection.describe()),
+                None => server_url(&settings),
+            }
+        })
     }
 
-    /// The client, built on first use.
+    /// The client, built on first use and again once an EKS token nears its expiry.
     pub async fn client(&self) -> ProviderResult<Client> {
         let mut slot = self.client.lock().await;
         if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+            if c.fresh_until.is_none_or(|t| SystemTime::now() < t) {
+                return Ok(c.client.clone());
+            }
         }
         let settings = self.settings.lock().unwrap().clone();
-        let config = load_config(&settings).await?;
-        *self.endpoint.lock().unwrap() = Some(config.cluster_url.to_string());
-        let client = client_for(config, settings.limits)?;
-        *slot = Some(client.clone());
+        let (config, fresh_until, tokens) = load_config(&settings).await?;
+        let url = config.cluster_url.to_string();
+        *self.endpoint.lock().unwrap() = Some(match settings.connection.eks {
+            Some(_) => format!("{url} of {}", settings.connection.describe()),
+            None => url,
+        });
+        let client = client_for(config, settings.limits, tokens)?;
+        *slot = Some(Connected {
+            client: client.clone(),
+            fresh_until,
+        });
         Ok(client)
     }
 }
 
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
-    let config = load_config(settings).await?;
-    client_for(config, settings.limits)
+    let (config, _, tokens) = load_config(settings).await?;
+    client_for(config, settings.limits, tokens)
 }
 
 /// A client whose every request is bounded by `limits.timeout`. kube's own retry layer is
-/// off: the engine retries, so `max_attempts` means what it says.
-fn client_for(mut config: Config, limits: Limits) -> ProviderResult<Client> {
+/// off: the engine retries, so `max_attempts` means what it says. With `tokens` (an EKS
+/// cluster), every request carries a token fresh when it is sent, so a long wait outlives
+/// the 15 minutes one token lasts.
+fn client_for(
+    mut config: Config,
+    limits: Limits,
+    tokens: Option<Arc<EksTokens>>,
+) -> ProviderResult<Client> {
     config.connect_timeout = Some(limits.timeout);
     config.read_timeout = Some(limits.timeout);
     config.write_timeout = Some(limits.timeout);
     config.default_retry = false;
-    Client::try_from(config)
-        .map_err(|e| ProviderError::new(format!("cannot build a Kubernetes client: {e}")))
+    let fail =
+        |e: kube::Error| ProviderError::new(format!("cannot build a Kubernetes client: {e}"));
+    let Some(tokens) = tokens else {
+        return Client::try_from(config).map_err(fail);
+    };
+    // The token comes from the layer below, not from the configuration.
+    config.auth_info.token = None;
+    let bearer = tower::util::MapRequestLayer::new(move |mut req: http::Request<Body>| {
+        // Signing is local and only fails on a malformed region or name, which resolving
+        // the connection already refused; such a request then goes without a token and
+        // gets the server's 401.
+        if let Ok(t) = tokens.token() {
+            if let Ok(v) = http::HeaderValue::from_str(&format!("Bearer {}", t.token)) {
+                req.headers_mut().insert(http::header::AUTHORIZATION, v);
+            }
+        }
+        req
+    });
+    Ok(ClientBuilder::try_from(config)
+        .map_err(fail)?
+        .with_layer(&bearer)
+        .build())
 }
 
 /// The API server URL of the context the settings select, read from the kubeconfig
-/// without connecting (for messages); `None` when it cannot be told.
+/// without connecting (for messages); `None` when it cannot be told (an EKS cluster
+/// before DescribeCluster).
 pub fn server_url(settings: &Settings) -> Option<String> {
-    let kc = match &settings.kubeconfig {
+    let c = &settings.connection;
+    if c.eks.is_some() {
+        return None;
+    }
+    let kc = match &c.kubeconfig {
         Some(path) => Kubeconfig::read_from(path).ok()?,
         None => Kubeconfig::read().ok()?,
     };
-    let context = settings
-        .context
-        .clone()
-        .or_else(|| kc.current_context.clone())?;
+    let context = c.context.clone().or_else(|| kc.current_context.clone())?;
     let cluster = kc
         .contexts
         .iter()
@@ -127,13 +178,16 @@ pub fn server_url(settings: &Settings) -> Option<String> {
         .clone()
 }
 
-/// The kube context the settings select, for messages.
+/// The kube context the settings select (or the EKS cluster), for messages.
 pub fn context_name(settings: &Settings) -> String {
-    settings
-        .context
+    let c = &settings.connection;
+    if c.eks.is_some() {
+        return c.describe();
+    }
+    c.context
         .clone()
         .or_else(|| {
-            let kc = match &settings.kubeconfig {
+            let kc = match &c.kubeconfig {
                 Some(path) => Kubeconfig::read_from(path).ok(),
                 None => Kubeconfig::read().ok(),
             };
@@ -142,33 +196,52 @@ pub fn context_name(settings: &Settings) -> String {
         .unwrap_or_else(|| "(in-cluster)".to_string())
 }
 
-async fn load_config(settings: &Settings) -> ProviderResult<Config> {
-    let options = KubeConfigOptions {
-        context: settings.context.clone(),
-        ..KubeConfigOptions::default()
-    };
-    let where_ = settings
-        .kubeconfig
-        .clone()
-        .unwrap_or_else(|| "the default kubeconfig (KUBECONFIG or ~/.kube/config)".into());
+/// The client configuration of the connection, and until when it may be used.
+async fn load_config(
+    settings: &Settings,
+) -> ProviderResult<(Config, Option<SystemTime>, Option<Arc<EksTokens>>)> {
+    let where_ = settings.connection.describe();
     let fail = |e: String| {
         ProviderError::new(format!(
             "cannot load Kubernetes settings from {where_}: {e}"
         ))
         .with_help("set providers.kubernetes.kubeconfig (and context) in the stack, or KUBECONFIG")
     };
-    match &settings.kubeconfig {
+    let (kubeconfig, context) = match settings.connection.resolve().await? {
+        Resolved::Eks {
+            kubeconfig,
+            expires_at,
+            tokens,
+            ..
+        } => {
+            let kc = connection::parse_kubeconfig(&kubeconfig)?;
+            let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            return Ok((config, Some(expires_at), Some(tokens)));
+        }
+        Resolved::File {
+            kubeconfig,
+            context,
+        } => (kubeconfig, context),
+    };
+    let options = KubeConfigOptions {
+        context: context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &kubeconfig {
         Some(path) => {
             let kc = Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?;
             Config::from_custom_kubeconfig(kc, &options)
                 .await
                 .map_err(|e| fail(e.to_string()))
         }
-        None if settings.context.is_some() => Config::from_kubeconfig(&options)
+        None if context.is_some() => Config::from_kubeconfig(&options)
             .await
             .map_err(|e| fail(e.to_string())),
         None => Config::infer().await.map_err(|e| fail(e.to_string())),
-    }
+    }?;
+    Ok((config, None, None))
 }
 
 /// The API server's own "not found": a 404 whose body is a `Status` with reason NotFound
@@ -184,7 +257,8 @@ pub fn api_error(what: &str, e: kube::Error) -> ProviderError {
             let err = ProviderError::new(format!("cannot {what}: {} ({})", s.message, s.code));
             match s.code {
                 401 | 403 => err.with_help(
-                    "check the credentials of the kubeconfig context and their RBAC permissions",
+                    "check the credentials of the kubeconfig context (for eks_cluster: the EKS \
+                     access entry of the AWS identity) and their RBAC permissions",
                 ),
                 429 | 500..=599 => err.retry_after(
                     s.details

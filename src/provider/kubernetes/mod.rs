@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod client;
+pub mod connection;
 pub mod discovery;
 pub mod kinds;
 pub mod manifest;
