@@ -75,12 +75,19 @@ fn the_guide_end_to_end_in_the_sandbox() {
         state: tempfile::tempdir().unwrap(),
     };
 
-    // Plan: everything to add, the cluster read, two CAs' cost.
+    // Plan: everything to add but the default namespace, which exists and is adopted;
+    // the cluster read, two CAs' cost.
     let plan = env.trustplane(&["plan", STACK]);
     assert_eq!(plan.code, 0, "{}", plan.all());
     assert_eq!(
         summary_line(&plan.stdout),
-        "Plan: 15 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read."
+        "Plan: 14 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read, 1 to adopt."
+    );
+    assert!(
+        plan.stdout
+            .contains("<+ default_namespace (k8s.namespace) will be adopted and updated in place"),
+        "{}",
+        plan.all()
     );
     assert!(
         plan.stdout
@@ -93,7 +100,7 @@ fn the_guide_end_to_end_in_the_sandbox() {
     let apply = env.trustplane(&["apply", STACK, "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     assert!(
-        apply.stdout.contains("Apply complete! Resources: 15 added"),
+        apply.stdout.contains("Apply complete! Resources: 14 added"),
         "{}",
         apply.all()
     );
@@ -222,7 +229,12 @@ fn the_guide_end_to_end_in_the_sandbox() {
     // Destroy: everything gone, CAs disabled and scheduled for deletion.
     let destroy = env.trustplane(&["destroy", STACK, "--auto-approve"]);
     assert_eq!(destroy.code, 0, "{}", destroy.all());
-    assert!(destroy.stdout.contains("16 destroyed"), "{}", destroy.all());
+    // The OIDC provider and the default namespace are retained: forgotten, not deleted.
+    assert!(
+        destroy.stdout.contains("14 destroyed, 2 forgotten"),
+        "{}",
+        destroy.all()
+    );
     let cas = env.moto.ca_statuses();
     assert!(cas.iter().all(|(_, s)| s == "DELETED"), "{cas:?}");
     let (exists, _, _) = env.k8s.kubectl(&["get", "ns", "istio-system"]);
