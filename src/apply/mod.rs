@@ -361,7 +361,8 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
 }
 
 /// `lifecycle.adopt`: the object a create would make, looked up again now that every
-/// value is known, and brought to `desired`; created when it definitely does not exist.
+/// value is known, and brought to `desired` by an update; created when it definitely does
+/// not exist.
 /// Any failure to look is an error that changes nothing.
 async fn adopt_or_create(
     ctx: &Context,
@@ -397,9 +398,9 @@ async fn adopt_or_create(
             ),
         ));
     }
-    if diff.changed.is_empty() {
-        return Ok(found);
-    }
+    // Updated even when nothing differs: the provider then holds the object as one it
+    // manages (a Kubernetes object gets trustplane's field manager, so a destroy deletes
+    // it rather than leaving an object trustplane does not manage).
     provider
         .update(op, type_name, &found, desired)
         .await

@@ -375,3 +375,40 @@ fn lifecycle_settings_are_checked_by_validate() {
     );
     assert!(r.stderr.contains("trustplane import"), "{}", r.all());
 }
+
+#[test]
+fn an_existing_role_is_adopted_by_name_and_brought_to_the_stack() {
+    let moto = Moto::start();
+    let trust = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}"#;
+    moto.boto3(&format!(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         iam.create_role(RoleName='made-by-hand', AssumeRolePolicyDocument='{trust}', Description='old')"
+    ));
+    let s = Sandbox::new();
+    s.write(
+        "s.yaml",
+        &format!(
+            "stack: role\nproviders:\n  aws:\n    region: us-east-1\nresources:\n  role:\n    \
+             type: aws.iam.role\n    lifecycle: {{adopt: true}}\n    properties:\n      \
+             name: made-by-hand\n      description: adopted\n      assume_role_policy: '{trust}'\n"
+        ),
+    );
+    let env = moto.env();
+    let plan = run_env(&s, &env, &["plan", "s.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("<+ role (aws.iam.role) will be adopted and updated in place"),
+        "{}",
+        plan.all()
+    );
+    let apply = run_env(&s, &env, &["apply", "s.yaml", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let description = moto.boto3(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         print(iam.get_role(RoleName='made-by-hand')['Role']['Description'])",
+    );
+    assert_eq!(description.trim(), "adopted");
+    let again = run_env(&s, &env, &["plan", "s.yaml"]);
+    assert!(again.stdout.contains("No changes."), "{}", again.all());
+}

@@ -75,13 +75,22 @@ fn the_guide_end_to_end_in_the_sandbox() {
         state: tempfile::tempdir().unwrap(),
     };
 
-    // Plan: everything to add but the default namespace, which exists and is adopted;
-    // the cluster read, two CAs' cost.
+    // An earlier Istio install left istio-system behind.
+    env.k8s.kubectl_ok(&["create", "ns", "istio-system"]);
+
+    // Plan: everything to add but the namespaces default and istio-system, which exist and
+    // are adopted; the cluster read, two CAs' cost.
     let plan = env.trustplane(&["plan", STACK]);
     assert_eq!(plan.code, 0, "{}", plan.all());
     assert_eq!(
         summary_line(&plan.stdout),
-        "Plan: 14 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read, 1 to adopt."
+        "Plan: 13 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read, 2 to adopt."
+    );
+    assert!(
+        plan.stdout
+            .contains("<+ istio_system (k8s.namespace) will be adopted"),
+        "{}",
+        plan.all()
     );
     assert!(
         plan.stdout
@@ -100,7 +109,7 @@ fn the_guide_end_to_end_in_the_sandbox() {
     let apply = env.trustplane(&["apply", STACK, "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     assert!(
-        apply.stdout.contains("Apply complete! Resources: 14 added"),
+        apply.stdout.contains("Apply complete! Resources: 13 added"),
         "{}",
         apply.all()
     );
