@@ -410,7 +410,7 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         Some(prior) => prior,
         None if decl.lifecycle.adopt => match find_to_adopt(planning, r, &desired).await? {
             Adoption::Found(found) => {
-                adopted = found;
+                adopted = *found;
                 change.prior = Some(crate::state::redacted(&adopted, key));
                 change.action = Action::Adopt;
                 change.reason = Some(format!(
@@ -526,7 +526,7 @@ async fn planned_create(
 /// What `lifecycle.adopt` found for a resource state does not hold yet.
 enum Adoption {
     /// The existing object, as state would keep it.
-    Found(ResourceState),
+    Found(Box<ResourceState>),
     /// Nothing to adopt now: why it is planned as a create.
     Absent(&'static str),
 }
@@ -590,7 +590,7 @@ async fn find_to_adopt(
         retain_on_destroy: decl.lifecycle.retain_on_destroy,
         updated_at: chrono::Utc::now(),
     };
-    Ok(Adoption::Found(state))
+    Ok(Adoption::Found(Box::new(state)))
 }
 
 fn adopt_replace_error(decl: &ResourceDecl, id: &str, paths: &[String]) -> Diagnostic {
