@@ -1065,6 +1065,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn prevent_destroy_refuses_a_forget_too() {
+        let rig = Rig::new();
+        let both = with(
+            TWO,
+            "    properties: {path:",
+            "    lifecycle: {retain_on_destroy: true, prevent_destroy: true}\n    properties: {path:",
+        );
+        rig.converge(&both).await;
+        let destroy = PlanParams {
+            destroy: true,
+            ..PlanParams::default()
+        };
+        let diags = rig.plan(&both, &destroy).await.unwrap_err();
+        assert_eq!(diags.iter().next().unwrap().code, "plan::prevent_destroy");
+    }
+
+    #[tokio::test]
     async fn the_order_of_changes_does_not_depend_on_parallelism() {
         let rig = Rig::new();
         let mut text = String::from("stack: s\nresources:\n  root:\n    type: core.null\n");
