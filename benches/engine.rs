@@ -264,6 +264,7 @@ fn resource(i: usize) -> ResourceState {
         attributes: Value::map(),
         dependencies: vec![],
         sensitive_paths: vec![],
+        retain_on_destroy: false,
         updated_at: chrono::Utc::now(),
     }
 }

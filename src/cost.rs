@@ -99,7 +99,8 @@ pub fn plan_cost(plan: &Plan) -> CostChange {
                     }
                 }
             }
-            Action::NoOp | Action::Read => {}
+            // The object bills already and goes on billing: the account's cost is unchanged.
+            Action::NoOp | Action::Read | Action::Adopt | Action::Forget => {}
         }
     }
     change
@@ -133,6 +134,7 @@ mod tests {
             attributes: Value::map(),
             dependencies: vec![],
             sensitive_paths: vec![],
+            retain_on_destroy: false,
             updated_at: chrono::Utc::now(),
         }
     }

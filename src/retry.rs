@@ -216,6 +216,16 @@ impl Provider for Retrying {
             .run(|| self.0.import(ctx, t, id))
             .await
     }
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        t: &str,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        self.retry(Call::Read, ctx)
+            .run(|| self.0.find(ctx, t, desired))
+            .await
+    }
     fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {
         self.0.identity(type_name, properties)
     }

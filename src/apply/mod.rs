@@ -108,7 +108,7 @@ pub async fn apply(
     let values: HashMap<String, Value> = plan
         .changes
         .iter()
-        .filter(|c| c.action != Action::Delete)
+        .filter(|c| !c.action.removes())
         .map(|c| {
             (
                 c.address.clone(),
@@ -166,7 +166,7 @@ fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
     let mut live: HashMap<&str, usize> = HashMap::new();
     let mut deleted: HashMap<&str, usize> = HashMap::new();
     for (i, c) in changes.iter().enumerate() {
-        if c.action == Action::Delete {
+        if c.action.removes() {
             deleted.insert(&c.address, i);
         } else {
             live.insert(&c.address, i);
@@ -174,7 +174,7 @@ fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
     }
     let mut deps = vec![Vec::new(); changes.len()];
     for (i, c) in changes.iter().enumerate() {
-        if c.action == Action::Delete {
+        if c.action.removes() {
             for d in &c.dependencies {
                 if let Some(&j) = deleted.get(d.as_str()) {
                     deps[j].push(i);
@@ -228,13 +228,15 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
             "create" => "apply::create_failed",
             "update" => "apply::update_failed",
             "delete" => "apply::delete_failed",
+            "adopt" | "look for the object to adopt of" => "apply::adopt_failed",
             _ => "apply::read_failed",
         };
         locate(provider_diag(code, verb, address, e), &ctx.stack)
     };
 
-    if change.action == Action::Delete {
-        if change.mode == Mode::Managed {
+    if change.action.removes() {
+        // A forget leaves the object: retain_on_destroy.
+        if change.mode == Mode::Managed && change.action == Action::Delete {
             let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
             provider
                 .delete(&op, &change.type_name, prior)
@@ -257,13 +259,27 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
     let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage).with_progress(Arc::new(
         move |m: &str| progress.message(&addr, &scrub_text(m, &secrets)),
     ));
+    let adopts = ctx
+        .stack
+        .resources
+        .get(address)
+        .is_some_and(|d| d.lifecycle.adopt);
     let snapshot = match change.action {
-        Action::Create => provider
+        Action::Adopt | Action::Create if adopts => {
+            adopt_or_create(ctx, provider.as_ref(), &op, change, &desired)
+                .await
+                .map_err(|(verb, e)| fail(verb, e))?
+        }
+        Action::Create | Action::Adopt => provider
             .create(&op, &change.type_name, &desired)
             .await
             .map_err(|e| fail("create", e))?,
         Action::Update => {
             let prior = prior.as_ref().ok_or_else(|| no_prior(change))?;
+            if change.changed.is_empty() {
+                // Only a lifecycle setting state records changed: nothing to send.
+                return commit(ctx, change, prior, &marked).await;
+            }
             provider
                 .update(&op, &change.type_name, prior, &desired)
                 .await
@@ -339,9 +355,56 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
                 attributes,
             }
         }
-        Action::NoOp | Action::Delete => unreachable!("handled above"),
+        Action::NoOp | Action::Delete | Action::Forget => unreachable!("handled above"),
     };
     commit(ctx, change, &snapshot, &marked).await
+}
+
+/// `lifecycle.adopt`: the object a create would make, looked up again now that every
+/// value is known, and brought to `desired` by an update; created when it definitely does
+/// not exist.
+/// Any failure to look is an error that changes nothing.
+async fn adopt_or_create(
+    ctx: &Context,
+    provider: &dyn crate::provider::Provider,
+    op: &OpContext,
+    change: &PlannedChange,
+    desired: &Value,
+) -> Result<Snapshot, (&'static str, crate::provider::ProviderError)> {
+    let type_name = change.type_name.as_str();
+    let Some(found) = provider
+        .find(op, type_name, desired)
+        .await
+        .map_err(|e| ("look for the object to adopt of", e))?
+    else {
+        return provider
+            .create(op, type_name, desired)
+            .await
+            .map_err(|e| ("create", e));
+    };
+    op.progress(&format!("adopting {}", found.id));
+    let schema = ctx.registry.schema(type_name).expect("planned type");
+    let diff = provider.diff(schema, &found, &provider.recorded(type_name, desired));
+    if !diff.requires_replace.is_empty() {
+        return Err((
+            "adopt",
+            crate::provider::ProviderError::new(format!(
+                "{} exists, but its {} differ and cannot be changed in place",
+                found.id,
+                diff.requires_replace.join(", ")
+            ))
+            .with_help(
+                "set them in the stack to what the existing object has; nothing was changed",
+            ),
+        ));
+    }
+    // Updated even when nothing differs: the provider then holds the object as one it
+    // manages (a Kubernetes object gets trustplane's field manager, so a destroy deletes
+    // it rather than leaving an object trustplane does not manage).
+    provider
+        .update(op, type_name, &found, desired)
+        .await
+        .map_err(|e| ("update", e))
 }
 
 /// The existing object a change acts on. Deletions (replacements included) act on the
@@ -350,7 +413,11 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
 fn existing(ctx: &Context, change: &PlannedChange) -> Result<Option<Snapshot>, Diagnostic> {
     let acts_on_existing = matches!(
         change.action,
-        Action::Update | Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete
+        Action::Update
+            | Action::Delete
+            | Action::Forget
+            | Action::DeleteThenCreate
+            | Action::CreateThenDelete
     );
     if !acts_on_existing {
         return Ok(None);
@@ -484,6 +551,11 @@ async fn commit(
             properties,
             attributes,
             dependencies: change.dependencies.clone(),
+            retain_on_destroy: ctx
+                .stack
+                .resources
+                .get(&change.address)
+                .is_some_and(|d| d.lifecycle.retain_on_destroy),
             updated_at: chrono::Utc::now(),
         },
         &ctx.plan.lineage,

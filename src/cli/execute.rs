@@ -72,10 +72,16 @@ where
 }
 
 fn render_summary(s: &ApplySummary, style: Style) {
-    let counts = format!(
+    let mut counts = format!(
         "{} added, {} changed, {} replaced, {} destroyed",
         s.added, s.changed, s.replaced, s.destroyed
     );
+    if s.adopted > 0 {
+        counts.push_str(&format!(", {} adopted", s.adopted));
+    }
+    if s.forgotten > 0 {
+        counts.push_str(&format!(", {} forgotten", s.forgotten));
+    }
     if !s.diagnostics.is_empty() {
         eprint!("{}", render(&s.diagnostics, style.color));
     }

@@ -19,6 +19,8 @@ fn doing(action: Action) -> &'static str {
         Action::Update => "updating",
         Action::DeleteThenCreate | Action::CreateThenDelete => "replacing",
         Action::Delete => "destroying",
+        Action::Adopt => "adopting",
+        Action::Forget => "forgetting",
         Action::NoOp => "checking",
     }
 }
@@ -30,6 +32,8 @@ fn done(action: Action) -> &'static str {
         Action::Update => "updated",
         Action::DeleteThenCreate | Action::CreateThenDelete => "replaced",
         Action::Delete => "destroyed",
+        Action::Adopt => "adopted",
+        Action::Forget => "forgotten",
         Action::NoOp => "checked",
     }
 }

@@ -18,7 +18,13 @@ use crate::provider::Registry;
 const TOP_LEVEL: &[&str] = &["stack", "variables", "providers", "resources", "outputs"];
 const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "mode", "lifecycle"];
-const LIFECYCLE_KEYS: &[&str] = &["prevent_destroy", "ignore_changes", "create_before_destroy"];
+const LIFECYCLE_KEYS: &[&str] = &[
+    "prevent_destroy",
+    "ignore_changes",
+    "create_before_destroy",
+    "adopt",
+    "retain_on_destroy",
+];
 const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
 
 /// Loads and validates one stack file. `None` when errors prevent building the model;
@@ -465,6 +471,12 @@ fn decode_lifecycle(node: &Node, field: &str, diags: &mut Diagnostics) -> Lifecy
     }
     if let Some(n) = node.get("create_before_destroy") {
         lc.create_before_destroy = boolean(n, &join(field, "create_before_destroy"), diags);
+    }
+    if let Some(n) = node.get("adopt") {
+        lc.adopt = boolean(n, &join(field, "adopt"), diags);
+    }
+    if let Some(n) = node.get("retain_on_destroy") {
+        lc.retain_on_destroy = boolean(n, &join(field, "retain_on_destroy"), diags);
     }
     if let Some(n) = node.get("ignore_changes") {
         let f = join(field, "ignore_changes");

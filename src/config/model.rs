@@ -35,6 +35,11 @@ pub struct Lifecycle {
     /// Property paths (`triggers.version`, `tags`) whose changes are ignored.
     pub ignore_changes: Vec<String>,
     pub create_before_destroy: bool,
+    /// On create, an object that already exists with this resource's identity is taken
+    /// into state (and brought to the desired properties) instead of failing.
+    pub adopt: bool,
+    /// Destroy, or removal from the stack, forgets the object from state and leaves it.
+    pub retain_on_destroy: bool,
 }
 
 #[derive(Debug, Clone)]

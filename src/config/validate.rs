@@ -249,6 +249,27 @@ impl Validator<'_> {
                 .with_address(decl.name.clone()),
             );
         }
+        if decl.mode == Mode::Data {
+            let lc = &decl.lifecycle;
+            for (set, name) in [
+                (lc.adopt, "adopt"),
+                (lc.retain_on_destroy, "retain_on_destroy"),
+            ] {
+                if set {
+                    self.diags.push(
+                        Diagnostic::error(
+                            "stack::invalid_value",
+                            format!("`lifecycle.{name}` does not apply to a data source"),
+                        )
+                        .with_span(decl.span.clone())
+                        .with_field(format!("{field}.lifecycle.{name}"))
+                        .with_address(decl.name.clone())
+                        .with_detail("a data source only reads an object; it never creates or deletes one")
+                        .with_help(format!("remove `{name}` from the lifecycle, or manage the object (`mode: managed`)")),
+                    );
+                }
+            }
+        }
         let props_field = format!("{field}.properties");
         self.object(
             &decl.properties,

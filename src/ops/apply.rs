@@ -65,6 +65,10 @@ pub struct ApplySummary {
     pub changed: usize,
     pub replaced: usize,
     pub destroyed: usize,
+    /// Existing objects taken into state (`lifecycle.adopt`).
+    pub adopted: usize,
+    /// Forgotten from state, their objects left (`lifecycle.retain_on_destroy`).
+    pub forgotten: usize,
     pub failed: Vec<String>,
     /// Skipped because a dependency failed.
     pub skipped: Vec<String>,
@@ -96,6 +100,8 @@ impl ApplySummary {
             changed: report.done(&[Action::Update]),
             replaced: report.done(&[Action::DeleteThenCreate, Action::CreateThenDelete]),
             destroyed: report.done(&[Action::Delete]),
+            adopted: report.done(&[Action::Adopt]),
+            forgotten: report.done(&[Action::Forget]),
             failed: names(|o| matches!(o, Outcome::Failed(_))),
             skipped: names(|o| matches!(o, Outcome::Skipped { .. })),
             not_started: names(|o| matches!(o, Outcome::NotStarted)),

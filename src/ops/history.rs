@@ -83,6 +83,7 @@ mod tests {
             attributes: Value::map(),
             dependencies: Vec::new(),
             sensitive_paths: Vec::new(),
+            retain_on_destroy: false,
             updated_at: chrono::Utc::now(),
         }
     }

@@ -101,6 +101,7 @@ pub async fn import(
             attributes,
             dependencies: loaded.graph.dependencies(address),
             sensitive_paths: Vec::new(),
+            retain_on_destroy: decl.lifecycle.retain_on_destroy,
             updated_at: chrono::Utc::now(),
         },
         &meta.lineage,

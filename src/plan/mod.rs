@@ -39,6 +39,11 @@ pub enum Action {
     DeleteThenCreate,
     CreateThenDelete,
     Delete,
+    /// Take an object that already exists into state (`lifecycle.adopt`), then bring it
+    /// to the desired properties.
+    Adopt,
+    /// Drop the resource from state and leave its object (`lifecycle.retain_on_destroy`).
+    Forget,
 }
 
 impl Action {
@@ -51,7 +56,14 @@ impl Action {
             Action::DeleteThenCreate => "-/+",
             Action::CreateThenDelete => "+/-",
             Action::Delete => "-",
+            Action::Adopt => "<+",
+            Action::Forget => ".",
         }
+    }
+
+    /// Removes the resource from state: a deletion, or a forget that leaves the object.
+    pub fn removes(self) -> bool {
+        matches!(self, Action::Delete | Action::Forget)
     }
 
     pub fn is_replace(self) -> bool {
@@ -66,6 +78,8 @@ impl Action {
             Action::Update => "update",
             Action::DeleteThenCreate | Action::CreateThenDelete => "replace",
             Action::Delete => "destroy",
+            Action::Adopt => "adopt",
+            Action::Forget => "forget",
         }
     }
 }
@@ -143,6 +157,8 @@ pub struct Summary {
     pub replace: usize,
     pub destroy: usize,
     pub read: usize,
+    pub adopt: usize,
+    pub forget: usize,
 }
 
 impl Plan {
@@ -155,6 +171,8 @@ impl Plan {
                 Action::DeleteThenCreate | Action::CreateThenDelete => s.replace += 1,
                 Action::Delete => s.destroy += 1,
                 Action::Read => s.read += 1,
+                Action::Adopt => s.adopt += 1,
+                Action::Forget => s.forget += 1,
                 Action::NoOp => {}
             }
         }
@@ -175,6 +193,12 @@ impl Summary {
         );
         if self.read > 0 {
             line.push_str(&format!(", {} to read", self.read));
+        }
+        if self.adopt > 0 {
+            line.push_str(&format!(", {} to adopt", self.adopt));
+        }
+        if self.forget > 0 {
+            line.push_str(&format!(", {} to forget", self.forget));
         }
         line.push('.');
         line

@@ -14,7 +14,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{walk_values, Cancel, DEFAULT_PARALLELISM};
 use crate::graph::DependencyGraph;
 use crate::provider::{
-    mark_secrets, unknown_attributes, OpContext, Provider, Registry, ResourceSchema, Snapshot,
+    mark_secret_attributes, mark_secrets, unknown_attributes, OpContext, Provider, Registry,
+    ResourceSchema, Snapshot,
 };
 use crate::state::{redact, ResourceState, StateMeta};
 use crate::value::Value;
@@ -404,16 +405,26 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         return Ok(change);
     }
 
-    let Some(prior) = &r.prior else {
-        change.action = Action::Create;
-        change.planned_attributes = unknown_attributes(schema);
-        change.changed = desired
-            .as_map()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default();
-        change.details = details(provider, decl, &Snapshot::default(), &desired).await;
-        change.properties = desired;
-        return Ok(change);
+    let adopted;
+    let prior = match &r.prior {
+        Some(prior) => prior,
+        None if decl.lifecycle.adopt => match find_to_adopt(planning, r, &desired).await? {
+            Adoption::Found(found) => {
+                adopted = *found;
+                change.prior = Some(crate::state::redacted(&adopted, key));
+                change.action = Action::Adopt;
+                change.reason = Some(format!(
+                    "lifecycle.adopt: {} exists already and is taken into state",
+                    adopted.id
+                ));
+                &adopted
+            }
+            Adoption::Absent(reason) => {
+                change.reason = Some(reason.into());
+                return Ok(planned_create(change, provider, decl, schema, desired).await);
+            }
+        },
+        None => return Ok(planned_create(change, provider, decl, schema, desired).await),
     };
 
     // Ignored paths keep what is live: the value read back (secrets included, in memory
@@ -437,6 +448,13 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
     change.changed = diff.changed.clone();
     change.requires_replace = diff.requires_replace.clone();
     change.planned_attributes = diff.planned_attributes;
+    if change.action == Action::Adopt {
+        if !diff.requires_replace.is_empty() {
+            return Err(adopt_replace_error(decl, &prior.id, &diff.requires_replace));
+        }
+        change.details = details(provider, decl, &prior_snapshot, &change.properties).await;
+        return Ok(change);
+    }
     if r.forced || !diff.requires_replace.is_empty() {
         change.action = if decl.lifecycle.create_before_destroy {
             Action::CreateThenDelete
@@ -455,6 +473,13 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         if decl.lifecycle.prevent_destroy {
             return Err(prevent_destroy_error(decl, "replace"));
         }
+        if decl.lifecycle.retain_on_destroy {
+            return Err(retain_replace_error(
+                decl,
+                &change.requires_replace,
+                r.forced,
+            ));
+        }
         if change.action == Action::CreateThenDelete {
             let old = provider.identity(&decl.type_name, &prior.properties.unmarked());
             let new = provider.identity(&decl.type_name, &change.properties.unmarked());
@@ -465,11 +490,153 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         }
     } else if !diff.changed.is_empty() {
         change.action = Action::Update;
+    } else if prior.retain_on_destroy != decl.lifecycle.retain_on_destroy {
+        // Kept in state, so that removing the resource from the stack later honours it.
+        change.action = Action::Update;
+        change.reason = Some(
+            "lifecycle.retain_on_destroy changed: recorded in state, the object is not touched"
+                .into(),
+        );
     }
     if change.action != Action::NoOp {
         change.details = details(provider, decl, &prior_snapshot, &change.properties).await;
     }
     Ok(change)
+}
+
+/// A planned create of `desired`.
+async fn planned_create(
+    mut change: PlannedChange,
+    provider: &dyn Provider,
+    decl: &ResourceDecl,
+    schema: &ResourceSchema,
+    desired: Value,
+) -> PlannedChange {
+    change.action = Action::Create;
+    change.planned_attributes = unknown_attributes(schema);
+    change.changed = desired
+        .as_map()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    change.details = details(provider, decl, &Snapshot::default(), &desired).await;
+    change.properties = desired;
+    change
+}
+
+/// What `lifecycle.adopt` found for a resource state does not hold yet.
+enum Adoption {
+    /// The existing object, as state would keep it.
+    Found(Box<ResourceState>),
+    /// Nothing to adopt now: why it is planned as a create.
+    Absent(&'static str),
+}
+
+/// Looks for the object a create would make. Only a definite "not found" plans a create;
+/// any other failure stops the plan.
+async fn find_to_adopt(
+    planning: &Planning,
+    r: &Planned,
+    desired: &Value,
+) -> Result<Adoption, Diagnostic> {
+    let (decl, provider) = (&r.decl, r.provider.as_ref());
+    if desired.contains_unknown() {
+        return Ok(Adoption::Absent(
+            "lifecycle.adopt: its properties are known only after apply; apply adopts the \
+             object if it exists by then",
+        ));
+    }
+    if planning.offline {
+        return Ok(Adoption::Absent(
+            "lifecycle.adopt: the plan is offline; apply adopts the object if it exists",
+        ));
+    }
+    let ctx = OpContext::new(&decl.name, &planning.stack, &planning.lineage);
+    let notify = |m: &str| {
+        if let Some(n) = &planning.notify {
+            (n.0)(&format!("{}: {m}", decl.name));
+        }
+    };
+    let unmarked = desired.unmarked();
+    let found = crate::retry::Retry::of(provider, crate::retry::Call::Read, &notify)
+        .run(|| provider.find(&ctx, &decl.type_name, &unmarked))
+        .await
+        .map_err(|e| {
+            let d = eval::provider_diag(
+                "plan::adopt_failed",
+                "look for the object to adopt of",
+                &decl.name,
+                e,
+            );
+            eval::locate_in(d, decl)
+        })?;
+    let Some(found) = found else {
+        return Ok(Adoption::Absent(
+            "lifecycle.adopt: no such object exists yet, so it is created",
+        ));
+    };
+    let properties = mark_secrets(provider, &r.schema, found.properties);
+    let attributes =
+        mark_secret_attributes(provider, &decl.type_name, &properties, found.attributes);
+    let state = ResourceState {
+        address: decl.name.clone(),
+        type_name: decl.type_name.clone(),
+        mode: decl.mode,
+        provider: provider.name().to_string(),
+        id: found.id,
+        properties,
+        attributes,
+        dependencies: r.dependencies.clone(),
+        sensitive_paths: Vec::new(),
+        retain_on_destroy: decl.lifecycle.retain_on_destroy,
+        updated_at: chrono::Utc::now(),
+    };
+    Ok(Adoption::Found(Box::new(state)))
+}
+
+fn adopt_replace_error(decl: &ResourceDecl, id: &str, paths: &[String]) -> Diagnostic {
+    Diagnostic::error(
+        "plan::adopt_needs_replace",
+        format!(
+            "{} would adopt {id}, but its {} differ and cannot be changed in place",
+            decl.name,
+            paths.join(", ")
+        ),
+    )
+    .with_span(decl.span.clone())
+    .with_field(format!("resources.{}.lifecycle.adopt", decl.name))
+    .with_address(&decl.name)
+    .with_detail("adopting it would mean deleting an object this stack did not create")
+    .with_help(format!(
+        "set {} in the stack to what the existing object has, or remove lifecycle.adopt and \
+         give the resource another name",
+        paths.join(", ")
+    ))
+}
+
+fn retain_replace_error(decl: &ResourceDecl, paths: &[String], forced: bool) -> Diagnostic {
+    let why = if forced {
+        "--replace was requested".to_string()
+    } else {
+        format!("{} cannot be changed in place", paths.join(", "))
+    };
+    Diagnostic::error(
+        "plan::retain_on_destroy",
+        format!(
+            "the plan would replace {} ({why}), which has lifecycle.retain_on_destroy set",
+            decl.name
+        ),
+    )
+    .with_span(decl.span.clone())
+    .with_field(format!(
+        "resources.{}.lifecycle.retain_on_destroy",
+        decl.name
+    ))
+    .with_address(&decl.name)
+    .with_detail("a replacement deletes the old object, which retain_on_destroy promises to leave")
+    .with_help(
+        "undo the change that forces the replacement; or, to leave the old object and start \
+         anew, remove the resource from the stack and apply (it is forgotten), then add it back",
+    )
 }
 
 /// The provider's extra lines for a change (a Helm manifest diff); a failure to produce
@@ -557,24 +724,35 @@ fn plan_deletions(
             continue;
         }
         let prior = &refreshed.resources[&address];
-        if let Some(decl) = stack.resources.get(&address) {
+        let decl = stack.resources.get(&address);
+        if let Some(decl) = decl {
             if decl.lifecycle.prevent_destroy {
                 diags.push(prevent_destroy_error(decl, "destroy"));
                 continue;
             }
         }
+        // The stack's setting when it still declares the resource, else the one applied.
+        let retain = decl.map_or(prior.retain_on_destroy, |d| d.lifecycle.retain_on_destroy);
+        let (action, reason) = if retain && prior.mode == Mode::Managed {
+            (
+                Action::Forget,
+                format!("{reason}; lifecycle.retain_on_destroy leaves the object in place"),
+            )
+        } else {
+            (Action::Delete, reason.to_string())
+        };
         let prior = crate::state::redacted(prior, &refreshed.lineage);
         out.push(PlannedChange {
             address: address.clone(),
             type_name: prior.type_name.clone(),
             provider: prior.provider.clone(),
             mode: prior.mode,
-            action: Action::Delete,
+            action,
             properties: Value::Null,
             planned_attributes: Value::Null,
             changed: Vec::new(),
             requires_replace: Vec::new(),
-            reason: Some(reason.to_string()),
+            reason: Some(reason),
             dependencies: prior.dependencies.clone(),
             sensitive_paths: prior.sensitive_paths.clone(),
             details: Vec::new(),
@@ -821,6 +999,85 @@ mod tests {
             .plan(&with(&kept, "v: \"1\"", "v: \"2\""), &PlanParams::default())
             .await
             .unwrap_err();
+        assert_eq!(diags.iter().next().unwrap().code, "plan::prevent_destroy");
+    }
+
+    const ADOPTED_FILE: &str = "stack: s\nresources:\n  f:\n    type: core.file\n    lifecycle: {adopt: true}\n    properties: {path: \"{dir}/f.txt\", content: new}\n";
+
+    #[tokio::test]
+    async fn adopt_plans_adopt_for_an_existing_object_and_create_for_a_missing_one() {
+        let rig = Rig::new();
+        let plan = rig
+            .plan(ADOPTED_FILE, &PlanParams::default())
+            .await
+            .unwrap();
+        assert_eq!(actions(&plan), [("f", Action::Create)]);
+        assert!(change(&plan, "f")
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no such object"));
+
+        std::fs::write(rig.dir.path().join("f.txt"), "old").unwrap();
+        let plan = rig
+            .plan(ADOPTED_FILE, &PlanParams::default())
+            .await
+            .unwrap();
+        assert_eq!(actions(&plan), [("f", Action::Adopt)]);
+        let f = change(&plan, "f");
+        assert_eq!(f.changed, ["content"]);
+        assert!(f.prior.as_ref().unwrap().id.ends_with("f.txt"));
+        let report = rig.apply(ADOPTED_FILE, &plan).await;
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        let content = std::fs::read_to_string(rig.dir.path().join("f.txt")).unwrap();
+        assert_eq!(content, "new");
+        let again = rig
+            .plan(ADOPTED_FILE, &PlanParams::default())
+            .await
+            .unwrap();
+        assert_eq!(actions(&again), [("f", Action::NoOp)]);
+    }
+
+    #[tokio::test]
+    async fn retain_on_destroy_set_later_is_recorded_and_then_honoured() {
+        use crate::state::StateRead as _;
+        let rig = Rig::new();
+        rig.converge(TWO).await;
+        let retained = with(
+            TWO,
+            "    properties: {path:",
+            "    lifecycle: {retain_on_destroy: true}\n    properties: {path:",
+        );
+        let plan = rig.plan(&retained, &PlanParams::default()).await.unwrap();
+        assert_eq!(change(&plan, "f").action, Action::Update);
+        assert!(change(&plan, "f").changed.is_empty());
+        let report = rig.apply(&retained, &plan).await;
+        assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+        assert!(rig.store.resource("f").unwrap().unwrap().retain_on_destroy);
+
+        // Removed from the stack: forgotten, the file left.
+        let only_a = "stack: s\nresources:\n  a:\n    type: core.null\n    properties: {triggers: {v: \"1\"}}\n";
+        let plan = rig.plan(only_a, &PlanParams::default()).await.unwrap();
+        assert_eq!(change(&plan, "f").action, Action::Forget);
+        rig.apply(only_a, &plan).await;
+        assert!(rig.store.resource("f").unwrap().is_none());
+        assert!(rig.dir.path().join("f.txt").exists());
+    }
+
+    #[tokio::test]
+    async fn prevent_destroy_refuses_a_forget_too() {
+        let rig = Rig::new();
+        let both = with(
+            TWO,
+            "    properties: {path:",
+            "    lifecycle: {retain_on_destroy: true, prevent_destroy: true}\n    properties: {path:",
+        );
+        rig.converge(&both).await;
+        let destroy = PlanParams {
+            destroy: true,
+            ..PlanParams::default()
+        };
+        let diags = rig.plan(&both, &destroy).await.unwrap_err();
         assert_eq!(diags.iter().next().unwrap().code, "plan::prevent_destroy");
     }
 

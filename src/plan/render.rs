@@ -42,7 +42,8 @@ impl Style {
     fn action(&self, a: Action) -> String {
         match a {
             Action::Create => self.green(a.glyph()),
-            Action::Update | Action::Read => self.yellow(a.glyph()),
+            Action::Update | Action::Read | Action::Adopt => self.yellow(a.glyph()),
+            Action::Forget => self.yellow(a.glyph()),
             Action::Delete | Action::DeleteThenCreate | Action::CreateThenDelete => {
                 self.red(a.glyph())
             }
@@ -105,6 +106,9 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
         Action::DeleteThenCreate => "must be replaced".to_string(),
         Action::CreateThenDelete => "must be replaced (create before destroy)".to_string(),
         Action::Delete => "will be destroyed".to_string(),
+        Action::Adopt if c.changed.is_empty() => "will be adopted".to_string(),
+        Action::Adopt => "will be adopted and updated in place".to_string(),
+        Action::Forget => "will be forgotten, not deleted (retain_on_destroy)".to_string(),
         Action::NoOp => "is unchanged".to_string(),
     };
     let _ = writeln!(
@@ -126,7 +130,7 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     let empty = Map::new();
     let as_map = |v: &Value| v.as_map().cloned().unwrap_or_default();
     let (before, after) = match c.action {
-        Action::Delete => (as_map(&before), empty),
+        Action::Delete | Action::Forget => (as_map(&before), empty),
         Action::Create | Action::Read => (empty, as_map(&after)),
         _ => (as_map(&before), as_map(&after)),
     };
@@ -263,6 +267,7 @@ mod tests {
                 attributes: Value::map(),
                 dependencies: vec![],
                 sensitive_paths: vec![],
+                retain_on_destroy: false,
                 updated_at: chrono::Utc::now(),
             }),
             properties: v(after),

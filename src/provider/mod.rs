@@ -254,6 +254,17 @@ pub trait Provider: Send + Sync {
         self.read(ctx, type_name, &prior).await
     }
 
+    /// Looks up the object a create of `desired` would make, so `lifecycle.adopt` can take
+    /// it into state instead of failing. `Ok(None)` only when it definitely does not exist;
+    /// any other failure is an error. Defaults to "this type cannot adopt".
+    async fn find(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        _desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        Err(cannot_adopt(type_name))
+    }
     /// A stable name of the object a resource manages (`apps/v1/Deployment/ns/name`), so
     /// the engine can refuse two resources managing the same object, and a
     /// create-before-destroy replacement whose new object would be the old one. `None`:
@@ -310,6 +321,16 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// The error of a type whose objects cannot be found by their properties (the system
+/// names them on create): `lifecycle.adopt` has nothing to look for.
+pub fn cannot_adopt(type_name: &str) -> ProviderError {
+    ProviderError::new(format!(
+        "{type_name} cannot adopt an existing object: its properties do not name one"
+    ))
+    .with_help(
+        "remove lifecycle.adopt, and take the existing object into state with          `trustplane import <address> <id>` instead",
+    )
+}
 /// The objects named by both identities (one name per line), in the order of `a`.
 pub fn shared_objects<'a>(a: &'a str, b: &str) -> Vec<&'a str> {
     let theirs: std::collections::BTreeSet<&str> = b.lines().filter(|l| !l.is_empty()).collect();

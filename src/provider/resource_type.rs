@@ -79,6 +79,26 @@ pub trait ResourceType<P: Send + Sync + 'static>: Send + Sync {
         None
     }
 
+    /// The import id a create of `desired` would give its object, when the properties
+    /// name it (a role's name, a Kubernetes object's kind, namespace and name): the
+    /// default [`ResourceType::find`] imports by it.
+    fn adopt_id(&self, _desired: &Value) -> Option<String> {
+        None
+    }
+
+    /// See [`Provider::find`]: by default, an import by [`ResourceType::adopt_id`].
+    async fn find(
+        &self,
+        p: &P,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        match self.adopt_id(desired) {
+            Some(id) => self.import(p, ctx, &id).await,
+            None => Err(super::cannot_adopt(self.type_name())),
+        }
+    }
+
     /// See [`Provider::plan_details`].
     async fn plan_details(
         &self,
@@ -257,6 +277,15 @@ impl<P: TypedProvider> Provider for P {
         id: &str,
     ) -> ProviderResult<Option<Snapshot>> {
         self.get_type(type_name)?.import(self, ctx, id).await
+    }
+
+    async fn find(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        self.get_type(type_name)?.find(self, ctx, desired).await
     }
 
     fn identity(&self, type_name: &str, properties: &Value) -> Option<String> {

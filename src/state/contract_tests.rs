@@ -21,6 +21,7 @@ pub fn resource(address: &str, dependencies: &[&str]) -> ResourceState {
         attributes: Value::map(),
         dependencies: dependencies.iter().map(|d| d.to_string()).collect(),
         sensitive_paths: Vec::new(),
+        retain_on_destroy: false,
         updated_at: chrono::Utc::now(),
     }
 }

@@ -49,6 +49,10 @@ pub struct ResourceState {
     /// scripts only (the marks on the values are what counts).
     #[serde(default)]
     pub sensitive_paths: Vec<String>,
+    /// `lifecycle.retain_on_destroy` as last applied: a resource removed from the stack is
+    /// then forgotten, its object left, though its declaration is gone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retain_on_destroy: bool,
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 

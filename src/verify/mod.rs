@@ -308,6 +308,7 @@ mod tests {
             attributes: Value::map(),
             dependencies: vec![],
             sensitive_paths: vec![],
+            retain_on_destroy: false,
             updated_at: chrono::Utc::now(),
         };
         (address.into(), state)

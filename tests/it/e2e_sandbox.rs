@@ -75,12 +75,28 @@ fn the_guide_end_to_end_in_the_sandbox() {
         state: tempfile::tempdir().unwrap(),
     };
 
-    // Plan: everything to add, the cluster read, two CAs' cost.
+    // An earlier Istio install left istio-system behind.
+    env.k8s.kubectl_ok(&["create", "ns", "istio-system"]);
+
+    // Plan: everything to add but the namespaces default and istio-system, which exist and
+    // are adopted; the cluster read, two CAs' cost.
     let plan = env.trustplane(&["plan", STACK]);
     assert_eq!(plan.code, 0, "{}", plan.all());
     assert_eq!(
         summary_line(&plan.stdout),
-        "Plan: 15 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read."
+        "Plan: 13 to add, 0 to change, 0 to replace, 0 to destroy, 1 to read, 2 to adopt."
+    );
+    assert!(
+        plan.stdout
+            .contains("<+ istio_system (k8s.namespace) will be adopted"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        plan.stdout
+            .contains("<+ default_namespace (k8s.namespace) will be adopted and updated in place"),
+        "{}",
+        plan.all()
     );
     assert!(
         plan.stdout
@@ -93,7 +109,7 @@ fn the_guide_end_to_end_in_the_sandbox() {
     let apply = env.trustplane(&["apply", STACK, "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
     assert!(
-        apply.stdout.contains("Apply complete! Resources: 15 added"),
+        apply.stdout.contains("Apply complete! Resources: 13 added"),
         "{}",
         apply.all()
     );
@@ -222,7 +238,12 @@ fn the_guide_end_to_end_in_the_sandbox() {
     // Destroy: everything gone, CAs disabled and scheduled for deletion.
     let destroy = env.trustplane(&["destroy", STACK, "--auto-approve"]);
     assert_eq!(destroy.code, 0, "{}", destroy.all());
-    assert!(destroy.stdout.contains("16 destroyed"), "{}", destroy.all());
+    // The OIDC provider and the default namespace are retained: forgotten, not deleted.
+    assert!(
+        destroy.stdout.contains("14 destroyed, 2 forgotten"),
+        "{}",
+        destroy.all()
+    );
     let cas = env.moto.ca_statuses();
     assert!(cas.iter().all(|(_, s)| s == "DELETED"), "{cas:?}");
     let (exists, _, _) = env.k8s.kubectl(&["get", "ns", "istio-system"]);

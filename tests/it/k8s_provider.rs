@@ -176,7 +176,7 @@ async fn namespace_labels_update_drift_and_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn adopting_an_existing_namespace_labels_it_and_destroy_leaves_it() {
+async fn an_existing_namespace_is_found_to_adopt_and_labelled_by_update() {
     let e = Emulator::start(None);
     let p = e.provider().await;
     let (c, _) = ctx();
@@ -184,29 +184,38 @@ async fn adopting_an_existing_namespace_labels_it_and_destroy_leaves_it() {
     e.kubectl(&["create", "ns", "shared"]);
     e.kubectl(&["label", "ns", "shared", "owner=platform"]);
 
-    // Without adopt, an object trustplane did not create is refused.
-    let plain = y("name: shared\nlabels: {istio-injection: enabled}\n");
-    let err = p.create(&c, t, &plain).await.unwrap_err();
+    // Without lifecycle.adopt, an object trustplane did not create is refused.
+    let desired = y("name: shared\nlabels: {istio-injection: enabled}\n");
+    let err = p.create(&c, t, &desired).await.unwrap_err();
     assert!(
         err.message.contains("not created by trustplane"),
         "{}",
         err.message
     );
 
-    let desired = y("name: shared\nadopt: true\nlabels: {istio-injection: enabled}\n");
-    let snap = p.create(&c, t, &desired).await.unwrap();
+    // The old `adopt` property says where it went.
+    let old = y("name: shared\nadopt: true\n");
+    let diags = p.validate(t, &old);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(diags[0].code, "stack::moved_setting");
+    assert!(diags[0]
+        .help
+        .as_deref()
+        .unwrap()
+        .contains("lifecycle: {adopt: true"));
+
+    // lifecycle.adopt finds it by its name, and an update brings it to the stack.
+    let found = p.find(&c, t, &desired).await.unwrap().expect("found");
+    assert_eq!(found.id, "shared");
+    let snap = p.update(&c, t, &found, &desired).await.unwrap();
     let ns = e.get_json(&["ns", "shared"]);
     assert_eq!(ns["metadata"]["labels"]["istio-injection"], "enabled");
+    assert_eq!(ns["metadata"]["labels"]["owner"], "platform");
     assert_eq!(read(&p, t, &snap).await.unwrap().properties, desired);
 
-    // Destroy releases only trustplane's label; the namespace and others' labels stay.
-    p.delete(&c, t, &snap).await.unwrap();
-    let ns = e.get_json(&["ns", "shared"]);
-    assert!(
-        ns["metadata"]["labels"].get("istio-injection").is_none(),
-        "{ns}"
-    );
-    assert_eq!(ns["metadata"]["labels"]["owner"], "platform");
+    // A namespace that does not exist is definitely absent.
+    let missing = y("name: nowhere\n");
+    assert!(p.find(&c, t, &missing).await.unwrap().is_none());
 }
 
 fn schema(p: &KubernetesProvider, t: &str) -> trustplane::provider::ResourceSchema {

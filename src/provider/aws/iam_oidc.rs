@@ -19,7 +19,8 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         type_name: super::IAM_OIDC,
         description:
-            "An IAM OpenID Connect identity provider, e.g. an EKS cluster's service account issuer.",
+            "An IAM OpenID Connect identity provider, e.g. an EKS cluster's service account issuer; \
+             with `mode: data`, an existing one looked up by issuer URL.",
         properties: vec![
             Property::new("url", Type::String)
                 .required()
@@ -35,7 +36,7 @@ pub fn schema() -> ResourceSchema {
                 .describe("tags, merged over providers.aws.tags"),
         ],
         attributes: vec![Attribute::new("arn", "ARN of the provider")],
-        data_source: false,
+        data_source: true,
         managed: true,
     }
 }
@@ -179,32 +180,13 @@ async fn adopt(
     desired: &Value,
 ) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
-    // IAM names a provider by its issuer's host and path: the ARN ends with them.
-    let host_path = url
-        .strip_prefix("https://")
-        .unwrap_or(url)
-        .trim_end_matches('/');
-    let suffix = format!(":oidc-provider/{host_path}");
-    let list = p
-        .call(
-            "iam:ListOpenIDConnectProviders",
-            url,
-            c.iam.list_open_id_connect_providers().send(),
-        )
-        .await?;
-    let arn = list
-        .open_id_connect_provider_list()
-        .iter()
-        .filter_map(|e| e.arn())
-        .find(|arn| arn.ends_with(&suffix))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ProviderError::new(format!(
-                "IAM answered that an OIDC provider for {url} already exists, but none is listed"
-            ))
-            .with_field("url")
-            .with_help("IAM may still be settling a recent delete; apply again shortly")
-        })?;
+    let arn = find_arn(p, url).await?.ok_or_else(|| {
+        ProviderError::new(format!(
+            "IAM answered that an OIDC provider for {url} already exists, but none is listed"
+        ))
+        .with_field("url")
+        .with_help("IAM may still be settling a recent delete; apply again shortly")
+    })?;
     let live = p
         .call(
             "iam:GetOpenIDConnectProvider",
@@ -232,6 +214,75 @@ async fn adopt(
         ))
     })?;
     update(p, &live, desired).await
+}
+
+/// The ARN of the account's OIDC provider for the issuer `url`; `None` when the account
+/// has none. IAM names a provider by its issuer's host and path: the ARN ends with them.
+pub async fn find_arn(p: &AwsProvider, url: &str) -> ProviderResult<Option<String>> {
+    let c = p.clients()?;
+    let host_path = url
+        .strip_prefix("https://")
+        .unwrap_or(url)
+        .trim_end_matches('/');
+    let suffix = format!(":oidc-provider/{host_path}");
+    let list = p
+        .call(
+            "iam:ListOpenIDConnectProviders",
+            url,
+            c.iam.list_open_id_connect_providers().send(),
+        )
+        .await?;
+    Ok(list
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|e| e.arn())
+        .find(|arn| arn.ends_with(&suffix))
+        .map(str::to_string))
+}
+
+/// The provider for the issuer `desired` names, as it is (`lifecycle.adopt`).
+async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapshot>> {
+    let url = desired
+        .get_str("url")
+        .ok_or_else(|| ProviderError::new("`url` is required").with_field("url"))?;
+    let Some(arn) = find_arn(p, url).await? else {
+        return Ok(None);
+    };
+    let found = Snapshot {
+        id: arn,
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    read(p, &found).await
+}
+
+/// `mode: data`: the existing provider for an issuer URL, with its ARN.
+async fn read_data(p: &AwsProvider, props: &Value) -> ProviderResult<Value> {
+    let url = props
+        .get_str("url")
+        .ok_or_else(|| ProviderError::new("`url` is required").with_field("url"))?;
+    let missing = || {
+        ProviderError::new(format!("no IAM OIDC provider for {url} in this account"))
+            .with_field("url")
+            .with_help(
+                "check the issuer URL (aws eks describe-cluster --query cluster.identity.oidc.issuer), \
+                 or create the provider: `eksctl utils associate-iam-oidc-provider`, or a managed \
+                 aws.iam.oidc_provider resource",
+            )
+    };
+    let arn = find_arn(p, url).await?.ok_or_else(missing)?;
+    let found = Snapshot {
+        id: arn.clone(),
+        properties: Value::Null,
+        attributes: Value::Null,
+    };
+    let live = read(p, &found).await?.ok_or_else(missing)?;
+    let mut attrs = match live.properties {
+        Value::Map(m) => m,
+        _ => Map::new(),
+    };
+    attrs.insert("arn".into(), Value::from(arn));
+    Ok(Value::Map(attrs))
 }
 
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
@@ -482,6 +533,25 @@ impl crate::provider::ResourceType<AwsProvider> for OidcProvider {
         prior: &Snapshot,
     ) -> ProviderResult<()> {
         delete(p, prior).await
+    }
+
+    /// By issuer URL: the account holds at most one provider per issuer.
+    async fn find(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        find(p, desired).await
+    }
+
+    async fn read_data(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        properties: &Value,
+    ) -> ProviderResult<Value> {
+        read_data(p, properties).await
     }
 }
 

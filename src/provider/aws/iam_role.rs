@@ -181,27 +181,11 @@ async fn provider_arn(p: &AwsProvider, given: &str) -> ProviderResult<String> {
     if !given.starts_with("https://") {
         return Ok(given.to_string());
     }
-    let host_path = issuer_host_path(given).unwrap_or_default();
-    let c = p.clients()?;
-    let list = p
-        .call(
-            "iam:ListOpenIDConnectProviders",
-            "",
-            c.iam.list_open_id_connect_providers().send(),
-        )
-        .await?;
-    list.open_id_connect_provider_list()
-        .iter()
-        .filter_map(|e| e.arn())
-        .find(|arn| arn.ends_with(&format!(":oidc-provider/{host_path}")))
-        .map(str::to_string)
-        .ok_or_else(|| {
-            ProviderError::new(format!("no IAM OIDC provider for {given} in this account"))
-                .with_field("irsa.oidc_provider")
-                .with_help(
-                    "create one with an aws.iam.oidc_provider resource and use its ${NAME.arn}",
-                )
-        })
+    super::iam_oidc::find_arn(p, given).await?.ok_or_else(|| {
+        ProviderError::new(format!("no IAM OIDC provider for {given} in this account"))
+            .with_field("irsa.oidc_provider")
+            .with_help("create one with an aws.iam.oidc_provider resource and use its ${NAME.arn}")
+    })
 }
 
 /// The trust policy the properties ask for.
@@ -608,6 +592,11 @@ impl crate::provider::ResourceType<AwsProvider> for Role {
 
     fn identity(&self, properties: &Value) -> Option<String> {
         super::iam_identity("role", properties)
+    }
+
+    /// A role is imported by its name.
+    fn adopt_id(&self, desired: &Value) -> Option<String> {
+        desired.get_str("name").map(str::to_string)
     }
 
     async fn create(

@@ -69,6 +69,11 @@ impl ResourceType<CoreProvider> for File {
         out
     }
 
+    /// A file is imported by its path.
+    fn adopt_id(&self, desired: &Value) -> Option<String> {
+        desired.get_str("path").map(str::to_string)
+    }
+
     /// A file is its path, made absolute: `./a` and `a` are the same file.
     fn identity(&self, properties: &Value) -> Option<String> {
         let path = Path::new(properties.get_str("path")?);

@@ -707,6 +707,12 @@ impl ResourceType<HelmProvider> for Release {
         ))
     }
 
+    /// A release is imported as NAMESPACE/NAME.
+    fn adopt_id(&self, desired: &Value) -> Option<String> {
+        self.identity(desired)?;
+        Some(ReleaseSpec::from_properties(desired).id())
+    }
+
     /// The rendered-manifest diff, like the helm-diff plugin: `helm template` of the
     /// desired release against `helm get manifest` of the deployed one.
     async fn plan_details(

@@ -65,16 +65,35 @@ fn common_properties() -> Vec<Property> {
         .describe("After create or update, wait until the object is ready."),
         Property::new("wait_for_deletion", Type::Bool)
             .describe("On delete, wait until the object is gone (finalizers have run)."),
-        Property::new("adopt", Type::Bool).describe(
-            "Manage fields of an object that exists already and is not trustplane's (the \
-             namespace default): create applies trustplane's fields to it, destroy removes \
-             only those fields and leaves the object.",
-        ),
+        // Kept in the schema so that validate can say where it went.
+        Property::new("adopt", Type::Bool)
+            .describe("Replaced by `lifecycle.adopt` and `lifecycle.retain_on_destroy`."),
     ]
 }
 
-fn adopts(props: &Value) -> bool {
-    props.get("adopt").and_then(Value::as_bool).unwrap_or(false)
+/// The `adopt` property became the lifecycle settings every type has.
+fn moved_adopt(props: &Value) -> Vec<Diagnostic> {
+    if props.get("adopt").is_none_or(Value::is_null) {
+        return Vec::new();
+    }
+    vec![Diagnostic::error(
+        "stack::moved_setting",
+        "the `adopt` property is now the lifecycle setting `lifecycle.adopt`",
+    )
+    .with_field("adopt")
+    .with_detail(
+        "every resource type can adopt an existing object; `lifecycle.retain_on_destroy` \
+         leaves it in place on destroy, as `adopt: true` did",
+    )
+    .with_help(
+        "remove `adopt: true` from properties and add `lifecycle: {adopt: true, \
+         retain_on_destroy: true}` to the resource",
+    )]
+}
+
+/// The import id a create of `object` would give it, when it names one object.
+fn adopt_id_of(shape: Shape<'_>, object: &Value) -> Option<String> {
+    ObjectRef::of(object).map(|r| import_id(shape, &r))
 }
 
 fn manifest_schema() -> ResourceSchema {
@@ -248,7 +267,7 @@ impl KubernetesProvider {
                 .target(&client, shape, props, obj, false)
                 .await?
                 .expect("unserved kinds are errors here");
-            if !known.contains(&t.r.id()) && !adopts(props) {
+            if !known.contains(&t.r.id()) {
                 if let Some(existing) = self.get(&t).await? {
                     if !managers(&existing).iter().any(|m| m == FIELD_MANAGER) {
                         return Err(ProviderError::new(format!(
@@ -571,31 +590,6 @@ impl KubernetesProvider {
                 "leaving {} in place: trustplane does not manage it",
                 t.r.describe()
             ));
-            return Ok(());
-        }
-        if adopts(props) {
-            // Not ours to delete: an apply with no fields releases every field we set.
-            ctx.progress(&format!(
-                "releasing trustplane's fields of {}",
-                t.r.describe()
-            ));
-            let mut metadata = serde_json::json!({ "name": t.r.name });
-            if let Some(ns) = live.get("metadata").and_then(|m| m.get_str("namespace")) {
-                metadata["namespace"] = ns.into();
-            }
-            let body = serde_json::json!({
-                "apiVersion": live.get_str("apiVersion"),
-                "kind": live.get_str("kind"),
-                "metadata": metadata,
-            });
-            t.api
-                .patch(
-                    &t.r.name,
-                    &PatchParams::apply(FIELD_MANAGER),
-                    &Patch::Apply(&body),
-                )
-                .await
-                .map_err(|e| api_error(&format!("release {}", t.r.describe()), e))?;
             return Ok(());
         }
         ctx.progress(&format!("deleting {}", t.r.describe()));
@@ -988,11 +982,16 @@ impl ResourceType<KubernetesProvider> for TypedKind {
     fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
         let mut out = kinds::validate(self.type_name, properties);
         out.extend(wait::validate(properties));
+        out.extend(moved_adopt(properties));
         out
     }
 
     fn identity(&self, properties: &Value) -> Option<String> {
         objects_identity(&[self.to_object(properties)])
+    }
+
+    fn adopt_id(&self, desired: &Value) -> Option<String> {
+        adopt_id_of(Shape::Typed(self), &self.to_object(desired))
     }
 
     /// A Certificate whose last issuance failed is planned as an update: the apply asks
@@ -1082,7 +1081,14 @@ impl ResourceType<KubernetesProvider> for manifest::Manifest {
     fn validate(&self, properties: &Value) -> Vec<Diagnostic> {
         let mut out = manifest::validate(properties);
         out.extend(wait::validate(properties));
+        out.extend(moved_adopt(properties));
         out
+    }
+
+    /// An inline manifest names its object; a file's objects are not adopted.
+    fn adopt_id(&self, desired: &Value) -> Option<String> {
+        let object = desired.get("manifest").filter(|m| !m.is_null())?;
+        adopt_id_of(Shape::Manifest, object)
     }
 
     fn identity(&self, properties: &Value) -> Option<String> {
