@@ -18,6 +18,7 @@ pub const RENEW_BEFORE_NOT_SHORTER: &str = "pki::renew_before_not_shorter";
 pub const DURATION_TOO_SHORT: &str = "pki::duration_too_short";
 pub const RENEW_BEFORE_TOO_SHORT: &str = "pki::renew_before_too_short";
 pub const SHORT_LIVED_CA_DURATION: &str = "pki::short_lived_ca_duration";
+pub const EXTERNAL_PARENT_UNCHECKED: &str = "pki::external_parent_unchecked";
 
 /// cert-manager's default `spec.duration` when a Certificate gives none.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(90 * 86_400);
@@ -82,7 +83,39 @@ pub fn check_chain(view: &View<'_>, out: &mut Vec<Diagnostic>) {
         if kind(view, ca) != Some(Kind::Subordinate) {
             continue;
         }
-        let Some(parent) = view.node(ca, &["parent"]).and_then(|n| view.linked(n, CA)) else {
+        let Some(parent_node) = view.node(ca, &["parent"]) else {
+            continue;
+        };
+        let Some(parent) = view.linked(parent_node, CA) else {
+            // A parent outside the stack (a central PKI account, another region) is not
+            // read before apply: say so rather than pass it silently.
+            let path_length = room_below(view, ca)
+                .map(|n| format!("path_length {n}"))
+                .unwrap_or_else(|| "its path_length".into());
+            let named = view
+                .eval(parent_node)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "a CA given by value".into());
+            out.push(
+                at(
+                    Diagnostic::warning(
+                        EXTERNAL_PARENT_UNCHECKED,
+                        format!(
+                            "subordinate CA {} is signed by {named}, outside this stack: whether its path length leaves room for {path_length} and its validity outlasts {}'s cannot be checked before apply",
+                            ca.name, ca.name
+                        ),
+                    ),
+                    view,
+                    ca,
+                    &["parent"],
+                )
+                .with_detail(
+                    "apply reads the parent first (DescribeCertificateAuthority) and stops if it is not ACTIVE or ends too soon; PCA itself refuses a path length the parent's certificate does not allow",
+                )
+                .with_help(
+                    "check the parent's path length (its BasicConstraints pathLenConstraint) is greater than this CA's path_length",
+                ),
+            );
             continue;
         };
         if let (Some(room), Some(own)) = (room_below(view, parent), room_below(view, ca)) {
