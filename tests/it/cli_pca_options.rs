@@ -135,3 +135,70 @@ fn an_explicit_standard_is_sent_read_back_and_forces_a_new_ca() {
         plan.all()
     );
 }
+
+#[test]
+fn a_subordinate_in_another_region_is_signed_by_a_parent_given_by_arn() {
+    let moto = Moto::start();
+    // The central PKI's root, made by hand in us-east-1 (moto holds every region).
+    let (root_arn, root_pem) = moto.root_ca("Central Root");
+    assert!(
+        root_arn.starts_with("arn:aws:acm-pca:us-east-1:"),
+        "{root_arn}"
+    );
+    let s = Sandbox::new();
+    // The provider's region is neither the root's nor the subordinate's: every call must
+    // go where its CA lives.
+    s.write(
+        "pki.yaml",
+        &format!(
+            r#"stack: pki
+providers:
+  aws:
+    region: ap-southeast-2
+resources:
+  istio_ca:
+    type: aws.pca.certificate_authority
+    properties:
+      kind: subordinate
+      region: eu-west-1
+      parent: {root_arn}
+      subject: {{common_name: Istio Intermediate}}
+      key_algorithm: RSA_2048
+      signing_algorithm: SHA256WITHRSA
+      validity: 180d
+"#
+        ),
+    );
+    let plan = run(&s, &moto, &["plan", "pki.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.all().contains("pki::external_parent_unchecked"),
+        "the path-length rule cannot be checked for an external parent, and the plan says so: {}",
+        plan.all()
+    );
+
+    let apply = run(&s, &moto, &["apply", "pki.yaml", "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    let subs = arns_in(&moto, "eu-west-1");
+    assert_eq!(subs.len(), 1, "the subordinate is in eu-west-1: {subs:?}");
+    assert!(arns_in(&moto, "ap-southeast-2").is_empty());
+    assert_eq!(describe(&moto, "eu-west-1", &subs[0], "Status"), "ACTIVE");
+    assert_eq!(describe(&moto, "us-east-1", &root_arn, "Status"), "ACTIVE");
+    let chain = moto.boto3(&format!(
+        "pca = boto3.client('acm-pca', endpoint_url=endpoint, region_name='eu-west-1')\n\
+         print(pca.get_certificate_authority_certificate(CertificateAuthorityArn={:?})['CertificateChain'])",
+        subs[0]
+    ));
+    assert_eq!(
+        chain.trim(),
+        root_pem.trim(),
+        "the subordinate's chain is the root"
+    );
+
+    let again = run(&s, &moto, &["plan", "pki.yaml", "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "no changes after apply: {}", again.all());
+    let destroy = run(&s, &moto, &["destroy", "pki.yaml", "--auto-approve"]);
+    assert_eq!(destroy.code, 0, "{}", destroy.all());
+    assert_eq!(describe(&moto, "eu-west-1", &subs[0], "Status"), "DELETED");
+    assert_eq!(describe(&moto, "us-east-1", &root_arn, "Status"), "ACTIVE");
+}
