@@ -19,6 +19,16 @@ pub const DURATION_TOO_SHORT: &str = "pki::duration_too_short";
 pub const RENEW_BEFORE_TOO_SHORT: &str = "pki::renew_before_too_short";
 pub const SHORT_LIVED_CA_DURATION: &str = "pki::short_lived_ca_duration";
 pub const EXTERNAL_PARENT_UNCHECKED: &str = "pki::external_parent_unchecked";
+pub const PARENT_OF_EXISTING_CA: &str = "pki::parent_of_existing_ca";
+
+/// Whether a CA is used by ARN rather than created: `existing_arn` set, and not empty.
+/// `None` when that is not known before apply.
+fn is_existing(view: &View<'_>, ca: &ResourceDecl) -> Option<bool> {
+    match view.node(ca, &["existing_arn"]) {
+        None => Some(false),
+        Some(_) => view.string(ca, &["existing_arn"]).map(|a| !a.is_empty()),
+    }
+}
 
 /// cert-manager's default `spec.duration` when a Certificate gives none.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(90 * 86_400);
@@ -86,6 +96,34 @@ pub fn check_chain(view: &View<'_>, out: &mut Vec<Diagnostic>) {
         let Some(parent_node) = view.node(ca, &["parent"]) else {
             continue;
         };
+        if is_existing(view, ca) != Some(false) {
+            // A CA used by ARN is signed already: nothing below is created from its parent.
+            if let (Some(true), Some(parent)) =
+                (is_existing(view, ca), view.linked(parent_node, CA))
+            {
+                if is_existing(view, parent) == Some(false) {
+                    out.push(
+                        at(
+                            Diagnostic::error(
+                                PARENT_OF_EXISTING_CA,
+                                format!(
+                                    "CA {} is used by its existing_arn, but its parent CA {} would still be created, a billed CA that signs nothing",
+                                    ca.name, parent.name
+                                ),
+                            ),
+                            view,
+                            parent,
+                            &["existing_arn"],
+                        )
+                        .with_help(format!(
+                            "give {} the existing_arn of the CA that signed {} too (in the flagship stack: --var root_ca_arn=...)",
+                            parent.name, ca.name
+                        )),
+                    );
+                }
+            }
+            continue;
+        }
         let Some(parent) = view.linked(parent_node, CA) else {
             // A parent outside the stack (a central PKI account, another region) is not
             // read before apply: say so rather than pass it silently.

@@ -13,6 +13,12 @@ pub fn check(view: &View<'_>, out: &mut Vec<Diagnostic>) {
         let Some(standard) = view.string(ca, &["key_storage_security_standard"]) else {
             continue;
         };
+        if view
+            .string(ca, &["existing_arn"])
+            .is_some_and(|a| !a.is_empty())
+        {
+            continue; // not created here
+        }
         let (region, whence) = match view.node(ca, &["region"]) {
             Some(_) => match view.string(ca, &["region"]) {
                 Some(r) => (r, "its `region`"),

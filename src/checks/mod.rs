@@ -30,6 +30,7 @@ pub const CODES: &[&str] = &[
     hierarchy::RENEW_BEFORE_TOO_SHORT,
     hierarchy::SHORT_LIVED_CA_DURATION,
     hierarchy::EXTERNAL_PARENT_UNCHECKED,
+    hierarchy::PARENT_OF_EXISTING_CA,
     key_storage::KEY_STORAGE_UNSUPPORTED,
     iam::POLICY_MISSING_ACTION,
     iam::POLICY_WILDCARD_RESOURCE,

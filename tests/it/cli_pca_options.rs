@@ -202,3 +202,144 @@ resources:
     assert_eq!(describe(&moto, "eu-west-1", &subs[0], "Status"), "DELETED");
     assert_eq!(describe(&moto, "us-east-1", &root_arn, "Status"), "ACTIVE");
 }
+
+/// Runs trustplane from the repository root against moto, the emulator and helm, with the
+/// sandbox variables and a state of its own.
+fn flagship(
+    moto: &Moto,
+    k8s: &common::stand_ins::Emulator,
+    state: &std::path::Path,
+    args: &[&str],
+) -> common::Run {
+    let out = std::process::Command::new(common::bin())
+        .args(args)
+        .args([
+            "--var-file",
+            "examples/sandbox/sandbox.vars.yaml",
+            "--state",
+        ])
+        .arg(state)
+        .current_dir(common::repo_root())
+        .envs(moto.env())
+        .env("KUBECONFIG", k8s.kubeconfig())
+        .env("TRUSTPLANE_HELM", common::stand_ins::helm())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    common::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn the_flagship_uses_an_existing_ca_by_arn_and_creates_none() {
+    let moto = Moto::start();
+    // The existing hierarchy, made beforehand by another stack (a central PKI team's).
+    let pki = Sandbox::new();
+    pki.write(
+        "central.yaml",
+        r#"stack: central
+providers:
+  aws: {region: us-east-1}
+resources:
+  root:
+    type: aws.pca.certificate_authority
+    properties: {kind: root, subject: {common_name: Central Root}, key_algorithm: RSA_2048, signing_algorithm: SHA256WITHRSA, validity: 10y}
+  sub:
+    type: aws.pca.certificate_authority
+    properties: {kind: subordinate, parent: '${root.arn}', path_length: 1, subject: {common_name: Central Sub}, key_algorithm: RSA_2048, signing_algorithm: SHA256WITHRSA, validity: 5y}
+outputs:
+  root: ${root.arn}
+  sub: ${sub.arn}
+"#,
+    );
+    run(&pki, &moto, &["apply", "central.yaml", "--auto-approve"]).ok();
+    let output = |name: &str| {
+        run(&pki, &moto, &["output", name, "-f", "central.yaml"])
+            .stdout
+            .trim()
+            .trim_matches('"')
+            .to_string()
+    };
+    let (root_arn, sub_arn) = (output("root"), output("sub"));
+    assert!(sub_arn.starts_with("arn:aws:acm-pca:"), "{sub_arn}");
+
+    let k8s = common::stand_ins::Emulator::start(Some(&moto.url));
+    moto.boto3(
+        "eks = boto3.client('eks', endpoint_url=endpoint, region_name=region)\n\
+         eks.create_cluster(name='sandbox', roleArn='arn:aws:iam::123456789012:role/eks', resourcesVpcConfig={})",
+    );
+    let state = tempfile::tempdir().unwrap();
+    let stack = "stacks/istio-aws-pca.yaml";
+    let sub_var = format!("subordinate_ca_arn={sub_arn}");
+    let root_var = format!("root_ca_arn={root_arn}");
+
+    // Only the subordinate given: the root would be created for nothing, and is refused.
+    let half = flagship(
+        &moto,
+        &k8s,
+        state.path(),
+        &["plan", stack, "--var", &sub_var],
+    );
+    assert_ne!(half.code, 0, "{}", half.all());
+    assert!(
+        half.all().contains("pki::parent_of_existing_ca"),
+        "{}",
+        half.all()
+    );
+
+    let args = ["--var", sub_var.as_str(), "--var", root_var.as_str()];
+    let mut plan_args = vec!["plan", stack];
+    plan_args.extend(args);
+    let plan = flagship(&moto, &k8s, state.path(), &plan_args);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout.contains("Cost: +$0/month: 2 existing CAs"),
+        "{}",
+        plan.all()
+    );
+
+    let mut apply_args = vec!["apply", stack, "--auto-approve"];
+    apply_args.extend(args);
+    let apply = flagship(&moto, &k8s, state.path(), &apply_args);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert_eq!(
+        moto.ca_statuses().len(),
+        2,
+        "no CA created: {:?}",
+        moto.ca_statuses()
+    );
+    let issuer_arn = k8s.kubectl_ok(&[
+        "-n",
+        "istio-system",
+        "get",
+        "awspcaissuer",
+        "aws-pca-issuer-istio",
+        "-o",
+        "jsonpath={.spec.arn}",
+    ]);
+    assert_eq!(
+        issuer_arn.trim(),
+        sub_arn,
+        "the issuer uses the existing CA"
+    );
+    let policy = moto.boto3(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         p = [p for p in iam.list_policies(Scope='Local')['Policies'] if p['PolicyName'].startswith('AWSPCAIssuerPolicy-')][0]\n\
+         print(json.dumps(iam.get_policy_version(PolicyArn=p['Arn'], VersionId=p['DefaultVersionId'])['PolicyVersion']['Document']))",
+    );
+    assert!(
+        policy.contains(&sub_arn),
+        "the IAM policy names the existing CA: {policy}"
+    );
+
+    // Destroying the stack leaves the CAs it did not create.
+    let mut destroy_args = vec!["destroy", stack, "--auto-approve"];
+    destroy_args.extend(args);
+    let destroy = flagship(&moto, &k8s, state.path(), &destroy_args);
+    assert_eq!(destroy.code, 0, "{}", destroy.all());
+    let cas = moto.ca_statuses();
+    assert!(cas.iter().all(|(_, s)| s == "ACTIVE"), "{cas:?}");
+}

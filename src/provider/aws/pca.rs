@@ -92,6 +92,7 @@ const IDENTITY: &[&str] = &[
     "path_length",
     "key_storage_security_standard",
     "region",
+    "existing_arn",
 ];
 
 pub fn schema() -> ResourceSchema {
@@ -143,6 +144,7 @@ pub fn schema() -> ResourceSchema {
             Property::new("path_length", Type::Number).force_new().describe("subordinate only: how many CA levels may follow below it, 0 to 3 (default 0)"),
             Property::new("key_storage_security_standard", Type::Enum(KEY_STORAGE_STANDARDS)).force_new().describe("how PCA's HSMs store the CA key; default: what the CA's region supports (FIPS_140_2_LEVEL_3_OR_HIGHER, FIPS_140_2_LEVEL_2_OR_HIGHER in level-2-only regions, CCPC_LEVEL_1_OR_HIGHER in China)"),
             Property::new("region", Type::String).force_new().describe("region of this CA; default: providers.aws.region"),
+            Property::new("existing_arn", Type::String).force_new().describe("use this existing CA instead of creating one: it is read, never changed or deleted, and costs this stack nothing; empty means create"),
         ],
         attributes: vec![
             Attribute::new("arn", "ARN of the CA"),
@@ -358,6 +360,19 @@ pub fn validate(props: &Value) -> Vec<Diagnostic> {
             );
         }
     }
+    if let Some(a) = known("existing_arn").and_then(Value::as_str) {
+        if !a.is_empty() && !is_ca_arn(a) {
+            out.push(
+                invalid(
+                    "existing_arn",
+                    format!("{a:?} is not a certificate authority ARN"),
+                )
+                .with_help(
+                    "expected arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/UUID, or \"\" to create the CA",
+                ),
+            );
+        }
+    }
     // Which region refuses which key storage is a stack check (checks/key_storage.rs),
     // which also knows providers.aws.region.
     out
@@ -410,6 +425,9 @@ pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
     default_in(&mut m, "enabled", Value::Bool(true));
     default_in(&mut m, "permanent_deletion_days", Value::Int(30));
     default_in(&mut m, "usage_mode", Value::from("general_purpose"));
+    if m.get("existing_arn").and_then(Value::as_str) == Some("") {
+        m.remove("existing_arn");
+    }
     if m.get("kind").and_then(Value::as_str) == Some("subordinate") {
         default_in(&mut m, "path_length", Value::Int(0));
     }
@@ -428,6 +446,41 @@ pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
     m.insert("revocation".into(), revocation);
     tags::normalize_in(&mut m, provider_tags);
     Value::Map(m)
+}
+
+/// The CA a resource uses instead of creating one (`existing_arn`, when not empty).
+fn existing_arn(props: &Value) -> Option<&str> {
+    props.get_str("existing_arn").filter(|a| !a.is_empty())
+}
+
+/// Takes an existing CA by ARN: it must exist and be ACTIVE; nothing is created or changed.
+async fn use_existing(p: &AwsProvider, arn: &str, desired: &Value) -> ProviderResult<Snapshot> {
+    let ca = describe(p, arn).await.map_err(|e| {
+        if e.is_not_found() {
+            ProviderError::new(format!("the certificate authority {arn} does not exist"))
+                .with_field("existing_arn")
+                .with_help(
+                    "check the ARN, its region and that this account may read it (a RAM share)",
+                )
+        } else {
+            e.into()
+        }
+    })?;
+    let status = status_of(&ca);
+    if status != Status::Active {
+        return Err(
+            invalid_state(arn, &status, "an existing CA must be ACTIVE to issue")
+                .with_field("existing_arn"),
+        );
+    }
+    let prior = Snapshot {
+        id: arn.to_string(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    snapshot(p, &prior)
+        .await?
+        .ok_or_else(|| ProviderError::new(format!("certificate authority {arn} disappeared")))
 }
 
 /// The desired CA, read from properties the engine has fully resolved.
@@ -748,6 +801,10 @@ async fn find_owned(
 }
 
 pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
+    if let Some(arn) = existing_arn(desired) {
+        ctx.progress(&format!("using the existing certificate authority {arn}"));
+        return use_existing(p, arn, desired).await;
+    }
     let spec = CaSpec::from(desired)?;
     let c = client_in(p, spec.region.as_deref())?;
     ctx.progress("looking for a CA left by an earlier attempt");
@@ -1174,12 +1231,16 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     };
     let provider_tags = p.provider_tags();
     let tags_back = tags::read_back(&live_tags, &props, &provider_tags);
+    let used_not_owned = existing_arn(&props).is_some();
     let pm = props.as_map_mut().expect("properties are a map");
-    if matches!(status, Status::Active | Status::Disabled) {
-        pm.insert("enabled".into(), Value::Bool(status == Status::Active));
+    // A CA used by ARN belongs to someone else: its settings are not this stack's drift.
+    if !used_not_owned {
+        if matches!(status, Status::Active | Status::Disabled) {
+            pm.insert("enabled".into(), Value::Bool(status == Status::Active));
+        }
+        pm.insert("tags".into(), tags::to_value(&tags_back));
+        pm.insert("revocation".into(), revocation_value(&ca));
     }
-    pm.insert("tags".into(), tags::to_value(&tags_back));
-    pm.insert("revocation".into(), revocation_value(&ca));
     // Read back only when the stack names it: an absent value means the region's default.
     if pm.contains_key("key_storage_security_standard") {
         if let Some(k) = ca.key_storage_security_standard() {
@@ -1321,6 +1382,10 @@ pub async fn update(
     prior: &Snapshot,
     desired: &Value,
 ) -> ProviderResult<Snapshot> {
+    if let Some(arn) = existing_arn(desired) {
+        // Never changes a CA it did not create.
+        return use_existing(p, arn, desired).await;
+    }
     let spec = CaSpec::from(desired)?;
     let arn = prior.id.as_str();
     let c = client_for(p, arn)?;
@@ -1388,6 +1453,10 @@ pub async fn update(
 }
 
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
+    if existing_arn(&prior.properties).is_some() {
+        // Used by ARN, never created here: it outlives the stack.
+        return Ok(());
+    }
     let arn = prior.id.as_str();
     let c = client_for(p, arn)?;
     let ca = match describe(p, arn).await {
@@ -1443,7 +1512,10 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
 
 /// The plan's line for a CA about to be created with its region's default key storage.
 fn key_storage_line(p: &AwsProvider, prior: &Snapshot, desired: &Value) -> Option<String> {
-    if !prior.id.is_empty() || desired.get_str("key_storage_security_standard").is_some() {
+    if !prior.id.is_empty()
+        || desired.get_str("key_storage_security_standard").is_some()
+        || existing_arn(desired).is_some()
+    {
         return None;
     }
     let region = match desired.get_str("region") {
