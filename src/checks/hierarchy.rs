@@ -20,6 +20,7 @@ pub const RENEW_BEFORE_TOO_SHORT: &str = "pki::renew_before_too_short";
 pub const SHORT_LIVED_CA_DURATION: &str = "pki::short_lived_ca_duration";
 pub const EXTERNAL_PARENT_UNCHECKED: &str = "pki::external_parent_unchecked";
 pub const PARENT_OF_EXISTING_CA: &str = "pki::parent_of_existing_ca";
+pub const EXISTING_CA_UNCHECKED: &str = "pki::existing_ca_unchecked";
 
 /// Whether a CA is used by ARN rather than created: `existing_arn` set, and not empty.
 /// `None` when that is not known before apply.
@@ -243,6 +244,27 @@ pub fn check_issued(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diag
     for i in issued {
         let Some(ca) = i.ca else { continue };
         let through = format!("through issuer {} by CA {}", i.issuer.name, ca.name);
+        if is_existing(view, ca) == Some(true) && view.bool(i.cert, &["is_ca"]) == Some(true) {
+            // Its path length is PCA's, not the stack's: say it is unchecked, never pass it.
+            out.push(
+                at(
+                    Diagnostic::warning(
+                        EXISTING_CA_UNCHECKED,
+                        format!(
+                            "certificate {} (is_ca: true) is issued {through}, an existing CA used by ARN: whether its path length lets it sign a CA cannot be checked before apply",
+                            i.cert.name
+                        ),
+                    ),
+                    view,
+                    ca,
+                    &["existing_arn"],
+                )
+                .with_help(format!(
+                    "make sure {} was created with path_length 1 or more (its certificate's pathLenConstraint); with 0, cert-manager's CertificateRequest fails",
+                    ca.name
+                )),
+            );
+        }
         if view.bool(i.cert, &["is_ca"]) == Some(true) && room_below(view, ca) == Some(0) {
             out.push(
                 at(

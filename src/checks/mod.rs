@@ -31,6 +31,7 @@ pub const CODES: &[&str] = &[
     hierarchy::SHORT_LIVED_CA_DURATION,
     hierarchy::EXTERNAL_PARENT_UNCHECKED,
     hierarchy::PARENT_OF_EXISTING_CA,
+    hierarchy::EXISTING_CA_UNCHECKED,
     key_storage::KEY_STORAGE_UNSUPPORTED,
     iam::POLICY_MISSING_ACTION,
     iam::POLICY_WILDCARD_RESOURCE,
@@ -345,6 +346,35 @@ resources:
         );
         assert!(!d.iter().next().unwrap().is_error());
         assert!(d.iter().next().unwrap().summary.contains("path_length 1"));
+    }
+
+    #[test]
+    fn existing_cas_are_not_judged_by_what_the_stack_says_of_them() {
+        let text = |root_arn: &str, sub_arn: &str| {
+            cas("path_length: 1,", "5y", "", "")
+                .replace(
+                    "properties: {kind: root,",
+                    &format!("properties: {{existing_arn: '{root_arn}', kind: root,"),
+                )
+                .replace(
+                    "properties: {kind: subordinate,",
+                    &format!("properties: {{existing_arn: '{sub_arn}', kind: subordinate,"),
+                )
+        };
+        let arn = "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555";
+        // Nothing used by ARN: the stack's hierarchy is checked as before.
+        assert!(codes(&text("", ""), &[]).is_empty());
+        // The subordinate used by ARN, the root still created: refused.
+        let only_sub = codes(&text("", arn), &[]);
+        assert!(
+            only_sub.contains(&hierarchy::PARENT_OF_EXISTING_CA),
+            "{only_sub:?}"
+        );
+        // Both used by ARN: Istio's CA below an existing CA is a warning, not a pass.
+        assert_eq!(
+            codes(&text(arn, arn), &[]),
+            vec![hierarchy::EXISTING_CA_UNCHECKED]
+        );
     }
 
     #[test]
