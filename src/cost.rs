@@ -34,7 +34,20 @@ pub const CA_PRICES: &[CaPrice] = &[
     },
 ];
 
+/// A CA the stack uses by ARN (`existing_arn`) is billed to whoever created it.
+pub const EXISTING_CA: CaPrice = CaPrice {
+    usage_mode: "existing",
+    label: "existing",
+    usd_per_month: 0,
+};
+
 fn price_of(properties: &Value) -> &'static CaPrice {
+    if properties
+        .get_str("existing_arn")
+        .is_some_and(|a| !a.is_empty())
+    {
+        return &EXISTING_CA;
+    }
     let mode = properties
         .get_str("usage_mode")
         .unwrap_or("general_purpose");
@@ -151,6 +164,24 @@ mod tests {
             total.line().unwrap(),
             "+$850/month: 2 general-purpose CAs, 1 short-lived CA"
         );
+    }
+
+    #[test]
+    fn a_ca_used_by_arn_costs_nothing() {
+        let mut existing = ca(None);
+        existing.properties.set_path(
+            "existing_arn",
+            "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/x".into(),
+        );
+        let mut state = BTreeMap::new();
+        state.insert("a".to_string(), existing);
+        let total = running_total(&state);
+        assert_eq!(total.usd_per_month, 0);
+        assert_eq!(total.line().unwrap(), "+$0/month: 1 existing CA");
+        // An empty existing_arn (a variable left at its default) creates, and costs.
+        let mut created = ca(None);
+        created.properties.set_path("existing_arn", "".into());
+        assert_eq!(price_of(&created.properties).usd_per_month, 400);
     }
 
     #[test]

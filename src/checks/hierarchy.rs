@@ -18,6 +18,18 @@ pub const RENEW_BEFORE_NOT_SHORTER: &str = "pki::renew_before_not_shorter";
 pub const DURATION_TOO_SHORT: &str = "pki::duration_too_short";
 pub const RENEW_BEFORE_TOO_SHORT: &str = "pki::renew_before_too_short";
 pub const SHORT_LIVED_CA_DURATION: &str = "pki::short_lived_ca_duration";
+pub const EXTERNAL_PARENT_UNCHECKED: &str = "pki::external_parent_unchecked";
+pub const PARENT_OF_EXISTING_CA: &str = "pki::parent_of_existing_ca";
+pub const EXISTING_CA_UNCHECKED: &str = "pki::existing_ca_unchecked";
+
+/// Whether a CA is used by ARN rather than created: `existing_arn` set, and not empty.
+/// `None` when that is not known before apply.
+fn is_existing(view: &View<'_>, ca: &ResourceDecl) -> Option<bool> {
+    match view.node(ca, &["existing_arn"]) {
+        None => Some(false),
+        Some(_) => view.string(ca, &["existing_arn"]).map(|a| !a.is_empty()),
+    }
+}
 
 /// cert-manager's default `spec.duration` when a Certificate gives none.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(90 * 86_400);
@@ -82,7 +94,67 @@ pub fn check_chain(view: &View<'_>, out: &mut Vec<Diagnostic>) {
         if kind(view, ca) != Some(Kind::Subordinate) {
             continue;
         }
-        let Some(parent) = view.node(ca, &["parent"]).and_then(|n| view.linked(n, CA)) else {
+        let Some(parent_node) = view.node(ca, &["parent"]) else {
+            continue;
+        };
+        if is_existing(view, ca) != Some(false) {
+            // A CA used by ARN is signed already: nothing below is created from its parent.
+            if let (Some(true), Some(parent)) =
+                (is_existing(view, ca), view.linked(parent_node, CA))
+            {
+                if is_existing(view, parent) == Some(false) {
+                    out.push(
+                        at(
+                            Diagnostic::error(
+                                PARENT_OF_EXISTING_CA,
+                                format!(
+                                    "CA {} is used by its existing_arn, but its parent CA {} would still be created, a billed CA that signs nothing",
+                                    ca.name, parent.name
+                                ),
+                            ),
+                            view,
+                            parent,
+                            &["existing_arn"],
+                        )
+                        .with_help(format!(
+                            "give {} the existing_arn of the CA that signed {} too (in the flagship stack: --var root_ca_arn=...)",
+                            parent.name, ca.name
+                        )),
+                    );
+                }
+            }
+            continue;
+        }
+        let Some(parent) = view.linked(parent_node, CA) else {
+            // A parent outside the stack (a central PKI account, another region) is not
+            // read before apply: say so rather than pass it silently.
+            let path_length = room_below(view, ca)
+                .map(|n| format!("path_length {n}"))
+                .unwrap_or_else(|| "its path_length".into());
+            let named = view
+                .eval(parent_node)
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_else(|| "a CA given by value".into());
+            out.push(
+                at(
+                    Diagnostic::warning(
+                        EXTERNAL_PARENT_UNCHECKED,
+                        format!(
+                            "subordinate CA {} is signed by {named}, outside this stack: whether its path length leaves room for {path_length} and its validity outlasts {}'s cannot be checked before apply",
+                            ca.name, ca.name
+                        ),
+                    ),
+                    view,
+                    ca,
+                    &["parent"],
+                )
+                .with_detail(
+                    "apply reads the parent first (DescribeCertificateAuthority) and stops if it is not ACTIVE or ends too soon; PCA itself refuses a path length the parent's certificate does not allow",
+                )
+                .with_help(
+                    "check the parent's path length (its BasicConstraints pathLenConstraint) is greater than this CA's path_length",
+                ),
+            );
             continue;
         };
         if let (Some(room), Some(own)) = (room_below(view, parent), room_below(view, ca)) {
@@ -172,6 +244,27 @@ pub fn check_issued(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diag
     for i in issued {
         let Some(ca) = i.ca else { continue };
         let through = format!("through issuer {} by CA {}", i.issuer.name, ca.name);
+        if is_existing(view, ca) == Some(true) && view.bool(i.cert, &["is_ca"]) == Some(true) {
+            // Its path length is PCA's, not the stack's: say it is unchecked, never pass it.
+            out.push(
+                at(
+                    Diagnostic::warning(
+                        EXISTING_CA_UNCHECKED,
+                        format!(
+                            "certificate {} (is_ca: true) is issued {through}, an existing CA used by ARN: whether its path length lets it sign a CA cannot be checked before apply",
+                            i.cert.name
+                        ),
+                    ),
+                    view,
+                    ca,
+                    &["existing_arn"],
+                )
+                .with_help(format!(
+                    "make sure {} was created with path_length 1 or more (its certificate's pathLenConstraint); with 0, cert-manager's CertificateRequest fails",
+                    ca.name
+                )),
+            );
+        }
         if view.bool(i.cert, &["is_ca"]) == Some(true) && room_below(view, ca) == Some(0) {
             out.push(
                 at(

@@ -9,6 +9,7 @@
 mod hierarchy;
 mod iam;
 mod issuance;
+mod key_storage;
 mod view;
 mod wiring;
 
@@ -28,6 +29,10 @@ pub const CODES: &[&str] = &[
     hierarchy::DURATION_TOO_SHORT,
     hierarchy::RENEW_BEFORE_TOO_SHORT,
     hierarchy::SHORT_LIVED_CA_DURATION,
+    hierarchy::EXTERNAL_PARENT_UNCHECKED,
+    hierarchy::PARENT_OF_EXISTING_CA,
+    hierarchy::EXISTING_CA_UNCHECKED,
+    key_storage::KEY_STORAGE_UNSUPPORTED,
     iam::POLICY_MISSING_ACTION,
     iam::POLICY_WILDCARD_RESOURCE,
     iam::POLICY_EXTRA_ACTIONS,
@@ -46,6 +51,7 @@ pub fn run(stack: &Stack, variables: &BTreeMap<String, Value>) -> Diagnostics {
     hierarchy::check_chain(&view, &mut out);
     hierarchy::check_issued(&view, &issued, &mut out);
     hierarchy::check_lifetimes(&view, &mut out);
+    key_storage::check(&view, &mut out);
     iam::check(&view, &mut out);
     wiring::check_irsa(&view, &issued, &mut out);
     wiring::check_service_accounts(&view, &mut out);
@@ -272,6 +278,103 @@ resources:
     fn a_json_policy_document_is_read_too() {
         let json = r#"'{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["acm-pca:GetCertificate","acm-pca:IssueCertificate"],"Resource":"${ca.arn}"}}'"#;
         assert_eq!(iam(json, &[]), vec![iam::POLICY_MISSING_ACTION]);
+    }
+
+    #[test]
+    fn key_storage_is_checked_against_the_cas_region() {
+        let stack = |provider_region: &str, props: &str| {
+            format!(
+                "stack: t
+providers:
+  aws: {{region: {provider_region}}}
+resources:
+  root:
+    type: aws.pca.certificate_authority
+    properties: {{kind: root, subject: {{common_name: r}}, key_algorithm: RSA_2048, signing_algorithm: SHA256WITHRSA, validity: 10y{props}}}
+"
+            )
+        };
+        let level3 = ", key_storage_security_standard: FIPS_140_2_LEVEL_3_OR_HIGHER";
+        assert_eq!(
+            codes(&stack("eu-central-2", level3), &[]),
+            vec![key_storage::KEY_STORAGE_UNSUPPORTED]
+        );
+        assert!(codes(&stack("us-east-1", level3), &[]).is_empty());
+        // The CA's own region wins over the provider's.
+        assert_eq!(
+            codes(
+                &stack("us-east-1", &format!("{level3}, region: me-central-1")),
+                &[]
+            ),
+            vec![key_storage::KEY_STORAGE_UNSUPPORTED]
+        );
+        assert_eq!(
+            codes(
+                &stack(
+                    "cn-north-1",
+                    ", key_storage_security_standard: FIPS_140_2_LEVEL_2_OR_HIGHER"
+                ),
+                &[]
+            ),
+            vec![key_storage::KEY_STORAGE_UNSUPPORTED]
+        );
+        assert!(codes(
+            &stack(
+                "cn-northwest-1",
+                ", key_storage_security_standard: CCPC_LEVEL_1_OR_HIGHER"
+            ),
+            &[]
+        )
+        .is_empty());
+        // No value: the region's default is chosen, nothing to refuse.
+        assert!(codes(&stack("eu-central-2", ""), &[]).is_empty());
+    }
+
+    #[test]
+    fn a_parent_outside_the_stack_is_a_warning_not_a_pass() {
+        let text = "stack: t
+resources:
+  sub:
+    type: aws.pca.certificate_authority
+    properties: {kind: subordinate, parent: 'arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555', path_length: 1, subject: {common_name: s}, key_algorithm: RSA_2048, signing_algorithm: SHA256WITHRSA, validity: 5y}
+";
+        let s = stack(text);
+        let d = run(&s, &BTreeMap::new());
+        assert_eq!(
+            d.iter().map(|d| d.code).collect::<Vec<_>>(),
+            vec![hierarchy::EXTERNAL_PARENT_UNCHECKED]
+        );
+        assert!(!d.iter().next().unwrap().is_error());
+        assert!(d.iter().next().unwrap().summary.contains("path_length 1"));
+    }
+
+    #[test]
+    fn existing_cas_are_not_judged_by_what_the_stack_says_of_them() {
+        let text = |root_arn: &str, sub_arn: &str| {
+            cas("path_length: 1,", "5y", "", "")
+                .replace(
+                    "properties: {kind: root,",
+                    &format!("properties: {{existing_arn: '{root_arn}', kind: root,"),
+                )
+                .replace(
+                    "properties: {kind: subordinate,",
+                    &format!("properties: {{existing_arn: '{sub_arn}', kind: subordinate,"),
+                )
+        };
+        let arn = "arn:aws:acm-pca:us-east-1:111122223333:certificate-authority/11111111-2222-3333-4444-555555555555";
+        // Nothing used by ARN: the stack's hierarchy is checked as before.
+        assert!(codes(&text("", ""), &[]).is_empty());
+        // The subordinate used by ARN, the root still created: refused.
+        let only_sub = codes(&text("", arn), &[]);
+        assert!(
+            only_sub.contains(&hierarchy::PARENT_OF_EXISTING_CA),
+            "{only_sub:?}"
+        );
+        // Both used by ARN: Istio's CA below an existing CA is a warning, not a pass.
+        assert_eq!(
+            codes(&text(arn, arn), &[]),
+            vec![hierarchy::EXISTING_CA_UNCHECKED]
+        );
     }
 
     #[test]

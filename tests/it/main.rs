@@ -15,6 +15,7 @@ mod cli_flagship;
 mod cli_hostile;
 mod cli_iam_crash;
 mod cli_lifecycle;
+mod cli_pca_options;
 mod cli_pki_checks;
 mod cli_recovery;
 mod cli_replace;

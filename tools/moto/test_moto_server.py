@@ -530,3 +530,40 @@ def test_eks_endpoint_refuses_a_malformed_spec():
     for bad in ("prod", "prod=http://h:1=/ca", "=https://h:1=/ca", "prod=https://h:1="):
         with pytest.raises(Exception):
             m.parse_eks_endpoint(bad)
+
+
+def test_key_storage_standard_follows_the_region_and_is_described(endpoint):
+    # As AWS: the level-3 default is refused where HSMs are level 2 only; the standard
+    # given comes back in DescribeCertificateAuthority.
+    def client(region):
+        return boto3.client(
+            "acm-pca",
+            endpoint_url=endpoint,
+            region_name=region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    config = {
+        "KeyAlgorithm": "RSA_2048",
+        "SigningAlgorithm": "SHA256WITHRSA",
+        "Subject": {"CommonName": "key storage"},
+    }
+    zurich = client("eu-central-2")
+    with pytest.raises(zurich.exceptions.InvalidArgsException):
+        zurich.create_certificate_authority(
+            CertificateAuthorityConfiguration=config, CertificateAuthorityType="ROOT"
+        )
+    arn = zurich.create_certificate_authority(
+        CertificateAuthorityConfiguration=config,
+        CertificateAuthorityType="ROOT",
+        KeyStorageSecurityStandard="FIPS_140_2_LEVEL_2_OR_HIGHER",
+    )["CertificateAuthorityArn"]
+    ca = zurich.describe_certificate_authority(CertificateAuthorityArn=arn)
+    assert ca["CertificateAuthority"]["KeyStorageSecurityStandard"] == "FIPS_140_2_LEVEL_2_OR_HIGHER"
+    with pytest.raises(zurich.exceptions.InvalidArgsException):
+        client("us-east-1").create_certificate_authority(
+            CertificateAuthorityConfiguration=config,
+            CertificateAuthorityType="ROOT",
+            KeyStorageSecurityStandard="CCPC_LEVEL_1_OR_HIGHER",
+        )

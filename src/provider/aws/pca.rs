@@ -8,8 +8,8 @@ use aws_sdk_acmpca::primitives::Blob;
 use aws_sdk_acmpca::types::{
     Asn1Subject, CertificateAuthority, CertificateAuthorityConfiguration,
     CertificateAuthorityStatus as Status, CertificateAuthorityType, CertificateAuthorityUsageMode,
-    CrlConfiguration, KeyAlgorithm, OcspConfiguration, RevocationConfiguration, SigningAlgorithm,
-    Tag, Validity, ValidityPeriodType,
+    CrlConfiguration, KeyAlgorithm, KeyStorageSecurityStandard, OcspConfiguration,
+    RevocationConfiguration, SigningAlgorithm, Tag, Validity, ValidityPeriodType,
 };
 
 use super::certs;
@@ -35,6 +35,50 @@ pub const SIGNING_ALGORITHMS: &[&str] = &[
     "SHA512WITHECDSA",
 ];
 const USAGE_MODES: &[&str] = &["general_purpose", "short_lived_certificate"];
+pub const KEY_STORAGE_STANDARDS: &[&str] = &[
+    "FIPS_140_2_LEVEL_3_OR_HIGHER",
+    "FIPS_140_2_LEVEL_2_OR_HIGHER",
+    "CCPC_LEVEL_1_OR_HIGHER",
+];
+/// Regions whose HSMs are validated at FIPS 140-2 level 2 only: PCA refuses its level-3
+/// default there (CreateCertificateAuthority, `KeyStorageSecurityStandard`).
+pub const LEVEL_2_ONLY_REGIONS: &[&str] = &[
+    "ap-northeast-3",
+    "ap-southeast-3",
+    "ap-south-2",
+    "eu-south-2",
+    "eu-central-2",
+    "il-central-1",
+    "me-central-1",
+];
+/// The China regions, where keys are stored under the Chinese CCPC standard only.
+pub const CHINA_REGIONS: &[&str] = &["cn-north-1", "cn-northwest-1"];
+
+/// The key storage standard PCA can give a CA in `region`.
+pub fn default_key_storage(region: &str) -> &'static str {
+    if CHINA_REGIONS.contains(&region) {
+        "CCPC_LEVEL_1_OR_HIGHER"
+    } else if LEVEL_2_ONLY_REGIONS.contains(&region) {
+        "FIPS_140_2_LEVEL_2_OR_HIGHER"
+    } else {
+        "FIPS_140_2_LEVEL_3_OR_HIGHER"
+    }
+}
+
+/// Why `region` refuses `standard`, if it does.
+pub fn key_storage_refusal(region: &str, standard: &str) -> Option<String> {
+    let supported = default_key_storage(region);
+    let ok = match supported {
+        // A level-3 region also stores keys at level 2 or higher; CCPC is China's alone.
+        "FIPS_140_2_LEVEL_3_OR_HIGHER" => standard != "CCPC_LEVEL_1_OR_HIGHER",
+        other => standard == other,
+    };
+    (!ok).then(|| {
+        format!(
+            "AWS Private CA in {region} does not store CA keys under {standard}; it supports {supported}"
+        )
+    })
+}
 
 /// Properties whose change replaces the CA; their digest tags each CA (see ownership).
 const IDENTITY: &[&str] = &[
@@ -46,6 +90,9 @@ const IDENTITY: &[&str] = &[
     "usage_mode",
     "parent",
     "path_length",
+    "key_storage_security_standard",
+    "region",
+    "existing_arn",
 ];
 
 pub fn schema() -> ResourceSchema {
@@ -95,6 +142,9 @@ pub fn schema() -> ResourceSchema {
             Property::new("permanent_deletion_days", Type::Number).default(30).describe("restore window after delete, 7 to 30 days"),
             Property::new("parent", Type::String).force_new().describe("ARN of the CA that signs a subordinate, e.g. ${root_ca.arn}"),
             Property::new("path_length", Type::Number).force_new().describe("subordinate only: how many CA levels may follow below it, 0 to 3 (default 0)"),
+            Property::new("key_storage_security_standard", Type::Enum(KEY_STORAGE_STANDARDS)).force_new().describe("how PCA's HSMs store the CA key; default: what the CA's region supports (FIPS_140_2_LEVEL_3_OR_HIGHER, FIPS_140_2_LEVEL_2_OR_HIGHER in level-2-only regions, CCPC_LEVEL_1_OR_HIGHER in China)"),
+            Property::new("region", Type::String).force_new().describe("region of this CA; default: providers.aws.region"),
+            Property::new("existing_arn", Type::String).force_new().describe("use this existing CA instead of creating one: it is read, never changed or deleted, and costs this stack nothing; empty means create"),
         ],
         attributes: vec![
             Attribute::new("arn", "ARN of the CA"),
@@ -297,6 +347,34 @@ pub fn validate(props: &Value) -> Vec<Diagnostic> {
             }
         }
     }
+    let region = known("region").and_then(Value::as_str);
+    if let Some(r) = region {
+        if r.is_empty()
+            || !r
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit())
+        {
+            out.push(
+                invalid("region", format!("{r:?} is not an AWS region name"))
+                    .with_help("e.g. region: eu-west-1"),
+            );
+        }
+    }
+    if let Some(a) = known("existing_arn").and_then(Value::as_str) {
+        if !a.is_empty() && !is_ca_arn(a) {
+            out.push(
+                invalid(
+                    "existing_arn",
+                    format!("{a:?} is not a certificate authority ARN"),
+                )
+                .with_help(
+                    "expected arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/UUID, or \"\" to create the CA",
+                ),
+            );
+        }
+    }
+    // Which region refuses which key storage is a stack check (checks/key_storage.rs),
+    // which also knows providers.aws.region.
     out
 }
 
@@ -347,6 +425,9 @@ pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
     default_in(&mut m, "enabled", Value::Bool(true));
     default_in(&mut m, "permanent_deletion_days", Value::Int(30));
     default_in(&mut m, "usage_mode", Value::from("general_purpose"));
+    if m.get("existing_arn").and_then(Value::as_str) == Some("") {
+        m.remove("existing_arn");
+    }
     if m.get("kind").and_then(Value::as_str) == Some("subordinate") {
         default_in(&mut m, "path_length", Value::Int(0));
     }
@@ -367,6 +448,41 @@ pub fn normalize(props: &Value, provider_tags: &Tags) -> Value {
     Value::Map(m)
 }
 
+/// The CA a resource uses instead of creating one (`existing_arn`, when not empty).
+fn existing_arn(props: &Value) -> Option<&str> {
+    props.get_str("existing_arn").filter(|a| !a.is_empty())
+}
+
+/// Takes an existing CA by ARN: it must exist and be ACTIVE; nothing is created or changed.
+async fn use_existing(p: &AwsProvider, arn: &str, desired: &Value) -> ProviderResult<Snapshot> {
+    let ca = describe(p, arn).await.map_err(|e| {
+        if e.is_not_found() {
+            ProviderError::new(format!("the certificate authority {arn} does not exist"))
+                .with_field("existing_arn")
+                .with_help(
+                    "check the ARN, its region and that this account may read it (a RAM share)",
+                )
+        } else {
+            e.into()
+        }
+    })?;
+    let status = status_of(&ca);
+    if status != Status::Active {
+        return Err(
+            invalid_state(arn, &status, "an existing CA must be ACTIVE to issue")
+                .with_field("existing_arn"),
+        );
+    }
+    let prior = Snapshot {
+        id: arn.to_string(),
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    snapshot(p, &prior)
+        .await?
+        .ok_or_else(|| ProviderError::new(format!("certificate authority {arn} disappeared")))
+}
+
 /// The desired CA, read from properties the engine has fully resolved.
 #[derive(Debug, Clone)]
 struct CaSpec {
@@ -378,6 +494,8 @@ struct CaSpec {
     usage_mode: String,
     parent: Option<String>,
     path_length: Option<i64>,
+    key_storage: Option<String>,
+    region: Option<String>,
     enabled: bool,
     revocation: Value,
     config: String,
@@ -428,6 +546,10 @@ impl CaSpec {
                 .to_string(),
             parent: props.get_str("parent").map(str::to_string),
             path_length: props.get("path_length").and_then(Value::as_i64),
+            key_storage: props
+                .get_str("key_storage_security_standard")
+                .map(str::to_string),
+            region: props.get_str("region").map(str::to_string),
             enabled: norm.get("enabled").and_then(Value::as_bool).unwrap_or(true),
             revocation: norm.get("revocation").cloned().unwrap_or(Value::Null),
             config: ownership::config_digest(&identity),
@@ -516,8 +638,42 @@ fn revocation_value(ca: &CertificateAuthority) -> Value {
     normalize_revocation(Some(&Value::Map(m)))
 }
 
+/// The region an ARN names (`arn:PARTITION:SERVICE:REGION:...`).
+pub fn region_of_arn(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The clients with PCA calls going to `region` (the provider's own when `None`).
+fn client_in(p: &AwsProvider, region: Option<&str>) -> ProviderResult<super::Clients> {
+    let mut c = p.clients()?;
+    if let Some(r) = region {
+        let same = c.pca.config().region().map(|x| x.as_ref()) == Some(r);
+        if !same {
+            let conf = c
+                .pca
+                .config()
+                .to_builder()
+                .region(aws_sdk_acmpca::config::Region::new(r.to_string()))
+                .build();
+            c.pca = aws_sdk_acmpca::Client::from_conf(conf);
+        }
+    }
+    Ok(c)
+}
+
+/// The clients for calls about one CA: PCA answers for a CA only in the region its ARN
+/// names, which may not be the provider's (a parent in a central PKI account, say).
+fn client_for(p: &AwsProvider, arn: &str) -> ProviderResult<super::Clients> {
+    client_in(p, region_of_arn(arn))
+}
+
+/// The region a client sends to, for the region-dependent defaults.
+fn client_region(c: &super::Clients) -> Option<String> {
+    c.pca.config().region().map(|r| r.as_ref().to_string())
+}
+
 async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, CallError> {
-    let c = p.clients().map_err(|e| CallError {
+    let c = client_for(p, arn).map_err(|e| CallError {
         operation: "acm-pca:DescribeCertificateAuthority",
         resource: arn.into(),
         code: None,
@@ -558,7 +714,7 @@ fn status_of(ca: &CertificateAuthority) -> Status {
 }
 
 async fn list_tags(p: &AwsProvider, arn: &str) -> ProviderResult<Vec<(String, String)>> {
-    let c = p.clients()?;
+    let c = client_for(p, arn)?;
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -592,7 +748,7 @@ async fn find_owned(
     ctx: &OpContext,
     spec: &CaSpec,
 ) -> ProviderResult<Vec<FoundCa>> {
-    let c = p.clients()?;
+    let c = client_in(p, spec.region.as_deref())?;
     let cn = spec.subject.get_str("common_name");
     let mut found = Vec::new();
     let mut token: Option<String> = None;
@@ -645,8 +801,12 @@ async fn find_owned(
 }
 
 pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
+    if let Some(arn) = existing_arn(desired) {
+        ctx.progress(&format!("using the existing certificate authority {arn}"));
+        return use_existing(p, arn, desired).await;
+    }
     let spec = CaSpec::from(desired)?;
-    let c = p.clients()?;
+    let c = client_in(p, spec.region.as_deref())?;
     ctx.progress("looking for a CA left by an earlier attempt");
     let found = find_owned(p, ctx, &spec).await?;
     // The CA being replaced carries the same ownership tags (and the same config digest
@@ -672,6 +832,21 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                 .subject(subject_of(&spec.subject))
                 .build()
                 .map_err(|e| ProviderError::new(format!("invalid CA configuration: {e}")))?;
+            let region = client_region(&c).unwrap_or_default();
+            let key_storage = match &spec.key_storage {
+                Some(k) => {
+                    if let Some(why) = key_storage_refusal(&region, k) {
+                        return Err(ProviderError::new(why)
+                            .with_field("key_storage_security_standard")
+                            .with_help(format!(
+                                "set key_storage_security_standard: {} or leave it out",
+                                default_key_storage(&region)
+                            )));
+                    }
+                    k.clone()
+                }
+                None => default_key_storage(&region).to_string(),
+            };
             ctx.progress("creating the certificate authority");
             let out = p
                 .call(
@@ -684,6 +859,9 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                         ))
                         .certificate_authority_configuration(config)
                         .revocation_configuration(revocation_config(&spec.revocation)?)
+                        .key_storage_security_standard(KeyStorageSecurityStandard::from(
+                            key_storage.as_str(),
+                        ))
                         .usage_mode(CertificateAuthorityUsageMode::from(
                             spec.usage_mode.to_ascii_uppercase().as_str(),
                         ))
@@ -753,7 +931,7 @@ async fn tag_ca<'a>(
     if list.is_empty() {
         return Ok(());
     }
-    let c = p.clients()?;
+    let c = client_for(p, arn)?;
     p.call(
         "acm-pca:TagCertificateAuthority",
         arn,
@@ -774,7 +952,7 @@ async fn ensure_tags_and_revocation(
     desired: &Value,
     spec: &CaSpec,
 ) -> ProviderResult<()> {
-    let c = p.clients()?;
+    let c = client_for(p, arn)?;
     let want = tags::effective(&p.provider_tags(), desired);
     let live: Tags = list_tags(p, arn).await?.into_iter().collect();
     tag_ca(p, arn, want.iter().filter(|(k, v)| live.get(*k) != Some(v))).await?;
@@ -801,7 +979,7 @@ async fn activate(
     spec: &CaSpec,
     arn: &str,
 ) -> ProviderResult<()> {
-    let c = p.clients()?;
+    let c = client_for(p, arn)?;
     let mut installed = false;
     loop {
         let ca = describe(p, arn).await?;
@@ -867,7 +1045,7 @@ async fn install_certificate(
     spec: &CaSpec,
     arn: &str,
 ) -> ProviderResult<()> {
-    let c = p.clients()?;
+    let c = client_for(p, arn)?;
     ctx.progress("fetching the CA's certificate signing request");
     let csr = wait::until(ctx, "the CA's CSR", wait::DEFAULT_TIMEOUT, || async {
         match p
@@ -929,11 +1107,13 @@ async fn install_certificate(
                 .certificate_authority_configuration()
                 .map(|cfg| cfg.signing_algorithm().as_str().to_string())
                 .unwrap_or_else(|| spec.signing_algorithm.clone());
+            let parent_client = client_for(p, parent)?;
             let pc = p
                 .call(
                     "acm-pca:GetCertificateAuthorityCertificate",
                     parent,
-                    c.pca
+                    parent_client
+                        .pca
                         .get_certificate_authority_certificate()
                         .certificate_authority_arn(parent)
                         .send(),
@@ -964,11 +1144,14 @@ async fn install_certificate(
         "issuing the CA certificate from {}",
         params.issuer_arn
     ));
+    // A parent in another region (or account, shared through RAM) answers only there.
+    let issuer = client_for(p, &params.issuer_arn)?;
     let issued = p
         .call(
             "acm-pca:IssueCertificate",
             &params.issuer_arn,
-            c.pca
+            issuer
+                .pca
                 .issue_certificate()
                 .certificate_authority_arn(&params.issuer_arn)
                 .csr(Blob::new(csr.into_bytes()))
@@ -997,7 +1180,8 @@ async fn install_certificate(
                 .call(
                     "acm-pca:GetCertificate",
                     &cert_arn,
-                    c.pca
+                    issuer
+                        .pca
                         .get_certificate()
                         .certificate_authority_arn(&params.issuer_arn)
                         .certificate_arn(&cert_arn)
@@ -1029,8 +1213,8 @@ async fn install_certificate(
 
 /// The live CA as a snapshot, keeping the prior properties that cannot drift.
 async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
-    let c = p.clients()?;
     let arn = prior.id.as_str();
+    let c = client_for(p, arn)?;
     let ca = match describe(p, arn).await {
         Ok(ca) => ca,
         Err(e) if e.is_not_found() => return Ok(None),
@@ -1047,12 +1231,25 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     };
     let provider_tags = p.provider_tags();
     let tags_back = tags::read_back(&live_tags, &props, &provider_tags);
+    let used_not_owned = existing_arn(&props).is_some();
     let pm = props.as_map_mut().expect("properties are a map");
-    if matches!(status, Status::Active | Status::Disabled) {
-        pm.insert("enabled".into(), Value::Bool(status == Status::Active));
+    // A CA used by ARN belongs to someone else: its settings are not this stack's drift.
+    if !used_not_owned {
+        if matches!(status, Status::Active | Status::Disabled) {
+            pm.insert("enabled".into(), Value::Bool(status == Status::Active));
+        }
+        pm.insert("tags".into(), tags::to_value(&tags_back));
+        pm.insert("revocation".into(), revocation_value(&ca));
     }
-    pm.insert("tags".into(), tags::to_value(&tags_back));
-    pm.insert("revocation".into(), revocation_value(&ca));
+    // Read back only when the stack names it: an absent value means the region's default.
+    if pm.contains_key("key_storage_security_standard") {
+        if let Some(k) = ca.key_storage_security_standard() {
+            pm.insert(
+                "key_storage_security_standard".into(),
+                Value::from(k.as_str()),
+            );
+        }
+    }
 
     let mut attrs = Map::new();
     attrs.insert("arn".into(), Value::from(arn));
@@ -1185,9 +1382,13 @@ pub async fn update(
     prior: &Snapshot,
     desired: &Value,
 ) -> ProviderResult<Snapshot> {
+    if let Some(arn) = existing_arn(desired) {
+        // Never changes a CA it did not create.
+        return use_existing(p, arn, desired).await;
+    }
     let spec = CaSpec::from(desired)?;
-    let c = p.clients()?;
     let arn = prior.id.as_str();
+    let c = client_for(p, arn)?;
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
         let keys: Vec<Tag> = remove
@@ -1252,8 +1453,12 @@ pub async fn update(
 }
 
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
-    let c = p.clients()?;
+    if existing_arn(&prior.properties).is_some() {
+        // Used by ARN, never created here: it outlives the stack.
+        return Ok(());
+    }
     let arn = prior.id.as_str();
+    let c = client_for(p, arn)?;
     let ca = match describe(p, arn).await {
         Ok(ca) => ca,
         Err(e) if e.is_not_found() => return Ok(()),
@@ -1305,6 +1510,24 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
 }
 
+/// The plan's line for a CA about to be created with its region's default key storage.
+fn key_storage_line(p: &AwsProvider, prior: &Snapshot, desired: &Value) -> Option<String> {
+    if !prior.id.is_empty()
+        || desired.get_str("key_storage_security_standard").is_some()
+        || existing_arn(desired).is_some()
+    {
+        return None;
+    }
+    let region = match desired.get_str("region") {
+        Some(r) => r.to_string(),
+        None => client_region(&p.clients().ok()?)?,
+    };
+    Some(format!(
+        "key_storage_security_standard: {} (the default of {region})",
+        default_key_storage(&region)
+    ))
+}
+
 /// `aws.pca.certificate_authority` as a resource type.
 pub struct CaType;
 
@@ -1337,6 +1560,17 @@ impl crate::provider::ResourceType<AwsProvider> for CaType {
             normalize,
             Some(("enabled", "status")),
         )
+    }
+
+    /// A CA created without `key_storage_security_standard` gets its region's default;
+    /// the plan names it, since the region decides.
+    async fn plan_details(
+        &self,
+        p: &AwsProvider,
+        prior: &Snapshot,
+        desired: &Value,
+    ) -> ProviderResult<Vec<String>> {
+        Ok(key_storage_line(p, prior, desired).into_iter().collect())
     }
 
     // No identity: a CA is its ARN, which PCA assigns on create, so two generations are
@@ -1396,6 +1630,29 @@ mod tests {
             .into_iter()
             .filter_map(|d| d.field)
             .collect()
+    }
+
+    #[test]
+    fn each_region_gets_the_key_storage_it_supports() {
+        assert_eq!(
+            default_key_storage("us-east-1"),
+            "FIPS_140_2_LEVEL_3_OR_HIGHER"
+        );
+        assert_eq!(
+            default_key_storage("eu-central-2"),
+            "FIPS_140_2_LEVEL_2_OR_HIGHER"
+        );
+        assert_eq!(default_key_storage("cn-north-1"), "CCPC_LEVEL_1_OR_HIGHER");
+        assert!(key_storage_refusal("us-east-1", "FIPS_140_2_LEVEL_2_OR_HIGHER").is_none());
+        assert!(key_storage_refusal("us-east-1", "CCPC_LEVEL_1_OR_HIGHER").is_some());
+        assert!(key_storage_refusal("ap-south-2", "FIPS_140_2_LEVEL_3_OR_HIGHER").is_some());
+        assert!(key_storage_refusal("cn-northwest-1", "FIPS_140_2_LEVEL_3_OR_HIGHER").is_some());
+    }
+
+    #[test]
+    fn calls_about_a_ca_go_to_the_region_of_its_arn() {
+        assert_eq!(region_of_arn(PARENT), Some("us-east-1"));
+        assert_eq!(region_of_arn("not an arn"), None);
     }
 
     #[test]
