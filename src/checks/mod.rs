@@ -9,6 +9,7 @@
 mod hierarchy;
 mod iam;
 mod issuance;
+mod ordering;
 mod view;
 mod wiring;
 
@@ -35,6 +36,7 @@ pub const CODES: &[&str] = &[
     wiring::SERVICE_ACCOUNT_ROLE_MISMATCH,
     wiring::ISSUER_REGION_MISMATCH,
     issuance::ISSUER_NAMESPACE_MISMATCH,
+    ordering::ISTIOD_BEFORE_CACERTS,
 ];
 
 /// Runs every check on a loaded stack with its resolved variables (a variable missing from
@@ -51,6 +53,7 @@ pub fn run(stack: &Stack, variables: &BTreeMap<String, Value>) -> Diagnostics {
     wiring::check_service_accounts(&view, &mut out);
     wiring::check_regions(&view, &mut out);
     issuance::check_namespaces(&view, &mut out);
+    ordering::check_istiod_after_cacerts(&view, &mut out);
     out.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.offset));
     Diagnostics(out)
 }
