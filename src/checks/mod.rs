@@ -10,6 +10,7 @@ mod hierarchy;
 mod iam;
 mod issuance;
 mod key_storage;
+mod ordering;
 mod view;
 mod wiring;
 
@@ -40,6 +41,7 @@ pub const CODES: &[&str] = &[
     wiring::SERVICE_ACCOUNT_ROLE_MISMATCH,
     wiring::ISSUER_REGION_MISMATCH,
     issuance::ISSUER_NAMESPACE_MISMATCH,
+    ordering::ISTIOD_BEFORE_CACERTS,
 ];
 
 /// Runs every check on a loaded stack with its resolved variables (a variable missing from
@@ -57,6 +59,7 @@ pub fn run(stack: &Stack, variables: &BTreeMap<String, Value>) -> Diagnostics {
     wiring::check_service_accounts(&view, &mut out);
     wiring::check_regions(&view, &mut out);
     issuance::check_namespaces(&view, &mut out);
+    ordering::check_istiod_after_cacerts(&view, &mut out);
     out.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.offset));
     Diagnostics(out)
 }

@@ -29,12 +29,18 @@ impl std::fmt::Display for Subject {
 
 /// True when a chart reference (repo/name, path, oci:// ref, .tgz) is aws-privateca-issuer.
 pub fn is_issuer_chart(chart: &str) -> bool {
+    is_chart(chart, CHART)
+}
+
+/// True when a chart reference (repo/name, path, oci:// ref, NAME-VERSION.tgz) names the
+/// chart `name`: its last path segment, without tag, `.tgz` or version, is exactly `name`.
+pub fn is_chart(chart: &str, name: &str) -> bool {
     let last = chart.trim_end_matches('/').rsplit('/').next().unwrap_or("");
     let last = last.split(':').next().unwrap_or(last);
     let last = last.strip_suffix(".tgz").unwrap_or(last);
-    last == CHART
+    last == name
         || last
-            .strip_prefix(CHART)
+            .strip_prefix(name)
             .and_then(|rest| rest.strip_prefix('-'))
             .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
 }
