@@ -332,18 +332,38 @@ fn fill_unknowns(v: &Value) -> Value {
     }
 }
 
-/// The error for a release helm is in the middle of changing, or left failed.
-fn stuck_release_error(spec: &ReleaseSpec, status: &str) -> ProviderError {
+/// Why a release whose first install failed is replaced: helm cannot upgrade a release
+/// that never deployed, so it is uninstalled and installed again.
+pub const FAILED_INSTALL_REASON: &str = "release is in state failed after a failed install";
+
+/// A release whose only revision failed: no deployed revision to upgrade or roll back to.
+fn is_failed_install(status: &str, revision: i64) -> bool {
+    status == "failed" && revision <= 1
+}
+
+/// The error for a release helm is in the middle of changing, or left failed after an
+/// upgrade. Recovering a pending release is never guessed: the help names the command.
+fn stuck_release_error(spec: &ReleaseSpec, status: &str, revision: i64) -> ProviderError {
     let (n, ns) = (&spec.name, &spec.namespace);
+    let previous = revision - 1;
     let help = match status {
         "failed" => format!(
             "fix the cause (see `helm history {n} -n {ns}` and the release's pods), then \
-             rerun apply to upgrade it, or `helm rollback {n} -n {ns}` to the last good revision"
+             rerun apply to upgrade it, or `helm rollback {n} {previous} -n {ns}` to the last \
+             good revision"
+        ),
+        "pending-install" => format!(
+            "if no helm command is still running on it, remove the half-made install with \
+             `helm uninstall {n} -n {ns}`, then rerun apply"
+        ),
+        "pending-upgrade" | "pending-rollback" if previous >= 1 => format!(
+            "if no helm command is still running on it, `helm rollback {n} {previous} -n {ns}` \
+             to the revision before it (see `helm history {n} -n {ns}`), then rerun apply"
         ),
         _ => format!(
-            "if no helm command is still running on it, `helm rollback {n} -n {ns}` to the \
-             last deployed revision (or `helm uninstall {n} -n {ns}` if it never deployed), \
-             then rerun apply"
+            "if no helm command is still running on it, see `helm history {n} -n {ns}`: \
+             `helm rollback {n} REVISION -n {ns}` to the last deployed revision, or \
+             `helm uninstall {n} -n {ns}` if it never deployed, then rerun apply"
         ),
     };
     ProviderError::new(format!("helm release {ns}/{n} is {status}")).with_help(help)
@@ -736,6 +756,22 @@ impl ResourceType<HelmProvider> for Release {
         desired: &Value,
     ) -> DiffResult {
         let mut d = default_diff(schema, prior, desired);
+        let failed_install = prior.attributes.get_str("status").is_some_and(|s| {
+            let revision = match prior.attributes.get("revision") {
+                Some(Value::Int(r)) => *r,
+                _ => 0,
+            };
+            is_failed_install(s, revision)
+        });
+        if failed_install {
+            if !d.changed.iter().any(|c| c == "status") {
+                d.changed.push("status".into());
+            }
+            d.requires_replace.push("status".into());
+            d.replace_reason = Some(FAILED_INSTALL_REASON.into());
+            d.planned_attributes = unknown_attributes(schema);
+            return d;
+        }
         if d.changed.is_empty() || !d.requires_replace.is_empty() {
             return d;
         }
@@ -803,11 +839,21 @@ impl ResourceType<HelmProvider> for Release {
             ));
         }
         let info = cli::parse_release(&out.stdout)?;
+        if is_failed_install(&info.status, info.revision) && !importing {
+            // Nothing ever deployed: the plan replaces it (see `diff`).
+            return Ok(Some(Snapshot {
+                id: spec.id(),
+                properties: prior.properties.clone(),
+                attributes: attrs(&info, String::new(), String::new()),
+            }));
+        }
         match info.status.as_str() {
             "uninstalled" => return Ok(None),
             // Still being removed: not gone yet, and not ours to plan around.
             "failed" | "pending-install" | "pending-upgrade" | "pending-rollback"
-            | "uninstalling" => return Err(stuck_release_error(&spec, &info.status)),
+            | "uninstalling" => {
+                return Err(stuck_release_error(&spec, &info.status, info.revision))
+            }
             _ => {}
         }
         let live_values = cli::parse_values(
@@ -1047,11 +1093,37 @@ mod tests {
     #[test]
     fn stuck_releases_say_how_to_recover() {
         let spec = ReleaseSpec::from_properties(&props(r#"{"name":"web","namespace":"apps"}"#));
-        let e = stuck_release_error(&spec, "pending-upgrade");
+        let e = stuck_release_error(&spec, "pending-upgrade", 3);
         assert_eq!(e.message, "helm release apps/web is pending-upgrade");
-        assert!(e.help.unwrap().contains("helm rollback web -n apps"));
-        let e = stuck_release_error(&spec, "failed");
-        assert!(e.help.unwrap().contains("rerun apply"));
+        assert!(e.help.unwrap().contains("`helm rollback web 2 -n apps`"));
+        let e = stuck_release_error(&spec, "pending-rollback", 5);
+        assert!(e.help.unwrap().contains("`helm rollback web 4 -n apps`"));
+        let e = stuck_release_error(&spec, "pending-install", 1);
+        let help = e.help.unwrap();
+        assert!(help.contains("`helm uninstall web -n apps`"), "{help}");
+        assert!(!help.contains("rollback"), "{help}");
+        let e = stuck_release_error(&spec, "failed", 4);
+        let help = e.help.unwrap();
+        assert!(help.contains("rerun apply"), "{help}");
+        assert!(help.contains("`helm rollback web 3 -n apps`"), "{help}");
+    }
+
+    #[test]
+    fn a_failed_first_install_is_replaced_with_its_reason() {
+        let schema = release_schema();
+        let desired = props(r#"{"name":"web","namespace":"apps","chart":"./c"}"#);
+        let failed = |revision: i64| Snapshot {
+            id: "apps/web".into(),
+            properties: desired.clone(),
+            attributes: props(&format!(r#"{{"status":"failed","revision":{revision}}}"#)),
+        };
+        let d = HelmProvider::default().diff(&schema, &failed(1), &desired);
+        assert_eq!(d.requires_replace, vec!["status".to_string()]);
+        assert_eq!(d.replace_reason.as_deref(), Some(FAILED_INSTALL_REASON));
+        // A failed upgrade has a deployed revision to upgrade from: no replacement.
+        let d = HelmProvider::default().diff(&schema, &failed(2), &desired);
+        assert!(d.requires_replace.is_empty());
+        assert!(d.replace_reason.is_none());
     }
 
     #[test]
