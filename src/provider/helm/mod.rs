@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod manifest_diff;
 mod process;
+pub mod repository;
 pub mod values;
 
 use std::ffi::OsString;
@@ -37,7 +38,15 @@ pub const RELEASE: &str = "helm.release";
 /// How long helm waits for resources when a release sets no `timeout` (helm's own default).
 const HELM_DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
-const OPERATION_OPTIONS: &[&str] = &["wait", "timeout", "atomic", "create_namespace"];
+const OPERATION_OPTIONS: &[&str] = &[
+    "wait",
+    "timeout",
+    "atomic",
+    "create_namespace",
+    "username",
+    "password",
+    "credentials_file",
+];
 
 /// Marks `values` read back after the release's values were changed outside trustplane
 /// (the live values are not copied: they may hold `set_sensitive` secrets).
@@ -96,6 +105,14 @@ fn release_schema() -> ResourceSchema {
                 .describe("Chart name in `repository`, an oci:// reference, or a local path."),
             Property::new("repository", Type::String)
                 .describe("HTTP(S) chart repository URL (helm --repo)."),
+            Property::new("username", Type::String)
+                .describe("Username for a private `repository` (with `password`)."),
+            Property::new("password", Type::String)
+                .sensitive()
+                .describe("Password for a private `repository`; never on helm's command line."),
+            Property::new("credentials_file", Type::String).describe(
+                "A YAML file holding `username` and `password` for a private `repository`.",
+            ),
             Property::new("version", Type::String)
                 .describe("Chart version; latest when absent. Ignored by helm for local paths."),
             Property::new("values", Type::Any).describe("Inline values (a map)."),
@@ -212,6 +229,30 @@ pub fn validate_release(p: &Value) -> Vec<Diagnostic> {
                 .with_help("leave `repository` out: the oci:// reference says where the chart is"),
             );
         }
+    }
+    let has_credentials = ["username", "password", "credentials_file"]
+        .iter()
+        .any(|k| p.get(k).is_some_and(|v| !matches!(v, Value::Null)));
+    if has_credentials && p.get("repository").is_none() {
+        let oci = chart.is_some_and(|c| c.starts_with("oci://"));
+        out.push(
+            Diagnostic::error(
+                "helm::credentials_without_repository",
+                "repository credentials are set but the release has no `repository`",
+            )
+            .with_field(if p.get("credentials_file").is_some() {
+                "credentials_file"
+            } else {
+                "username"
+            })
+            .with_help(if oci {
+                "for an oci:// chart, log in once with `helm registry login REGISTRY` \
+                 and leave the credentials out"
+            } else {
+                "set `repository` to the private chart repository's URL, or remove the \
+                 credentials"
+            }),
+        );
     }
     if let Some(v) = p.get("values") {
         if !matches!(v, Value::Map(_) | Value::Null | Value::Unknown) {
@@ -517,15 +558,40 @@ impl HelmProvider {
         }
     }
 
+    /// For a private `repository`: the repositories file with its credentials, after
+    /// `helm repo update` fetched its index; `spec` then points helm at it. None for a
+    /// public one. Keep the result alive while helm reads the chart.
+    async fn chart_access(
+        &self,
+        desired: &Value,
+        spec: &mut ReleaseSpec,
+    ) -> ProviderResult<Option<repository::PrivateRepository>> {
+        let (Some(creds), Some(url)) = (repository::credentials(desired)?, spec.repository.clone())
+        else {
+            return Ok(None);
+        };
+        let repo = repository::PrivateRepository::write(&url, &creds)?;
+        let files = repo.files();
+        self.run_ok(
+            &format!("read the index of repository {url}"),
+            files.update_args(),
+        )
+        .await
+        .map_err(|e| e.with_field("repository"))?;
+        spec.private_repository = Some(files);
+        Ok(Some(repo))
+    }
+
     /// `helm upgrade --install`, then what helm now holds.
     async fn install_or_upgrade(
         &self,
         ctx: &OpContext,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        let spec = ReleaseSpec::from_properties(desired);
+        let mut spec = ReleaseSpec::from_properties(desired);
         let merged = release_values(desired)?;
         let helm = self.helm().await?;
+        let _repo = self.chart_access(desired, &mut spec).await?;
         let file = ValuesFile::write(&merged)?;
         ctx.progress(&format!("helm upgrade --install {}", spec.id()));
         let what = format!("install or upgrade {}", spec.id());
@@ -572,8 +638,9 @@ impl HelmProvider {
         desired: &Value,
     ) -> Result<Vec<ObjectChange>, ProviderError> {
         let desired = fill_unknowns(desired);
-        let spec = ReleaseSpec::from_properties(&desired);
+        let mut spec = ReleaseSpec::from_properties(&desired);
         let merged = release_values(&desired)?;
+        let repo = self.chart_access(&desired, &mut spec).await?;
         let file = ValuesFile::write(&merged)?;
         let rendered = self
             .run_ok(
@@ -582,6 +649,7 @@ impl HelmProvider {
             )
             .await?;
         drop(file);
+        drop(repo);
         let deployed = if prior.id.is_empty() {
             String::new()
         } else {
@@ -1088,6 +1156,27 @@ mod tests {
         );
         let err = release_values(&p).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("values_files[0]"));
+    }
+
+    #[test]
+    fn credentials_need_a_repository() {
+        let p = props(r#"{"name":"x","chart":"c","username":"u","password":"p"}"#);
+        assert_eq!(
+            codes(&p),
+            vec![(
+                "helm::credentials_without_repository",
+                "username".to_string()
+            )]
+        );
+        let p =
+            props(r#"{"name":"x","chart":"c","repository":"https://r","credentials_file":"f"}"#);
+        assert!(codes(&p).is_empty());
+        // Changing credentials alone does not upgrade the release.
+        let prior = snapshot();
+        let mut desired = prior.properties.clone();
+        desired.set_path("password", "new".into());
+        let d = HelmProvider::default().diff(&release_schema(), &prior, &desired);
+        assert_eq!(d.planned_attributes, prior.attributes);
     }
 
     #[test]
