@@ -464,6 +464,8 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         change.planned_attributes = unknown_attributes(schema);
         change.reason = Some(if r.forced {
             "replacement requested with --replace".to_string()
+        } else if let Some(reason) = &diff.replace_reason {
+            reason.clone()
         } else {
             format!(
                 "{} cannot be changed in place",

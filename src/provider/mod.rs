@@ -103,6 +103,8 @@ pub struct DiffResult {
     pub changed: Vec<String>,
     /// The subset of `changed` that cannot be updated in place.
     pub requires_replace: Vec<String>,
+    /// Why the object must be replaced when no property change says so (display only).
+    pub replace_reason: Option<String>,
     /// Attributes as they will be after apply (`Unknown` where not known yet).
     pub planned_attributes: Value,
 }
@@ -401,6 +403,7 @@ pub fn default_diff(schema: &ResourceSchema, prior: &Snapshot, desired: &Value) 
     DiffResult {
         changed,
         requires_replace,
+        replace_reason: None,
         planned_attributes,
     }
 }

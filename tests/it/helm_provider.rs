@@ -367,14 +367,31 @@ async fn a_failed_release_is_an_error_with_the_fix() {
     );
     let snap = Snapshot {
         id: "default/stuck".into(),
-        properties: waiting,
+        properties: waiting.clone(),
         attributes: Value::Null,
     };
+    // A failed first install reads back as failed (the plan replaces it).
+    let read = p.read(&ctx(), RELEASE, &snap).await.unwrap().unwrap();
+    assert_eq!(read.attributes.get_str("status"), Some("failed"));
+    let d = p.diff(&schema(&p), &read, &waiting);
+    assert_eq!(
+        d.replace_reason.as_deref(),
+        Some("release is in state failed after a failed install")
+    );
+
+    // A failed upgrade of a deployed release is an error naming the revision to go back to.
+    let mut quick = waiting.clone();
+    quick.set_path("wait", Value::Bool(false));
+    p.create(&ctx(), RELEASE, &quick).await.unwrap();
+    p.create(&ctx(), RELEASE, &waiting).await.unwrap_err();
     let err = p.read(&ctx(), RELEASE, &snap).await.unwrap_err();
     assert_eq!(err.message, "helm release default/stuck is failed");
     let help = err.help.unwrap();
     assert!(help.contains("rerun apply"), "{help}");
-    assert!(help.contains("helm rollback stuck -n default"), "{help}");
+    assert!(
+        help.contains("`helm rollback stuck 2 -n default`"),
+        "{help}"
+    );
 }
 
 /// `trustplane plan` of 5 releases renders them (`helm template`) up to `--parallelism`
@@ -425,4 +442,171 @@ fn plan_renders_releases_up_to_the_parallelism_at_once() {
     };
     assert_eq!(peak("1"), 1, "one at a time");
     assert!(peak("5") > 1, "renders overlap");
+}
+
+/// A stack of one release of the issuer chart; `wait` and `timeout` come from variables so
+/// that a first apply can be made to fail (helm waits one second for a release that never
+/// becomes ready on the emulator) and a later one to succeed.
+fn waiting_stack(kube: &Emulator) -> String {
+    format!(
+        r#"stack: issuer
+variables:
+  wait: {{type: bool, default: true}}
+providers:
+  helm: {{binary: "{helm}", kubeconfig: "{kc}"}}
+resources:
+  issuer:
+    type: helm.release
+    properties:
+      name: issuer
+      namespace: default
+      chart: "{chart}"
+      wait: ${{var.wait}}
+      timeout: 1s
+"#,
+        helm = helm_bin().display(),
+        kc = kube.kubeconfig.display(),
+        chart = chart("issuer"),
+    )
+}
+
+/// The release's status and revision, as helm reports them.
+fn release_status(kube: &Emulator) -> (String, i64) {
+    let out = kube.helm(&["status", "issuer", "-n", "default", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    (
+        v["info"]["status"].as_str().unwrap().to_string(),
+        v["version"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_failed_first_install_is_planned_as_a_replacement() {
+    let kube = Emulator::start();
+    let s = crate::common::Sandbox::new();
+    s.write("issuer.yaml", &waiting_stack(&kube));
+    let no_wait = ["--var", "wait=false"];
+    s.run(&[
+        "apply",
+        "issuer.yaml",
+        no_wait[0],
+        no_wait[1],
+        "--auto-approve",
+    ])
+    .ok();
+    // Out of band, the release is removed and its install fails (helm waits one second
+    // for objects that never become ready): state holds a release whose only revision
+    // failed, which helm cannot upgrade.
+    kube.helm(&["uninstall", "issuer", "-n", "default"]);
+    let failed = std::process::Command::new(helm_bin())
+        .args([
+            "upgrade",
+            "--install",
+            "issuer",
+            &chart("issuer"),
+            "-n",
+            "default",
+        ])
+        .args(["--wait", "--timeout", "1s", "--kubeconfig"])
+        .arg(&kube.kubeconfig)
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+    assert_eq!(release_status(&kube), ("failed".to_string(), 1));
+
+    // Refresh no longer stops on the failed release: the plan replaces it, saying why.
+    let plan = s.run(&["plan", "issuer.yaml", no_wait[0], no_wait[1]]);
+    plan.ok();
+    assert!(
+        plan.stdout.contains("0 to add, 0 to change, 1 to replace"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        plan.stdout
+            .contains("# release is in state failed after a failed install"),
+        "{}",
+        plan.all()
+    );
+    let apply = s.run(&[
+        "apply",
+        "issuer.yaml",
+        no_wait[0],
+        no_wait[1],
+        "--auto-approve",
+    ]);
+    apply.ok();
+    assert!(apply.stdout.contains("1 replaced"), "{}", apply.all());
+    // Uninstalled and installed afresh: revision 1 again, deployed.
+    assert_eq!(release_status(&kube), ("deployed".to_string(), 1));
+    let replan = s.run(&[
+        "plan",
+        "issuer.yaml",
+        no_wait[0],
+        no_wait[1],
+        "--detailed-exitcode",
+    ]);
+    assert_eq!(replan.code, 0, "{}", replan.all());
+}
+
+/// Writes revision `revision` of release default/issuer in `status`, as helm stores it (a
+/// Secret holding the release as base64 JSON; helm reads it uncompressed as well as gzipped).
+fn store_release_revision(kube: &Emulator, status: &str, revision: i64) {
+    use base64::Engine;
+    let out = kube.helm(&["status", "issuer", "-n", "default", "-o", "json"]);
+    let mut release: serde_json::Value = serde_json::from_str(&out).unwrap();
+    release["info"]["status"] = status.into();
+    release["version"] = revision.into();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let body = b64.encode(b64.encode(release.to_string()));
+    let secret = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {
+            "name": format!("sh.helm.release.v1.issuer.v{revision}"),
+            "namespace": "default",
+            "labels": {"owner": "helm", "name": "issuer", "status": status,
+                       "version": revision.to_string()},
+        },
+        "data": {"release": body},
+    });
+    let out = kube.kubectl_output(&["apply", "-f", "-"], Some(&secret.to_string()));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_pending_release_is_an_error_with_the_exact_command() {
+    let kube = Emulator::start();
+    let s = crate::common::Sandbox::new();
+    s.write("issuer.yaml", &waiting_stack(&kube));
+    let no_wait = ["--var", "wait=false"];
+    s.run(&[
+        "apply",
+        "issuer.yaml",
+        no_wait[0],
+        no_wait[1],
+        "--auto-approve",
+    ])
+    .ok();
+    // An upgrade interrupted half way leaves revision 2 pending.
+    store_release_revision(&kube, "pending-upgrade", 2);
+    assert_eq!(release_status(&kube), ("pending-upgrade".to_string(), 2));
+    let plan = s.run(&["plan", "issuer.yaml", no_wait[0], no_wait[1]]);
+    assert_ne!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stderr
+            .contains("helm release default/issuer is pending-upgrade"),
+        "{}",
+        plan.all()
+    );
+    assert!(
+        plan.stderr.contains("`helm rollback issuer 1 -n default`"),
+        "{}",
+        plan.all()
+    );
+    // Nothing was guessed: the release is still as it was.
+    assert_eq!(release_status(&kube), ("pending-upgrade".to_string(), 2));
 }

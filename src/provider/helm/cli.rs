@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::super::{ProviderError, ProviderResult};
+use super::repository::{RepoFiles, REPO_NAME};
 use crate::value::{Map, Value};
 
 /// The oldest helm this provider drives: 3.8 made OCI charts generally available.
@@ -120,6 +121,8 @@ pub struct ReleaseSpec {
     pub timeout: Option<Duration>,
     pub atomic: bool,
     pub skip_crds: bool,
+    /// Set when `repository` needs credentials: helm reads it, with them, from these files.
+    pub private_repository: Option<RepoFiles>,
 }
 
 impl ReleaseSpec {
@@ -137,6 +140,7 @@ impl ReleaseSpec {
             timeout: s("timeout").and_then(|t| crate::duration::parse(&t).ok()),
             atomic: b("atomic", false),
             skip_crds: b("skip_crds", false),
+            private_repository: None,
         }
     }
 
@@ -174,6 +178,15 @@ pub fn kube_flags(kubeconfig: Option<&str>, context: Option<&str>) -> Vec<String
     out
 }
 
+/// The chart argument: as written, or in the private repository's name when the
+/// repository needs credentials (helm then reads the URL and credentials from its file).
+fn chart_ref(spec: &ReleaseSpec) -> OsString {
+    match &spec.private_repository {
+        Some(_) => format!("{REPO_NAME}/{}", spec.chart).into(),
+        None => spec.chart.clone().into(),
+    }
+}
+
 /// Flags shared by `upgrade --install` and `template`: where the chart comes from and
 /// the values file.
 fn chart_flags(spec: &ReleaseSpec, values_file: &Path, out: &mut Vec<OsString>) {
@@ -181,8 +194,10 @@ fn chart_flags(spec: &ReleaseSpec, values_file: &Path, out: &mut Vec<OsString>) 
     if let Some(v) = &spec.version {
         out.extend(["--version".into(), v.clone().into()]);
     }
-    if let Some(r) = &spec.repository {
-        out.extend(["--repo".into(), r.clone().into()]);
+    match (&spec.private_repository, &spec.repository) {
+        (Some(files), _) => out.extend(files.flags()),
+        (None, Some(r)) => out.extend(["--repo".into(), r.clone().into()]),
+        (None, None) => {}
     }
     out.extend(["-f".into(), values_file.as_os_str().to_owned()]);
     if spec.skip_crds {
@@ -197,7 +212,7 @@ pub fn upgrade_args(spec: &ReleaseSpec, values_file: &Path, helm: HelmVersion) -
         "upgrade".into(),
         "--install".into(),
         spec.name.clone().into(),
-        spec.chart.clone().into(),
+        chart_ref(spec),
     ];
     chart_flags(spec, values_file, &mut out);
     if spec.create_namespace {
@@ -222,11 +237,7 @@ pub fn upgrade_args(spec: &ReleaseSpec, values_file: &Path, helm: HelmVersion) -
 
 /// `helm template NAME CHART ...`: the desired release's manifest, for plan-time diffs.
 pub fn template_args(spec: &ReleaseSpec, values_file: &Path) -> Vec<OsString> {
-    let mut out: Vec<OsString> = vec![
-        "template".into(),
-        spec.name.clone().into(),
-        spec.chart.clone().into(),
-    ];
+    let mut out: Vec<OsString> = vec!["template".into(), spec.name.clone().into(), chart_ref(spec)];
     chart_flags(spec, values_file, &mut out);
     out
 }
@@ -455,6 +466,7 @@ mod tests {
             timeout: Some(Duration::from_secs(300)),
             atomic: true,
             skip_crds: true,
+            private_repository: None,
         }
     }
 
@@ -499,6 +511,70 @@ mod tests {
             "uninstall web --namespace default"
         );
         assert_eq!(s.id(), "default/web");
+    }
+
+    #[test]
+    fn private_repository_credentials_stay_off_the_command_line() {
+        use super::super::repository::{Credentials, PrivateRepository};
+        let creds = Credentials {
+            username: "ci-user".into(),
+            password: "s3cret-pw".into(),
+        };
+        let repo = PrivateRepository::write("https://charts.example.com", &creds).unwrap();
+        let files = repo.files();
+        let spec = ReleaseSpec {
+            private_repository: Some(files.clone()),
+            ..spec()
+        };
+        let (config, cache) = (files.config.display(), files.cache.display());
+        let args = strings(&upgrade_args(&spec, Path::new("/tmp/v.json"), V3)).join(" ");
+        assert_eq!(
+            args,
+            format!(
+                "upgrade --install cert-manager trustplane-private/cert-manager \
+                 --namespace cert-manager --version v1.15.3 --repository-config {config} \
+                 --repository-cache {cache} -f /tmp/v.json --skip-crds --create-namespace \
+                 --wait --timeout 5m0s --atomic -o json"
+            )
+        );
+        let template = strings(&template_args(&spec, Path::new("/v"))).join(" ");
+        let update = strings(&files.update_args()).join(" ");
+        assert_eq!(
+            update,
+            format!(
+                "repo update trustplane-private --repository-config {config} \
+                 --repository-cache {cache}"
+            )
+        );
+        for line in [&args, &template, &update] {
+            assert!(!line.contains("s3cret-pw"), "{line}");
+            assert!(!line.contains("ci-user"), "{line}");
+            assert!(!line.contains("--password"), "{line}");
+            assert!(!line.contains("--repo "), "{line}");
+        }
+        drop(repo);
+        assert!(!files.config.exists());
+    }
+
+    #[test]
+    fn an_oci_chart_is_passed_as_written() {
+        let s = ReleaseSpec::from_properties(
+            &serde_json::from_str(
+                r#"{"name":"issuer","namespace":"pki","wait":false,"version":"1.4.0",
+                    "chart":"oci://registry.example.com/charts/aws-privateca-issuer"}"#,
+            )
+            .unwrap(),
+        );
+        assert_eq!(
+            strings(&upgrade_args(&s, Path::new("/v"), V3)).join(" "),
+            "upgrade --install issuer oci://registry.example.com/charts/aws-privateca-issuer \
+             --namespace pki --version 1.4.0 -f /v -o json"
+        );
+        assert_eq!(
+            strings(&template_args(&s, Path::new("/v"))).join(" "),
+            "template issuer oci://registry.example.com/charts/aws-privateca-issuer \
+             --namespace pki --version 1.4.0 -f /v"
+        );
     }
 
     #[test]

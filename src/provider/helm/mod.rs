@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod manifest_diff;
 mod process;
+pub mod repository;
 pub mod values;
 
 use std::ffi::OsString;
@@ -37,7 +38,15 @@ pub const RELEASE: &str = "helm.release";
 /// How long helm waits for resources when a release sets no `timeout` (helm's own default).
 const HELM_DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
-const OPERATION_OPTIONS: &[&str] = &["wait", "timeout", "atomic", "create_namespace"];
+const OPERATION_OPTIONS: &[&str] = &[
+    "wait",
+    "timeout",
+    "atomic",
+    "create_namespace",
+    "username",
+    "password",
+    "credentials_file",
+];
 
 /// Marks `values` read back after the release's values were changed outside trustplane
 /// (the live values are not copied: they may hold `set_sensitive` secrets).
@@ -96,6 +105,14 @@ fn release_schema() -> ResourceSchema {
                 .describe("Chart name in `repository`, an oci:// reference, or a local path."),
             Property::new("repository", Type::String)
                 .describe("HTTP(S) chart repository URL (helm --repo)."),
+            Property::new("username", Type::String)
+                .describe("Username for a private `repository` (with `password`)."),
+            Property::new("password", Type::String)
+                .sensitive()
+                .describe("Password for a private `repository`; never on helm's command line."),
+            Property::new("credentials_file", Type::String).describe(
+                "A YAML file holding `username` and `password` for a private `repository`.",
+            ),
             Property::new("version", Type::String)
                 .describe("Chart version; latest when absent. Ignored by helm for local paths."),
             Property::new("values", Type::Any).describe("Inline values (a map)."),
@@ -212,6 +229,30 @@ pub fn validate_release(p: &Value) -> Vec<Diagnostic> {
                 .with_help("leave `repository` out: the oci:// reference says where the chart is"),
             );
         }
+    }
+    let has_credentials = ["username", "password", "credentials_file"]
+        .iter()
+        .any(|k| p.get(k).is_some_and(|v| !matches!(v, Value::Null)));
+    if has_credentials && p.get("repository").is_none() {
+        let oci = chart.is_some_and(|c| c.starts_with("oci://"));
+        out.push(
+            Diagnostic::error(
+                "helm::credentials_without_repository",
+                "repository credentials are set but the release has no `repository`",
+            )
+            .with_field(if p.get("credentials_file").is_some() {
+                "credentials_file"
+            } else {
+                "username"
+            })
+            .with_help(if oci {
+                "for an oci:// chart, log in once with `helm registry login REGISTRY` \
+                 and leave the credentials out"
+            } else {
+                "set `repository` to the private chart repository's URL, or remove the \
+                 credentials"
+            }),
+        );
     }
     if let Some(v) = p.get("values") {
         if !matches!(v, Value::Map(_) | Value::Null | Value::Unknown) {
@@ -332,18 +373,38 @@ fn fill_unknowns(v: &Value) -> Value {
     }
 }
 
-/// The error for a release helm is in the middle of changing, or left failed.
-fn stuck_release_error(spec: &ReleaseSpec, status: &str) -> ProviderError {
+/// Why a release whose first install failed is replaced: helm cannot upgrade a release
+/// that never deployed, so it is uninstalled and installed again.
+pub const FAILED_INSTALL_REASON: &str = "release is in state failed after a failed install";
+
+/// A release whose only revision failed: no deployed revision to upgrade or roll back to.
+fn is_failed_install(status: &str, revision: i64) -> bool {
+    status == "failed" && revision <= 1
+}
+
+/// The error for a release helm is in the middle of changing, or left failed after an
+/// upgrade. Recovering a pending release is never guessed: the help names the command.
+fn stuck_release_error(spec: &ReleaseSpec, status: &str, revision: i64) -> ProviderError {
     let (n, ns) = (&spec.name, &spec.namespace);
+    let previous = revision - 1;
     let help = match status {
         "failed" => format!(
             "fix the cause (see `helm history {n} -n {ns}` and the release's pods), then \
-             rerun apply to upgrade it, or `helm rollback {n} -n {ns}` to the last good revision"
+             rerun apply to upgrade it, or `helm rollback {n} {previous} -n {ns}` to the last \
+             good revision"
+        ),
+        "pending-install" => format!(
+            "if no helm command is still running on it, remove the half-made install with \
+             `helm uninstall {n} -n {ns}`, then rerun apply"
+        ),
+        "pending-upgrade" | "pending-rollback" if previous >= 1 => format!(
+            "if no helm command is still running on it, `helm rollback {n} {previous} -n {ns}` \
+             to the revision before it (see `helm history {n} -n {ns}`), then rerun apply"
         ),
         _ => format!(
-            "if no helm command is still running on it, `helm rollback {n} -n {ns}` to the \
-             last deployed revision (or `helm uninstall {n} -n {ns}` if it never deployed), \
-             then rerun apply"
+            "if no helm command is still running on it, see `helm history {n} -n {ns}`: \
+             `helm rollback {n} REVISION -n {ns}` to the last deployed revision, or \
+             `helm uninstall {n} -n {ns}` if it never deployed, then rerun apply"
         ),
     };
     ProviderError::new(format!("helm release {ns}/{n} is {status}")).with_help(help)
@@ -497,15 +558,40 @@ impl HelmProvider {
         }
     }
 
+    /// For a private `repository`: the repositories file with its credentials, after
+    /// `helm repo update` fetched its index; `spec` then points helm at it. None for a
+    /// public one. Keep the result alive while helm reads the chart.
+    async fn chart_access(
+        &self,
+        desired: &Value,
+        spec: &mut ReleaseSpec,
+    ) -> ProviderResult<Option<repository::PrivateRepository>> {
+        let (Some(creds), Some(url)) = (repository::credentials(desired)?, spec.repository.clone())
+        else {
+            return Ok(None);
+        };
+        let repo = repository::PrivateRepository::write(&url, &creds)?;
+        let files = repo.files();
+        self.run_ok(
+            &format!("read the index of repository {url}"),
+            files.update_args(),
+        )
+        .await
+        .map_err(|e| e.with_field("repository"))?;
+        spec.private_repository = Some(files);
+        Ok(Some(repo))
+    }
+
     /// `helm upgrade --install`, then what helm now holds.
     async fn install_or_upgrade(
         &self,
         ctx: &OpContext,
         desired: &Value,
     ) -> ProviderResult<Snapshot> {
-        let spec = ReleaseSpec::from_properties(desired);
+        let mut spec = ReleaseSpec::from_properties(desired);
         let merged = release_values(desired)?;
         let helm = self.helm().await?;
+        let _repo = self.chart_access(desired, &mut spec).await?;
         let file = ValuesFile::write(&merged)?;
         ctx.progress(&format!("helm upgrade --install {}", spec.id()));
         let what = format!("install or upgrade {}", spec.id());
@@ -552,8 +638,9 @@ impl HelmProvider {
         desired: &Value,
     ) -> Result<Vec<ObjectChange>, ProviderError> {
         let desired = fill_unknowns(desired);
-        let spec = ReleaseSpec::from_properties(&desired);
+        let mut spec = ReleaseSpec::from_properties(&desired);
         let merged = release_values(&desired)?;
+        let repo = self.chart_access(&desired, &mut spec).await?;
         let file = ValuesFile::write(&merged)?;
         let rendered = self
             .run_ok(
@@ -562,6 +649,7 @@ impl HelmProvider {
             )
             .await?;
         drop(file);
+        drop(repo);
         let deployed = if prior.id.is_empty() {
             String::new()
         } else {
@@ -736,6 +824,22 @@ impl ResourceType<HelmProvider> for Release {
         desired: &Value,
     ) -> DiffResult {
         let mut d = default_diff(schema, prior, desired);
+        let failed_install = prior.attributes.get_str("status").is_some_and(|s| {
+            let revision = match prior.attributes.get("revision") {
+                Some(Value::Int(r)) => *r,
+                _ => 0,
+            };
+            is_failed_install(s, revision)
+        });
+        if failed_install {
+            if !d.changed.iter().any(|c| c == "status") {
+                d.changed.push("status".into());
+            }
+            d.requires_replace.push("status".into());
+            d.replace_reason = Some(FAILED_INSTALL_REASON.into());
+            d.planned_attributes = unknown_attributes(schema);
+            return d;
+        }
         if d.changed.is_empty() || !d.requires_replace.is_empty() {
             return d;
         }
@@ -803,11 +907,21 @@ impl ResourceType<HelmProvider> for Release {
             ));
         }
         let info = cli::parse_release(&out.stdout)?;
+        if is_failed_install(&info.status, info.revision) && !importing {
+            // Nothing ever deployed: the plan replaces it (see `diff`).
+            return Ok(Some(Snapshot {
+                id: spec.id(),
+                properties: prior.properties.clone(),
+                attributes: attrs(&info, String::new(), String::new()),
+            }));
+        }
         match info.status.as_str() {
             "uninstalled" => return Ok(None),
             // Still being removed: not gone yet, and not ours to plan around.
             "failed" | "pending-install" | "pending-upgrade" | "pending-rollback"
-            | "uninstalling" => return Err(stuck_release_error(&spec, &info.status)),
+            | "uninstalling" => {
+                return Err(stuck_release_error(&spec, &info.status, info.revision))
+            }
             _ => {}
         }
         let live_values = cli::parse_values(
@@ -1045,13 +1159,60 @@ mod tests {
     }
 
     #[test]
+    fn credentials_need_a_repository() {
+        let p = props(r#"{"name":"x","chart":"c","username":"u","password":"p"}"#);
+        assert_eq!(
+            codes(&p),
+            vec![(
+                "helm::credentials_without_repository",
+                "username".to_string()
+            )]
+        );
+        let p =
+            props(r#"{"name":"x","chart":"c","repository":"https://r","credentials_file":"f"}"#);
+        assert!(codes(&p).is_empty());
+        // Changing credentials alone does not upgrade the release.
+        let prior = snapshot();
+        let mut desired = prior.properties.clone();
+        desired.set_path("password", "new".into());
+        let d = HelmProvider::default().diff(&release_schema(), &prior, &desired);
+        assert_eq!(d.planned_attributes, prior.attributes);
+    }
+
+    #[test]
     fn stuck_releases_say_how_to_recover() {
         let spec = ReleaseSpec::from_properties(&props(r#"{"name":"web","namespace":"apps"}"#));
-        let e = stuck_release_error(&spec, "pending-upgrade");
+        let e = stuck_release_error(&spec, "pending-upgrade", 3);
         assert_eq!(e.message, "helm release apps/web is pending-upgrade");
-        assert!(e.help.unwrap().contains("helm rollback web -n apps"));
-        let e = stuck_release_error(&spec, "failed");
-        assert!(e.help.unwrap().contains("rerun apply"));
+        assert!(e.help.unwrap().contains("`helm rollback web 2 -n apps`"));
+        let e = stuck_release_error(&spec, "pending-rollback", 5);
+        assert!(e.help.unwrap().contains("`helm rollback web 4 -n apps`"));
+        let e = stuck_release_error(&spec, "pending-install", 1);
+        let help = e.help.unwrap();
+        assert!(help.contains("`helm uninstall web -n apps`"), "{help}");
+        assert!(!help.contains("rollback"), "{help}");
+        let e = stuck_release_error(&spec, "failed", 4);
+        let help = e.help.unwrap();
+        assert!(help.contains("rerun apply"), "{help}");
+        assert!(help.contains("`helm rollback web 3 -n apps`"), "{help}");
+    }
+
+    #[test]
+    fn a_failed_first_install_is_replaced_with_its_reason() {
+        let schema = release_schema();
+        let desired = props(r#"{"name":"web","namespace":"apps","chart":"./c"}"#);
+        let failed = |revision: i64| Snapshot {
+            id: "apps/web".into(),
+            properties: desired.clone(),
+            attributes: props(&format!(r#"{{"status":"failed","revision":{revision}}}"#)),
+        };
+        let d = HelmProvider::default().diff(&schema, &failed(1), &desired);
+        assert_eq!(d.requires_replace, vec!["status".to_string()]);
+        assert_eq!(d.replace_reason.as_deref(), Some(FAILED_INSTALL_REASON));
+        // A failed upgrade has a deployed revision to upgrade from: no replacement.
+        let d = HelmProvider::default().diff(&schema, &failed(2), &desired);
+        assert!(d.requires_replace.is_empty());
+        assert!(d.replace_reason.is_none());
     }
 
     #[test]
