@@ -156,7 +156,14 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     };
     blocks.map_body(out, 6, &PropertyPath::root(), &before, &after, &known_later);
     if !c.details.is_empty() {
-        let _ = writeln!(out, "      # rendered objects:");
+        // A chart's details are its rendered manifests; other providers report on the
+        // live objects (a conflict the apply will meet, a re-issue it will trigger).
+        let heading = if c.provider == "helm" {
+            "rendered objects"
+        } else {
+            "live objects"
+        };
+        let _ = writeln!(out, "      # {heading}:");
         for line in &c.details {
             let painted = match line.chars().next() {
                 Some('+') => style.green(line),
@@ -285,6 +292,24 @@ mod tests {
         let mut out = String::new();
         render_change(&mut out, c, "k", Style { color: false });
         out
+    }
+
+    #[test]
+    fn details_are_headed_by_what_they_describe() {
+        let mut c = change(Action::Update, r#"{"name":"p"}"#, r#"{"name":"q"}"#);
+        c.details = vec!["~ label app: reclaimed from kubectl-label".into()];
+        c.provider = "kubernetes".into();
+        let live = rendered(&c);
+        assert!(
+            live.contains(
+                "      # live objects:\n        ~ label app: reclaimed from kubectl-label\n"
+            ),
+            "{live}"
+        );
+        c.provider = "helm".into();
+        let chart = rendered(&c);
+        assert!(chart.contains("      # rendered objects:\n"), "{chart}");
+        assert!(!chart.contains("live objects"), "{chart}");
     }
 
     #[test]
