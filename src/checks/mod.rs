@@ -10,8 +10,8 @@ mod hierarchy;
 mod iam;
 mod issuance;
 mod key_storage;
-mod ordering;
-mod view;
+pub(crate) mod ordering;
+pub(crate) mod view;
 mod wiring;
 
 use std::collections::BTreeMap;
