@@ -11,8 +11,8 @@ mod iam;
 mod issuance;
 mod key_storage;
 pub(crate) mod ordering;
-pub(crate) mod view;
-mod wiring;
+mod view;
+pub(crate) mod wiring;
 
 use std::collections::BTreeMap;
 

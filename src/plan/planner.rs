@@ -152,7 +152,7 @@ pub async fn plan(
             &mut diags,
             "no longer in the stack",
         ));
-        super::restart::mark_istiod_restarts(stack, variables, &mut changes);
+        super::restart::mark_istiod_restarts(&mut changes);
     }
     if diags.has_errors() {
         return Err(diags);

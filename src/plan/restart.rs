@@ -1,48 +1,50 @@
 //! istiod reads `cacerts` only when it starts: a plan that makes the secret anew (its
 //! certificate created or replaced) while istiod already runs must restart istiod, or the
 //! mesh keeps the CA istiod started with.
+//!
+//! Read from the planned properties, not the stack text: namespaces are often references
+//! (`${istio_ns.name}`) that only evaluation knows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use super::{Action, PlannedChange};
-use crate::checks::ordering::{cacerts_certificates, istiod_releases};
-use crate::checks::view::View;
-use crate::config::Stack;
-use crate::value::Value;
+use crate::checks::ordering::{CACERTS, ISTIOD_CHART};
+use crate::checks::wiring::is_chart;
 
 pub const ISTIOD_RESTART: &str = "istiod must restart to load the new CA";
 
+const CERTIFICATE: &str = "certmanager.certificate";
+const RELEASE: &str = "helm.release";
+
+/// The namespace a certificate writes `cacerts` to.
+fn cacerts_namespace(c: &PlannedChange) -> Option<&str> {
+    let p = &c.properties;
+    (c.type_name == CERTIFICATE && p.get_str("secret_name") == Some(CACERTS))
+        .then(|| p.get_str("namespace"))?
+}
+
+/// The namespace an istiod release runs in.
+fn istiod_namespace(c: &PlannedChange) -> Option<&str> {
+    let p = &c.properties;
+    (c.type_name == RELEASE
+        && p.get_str("chart")
+            .is_some_and(|ch| is_chart(ch, ISTIOD_CHART)))
+    .then(|| p.get_str("namespace"))?
+}
+
 /// Marks for a restart every istiod release that runs already and stays, in a namespace
 /// whose `cacerts` certificate this plan creates or replaces.
-pub fn mark_istiod_restarts(
-    stack: &Stack,
-    variables: &BTreeMap<String, Value>,
-    changes: &mut [PlannedChange],
-) {
-    let view = View::new(stack, variables);
-    let action = |address: &str| {
-        changes
-            .iter()
-            .find(|c| c.address == address)
-            .map(|c| c.action)
-    };
-    let renewed: BTreeSet<String> = cacerts_certificates(&view)
-        .into_iter()
-        .filter(|(cert, _)| {
-            action(&cert.name).is_some_and(|a| a == Action::Create || a.is_replace())
-        })
-        .map(|(_, namespace)| namespace)
+pub fn mark_istiod_restarts(changes: &mut [PlannedChange]) {
+    let renewed: BTreeSet<String> = changes
+        .iter()
+        .filter(|c| c.action == Action::Create || c.action.is_replace())
+        .filter_map(cacerts_namespace)
+        .map(str::to_string)
         .collect();
-    for (release, namespace) in istiod_releases(&view) {
-        if !renewed.contains(&namespace) {
-            continue;
-        }
+    for c in changes.iter_mut() {
         // A release created or replaced now starts after the certificate anyway.
-        if let Some(c) = changes.iter_mut().find(|c| {
-            c.address == release.name
-                && c.prior.is_some()
-                && matches!(c.action, Action::NoOp | Action::Update)
-        }) {
+        let running = c.prior.is_some() && matches!(c.action, Action::NoOp | Action::Update);
+        if running && istiod_namespace(c).is_some_and(|ns| renewed.contains(ns)) {
             c.restart = Some(ISTIOD_RESTART.to_string());
         }
     }
@@ -51,31 +53,26 @@ pub fn mark_istiod_restarts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::view::tests::stack;
     use crate::config::Mode;
     use crate::state::ResourceState;
+    use crate::value::Value;
 
-    const STACK: &str = "stack: t
-resources:
-  istio_ca:
-    type: certmanager.certificate
-    properties: {name: c, namespace: istio-system, secret_name: cacerts, is_ca: true, issuer: {name: x}}
-  istiod:
-    type: helm.release
-    depends_on: [istio_ca]
-    properties: {name: istiod, namespace: NS, chart: istio/istiod}
-";
-
-    fn change(address: &str, action: Action, exists: bool) -> PlannedChange {
+    fn change(
+        address: &str,
+        type_name: &str,
+        props: serde_json::Value,
+        action: Action,
+    ) -> PlannedChange {
+        let exists = action != Action::Create;
         PlannedChange {
             address: address.into(),
-            type_name: String::new(),
+            type_name: type_name.into(),
             provider: String::new(),
             mode: Mode::Managed,
             action,
             prior: exists.then(|| ResourceState {
                 address: address.into(),
-                type_name: String::new(),
+                type_name: type_name.into(),
                 mode: Mode::Managed,
                 provider: String::new(),
                 id: address.into(),
@@ -86,7 +83,7 @@ resources:
                 retain_on_destroy: false,
                 updated_at: chrono::Utc::now(),
             }),
-            properties: Value::Null,
+            properties: Value::from_json(props),
             planned_attributes: Value::Null,
             changed: vec![],
             requires_replace: vec![],
@@ -98,40 +95,67 @@ resources:
         }
     }
 
-    /// Whether istiod is marked, for the certificate's action and istiod's.
-    fn restarts(ns: &str, cert: Action, istiod: Action, istiod_exists: bool) -> bool {
-        let s = stack(&STACK.replace("NS", ns));
+    /// Whether istiod (in `ns`, chart `chart`) is marked, for the certificate's action
+    /// and istiod's.
+    fn restarts(ns: &str, chart: &str, cert: Action, istiod: Action) -> bool {
         let mut changes = vec![
-            change("istio_ca", cert, cert != Action::Create),
-            change("istiod", istiod, istiod_exists),
+            change(
+                "istio_ca",
+                CERTIFICATE,
+                serde_json::json!({"namespace": "istio-system", "secret_name": "cacerts"}),
+                cert,
+            ),
+            change(
+                "istiod",
+                RELEASE,
+                serde_json::json!({"namespace": ns, "chart": chart}),
+                istiod,
+            ),
         ];
-        mark_istiod_restarts(&s, &BTreeMap::new(), &mut changes);
+        mark_istiod_restarts(&mut changes);
+        assert!(changes[0].restart.is_none());
         changes[1].restart.is_some()
     }
 
     #[test]
     fn a_running_istiod_restarts_when_its_cacerts_is_made_anew() {
-        let ns = "istio-system";
-        assert!(restarts(ns, Action::DeleteThenCreate, Action::NoOp, true));
-        assert!(restarts(ns, Action::CreateThenDelete, Action::Update, true));
-        assert!(restarts(ns, Action::Create, Action::NoOp, true));
+        let (ns, chart) = ("istio-system", "istio/istiod");
+        assert!(restarts(ns, chart, Action::DeleteThenCreate, Action::NoOp));
+        assert!(restarts(
+            ns,
+            chart,
+            Action::CreateThenDelete,
+            Action::Update
+        ));
+        assert!(restarts(
+            ns,
+            "./charts/istiod",
+            Action::Create,
+            Action::NoOp
+        ));
         // The certificate unchanged or only updated: the secret stays.
-        assert!(!restarts(ns, Action::NoOp, Action::NoOp, true));
-        assert!(!restarts(ns, Action::Update, Action::NoOp, true));
+        assert!(!restarts(ns, chart, Action::NoOp, Action::NoOp));
+        assert!(!restarts(ns, chart, Action::Update, Action::NoOp));
         // istiod installed or replaced now starts after the certificate.
-        assert!(!restarts(ns, Action::Create, Action::Create, false));
+        assert!(!restarts(ns, chart, Action::Create, Action::Create));
         assert!(!restarts(
             ns,
+            chart,
             Action::DeleteThenCreate,
-            Action::DeleteThenCreate,
-            true
+            Action::DeleteThenCreate
         ));
-        // Another namespace's istiod does not read this cacerts.
+        // Another namespace's istiod does not read this cacerts; nor is every chart istiod.
         assert!(!restarts(
             "other",
+            chart,
             Action::DeleteThenCreate,
-            Action::NoOp,
-            true
+            Action::NoOp
+        ));
+        assert!(!restarts(
+            ns,
+            "istio/base",
+            Action::DeleteThenCreate,
+            Action::NoOp
         ));
     }
 }
