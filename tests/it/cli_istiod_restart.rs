@@ -161,6 +161,21 @@ fn a_new_cacerts_restarts_the_running_istiod() {
         ],
     );
     apply.ok();
+    // The restart comes after the new certificate is Ready (its wait_for is part of it).
+    let replaced = apply.stderr.find("istio_ca: replaced in");
+    let restarting = apply.stderr.find("istiod: restarting...");
+    assert!(
+        replaced.is_some() && restarting.is_some() && replaced < restarting,
+        "{}",
+        apply.all()
+    );
+    assert!(
+        apply
+            .stderr
+            .contains("istiod: rollout restart of Deployment istio-system/istiod"),
+        "{}",
+        apply.all()
+    );
     let at = restarted_at(&emulator);
     assert!(
         chrono::DateTime::parse_from_rfc3339(&at).is_ok(),
