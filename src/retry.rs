@@ -211,6 +211,11 @@ impl Provider for Retrying {
             .run(|| self.0.delete(ctx, t, prior))
             .await
     }
+    async fn restart(&self, ctx: &OpContext, t: &str, prior: &Snapshot) -> ProviderResult<()> {
+        self.retry(Call::Change, ctx)
+            .run(|| self.0.restart(ctx, t, prior))
+            .await
+    }
     async fn import(&self, ctx: &OpContext, t: &str, id: &str) -> ProviderResult<Option<Snapshot>> {
         self.retry(Call::Read, ctx)
             .run(|| self.0.import(ctx, t, id))

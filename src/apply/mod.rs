@@ -193,21 +193,32 @@ fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
 
 async fn run_change(ctx: &Context, i: usize) -> Result<(), Diagnostic> {
     let change = &ctx.plan.changes[i];
-    if change.action == Action::NoOp {
+    if !change.has_effect() {
         return Ok(());
     }
     ctx.progress.started(change);
     let start = Instant::now();
-    let result = perform(ctx, change).await;
+    let result = async {
+        if change.action != Action::NoOp {
+            perform(ctx, change).await?;
+        }
+        if change.restart.is_some() {
+            restart(ctx, change).await?;
+        }
+        Ok(())
+    }
+    .await;
     ctx.progress
         .finished(change, start.elapsed(), result.as_ref().err());
     result
 }
 
-async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic> {
-    let address = change.address.as_str();
-    let provider = ctx
-        .registry
+/// The provider of a change's type, its calls retried within its limits.
+fn provider(
+    ctx: &Context,
+    change: &PlannedChange,
+) -> Result<Arc<dyn crate::provider::Provider>, Diagnostic> {
+    ctx.registry
         .provider_for(&change.type_name)
         .cloned()
         .map(|p| Arc::new(crate::retry::Retrying(p)) as Arc<dyn crate::provider::Provider>)
@@ -216,8 +227,38 @@ async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic
                 "apply::unknown_type",
                 format!("no provider serves {}", change.type_name),
             )
-            .with_address(address)
-        })?;
+            .with_address(&change.address)
+        })
+}
+
+/// The restart the plan asked for, of the object as state now records it: run after the
+/// change itself and after its dependencies (the certificate that wrote `cacerts`).
+async fn restart(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic> {
+    let address = change.address.as_str();
+    let provider = provider(ctx, change)?;
+    let recorded = ctx
+        .store
+        .resource(address)
+        .map_err(|e| state_error(address, e))?
+        .ok_or_else(|| no_prior(change))?;
+    let progress = ctx.progress.clone();
+    let addr = address.to_string();
+    let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage)
+        .with_progress(Arc::new(move |m: &str| progress.message(&addr, m)));
+    provider
+        .restart(&op, &change.type_name, &snapshot(&recorded))
+        .await
+        .map_err(|e| {
+            locate(
+                provider_diag("apply::restart_failed", "restart", address, e),
+                &ctx.stack,
+            )
+        })
+}
+
+async fn perform(ctx: &Context, change: &PlannedChange) -> Result<(), Diagnostic> {
+    let address = change.address.as_str();
+    let provider = provider(ctx, change)?;
     let progress = ctx.progress.clone();
     let addr = address.to_string();
     let op = OpContext::new(address, &ctx.plan.stack, &ctx.plan.lineage)
@@ -645,6 +686,7 @@ mod tests {
             dependencies: deps.iter().map(|s| s.to_string()).collect(),
             sensitive_paths: vec![],
             details: vec![],
+            restart: None,
         }
     }
 

@@ -10,9 +10,9 @@ mod hierarchy;
 mod iam;
 mod issuance;
 mod key_storage;
-mod ordering;
+pub(crate) mod ordering;
 mod view;
-mod wiring;
+pub(crate) mod wiring;
 
 use std::collections::BTreeMap;
 

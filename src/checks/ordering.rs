@@ -10,8 +10,8 @@ use crate::graph::DependencyGraph;
 
 pub const ISTIOD_BEFORE_CACERTS: &str = "pki::istiod_before_cacerts";
 
-const CACERTS: &str = "cacerts";
-const ISTIOD_CHART: &str = "istiod";
+pub const CACERTS: &str = "cacerts";
+pub const ISTIOD_CHART: &str = "istiod";
 
 /// Certificates writing secret `cacerts`, with their namespace.
 pub fn cacerts_certificates<'a>(view: &View<'a>) -> Vec<(&'a ResourceDecl, String)> {

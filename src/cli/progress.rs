@@ -12,8 +12,9 @@ use crate::diag::Diagnostic;
 use crate::plan::render::Style;
 use crate::plan::{Action, PlannedChange};
 
-fn doing(action: Action) -> &'static str {
-    match action {
+fn doing(c: &PlannedChange) -> &'static str {
+    match c.action {
+        Action::NoOp if c.restart.is_some() => "restarting",
         Action::Create => "creating",
         Action::Read => "reading",
         Action::Update => "updating",
@@ -25,8 +26,9 @@ fn doing(action: Action) -> &'static str {
     }
 }
 
-fn done(action: Action) -> &'static str {
-    match action {
+fn done(c: &PlannedChange) -> &'static str {
+    match c.action {
+        Action::NoOp if c.restart.is_some() => "restarted",
         Action::Create => "created",
         Action::Read => "read",
         Action::Update => "updated",
@@ -53,18 +55,18 @@ pub struct Lines {
 
 impl Progress for Lines {
     fn started(&self, c: &PlannedChange) {
-        eprintln!("{}: {}...", c.address, doing(c.action));
+        eprintln!("{}: {}...", c.address, doing(c));
     }
     fn message(&self, address: &str, text: &str) {
         eprintln!("{address}: {text}");
     }
     fn finished(&self, c: &PlannedChange, took: Duration, error: Option<&Diagnostic>) {
         match error {
-            None => eprintln!("{}: {} in {}", c.address, done(c.action), elapsed(took)),
+            None => eprintln!("{}: {} in {}", c.address, done(c), elapsed(took)),
             Some(_) => eprintln!(
                 "{}: {} after {}",
                 c.address,
-                self.style.red(&format!("{} failed", doing(c.action))),
+                self.style.red(&format!("{} failed", doing(c))),
                 elapsed(took)
             ),
         }
@@ -95,7 +97,7 @@ impl Progress for Live {
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg} ({elapsed})").expect("valid template"),
         );
-        bar.set_message(format!("{}: {}", c.address, doing(c.action)));
+        bar.set_message(format!("{}: {}", c.address, doing(c)));
         bar.enable_steady_tick(Duration::from_millis(120));
         self.bars.lock().unwrap().insert(c.address.clone(), bar);
     }
@@ -110,11 +112,11 @@ impl Progress for Live {
             self.multi.remove(&bar);
         }
         let line = match error {
-            None => format!("{}: {} in {}", c.address, done(c.action), elapsed(took)),
+            None => format!("{}: {} in {}", c.address, done(c), elapsed(took)),
             Some(_) => format!(
                 "{}: {} after {}",
                 c.address,
-                self.style.red(&format!("{} failed", doing(c.action))),
+                self.style.red(&format!("{} failed", doing(c))),
                 elapsed(took)
             ),
         };

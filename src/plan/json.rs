@@ -73,6 +73,7 @@ fn change_json(c: &PlannedChange, key: &str) -> Json {
         "after_unknown": unknown.into_iter().chain(unknown_attrs).collect::<Vec<_>>(),
         "sensitive_paths": sensitive,
         "details": c.details,
+        "restart": c.restart,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod ownership;
 pub mod planner;
 pub mod refresh;
 pub mod render;
+pub mod restart;
 pub mod saved;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -113,6 +114,17 @@ pub struct PlannedChange {
     /// Provider-specific lines shown under the change (a Helm manifest diff).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
+    /// Why the running object must be restarted after this change (istiod, when the
+    /// `cacerts` it reads only at start is made anew); apply restarts it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart: Option<String>,
+}
+
+impl PlannedChange {
+    /// True when apply does anything for this change: an action, or a restart.
+    pub fn has_effect(&self) -> bool {
+        self.action != Action::NoOp || self.restart.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -159,6 +171,7 @@ pub struct Summary {
     pub read: usize,
     pub adopt: usize,
     pub forget: usize,
+    pub restart: usize,
 }
 
 impl Plan {
@@ -175,13 +188,16 @@ impl Plan {
                 Action::Forget => s.forget += 1,
                 Action::NoOp => {}
             }
+            if c.restart.is_some() {
+                s.restart += 1;
+            }
         }
         s
     }
 
     /// True when applying would change anything (outputs included).
     pub fn has_changes(&self) -> bool {
-        self.changes.iter().any(|c| c.action != Action::NoOp)
+        self.changes.iter().any(PlannedChange::has_effect)
     }
 }
 
@@ -199,6 +215,9 @@ impl Summary {
         }
         if self.forget > 0 {
             line.push_str(&format!(", {} to forget", self.forget));
+        }
+        if self.restart > 0 {
+            line.push_str(&format!(", {} to restart", self.restart));
         }
         line.push('.');
         line

@@ -152,6 +152,7 @@ pub async fn plan(
             &mut diags,
             "no longer in the stack",
         ));
+        super::restart::mark_istiod_restarts(&mut changes);
     }
     if diags.has_errors() {
         return Err(diags);
@@ -357,6 +358,7 @@ async fn plan_resource(planning: &Planning, r: &Planned) -> Result<PlannedChange
         dependencies: r.dependencies.clone(),
         sensitive_paths: eval::secret_paths(&desired),
         details: Vec::new(),
+        restart: None,
     };
 
     if decl.mode == Mode::Data {
@@ -758,6 +760,7 @@ fn plan_deletions(
             dependencies: prior.dependencies.clone(),
             sensitive_paths: prior.sensitive_paths.clone(),
             details: Vec::new(),
+            restart: None,
             prior: Some(prior),
         });
     }

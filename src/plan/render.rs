@@ -63,11 +63,7 @@ fn show(v: &Value, sensitive: bool) -> String {
 
 pub fn render_plan(plan: &Plan, style: Style) -> String {
     let mut out = String::new();
-    let visible: Vec<&PlannedChange> = plan
-        .changes
-        .iter()
-        .filter(|c| c.action != Action::NoOp)
-        .collect();
+    let visible: Vec<&PlannedChange> = plan.changes.iter().filter(|c| c.has_effect()).collect();
     if visible.is_empty() {
         out.push_str("No changes. The live infrastructure matches the stack.\n");
     } else {
@@ -109,6 +105,7 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
         Action::Adopt if c.changed.is_empty() => "will be adopted".to_string(),
         Action::Adopt => "will be adopted and updated in place".to_string(),
         Action::Forget => "will be forgotten, not deleted (retain_on_destroy)".to_string(),
+        Action::NoOp if c.restart.is_some() => "will be restarted".to_string(),
         Action::NoOp => "is unchanged".to_string(),
     };
     let _ = writeln!(
@@ -120,6 +117,9 @@ fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     );
     if let Some(reason) = &c.reason {
         let _ = writeln!(out, "      # {reason}");
+    }
+    if let Some(restart) = &c.restart {
+        let _ = writeln!(out, "      # {restart}");
     }
     let before = c
         .prior
@@ -285,6 +285,7 @@ mod tests {
             dependencies: vec![],
             sensitive_paths: vec!["token".into()],
             details: vec![],
+            restart: None,
         }
     }
 

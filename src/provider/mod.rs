@@ -310,6 +310,17 @@ pub trait Provider: Send + Sync {
         Vec::new()
     }
 
+    /// Restarts what an existing object runs, so it reads again what it reads only at
+    /// start (istiod and its `cacerts`). Defaults to "cannot restart".
+    async fn restart(
+        &self,
+        _ctx: &OpContext,
+        type_name: &str,
+        _prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        Err(cannot_restart(type_name))
+    }
+
     /// Looks up a data source (`mode: data`). Defaults to "not a data source".
     async fn read_data(
         &self,
@@ -321,6 +332,11 @@ pub trait Provider: Send + Sync {
             "{type_name} cannot be used with mode: data"
         )))
     }
+}
+
+/// The error of a type that runs nothing to restart.
+pub fn cannot_restart(type_name: &str) -> ProviderError {
+    ProviderError::new(format!("{type_name} cannot restart"))
 }
 
 /// The error of a type whose objects cannot be found by their properties (the system

@@ -124,6 +124,11 @@ pub trait ResourceType<P: Send + Sync + 'static>: Send + Sync {
         Vec::new()
     }
 
+    /// See [`Provider::restart`].
+    async fn restart(&self, _p: &P, _ctx: &OpContext, _prior: &Snapshot) -> ProviderResult<()> {
+        Err(super::cannot_restart(self.type_name()))
+    }
+
     /// See [`Provider::read_data`].
     async fn read_data(
         &self,
@@ -277,6 +282,15 @@ impl<P: TypedProvider> Provider for P {
         id: &str,
     ) -> ProviderResult<Option<Snapshot>> {
         self.get_type(type_name)?.import(self, ctx, id).await
+    }
+
+    async fn restart(
+        &self,
+        ctx: &OpContext,
+        type_name: &str,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        self.get_type(type_name)?.restart(self, ctx, prior).await
     }
 
     async fn find(

@@ -14,6 +14,7 @@ mod cli_faults;
 mod cli_flagship;
 mod cli_hostile;
 mod cli_iam_crash;
+mod cli_istiod_restart;
 mod cli_lifecycle;
 mod cli_pca_options;
 mod cli_pki_checks;

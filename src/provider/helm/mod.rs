@@ -10,6 +10,7 @@ pub mod cli;
 pub mod manifest_diff;
 mod process;
 pub mod repository;
+pub mod restart;
 pub mod values;
 
 use std::ffi::OsString;
@@ -994,6 +995,24 @@ impl ResourceType<HelmProvider> for Release {
             });
         }
         p.install_or_upgrade(ctx, desired).await
+    }
+
+    /// A rollout restart of the release's istiod Deployment, through the release's own
+    /// connection to the cluster.
+    async fn restart(
+        &self,
+        p: &HelmProvider,
+        ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
+        let spec = ReleaseSpec::from_properties(&prior.properties);
+        let deployment = restart::ISTIOD_DEPLOYMENT;
+        ctx.progress(&format!(
+            "rollout restart of Deployment {}/{deployment}",
+            spec.namespace
+        ));
+        let s = p.settings();
+        restart::rollout_restart(&s.connection, s.limits, &spec.namespace, deployment).await
     }
 
     async fn delete(

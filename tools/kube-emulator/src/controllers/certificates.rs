@@ -41,12 +41,15 @@ struct State {
 
 type Shared = Arc<Mutex<State>>;
 
+/// One object, by uid too: an object deleted and created again under the same name is a
+/// new object, which cert-manager acts on afresh (its generation starts at 1 again).
 fn key(o: &Value) -> String {
     format!(
-        "{}/{}/{}",
+        "{}/{}/{}/{}",
         o["kind"].as_str().unwrap_or_default(),
         o["metadata"]["namespace"].as_str().unwrap_or_default(),
-        o["metadata"]["name"].as_str().unwrap_or_default()
+        o["metadata"]["name"].as_str().unwrap_or_default(),
+        o["metadata"]["uid"].as_str().unwrap_or_default()
     )
 }
 
