@@ -154,6 +154,24 @@ fn the_trust_tier_outputs_feed_a_cluster_of_the_mesh() {
     ]);
     assert!(!secret.trim().is_empty(), "cacerts has a certificate");
 
+    // The cluster's chain goes up through the shared subordinate to the shared root.
+    let mut verify_args = vec![
+        "verify",
+        CLUSTER,
+        "--var-file",
+        "examples/sandbox/sandbox.vars.yaml",
+    ];
+    for var in &vars {
+        verify_args.extend(["--var", var.as_str()]);
+    }
+    let verify = trustplane(&moto, &k8s, cluster_state.path(), &verify_args);
+    assert_eq!(verify.code, 0, "{}", verify.all());
+    assert!(
+        verify.stdout.contains("The chain is valid"),
+        "{}",
+        verify.all()
+    );
+
     // Istio's multi-cluster values, as Helm keeps them for the release.
     let values = Command::new(helm())
         .args([
