@@ -25,6 +25,7 @@ mod cli_saved_plan;
 mod cli_secrets;
 mod cli_signals;
 mod cli_state;
+mod cli_tiers;
 mod cli_verify;
 mod common;
 mod e2e_sandbox;
