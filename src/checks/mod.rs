@@ -299,14 +299,14 @@ resources:
         };
         let level3 = ", key_storage_security_standard: FIPS_140_2_LEVEL_3_OR_HIGHER";
         assert_eq!(
-            codes(&stack("eu-central-2", level3), &[]),
+            codes(&stack("ap-southeast-3", level3), &[]),
             vec![key_storage::KEY_STORAGE_UNSUPPORTED]
         );
         assert!(codes(&stack("us-east-1", level3), &[]).is_empty());
         // The CA's own region wins over the provider's.
         assert_eq!(
             codes(
-                &stack("us-east-1", &format!("{level3}, region: me-central-1")),
+                &stack("us-east-1", &format!("{level3}, region: ap-northeast-3")),
                 &[]
             ),
             vec![key_storage::KEY_STORAGE_UNSUPPORTED]
@@ -330,7 +330,7 @@ resources:
         )
         .is_empty());
         // No value: the region's default is chosen, nothing to refuse.
-        assert!(codes(&stack("eu-central-2", ""), &[]).is_empty());
+        assert!(codes(&stack("ap-southeast-3", ""), &[]).is_empty());
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn a_key_storage_standard_the_region_refuses_is_a_validate_error_at_its_line() {
     s.write(
         "pki.yaml",
         &root_stack(
-            "eu-central-2",
+            "ap-southeast-3",
             "      key_storage_security_standard: FIPS_140_2_LEVEL_3_OR_HIGHER\n",
         ),
     );
@@ -81,24 +81,24 @@ fn a_key_storage_standard_the_region_refuses_is_a_validate_error_at_its_line() {
 fn without_a_standard_the_ca_gets_its_regions_default_and_the_plan_says_which() {
     let moto = Moto::start();
     let s = Sandbox::new();
-    s.write("pki.yaml", &root_stack("eu-central-2", ""));
+    s.write("pki.yaml", &root_stack("ap-southeast-3", ""));
     let plan = run(&s, &moto, &["plan", "pki.yaml"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
     assert!(
         plan.stdout
-            .contains("key_storage_security_standard: FIPS_140_2_LEVEL_2_OR_HIGHER (the default of eu-central-2)"),
+            .contains("key_storage_security_standard: FIPS_140_2_LEVEL_2_OR_HIGHER (the default of ap-southeast-3)"),
         "{}",
         plan.all()
     );
-    // moto refuses the level-3 default in eu-central-2, as AWS does: this apply only
+    // moto refuses the level-3 default in ap-southeast-3, as AWS does: this apply only
     // succeeds because the region's standard is sent.
     let apply = run(&s, &moto, &["apply", "pki.yaml", "--auto-approve"]);
     assert_eq!(apply.code, 0, "{}", apply.all());
-    let arns = arns_in(&moto, "eu-central-2");
-    assert_eq!(arns.len(), 1, "the CA is in eu-central-2: {arns:?}");
+    let arns = arns_in(&moto, "ap-southeast-3");
+    assert_eq!(arns.len(), 1, "the CA is in ap-southeast-3: {arns:?}");
     let arn = &arns[0];
     assert_eq!(
-        describe(&moto, "eu-central-2", arn, "KeyStorageSecurityStandard"),
+        describe(&moto, "ap-southeast-3", arn, "KeyStorageSecurityStandard"),
         "FIPS_140_2_LEVEL_2_OR_HIGHER"
     );
     let again = run(&s, &moto, &["plan", "pki.yaml", "--detailed-exitcode"]);

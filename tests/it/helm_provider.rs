@@ -311,6 +311,82 @@ async fn bad_input_fails_before_anything_changes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid release name"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_repository_is_reached_with_the_login_and_refused_without_it() {
+    let kube = Emulator::start();
+    let repo = ChartRepo::serve_with_login(&["webapp-1.0.0"], Some(("ci", "chart-s3cret"))).await;
+    let p = kube.provider().await;
+    let release = |name: &str, login: serde_json::Value| {
+        let mut v = serde_json::json!({
+            "name": name, "namespace": "default", "chart": "webapp",
+            "repository": repo.url, "version": "1.0.0", "wait": false,
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(login.as_object().unwrap().clone());
+        props(v)
+    };
+
+    // Without the login the repository answers 401: an error naming the field to set,
+    // and nothing installed.
+    let anonymous = release("anon", serde_json::json!({}));
+    let err = p.create(&ctx(), RELEASE, &anonymous).await.unwrap_err();
+    assert!(
+        repo.refused.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "the repository was asked without a login"
+    );
+    assert!(err.message.contains("401"), "{}", err.message);
+    let none = Snapshot {
+        id: "default/anon".into(),
+        properties: anonymous.clone(),
+        attributes: Value::Null,
+    };
+    assert_eq!(p.read(&ctx(), RELEASE, &none).await.unwrap(), None);
+
+    // With a wrong password too.
+    let wrong = release(
+        "wrong",
+        serde_json::json!({"username": "ci", "password": "not-it"}),
+    );
+    assert!(p.create(&ctx(), RELEASE, &wrong).await.is_err());
+
+    // With the login, the chart is fetched and installed; the password is in no
+    // attribute the state would keep.
+    let refused_before = repo.refused.load(std::sync::atomic::Ordering::SeqCst);
+    // (The engine hands providers unmarked values; marking is its business.)
+    let login = release(
+        "web",
+        serde_json::json!({"username": "ci", "password": "chart-s3cret"}),
+    );
+    let snap = p.create(&ctx(), RELEASE, &login).await.unwrap();
+    assert_eq!(snap.attributes.get_str("status"), Some("deployed"));
+    assert_eq!(snap.attributes.get_str("chart_version"), Some("1.0.0"));
+    assert_eq!(
+        repo.refused.load(std::sync::atomic::Ordering::SeqCst),
+        refused_before,
+        "every request carried the login"
+    );
+    assert!(
+        !serde_json::to_string(&snap.attributes)
+            .unwrap()
+            .contains("chart-s3cret"),
+        "{:?}",
+        snap.attributes
+    );
+    let out = std::process::Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kube.kubeconfig)
+        .args(["get", "deployment", "web", "-n", "default", "-o", "name"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "deployment.apps/web",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn missing_or_old_helm_is_a_clear_error() {
     let p = HelmProvider::default();

@@ -90,11 +90,19 @@ impl Emulator {
 /// thread (the test runtime's tokio has no networking).
 pub struct ChartRepo {
     pub url: String,
+    /// Requests refused for a missing or wrong login (a repository served with one).
+    pub refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     _dir: tempfile::TempDir,
 }
 
 impl ChartRepo {
     pub async fn serve(charts: &[&str]) -> ChartRepo {
+        ChartRepo::serve_with_login(charts, None).await
+    }
+
+    /// A repository that answers 401 unless the request carries this HTTP basic login,
+    /// as a private chart repository (Artifactory, Nexus, ChartMuseum with auth) does.
+    pub async fn serve_with_login(charts: &[&str], login: Option<(&str, &str)>) -> ChartRepo {
         let dir = tempfile::tempdir().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -113,14 +121,24 @@ impl ChartRepo {
                 .args(["--url", &url]),
         );
         let root = dir.path().to_path_buf();
+        let expected = login.map(|(user, password)| {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+        });
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = refused.clone();
         // The thread ends with the test process; a request after the TempDir is gone
         // gets a 404.
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                serve_file(stream, &root);
+                serve_file(stream, &root, expected.as_deref(), &counter);
             }
         });
-        ChartRepo { url, _dir: dir }
+        ChartRepo {
+            url,
+            refused,
+            _dir: dir,
+        }
     }
 }
 
@@ -133,7 +151,12 @@ fn run_ok(cmd: &mut Command) {
     );
 }
 
-fn serve_file(mut stream: std::net::TcpStream, root: &Path) {
+fn serve_file(
+    mut stream: std::net::TcpStream,
+    root: &Path,
+    login: Option<&str>,
+    refused: &std::sync::atomic::AtomicUsize,
+) {
     let mut buf = vec![0u8; 8192];
     let mut len = 0;
     while !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") && len < buf.len() {
@@ -147,12 +170,32 @@ fn serve_file(mut stream: std::net::TcpStream, root: &Path) {
     let name = Path::new(path.trim_start_matches('/'))
         .file_name()
         .map(|n| root.join(n));
-    let (status, body) = match name.and_then(|p| std::fs::read(p).ok()) {
-        Some(b) => ("200 OK", b),
-        None => ("404 Not Found", b"not found".to_vec()),
+    let authorized = login.is_none_or(|expected| {
+        request.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.eq_ignore_ascii_case("authorization")
+                    && v.trim().split_once(' ').is_some_and(|(scheme, token)| {
+                        scheme.eq_ignore_ascii_case("basic") && token == expected
+                    })
+            })
+        })
+    });
+    let (status, body) = if !authorized {
+        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        ("401 Unauthorized", b"login required".to_vec())
+    } else {
+        match name.and_then(|p| std::fs::read(p).ok()) {
+            Some(b) => ("200 OK", b),
+            None => ("404 Not Found", b"not found".to_vec()),
+        }
+    };
+    let challenge = if authorized {
+        ""
+    } else {
+        "WWW-Authenticate: Basic realm=\"charts\"\r\n"
     };
     let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status}\r\n{challenge}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     let _ = stream.write_all(head.as_bytes());

@@ -16,6 +16,11 @@ against a real helm binary:
   helm rollback NAME [REVISION] [-n NS] [--wait] [--timeout D]
   helm package CHART_DIR [-d DIR]
   helm repo index DIR [--url URL]
+  helm repo update NAME --repository-config FILE --repository-cache DIR
+
+Charts named REPO/CHART come from a repository of --repository-config (helm's
+repositories.yaml: name, url, username, password), whose index `repo update` must have
+cached first, as with helm; the login goes with every request as HTTP basic auth.
 
 Global flags: --kubeconfig, --kube-context, -n/--namespace, --debug. Unknown flags are
 refused the way helm refuses them. Errors go to stderr as `Error: ...`, exit status 1.
@@ -35,7 +40,7 @@ import yaml
 VALUE_FLAGS = {
     "--kubeconfig", "--kube-context", "-n", "--namespace", "--version", "--repo",
     "-f", "--values", "--set", "--timeout", "-o", "--output", "--template", "-d",
-    "--destination", "--url",
+    "--destination", "--url", "--repository-config", "--repository-cache",
 }
 BOOL_FLAGS = {
     "--install", "--create-namespace", "--atomic", "--rollback-on-failure", "--skip-crds",
@@ -146,11 +151,17 @@ def load_chart(ref, flags, workdir):
 
     repo = flags.get("--repo")
     version = flags.get("--version")
-    if repo or ref.startswith("oci://"):
+    named = named_repository(ref, flags)
+    if repo or named or ref.startswith("oci://"):
         dest = os.path.join(workdir, "pulled")
         os.makedirs(dest)
+        login = {}
+        if named:
+            entry, ref = named
+            repo = entry["url"]
+            login = {"username": entry.get("username"), "password": entry.get("password")}
         helm.pull(ref, repo_url=repo, version=version, destination=dest, untar=True,
-                  untar_dir=dest)
+                  untar_dir=dest, **login)
         dirs = [d for d in os.listdir(dest) if os.path.isfile(os.path.join(dest, d, "Chart.yaml"))]
         if not dirs:
             raise CliError(f"failed to download {ref!r}")
@@ -164,6 +175,53 @@ def load_chart(ref, flags, workdir):
         shutil.copytree(path, copy, ignore=lambda d, names: ["crds"] if d == path else [])
         path = copy
     return helm.Chart.load(path)
+
+
+def repositories(flags):
+    """The repositories of --repository-config, by name."""
+    path = flags.get("--repository-config")
+    if not path:
+        return {}
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise CliError(f"open {path}: {e.strerror.lower()}") from e
+    return {r["name"]: r for r in doc.get("repositories") or []}
+
+
+def named_repository(ref, flags):
+    """(repository entry, chart name) for a REPO/CHART reference to a configured
+    repository whose index was cached by `repo update`, as helm requires."""
+    name, slash, chart = ref.partition("/")
+    entry = repositories(flags).get(name) if slash and not ref.startswith(".") else None
+    if entry is None:
+        return None
+    cache = flags.get("--repository-cache", "")
+    if not os.path.isfile(os.path.join(cache, f"{name}-index.yaml")):
+        raise CliError(f"no cached repo found. (try 'helm repo update'): open "
+                       f"{os.path.join(cache, name + '-index.yaml')}: no such file or directory")
+    return entry, chart
+
+
+def fetch(url, entry):
+    """GET with the repository's basic login; helm's wording for a refusal."""
+    import base64
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url)
+    if entry.get("username"):
+        token = base64.b64encode(f"{entry['username']}:{entry.get('password', '')}".encode())
+        request.add_header("Authorization", "Basic " + token.decode())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        raise CliError(f"failed to fetch {url} : {e.code} {e.reason}") from e
+    except urllib.error.URLError as e:
+        raise CliError(f"looks like {url!r} is not a valid chart repository or cannot "
+                       f"be reached: {e.reason}") from e
 
 
 def release_json(cfg, name):
@@ -347,9 +405,24 @@ def cmd_package(pos, flags):
 def cmd_repo(pos, flags):
     import helm_python as helm
 
-    if len(pos) != 2 or pos[0] != "index":
-        raise CliError("this test helm implements `repo index` only")
-    helm.repo_index_generate(pos[1], base_url=flags.get("--url"))
+    if len(pos) == 2 and pos[0] == "index":
+        helm.repo_index_generate(pos[1], base_url=flags.get("--url"))
+        return
+    if len(pos) == 2 and pos[0] == "update":
+        entry = repositories(flags).get(pos[1])
+        if entry is None:
+            raise CliError(f"no repositories found matching '{pos[1]}'.  Nothing will be updated")
+        try:
+            index = fetch(entry["url"].rstrip("/") + "/index.yaml", entry)
+        except CliError as e:
+            raise CliError(f"failed to update the following repositories: [{entry['url']}]: "
+                           f"{e}") from e
+        cache = flags.get("--repository-cache") or "."
+        with open(os.path.join(cache, f"{pos[1]}-index.yaml"), "wb") as f:
+            f.write(index)
+        print(f"Successfully got an update from the \"{pos[1]}\" chart repository")
+        return
+    raise CliError("this test helm implements `repo index` and `repo update NAME` only")
 
 
 COMMANDS = {

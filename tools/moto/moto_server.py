@@ -383,19 +383,12 @@ _original_response_create = ACMPCAResponse.create_certificate_authority
 
 
 # Gap: moto 5.2.5 stores any KeyStorageSecurityStandard in any region. AWS's
-# CreateCertificateAuthority reference: some regions do not support the default
+# CreateCertificateAuthority reference: the regions it names (ap-northeast-3,
+# ap-southeast-3) do not support the default
 # FIPS_140_2_LEVEL_3_OR_HIGHER and must be given FIPS_140_2_LEVEL_2_OR_HIGHER, else
 # InvalidArgsException "A certificate authority cannot be created in this region with the
 # specified security standard."; the China regions store keys under CCPC_LEVEL_1_OR_HIGHER.
-LEVEL_2_ONLY_REGIONS = {
-    "ap-northeast-3",
-    "ap-southeast-3",
-    "ap-south-2",
-    "eu-south-2",
-    "eu-central-2",
-    "il-central-1",
-    "me-central-1",
-}
+LEVEL_2_ONLY_REGIONS = {"ap-northeast-3", "ap-southeast-3"}
 CHINA_REGIONS = {"cn-north-1", "cn-northwest-1"}
 
 

@@ -549,19 +549,19 @@ def test_key_storage_standard_follows_the_region_and_is_described(endpoint):
         "SigningAlgorithm": "SHA256WITHRSA",
         "Subject": {"CommonName": "key storage"},
     }
-    zurich = client("eu-central-2")
-    with pytest.raises(zurich.exceptions.InvalidArgsException):
-        zurich.create_certificate_authority(
+    jakarta = client("ap-southeast-3")
+    with pytest.raises(jakarta.exceptions.InvalidArgsException):
+        jakarta.create_certificate_authority(
             CertificateAuthorityConfiguration=config, CertificateAuthorityType="ROOT"
         )
-    arn = zurich.create_certificate_authority(
+    arn = jakarta.create_certificate_authority(
         CertificateAuthorityConfiguration=config,
         CertificateAuthorityType="ROOT",
         KeyStorageSecurityStandard="FIPS_140_2_LEVEL_2_OR_HIGHER",
     )["CertificateAuthorityArn"]
-    ca = zurich.describe_certificate_authority(CertificateAuthorityArn=arn)
+    ca = jakarta.describe_certificate_authority(CertificateAuthorityArn=arn)
     assert ca["CertificateAuthority"]["KeyStorageSecurityStandard"] == "FIPS_140_2_LEVEL_2_OR_HIGHER"
-    with pytest.raises(zurich.exceptions.InvalidArgsException):
+    with pytest.raises(jakarta.exceptions.InvalidArgsException):
         client("us-east-1").create_certificate_authority(
             CertificateAuthorityConfiguration=config,
             CertificateAuthorityType="ROOT",

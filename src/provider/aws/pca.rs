@@ -40,17 +40,11 @@ pub const KEY_STORAGE_STANDARDS: &[&str] = &[
     "FIPS_140_2_LEVEL_2_OR_HIGHER",
     "CCPC_LEVEL_1_OR_HIGHER",
 ];
-/// Regions whose HSMs are validated at FIPS 140-2 level 2 only: PCA refuses its level-3
-/// default there (CreateCertificateAuthority, `KeyStorageSecurityStandard`).
-pub const LEVEL_2_ONLY_REGIONS: &[&str] = &[
-    "ap-northeast-3",
-    "ap-southeast-3",
-    "ap-south-2",
-    "eu-south-2",
-    "eu-central-2",
-    "il-central-1",
-    "me-central-1",
-];
+/// Regions where PCA refuses its level-3 default: the ones the CreateCertificateAuthority
+/// API reference names under `KeyStorageSecurityStandard` (also the CloudFormation and SDK
+/// references). Only a documented refusal is checked at plan time; a region that refuses
+/// without being listed fails at apply with InvalidArgsException, changing nothing.
+pub const LEVEL_2_ONLY_REGIONS: &[&str] = &["ap-northeast-3", "ap-southeast-3"];
 /// The China regions, where keys are stored under the Chinese CCPC standard only.
 pub const CHINA_REGIONS: &[&str] = &["cn-north-1", "cn-northwest-1"];
 
@@ -1639,13 +1633,13 @@ mod tests {
             "FIPS_140_2_LEVEL_3_OR_HIGHER"
         );
         assert_eq!(
-            default_key_storage("eu-central-2"),
+            default_key_storage("ap-southeast-3"),
             "FIPS_140_2_LEVEL_2_OR_HIGHER"
         );
         assert_eq!(default_key_storage("cn-north-1"), "CCPC_LEVEL_1_OR_HIGHER");
         assert!(key_storage_refusal("us-east-1", "FIPS_140_2_LEVEL_2_OR_HIGHER").is_none());
         assert!(key_storage_refusal("us-east-1", "CCPC_LEVEL_1_OR_HIGHER").is_some());
-        assert!(key_storage_refusal("ap-south-2", "FIPS_140_2_LEVEL_3_OR_HIGHER").is_some());
+        assert!(key_storage_refusal("ap-northeast-3", "FIPS_140_2_LEVEL_3_OR_HIGHER").is_some());
         assert!(key_storage_refusal("cn-northwest-1", "FIPS_140_2_LEVEL_3_OR_HIGHER").is_some());
     }
 
