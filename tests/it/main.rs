@@ -20,6 +20,7 @@ mod cli_pca_options;
 mod cli_pki_checks;
 mod cli_recovery;
 mod cli_replace;
+mod cli_reports;
 mod cli_resilience;
 mod cli_saved_plan;
 mod cli_secrets;
