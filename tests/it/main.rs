@@ -4,6 +4,7 @@
 
 mod aws_iam_rewrites;
 mod aws_provider;
+mod ci_examples;
 mod cli_adopt;
 mod cli_aws;
 mod cli_bad_stacks;
