@@ -39,3 +39,25 @@ fn document<R>(sections: &[Section<'_, R>], one: impl Fn(&R) -> Json) -> String 
     };
     format!("{}\n", serde_json::to_string_pretty(&doc).expect("json"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::drift_report;
+
+    #[test]
+    fn a_lone_stack_prints_its_document_and_a_fleet_one_section_per_member() {
+        let (eu, us) = (drift_report("mesh", 2, 1), drift_report("mesh", 1, 0));
+        let single: Json = serde_json::from_str(&drift(&[Section::single(&eu)])).unwrap();
+        assert_eq!(single, drift_json(&eu));
+        assert_eq!(single["drifted"], true);
+        let fleet: Json = serde_json::from_str(&drift(&[
+            Section::named("eu", &eu),
+            Section::named("us", &us),
+        ]))
+        .unwrap();
+        assert_eq!(fleet["sections"][0]["name"], "eu");
+        assert_eq!(fleet["sections"][0]["report"], drift_json(&eu));
+        assert_eq!(fleet["sections"][1]["report"]["drifted"], false);
+    }
+}

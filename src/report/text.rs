@@ -37,3 +37,27 @@ fn each<R>(sections: &[Section<'_, R>], style: Style, one: impl Fn(&R) -> String
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::testing::drift_report;
+
+    #[test]
+    fn members_of_a_fleet_print_under_their_names() {
+        let style = Style { color: false };
+        let (eu, us) = (drift_report("mesh", 2, 1), drift_report("mesh", 1, 0));
+        let lone = drift(&[Section::single(&eu)], style);
+        assert_eq!(lone, render_drift(&eu.drifts, style));
+        let fleet = drift(
+            &[Section::named("eu", &eu), Section::named("us", &us)],
+            style,
+        );
+        assert_eq!(
+            fleet,
+            format!(
+                "== eu ==\n{lone}\n== us ==\nNo drift: everything in state matches what is live.\n"
+            )
+        );
+    }
+}
