@@ -34,6 +34,7 @@ pub mod owner_only;
 pub mod plan;
 pub mod property_path;
 pub mod provider;
+pub mod report;
 pub mod retry;
 pub mod state;
 pub mod value;

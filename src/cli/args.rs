@@ -112,9 +112,8 @@ pub struct PlanArgs {
     /// Save the plan for `trustplane apply FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Print the plan as JSON (see docs/json-plan.md).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Exit 0 with no changes, 2 with changes, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -160,10 +159,39 @@ pub struct DestroyArgs {
 pub struct DriftArgs {
     #[command(flatten)]
     pub stack: StackArgs,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub parallelism: u32,
+}
+
+/// How a plan or drift report is printed (see docs/ci.md).
+#[derive(Debug, Args, Clone)]
+pub struct ReportArgs {
+    /// Output format: text, json, markdown (pull-request comments, job summaries) or
+    /// junit (drift only) [default: text].
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<crate::report::Format>,
+    /// Same as --format json.
+    #[arg(long, conflicts_with = "format")]
+    pub json: bool,
+    /// Markdown: keep the report within N bytes, leaving out resource sections past it
+    /// (the summary stays); 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = 60_000)]
+    pub max_bytes: usize,
+    /// Also append the report as Markdown to the GitHub Actions job summary
+    /// ($GITHUB_STEP_SUMMARY), within its 1 MiB limit.
+    #[arg(long)]
+    pub step_summary: bool,
+}
+
+impl ReportArgs {
+    pub fn format(&self) -> crate::report::Format {
+        match (self.json, self.format) {
+            (true, _) => crate::report::Format::Json,
+            (false, format) => format.unwrap_or(crate::report::Format::Text),
+        }
+    }
 }
 
 /// Finds a state without needing every variable: a stack file or a state directory.

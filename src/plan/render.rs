@@ -94,7 +94,7 @@ pub fn render_plan(plan: &Plan, style: Style) -> String {
 
 /// One change. Values are compared as state keeps them (secrets as digests keyed by
 /// `key`, the state's lineage), so an unchanged secret shows no line.
-fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
+pub fn render_change(out: &mut String, c: &PlannedChange, key: &str, style: Style) {
     let what = match c.action {
         Action::Create => "will be created".to_string(),
         Action::Read => "will be read during apply".to_string(),
@@ -182,62 +182,7 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
     }
     let mut out = String::from("Changes made outside trustplane since the last apply:\n\n");
     for d in drifts {
-        if d.gone {
-            let _ = writeln!(
-                out,
-                "  {} {} ({}) was deleted",
-                style.red("-"),
-                style.bold(&d.address),
-                d.type_name
-            );
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "  {} {} ({}) changed",
-            style.yellow("~"),
-            style.bold(&d.address),
-            d.type_name
-        );
-        let blocks = Blocks {
-            style,
-            secret: &[],
-            forces: &[],
-        };
-        // The changed leaves put back into place, so nested ones show as blocks; a change
-        // named by a label rather than a path (`(computed) sha256`) shows under its label.
-        let (mut before, mut after) = (Value::map(), Value::map());
-        for c in &d.changes {
-            let Some(at) = PropertyPath::parse(&c.path) else {
-                blocks.labelled(&mut out, 6, &c.path, c.before.as_ref(), c.after.as_ref());
-                continue;
-            };
-            // A change below the top was found inside a map both sides have.
-            let parent = PropertyPath(at.steps()[..at.steps().len() - 1].to_vec());
-            for tree in [&mut before, &mut after] {
-                if parent.lookup(tree).is_none() {
-                    parent.set(tree, Value::map());
-                }
-            }
-            if let Some(v) = &c.before {
-                at.set(&mut before, v.clone());
-            }
-            if let Some(v) = &c.after {
-                at.set(&mut after, v.clone());
-            }
-        }
-        let as_map = |v: Value| match v {
-            Value::Map(m) => m,
-            _ => Map::new(),
-        };
-        blocks.map_body(
-            &mut out,
-            6,
-            &PropertyPath::root(),
-            &as_map(before),
-            &as_map(after),
-            &[],
-        );
+        render_drift_entry(&mut out, d, style);
     }
     let _ = writeln!(
         out,
@@ -248,6 +193,67 @@ pub fn render_drift(drifts: &[Drift], style: Style) -> String {
         ))
     );
     out
+}
+
+/// One drifted resource: deleted, or changed attribute by attribute. Secrets were
+/// compared as digests and show as `(sensitive)`.
+pub fn render_drift_entry(out: &mut String, d: &Drift, style: Style) {
+    if d.gone {
+        let _ = writeln!(
+            out,
+            "  {} {} ({}) was deleted",
+            style.red("-"),
+            style.bold(&d.address),
+            d.type_name
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "  {} {} ({}) changed",
+        style.yellow("~"),
+        style.bold(&d.address),
+        d.type_name
+    );
+    let blocks = Blocks {
+        style,
+        secret: &[],
+        forces: &[],
+    };
+    // The changed leaves put back into place, so nested ones show as blocks; a change
+    // named by a label rather than a path (`(computed) sha256`) shows under its label.
+    let (mut before, mut after) = (Value::map(), Value::map());
+    for c in &d.changes {
+        let Some(at) = PropertyPath::parse(&c.path) else {
+            blocks.labelled(out, 6, &c.path, c.before.as_ref(), c.after.as_ref());
+            continue;
+        };
+        // A change below the top was found inside a map both sides have.
+        let parent = PropertyPath(at.steps()[..at.steps().len() - 1].to_vec());
+        for tree in [&mut before, &mut after] {
+            if parent.lookup(tree).is_none() {
+                parent.set(tree, Value::map());
+            }
+        }
+        if let Some(v) = &c.before {
+            at.set(&mut before, v.clone());
+        }
+        if let Some(v) = &c.after {
+            at.set(&mut after, v.clone());
+        }
+    }
+    let as_map = |v: Value| match v {
+        Value::Map(m) => m,
+        _ => Map::new(),
+    };
+    blocks.map_body(
+        out,
+        6,
+        &PropertyPath::root(),
+        &as_map(before),
+        &as_map(after),
+        &[],
+    );
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod aws_iam_rewrites;
 mod aws_provider;
+mod ci_examples;
 mod cli_adopt;
 mod cli_aws;
 mod cli_bad_stacks;
@@ -20,6 +21,7 @@ mod cli_pca_options;
 mod cli_pki_checks;
 mod cli_recovery;
 mod cli_replace;
+mod cli_reports;
 mod cli_resilience;
 mod cli_saved_plan;
 mod cli_secrets;
