@@ -19,6 +19,12 @@ pub struct VarInputs {
     pub files: Vec<PathBuf>,
     /// Environment as (name, value) pairs; `from_env` fills it from the process.
     pub env: Vec<(String, String)>,
+    /// Typed values a caller gives (a fleet member's variables, the trust tier's outputs,
+    /// which may be [`Value::Unknown`] before it is applied), with who gave them; above
+    /// the environment, below --var-file and --var.
+    pub given: Vec<(String, Value)>,
+    /// Who gave `given`, for messages (`fleet file mesh-prod.yaml, member prod-eu-1`).
+    pub given_by: String,
 }
 
 impl VarInputs {
@@ -34,6 +40,7 @@ enum Source {
     Cli,
     File(PathBuf),
     Env,
+    Given(String),
 }
 
 impl Source {
@@ -42,6 +49,7 @@ impl Source {
             Source::Cli => format!("--var {name}=..."),
             Source::File(p) => format!("--var-file {}", p.display()),
             Source::Env => format!("{ENV_PREFIX}{name}"),
+            Source::Given(by) => by.clone(),
         }
     }
 }
@@ -59,6 +67,14 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
             if stack.variables.contains_key(name) {
                 given.insert(name.to_string(), (Value::String(text.clone()), Source::Env));
             }
+        }
+    }
+    for (name, value) in &inputs.given {
+        let source = Source::Given(inputs.given_by.clone());
+        if stack.variables.contains_key(name) {
+            given.insert(name.clone(), (value.clone(), source));
+        } else {
+            diags.push(undeclared(name, declared(), &source));
         }
     }
     for path in &inputs.files {
@@ -233,6 +249,8 @@ pub fn convert(value: Value, ty: VarType) -> Result<Value, String> {
     };
     match (ty, value) {
         (_, Value::Null) => Ok(Value::Null),
+        // Known only once another stack is applied (a fleet's trust tier).
+        (_, Value::Unknown) => Ok(Value::Unknown),
         (VarType::String, Value::String(s)) => Ok(Value::String(s)),
         (VarType::String, v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
             Ok(Value::String(v.to_interpolated().unwrap_or_default()))
