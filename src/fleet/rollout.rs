@@ -222,6 +222,7 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
         cancel: shared.rollout.cancel.clone(),
         progress: progress.clone(),
     };
+    let mut plan_digest = None;
     let (summary, serial, outputs) =
         match work {
             Work::Failed(e) => {
@@ -251,6 +252,23 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
                 )
             }
             Work::Saved { unit, file } => {
+                let digest = match std::fs::read(&file) {
+                    Ok(b) => super::plan::digest(&b),
+                    Err(e) => {
+                        let cause = format!("cannot read {}: {e}", file.display());
+                        return (failed(shared, TRUST, Step::Plan, cause), BTreeMap::new());
+                    }
+                };
+                let done = shared
+                    .record
+                    .lock()
+                    .expect("record lock")
+                    .done_with_plan(TRUST, &digest);
+                if done {
+                    let serial = shared.entry(TRUST).and_then(|e| e.serial);
+                    return (Outcome::AlreadyDone { serial }, BTreeMap::new());
+                }
+                plan_digest = Some(digest);
                 let registry = Arc::new(Registry::builtin());
                 let opened =
                     match saved::open_with(&file, &unit.state, &unit.overrides, &registry, &hooks)
@@ -264,7 +282,8 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
                             )
                         }
                     };
-                let summary = if opened.plan.has_changes() || !opened.plan.outputs.is_empty() {
+                let summary = if !crate::ops::apply::pending(&opened.plan, &opened.state).nothing()
+                {
                     Some(saved::apply(&opened, registry, execute(shared.params.parallelism)).await)
                 } else {
                     None
@@ -287,7 +306,7 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
         Entry {
             status: Status::Done,
             serial: Some(serial),
-            plan: None,
+            plan: plan_digest,
             step: None,
             cause: None,
             applied_at: if changed {
@@ -436,6 +455,14 @@ async fn run_member(shared: &Shared, name: &str, work: Work) -> Outcome {
             }
             let summary = Some(saved::apply(&opened, registry, execute).await);
             let serial = serial_of(&opened.state.store);
+            // The gates check what the plan was made with.
+            let mut u = u;
+            u.vars.given = opened
+                .plan
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.unmarked()))
+                .collect();
             unit = u;
             (summary, serial)
         }

@@ -446,3 +446,82 @@ fn the_example_fleet_validates() {
         r.all()
     );
 }
+
+/// `fleet plan --out DIR` then `fleet apply DIR`: exactly the reviewed plans, refused when
+/// made before the trust tier existed or when the fleet file changed since.
+#[test]
+fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
+    let moto = Moto::start();
+    let k8s: Vec<Emulator> = (0..3).map(|_| Emulator::start(Some(&moto.url))).collect();
+    eks_clusters(&moto);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let kubeconfigs = [
+        k8s[0].kubeconfig(),
+        k8s[1].kubeconfig(),
+        k8s[2].kubeconfig(),
+    ];
+    let fleet = fleet_file(dir.path(), &kubeconfigs);
+    let (fleet_arg, state_arg) = (fleet.to_str().unwrap(), state.to_str().unwrap());
+    let plans = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let run = |args: &[&str]| trustplane(Some(&moto), args);
+
+    // Planned before the trust tier existed: the trust tier applies, the members cannot.
+    let early = plans("early");
+    let r = run(&[
+        "fleet", "plan", fleet_arg, "--state", state_arg, "--out", &early,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert!(Path::new(&early).join("fleet.json").is_file());
+    assert!(Path::new(&early).join("members/canary.plan").is_file());
+    let r = run(&["fleet", "apply", &early]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("member canary failed at plan")
+            && r.stderr.contains("made before the trust tier was applied"),
+        "{}",
+        r.all()
+    );
+    assert_eq!(moto.ca_statuses().len(), 2, "the trust tier was applied");
+    assert!(untouched(&k8s[0]), "the canary's plan was not applied");
+
+    // Planned again, now with the trust tier's outputs: applied exactly, once.
+    let reviewed = plans("reviewed");
+    let r = run(&[
+        "fleet", "plan", fleet_arg, "--state", state_arg, "--out", &reviewed,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    let r = run(&["fleet", "apply", &reviewed]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    for m in MEMBERS {
+        let row = r
+            .stdout
+            .lines()
+            .rev()
+            .find(|l| l.starts_with(&format!("{m} ")))
+            .unwrap();
+        assert!(row.contains("applied"), "{m}: {}", r.all());
+        assert!(!untouched(
+            &k8s[MEMBERS.iter().position(|x| *x == m).unwrap()]
+        ));
+    }
+    let r = run(&["fleet", "apply", &reviewed]);
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(
+        r.stdout.matches("done in an earlier run").count(),
+        4,
+        "the trust tier and every member: {}",
+        r.all()
+    );
+
+    // The fleet file changed since the plan: refused.
+    let text = std::fs::read_to_string(&fleet).unwrap();
+    std::fs::write(
+        &fleet,
+        text.replace("mesh_id: mesh-test", "mesh_id: mesh-other"),
+    )
+    .unwrap();
+    let r = run(&["fleet", "apply", &reviewed]);
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(r.stderr.contains("fleet::stale_plan"), "{}", r.all());
+}
