@@ -52,6 +52,8 @@ impl Unit {
     }
 }
 
+// `..Default::default()`: whatever else a state may be told (its backend) keeps its default.
+#[allow(clippy::needless_update)]
 fn state(dir: PathBuf, workspace: &str, params: &FleetParams) -> StateSpec {
     StateSpec {
         dir: Some(dir),

@@ -118,16 +118,6 @@ impl FleetParams {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use std::path::PathBuf;
-
-    /// A file of this repository, for tests that read the shipped stacks.
-    pub fn repo(path: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
-    }
-}
-
 /// Runs `f` for every unit concurrently on the caller's runtime; results in the order given.
 pub async fn each_unit<T, F, Fut>(units: Vec<member::Unit>, f: F) -> Vec<(String, T)>
 where
@@ -177,4 +167,14 @@ pub async fn applied_trust_outputs(
             (k.clone(), v)
         })
         .collect())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::PathBuf;
+
+    /// A file of this repository, for tests that read the shipped stacks.
+    pub fn repo(path: &str) -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
 }

@@ -92,11 +92,14 @@ impl RolloutReport {
     }
 }
 
+/// Makes the apply progress of one member, by its name.
+pub type ProgressFor = Arc<dyn Fn(&str) -> Arc<dyn Progress> + Send + Sync>;
+
 /// How the rollout reports and stops.
 #[derive(Clone)]
 pub struct RolloutParams {
     /// Apply progress for one member.
-    pub progress: Arc<dyn Fn(&str) -> Arc<dyn Progress> + Send + Sync>,
+    pub progress: ProgressFor,
     /// Stops new work (signals).
     pub cancel: Cancel,
     pub hooks: Hooks,
