@@ -340,6 +340,37 @@ mod tests {
     }
 
     #[test]
+    fn given_values_sit_above_the_environment_and_below_files_and_flags() {
+        let mut inp = inputs(&[]);
+        inp.given = vec![
+            ("region".into(), Value::from("given")),
+            ("replicas".into(), Value::Unknown),
+        ];
+        inp.given_by = "fleet file f.yaml, member m".into();
+        inp.env = vec![("TRUSTPLANE_VAR_region".into(), "from-env".into())];
+        let v = resolve(&stack(), &inp).unwrap();
+        assert_eq!(v["region"], Value::from("given"));
+        // Known only after another stack's apply: kept unknown, whatever the type.
+        assert_eq!(v["replicas"], Value::Unknown);
+        inp.cli = vec!["region=cli".into()];
+        assert_eq!(
+            resolve(&stack(), &inp).unwrap()["region"],
+            Value::from("cli")
+        );
+
+        inp.given.push(("regoin".into(), Value::from("x")));
+        let err = resolve(&stack(), &inp).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.code, "stack::unknown_variable");
+        assert!(
+            d.summary
+                .starts_with("fleet file f.yaml, member m sets `regoin`"),
+            "{d}"
+        );
+        assert_eq!(d.help.as_deref(), Some("did you mean `region`?"));
+    }
+
+    #[test]
     fn text_converts_to_the_declared_type() {
         let v = resolve(
             &stack(),

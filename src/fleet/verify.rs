@@ -219,3 +219,86 @@ pub fn cross_member(chains: &[MemberChain]) -> Vec<FleetCheck> {
     }
     checks
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::chain::{Link, Report};
+
+    fn link(role: &str, subject: &str, serial: &str) -> Link {
+        Link {
+            role: role.into(),
+            subject: subject.into(),
+            subject_cn: subject.trim_start_matches("CN=").into(),
+            issuer: String::new(),
+            serial_hex: serial.into(),
+            serial_decimal: String::new(),
+            not_before: String::new(),
+            not_after: String::new(),
+            expires_in_days: 90,
+            is_ca: true,
+            path_len: None,
+            pca: None,
+            checks: Vec::new(),
+        }
+    }
+
+    fn chain(member: &str, istio: &str, root: &str, mesh: &str) -> MemberChain {
+        MemberChain {
+            member: member.into(),
+            verified: Verified {
+                source: Default::default(),
+                report: Report {
+                    valid: true,
+                    links: vec![
+                        link("istio CA", "CN=istio-ca", istio),
+                        link("root", root, "01"),
+                    ],
+                    pca_matches: Vec::new(),
+                    workload: None,
+                    errors: Vec::new(),
+                    warnings: Vec::new(),
+                },
+            },
+            mesh: MeshValues {
+                mesh_id: Some(mesh.into()),
+                trust_domain: DEFAULT_TRUST_DOMAIN.into(),
+            },
+        }
+    }
+
+    fn failing(checks: &[FleetCheck]) -> Vec<&str> {
+        checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn members_with_one_root_own_istio_cas_and_one_mesh_pass() {
+        let checks = cross_member(&[
+            chain("a", "aa", "CN=Root", "mesh"),
+            chain("b", "bb", "CN=Root", "mesh"),
+        ]);
+        assert_eq!(failing(&checks), Vec::<&str>::new(), "{checks:?}");
+    }
+
+    #[test]
+    fn another_root_a_shared_istio_ca_and_another_mesh_id_each_fail() {
+        let checks = cross_member(&[
+            chain("a", "aa", "CN=Root", "mesh"),
+            chain("b", "aa", "CN=Root", "mesh"),
+            chain("c", "cc", "CN=Other Root", "other"),
+        ]);
+        assert_eq!(
+            failing(&checks),
+            vec!["same root", "distinct Istio CAs", "mesh ID agrees"]
+        );
+        let shared = checks
+            .iter()
+            .find(|c| c.name == "distinct Istio CAs")
+            .unwrap();
+        assert!(shared.detail.starts_with("a, b share"), "{}", shared.detail);
+    }
+}
