@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: all build venv test test-python demo demo-core bench lint fmt clean
+.PHONY: all build venv test test-python demo demo-fleet demo-core bench lint fmt clean
 
 all: build
 
@@ -29,6 +29,10 @@ test-python:
 # The whole guide against local stand-ins (moto, the Kubernetes emulator, the Helm engine).
 demo: build venv
 	bash examples/sandbox/demo.sh
+
+# A fleet: one shared CA hierarchy, three clusters rolled out with a canary wave.
+demo-fleet: build venv
+	bash examples/fleet/demo.sh
 
 # A smaller tour with built-in resources only.
 demo-core: build

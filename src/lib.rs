@@ -27,6 +27,7 @@ pub mod config;
 pub mod cost;
 pub mod diag;
 pub mod duration;
+pub mod fleet;
 pub mod graph;
 pub mod input;
 pub mod ops;

@@ -22,7 +22,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check stack files (a file, or every .yaml/.yml of a directory) without touching anything.
+    /// Check stack files (a file, or every .yaml/.yml of a directory) or fleet files without touching anything.
     Validate {
         /// Stack files or directories.
         #[arg(required = true)]
@@ -50,6 +50,9 @@ pub enum Command {
     State(StateCommand),
     /// Check the Istio CA chain in the cluster up to the AWS Private CA root (exit 1 if broken).
     Verify(VerifyArgs),
+    /// Plan, roll out, check and inspect a fleet: one trust tier, one cluster tier per member.
+    #[command(subcommand)]
+    Fleet(super::fleet::FleetCommand),
 }
 
 /// Where the stack and its state are, and the variables.

@@ -11,7 +11,22 @@ use crate::provider::Registry;
 
 pub fn validate(paths: &[PathBuf], json: bool, registry: &Registry, style: Style) -> CmdResult {
     let mut results = Vec::new();
+    let mut failed = false;
+    let mut report = Vec::new();
     for path in paths {
+        if !path.is_dir() && crate::fleet::file::is_fleet_file(path) {
+            let (valid, doc, summary, diags) = super::fleet::validate(path, registry);
+            failed |= !valid;
+            if json {
+                report.push(doc);
+            } else if !valid {
+                eprint!("{}", render(&diags, style.color));
+            } else {
+                warn(&diags, style);
+                out(&summary);
+            }
+            continue;
+        }
         if path.is_dir() {
             results.extend(load_dir(path, registry));
         } else {
@@ -19,8 +34,6 @@ pub fn validate(paths: &[PathBuf], json: bool, registry: &Registry, style: Style
             results.push((path.clone(), stack, diags));
         }
     }
-    let mut failed = false;
-    let mut report = Vec::new();
     for (path, stack, mut diags) in results {
         let mut resources = 0;
         if let Some(stack) = &stack {

@@ -8,6 +8,7 @@ mod apply;
 pub mod args;
 mod execute;
 mod failure;
+mod fleet;
 mod inspect;
 mod output;
 mod params;
@@ -112,6 +113,7 @@ async fn run(command: Command, style: Style) -> CmdResult {
         Command::Import(args) => state::import(args, registry).await,
         Command::State(cmd) => state::state(cmd, &registry),
         Command::Verify(args) => verify::run(args, &registry, style).await,
+        Command::Fleet(cmd) => fleet::run(cmd, registry, style).await,
     }
 }
 

@@ -25,7 +25,7 @@ pub fn var_inputs(vars: &VarArgs) -> VarInputs {
     VarInputs {
         cli: vars.vars.clone(),
         files: vars.var_files.clone(),
-        env: Vec::new(),
+        ..Default::default()
     }
     .with_process_env()
 }

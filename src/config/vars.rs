@@ -19,6 +19,12 @@ pub struct VarInputs {
     pub files: Vec<PathBuf>,
     /// Environment as (name, value) pairs; `from_env` fills it from the process.
     pub env: Vec<(String, String)>,
+    /// Typed values a caller gives (a fleet member's variables, the trust tier's outputs,
+    /// which may be [`Value::Unknown`] before it is applied), with who gave them; above
+    /// the environment, below --var-file and --var.
+    pub given: Vec<(String, Value)>,
+    /// Who gave `given`, for messages (`fleet file mesh-prod.yaml, member prod-eu-1`).
+    pub given_by: String,
 }
 
 impl VarInputs {
@@ -34,6 +40,7 @@ enum Source {
     Cli,
     File(PathBuf),
     Env,
+    Given(String),
 }
 
 impl Source {
@@ -42,6 +49,7 @@ impl Source {
             Source::Cli => format!("--var {name}=..."),
             Source::File(p) => format!("--var-file {}", p.display()),
             Source::Env => format!("{ENV_PREFIX}{name}"),
+            Source::Given(by) => by.clone(),
         }
     }
 }
@@ -59,6 +67,14 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
             if stack.variables.contains_key(name) {
                 given.insert(name.to_string(), (Value::String(text.clone()), Source::Env));
             }
+        }
+    }
+    for (name, value) in &inputs.given {
+        let source = Source::Given(inputs.given_by.clone());
+        if stack.variables.contains_key(name) {
+            given.insert(name.clone(), (value.clone(), source));
+        } else {
+            diags.push(undeclared(name, declared(), &source));
         }
     }
     for path in &inputs.files {
@@ -233,6 +249,8 @@ pub fn convert(value: Value, ty: VarType) -> Result<Value, String> {
     };
     match (ty, value) {
         (_, Value::Null) => Ok(Value::Null),
+        // Known only once another stack is applied (a fleet's trust tier).
+        (_, Value::Unknown) => Ok(Value::Unknown),
         (VarType::String, Value::String(s)) => Ok(Value::String(s)),
         (VarType::String, v @ (Value::Int(_) | Value::Float(_) | Value::Bool(_))) => {
             Ok(Value::String(v.to_interpolated().unwrap_or_default()))
@@ -319,6 +337,37 @@ mod tests {
         assert_eq!(resolve(&stack(), &inp).unwrap()["replicas"], Value::Int(2));
         inp.files = vec![f2, f1];
         assert_eq!(resolve(&stack(), &inp).unwrap()["replicas"], Value::Int(1));
+    }
+
+    #[test]
+    fn given_values_sit_above_the_environment_and_below_files_and_flags() {
+        let mut inp = inputs(&[]);
+        inp.given = vec![
+            ("region".into(), Value::from("given")),
+            ("replicas".into(), Value::Unknown),
+        ];
+        inp.given_by = "fleet file f.yaml, member m".into();
+        inp.env = vec![("TRUSTPLANE_VAR_region".into(), "from-env".into())];
+        let v = resolve(&stack(), &inp).unwrap();
+        assert_eq!(v["region"], Value::from("given"));
+        // Known only after another stack's apply: kept unknown, whatever the type.
+        assert_eq!(v["replicas"], Value::Unknown);
+        inp.cli = vec!["region=cli".into()];
+        assert_eq!(
+            resolve(&stack(), &inp).unwrap()["region"],
+            Value::from("cli")
+        );
+
+        inp.given.push(("regoin".into(), Value::from("x")));
+        let err = resolve(&stack(), &inp).unwrap_err();
+        let d = err.iter().next().unwrap();
+        assert_eq!(d.code, "stack::unknown_variable");
+        assert!(
+            d.summary
+                .starts_with("fleet file f.yaml, member m sets `regoin`"),
+            "{d}"
+        );
+        assert_eq!(d.help.as_deref(), Some("did you mean `region`?"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::locked::{self, OpenState, StateSpec};
-use super::stack::{self, Loaded, PkiChecks};
+use super::stack::{self, Loaded, PkiChecks, ProviderOverrides};
 use super::{providers, Hooks, OpsResult};
 use crate::config::vars::VarInputs;
 use crate::plan::refresh::{refresh, RefreshParams, Refreshed};
@@ -44,7 +44,18 @@ pub async fn prepare(
     registry: &Registry,
     hooks: &Hooks,
 ) -> OpsResult<Prepared> {
-    let loaded = stack::load(&params.file, &params.vars, registry, params.pki)?;
+    prepare_with(params, &ProviderOverrides::new(), registry, hooks).await
+}
+
+/// [`prepare`], with `overrides` in place of the stack's own provider settings (a fleet
+/// member's cluster connection).
+pub async fn prepare_with(
+    params: &PrepareParams,
+    overrides: &ProviderOverrides,
+    registry: &Registry,
+    hooks: &Hooks,
+) -> OpsResult<Prepared> {
+    let loaded = stack::load_with(&params.file, &params.vars, overrides, registry, params.pki)?;
     let state = locked::open(&params.state, &loaded.stack.name, &params.command, hooks)?;
     // Read (and decode) the stored resources once: they name the providers to configure
     // and are what refresh reads back.

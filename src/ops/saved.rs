@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::apply::{execute, ApplySummary, ExecuteParams};
 use super::locked::{self, OpenState, StateSpec};
+use super::stack::ProviderOverrides;
 use super::{providers, Hooks, OpsResult};
 use crate::config::load::load_str;
 use crate::config::Stack;
@@ -43,6 +44,18 @@ pub async fn open(
     registry: &Registry,
     hooks: &Hooks,
 ) -> OpsResult<SavedPlan> {
+    open_with(file, state, &ProviderOverrides::new(), registry, hooks).await
+}
+
+/// [`open`], with `overrides` in place of the stack's own provider settings (a fleet
+/// member's cluster connection).
+pub async fn open_with(
+    file: &Path,
+    state: &StateSpec,
+    overrides: &ProviderOverrides,
+    registry: &Registry,
+    hooks: &Hooks,
+) -> OpsResult<SavedPlan> {
     let bytes = crate::input::read_limited(file, InputKind::Plan)
         .map_err(|e| super::OpsError::message(e.to_string()))?;
     let plan = crate::plan::saved::from_bytes(&bytes).map_err(|why| {
@@ -53,7 +66,8 @@ pub async fn open(
         .with_help("make a new plan with `trustplane plan --out FILE` and review it")
     })?;
     let (stack, diags) = load_str(&plan.file, &plan.source, registry);
-    let stack = stack.ok_or(diags)?;
+    let mut stack = stack.ok_or(diags)?;
+    super::stack::override_providers(&mut stack, overrides);
     let mut spec = state.clone();
     match &spec.workspace {
         Some(given) if *given != plan.workspace => {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::OpsResult;
 use crate::config::vars::{resolve, VarInputs};
+use crate::config::yaml::Node;
 use crate::config::{load_file, Stack};
 use crate::diag::{Diagnostics, Severity};
 use crate::graph::DependencyGraph;
@@ -30,6 +31,11 @@ pub enum PkiChecks {
     Warn,
 }
 
+/// Provider settings that replace a stack's own `providers.<name>`, e.g. a fleet member's
+/// cluster connection for `kubernetes` (which `helm` inherits). Their spans point to
+/// where they were written.
+pub type ProviderOverrides = BTreeMap<String, Node>;
+
 /// Loads and validates a stack, resolves its variables, and checks the graph.
 pub fn load(
     file: &Path,
@@ -37,10 +43,22 @@ pub fn load(
     registry: &Registry,
     pki: PkiChecks,
 ) -> OpsResult<Loaded> {
+    load_with(file, vars, &ProviderOverrides::new(), registry, pki)
+}
+
+/// [`load`], with `overrides` in place of the stack's own provider settings.
+pub fn load_with(
+    file: &Path,
+    vars: &VarInputs,
+    overrides: &ProviderOverrides,
+    registry: &Registry,
+    pki: PkiChecks,
+) -> OpsResult<Loaded> {
     let (stack, mut diags) = load_file(file, registry);
-    let Some(stack) = stack else {
+    let Some(mut stack) = stack else {
         return Err(diags.into());
     };
+    override_providers(&mut stack, overrides);
     let (graph, graph_diags) = DependencyGraph::from_stack(&stack);
     diags.extend(graph_diags);
     if diags.has_errors() {
@@ -63,6 +81,13 @@ pub fn load(
         variables,
         warnings: diags,
     })
+}
+
+/// Puts `overrides` in place of the stack's own provider settings.
+pub fn override_providers(stack: &mut Stack, overrides: &ProviderOverrides) {
+    for (name, node) in overrides {
+        stack.providers.insert(name.clone(), node.clone());
+    }
 }
 
 /// The name of the stack in `file`, for commands that need only its state.

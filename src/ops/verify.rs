@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::locked::{self, StateSpec};
-use super::stack::{self, PkiChecks};
+use super::stack::{self, PkiChecks, ProviderOverrides};
 use super::{providers, Hooks, OpsError, OpsResult};
 use crate::config::vars::VarInputs;
 use crate::provider::Registry;
@@ -32,7 +32,24 @@ pub async fn verify(
     registry: &Registry,
     hooks: &Hooks,
 ) -> OpsResult<Verified> {
-    let loaded = stack::load(&params.file, &params.vars, registry, PkiChecks::Warn)?;
+    verify_with(params, &ProviderOverrides::new(), registry, hooks).await
+}
+
+/// [`verify`], with `overrides` in place of the stack's own provider settings (a fleet
+/// member's cluster connection).
+pub async fn verify_with(
+    params: &VerifyParams,
+    overrides: &ProviderOverrides,
+    registry: &Registry,
+    hooks: &Hooks,
+) -> OpsResult<Verified> {
+    let loaded = stack::load_with(
+        &params.file,
+        &params.vars,
+        overrides,
+        registry,
+        PkiChecks::Warn,
+    )?;
     let state = locked::open(&params.state, &loaded.stack.name, "verify", hooks)?;
     let resources = state.store.resources()?;
     if resources.is_empty() {

@@ -605,6 +605,27 @@ def apply_eks_endpoints(endpoints: list[tuple[str, str, str]]) -> None:
     Cluster.__init__ = init
 
 
+# --- One OIDC issuer per EKS cluster ----------------------------------------------
+#
+# moto picks one random issuer ID when it is imported and gives it to every cluster; in
+# EKS each cluster has its own issuer (https://oidc.eks.REGION.amazonaws.com/id/ID), so
+# clusters of one account never share an IAM OIDC provider.
+
+
+def apply_eks_issuers() -> None:
+    from moto.eks.models import Cluster
+    from moto.moto_api._internal import mock_random
+
+    created = Cluster.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        created(self, *args, **kwargs)
+        issuer = self.identity["oidc"]["issuer"].rsplit("/id/", 1)[0]
+        self.identity = {"oidc": {"issuer": f"{issuer}/id/{mock_random.get_random_hex(32).upper()}"}}
+
+    Cluster.__init__ = init
+
+
 def _write_port_file(path: str, port: int) -> None:
     # Write then rename so a reader never sees a partial port number.
     tmp = f"{path}.tmp{os.getpid()}"
@@ -638,6 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.iam_rewrites:
         apply_iam_rewrites()
     apply_eks_endpoints(args.eks_endpoint)
+    apply_eks_issuers()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -524,6 +524,32 @@ def test_eks_endpoint_sets_what_describe_cluster_reports(tmp_path):
         stop_launcher(proc)
 
 
+def test_each_eks_cluster_has_its_own_oidc_issuer(tmp_path):
+    port_file = tmp_path / "port"
+    proc = start_launcher(port_file)
+    try:
+        eks = boto3.client(
+            "eks",
+            endpoint_url=f"http://127.0.0.1:{int(port_file.read_text())}",
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        issuers = set()
+        for name in ("east", "west"):
+            eks.create_cluster(
+                name=name,
+                roleArn="arn:aws:iam::123456789012:role/eks",
+                resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+            )
+            issuer = eks.describe_cluster(name=name)["cluster"]["identity"]["oidc"]["issuer"]
+            assert issuer.startswith("https://oidc.eks.us-east-1.amazonaws.com/id/"), issuer
+            issuers.add(issuer)
+        assert len(issuers) == 2
+    finally:
+        stop_launcher(proc)
+
+
 def test_eks_endpoint_refuses_a_malformed_spec():
     m = _launcher_module()
     assert m.parse_eks_endpoint("prod=https://h:1=/ca.pem") == ("prod", "https://h:1", "/ca.pem")
