@@ -35,6 +35,10 @@ pub struct LockInfo {
     /// The holder's start time in clock ticks since boot: tells a reused pid apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<u64>,
+    /// Until when the holder vouches that it runs (locks of shared stores, which no pid
+    /// can vouch for): it renews this while it runs, so a lease in the past is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +95,7 @@ pub fn acquire(
         boot_id: here.boot_id.clone(),
         pid_namespace: here.pid_namespace.clone(),
         start_time: process_start_time(std::process::id()),
+        lease_expires: None,
     };
     let content = serde_json::to_vec_pretty(&info).expect("lock info serializes");
     let deadline = Instant::now() + timeout;
@@ -332,7 +337,7 @@ fn parse_start_time(stat: &str) -> Option<u64> {
     after_name.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
-fn current_user() -> String {
+pub(crate) fn current_user() -> String {
     if let Ok(user) = std::env::var("USER") {
         if !user.is_empty() {
             return user;
@@ -363,7 +368,7 @@ fn passwd_name() -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -405,6 +410,7 @@ mod tests {
             boot_id: here.boot_id,
             pid_namespace: here.pid_namespace,
             start_time: process_start_time(pid),
+            lease_expires: None,
         }
     }
 
