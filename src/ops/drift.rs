@@ -4,7 +4,6 @@ use super::prepare::Prepared;
 use super::OpsResult;
 use crate::cost::CostChange;
 use crate::plan::refresh::{drift as diff_live, Drift};
-use crate::state::StateRead;
 
 /// The drift of a prepared (refreshed) stack.
 pub struct DriftReport {
