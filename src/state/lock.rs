@@ -115,10 +115,10 @@ pub fn acquire(
             Found::Nothing => continue, // released between our attempt and our read
             Found::Lock(held, bytes) => {
                 if judge(&held, &here) == Holder::Gone && take_away(&path, &bytes)? {
-                    broken = Some(BrokenLock(held));
+                    broken = Some(BrokenLock(*held));
                     continue;
                 }
-                LockError::Held(held)
+                LockError::Held(*held)
             }
             Found::Unreadable => LockError::Io {
                 path: path.clone(),
@@ -140,7 +140,7 @@ pub fn holder(dir: &Path) -> Result<Option<LockInfo>, LockError> {
     let path = dir.join(LOCK_FILE);
     match read(&path)? {
         Found::Nothing => Ok(None),
-        Found::Lock(info, _) => Ok(Some(info)),
+        Found::Lock(info, _) => Ok(Some(*info)),
         Found::Unreadable => Err(LockError::Io {
             path,
             message: "lock file is unreadable; remove it if no trustplane run is active"
@@ -155,7 +155,7 @@ pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
     match read(&path)? {
         Found::Lock(info, bytes) if info.id == id => {
             if take_away(&path, &bytes)? {
-                Ok(info)
+                Ok(*info)
             } else {
                 Err(LockError::NotHeld(id.to_string()))
             }
@@ -178,7 +178,7 @@ pub fn why_kept(held: &LockInfo) -> String {
 
 enum Found {
     Nothing,
-    Lock(LockInfo, Vec<u8>),
+    Lock(Box<LockInfo>, Vec<u8>),
     Unreadable,
 }
 
@@ -193,7 +193,7 @@ fn read(path: &Path) -> Result<Found, LockError> {
         Err(e) => return Err(io_error(path, e)),
     };
     Ok(match parse(&bytes) {
-        Some(info) => Found::Lock(info, bytes),
+        Some(info) => Found::Lock(Box::new(info), bytes),
         None => Found::Unreadable,
     })
 }

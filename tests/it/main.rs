@@ -21,6 +21,7 @@ mod cli_pki_checks;
 mod cli_recovery;
 mod cli_replace;
 mod cli_resilience;
+mod cli_s3_state;
 mod cli_saved_plan;
 mod cli_secrets;
 mod cli_signals;
