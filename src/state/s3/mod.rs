@@ -169,6 +169,9 @@ pub enum Condition<'a> {
 #[derive(Clone, Debug)]
 pub struct S3Client {
     client: aws_sdk_s3::Client,
+    /// What the client signs with, as resolved from the chain (and the role).
+    #[cfg(test)]
+    credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
     pub location: S3Location,
 }
 
@@ -228,6 +231,8 @@ impl S3Client {
                 .build();
             Ok(S3Client {
                 client: aws_sdk_s3::Client::from_conf(config),
+                #[cfg(test)]
+                credentials: shared.credentials_provider(),
                 location,
             })
         })
@@ -324,6 +329,21 @@ impl S3Client {
                 }
             }
             Ok(names)
+        })
+    }
+
+    /// The access key the client signs with (which credentials the chain resolved to).
+    #[cfg(test)]
+    pub fn access_key(&self) -> String {
+        use aws_credential_types::provider::ProvideCredentials;
+        let provider = self.credentials.clone().expect("a credentials provider");
+        block(async move {
+            provider
+                .provide_credentials()
+                .await
+                .expect("credentials")
+                .access_key_id()
+                .to_string()
         })
     }
 

@@ -388,6 +388,19 @@ mod tests {
     }
 
     #[test]
+    fn a_role_for_the_state_is_assumed_with_the_chains_credentials() {
+        let mut at = testing::bucket("role-state");
+        assert_eq!(testing::client(&at).access_key(), "testing");
+        at.role_arn = Some("arn:aws:iam::123456789012:role/trustplane-state".to_string());
+        let client = testing::client(&at);
+        // The role's temporary credentials (moto's STS issues ASIA... keys), not the chain's.
+        let key = client.access_key();
+        assert!(key.starts_with("ASIA"), "{key}");
+        let s = S3State::open(client, "mesh", "default").unwrap();
+        assert_eq!(s.put_resource(&resource("a", &[])).unwrap(), 1);
+    }
+
+    #[test]
     fn export_and_import_round_trip_through_s3() {
         let at = testing::bucket("export-state");
         let s = S3State::open(testing::client(&at), "mesh", "default").unwrap();
