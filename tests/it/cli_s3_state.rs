@@ -384,3 +384,33 @@ fn a_bad_state_url_or_block_is_refused_before_any_request() {
         r.all()
     );
 }
+
+#[test]
+fn an_interrupted_apply_releases_its_s3_lock_and_keeps_what_finished() {
+    let moto = Moto::start();
+    create_bucket(&moto, "signal-state");
+    let env = env(&moto, &[]);
+    let url = "s3://signal-state/teams/mesh";
+    let s = Sandbox::new();
+    s.write("stack.yaml", &sleepy_stack(""));
+    let args = [
+        "apply",
+        "stack.yaml",
+        "--auto-approve",
+        "--parallelism",
+        "1",
+        "--state",
+        url,
+    ];
+    let mut child = start_until(&s, &args, &env, 2);
+    // SAFETY: signalling a child this test started and has not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{status:?}");
+    // No lock is left behind: the next run takes it at once.
+    let listed = run(&s, &["state", "list", "--state", url], &env);
+    assert!(
+        !listed.ok().stdout.is_empty(),
+        "the finished resource was saved"
+    );
+}

@@ -49,9 +49,17 @@ impl S3Locker {
 
     fn io(&self, message: impl std::fmt::Display) -> LockError {
         LockError::Io {
-            path: PathBuf::from(self.client.location.key(LOCK_OBJECT)),
-            message: format!("s3://{}: {message}", self.client.location.bucket),
+            path: PathBuf::from(self.url()),
+            message: message.to_string(),
         }
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "s3://{}/{}",
+            self.client.location.bucket,
+            self.client.location.key(LOCK_OBJECT)
+        )
     }
 
     /// The lock as stored, and its ETag.
@@ -139,11 +147,7 @@ impl Locker for S3Locker {
     }
 
     fn place(&self) -> String {
-        format!(
-            "lock object: s3://{}/{}",
-            self.client.location.bucket,
-            self.client.location.key(LOCK_OBJECT)
-        )
+        format!("lock object: {}", self.url())
     }
 }
 
