@@ -78,8 +78,9 @@ pub struct VarArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct StateArgs {
-    /// State directory (default: state/<stack>/<workspace>).
-    #[arg(long = "state", value_name = "DIR")]
+    /// State directory, or s3://BUCKET/PREFIX (default: the stack's `state:`, else
+    /// state/<stack>/<workspace>).
+    #[arg(long = "state", value_name = "DIR|s3://BUCKET/PREFIX", value_parser = parse_state)]
     pub state_dir: Option<PathBuf>,
     /// Workspace: one state per stack and workspace [default: default].
     #[arg(
@@ -274,6 +275,14 @@ pub enum StateCommand {
         #[command(flatten)]
         location: StateLocation,
     },
+    /// Copy the state and its history to S3 or a directory, under the locks of both.
+    Migrate {
+        /// Where to: s3://BUCKET/PREFIX or a state directory (new, or empty).
+        #[arg(long, value_name = "s3://BUCKET/PREFIX|DIR", value_parser = parse_state)]
+        to: PathBuf,
+        #[command(flatten)]
+        location: StateLocation,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -292,6 +301,14 @@ pub struct VerifyArgs {
     /// Use the PCA CA certificates recorded in state instead of fetching them from AWS.
     #[arg(long)]
     pub no_refresh: bool,
+}
+
+/// A state directory, or an `s3://` URL checked here so a typo fails before any I/O.
+fn parse_state(s: &str) -> Result<PathBuf, String> {
+    match crate::state::s3::S3Location::parse_url(s) {
+        Some(Err(e)) => Err(e),
+        _ => Ok(PathBuf::from(s)),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

@@ -475,7 +475,7 @@ fn saved_work(
         manifest.members.len()
     ));
     let trust = Work::Saved {
-        unit: member::trust(&loaded, params),
+        unit: Box::new(member::trust(&loaded, params)),
         file: dir.join(&manifest.trust),
     };
     let waves = loaded.fleet.waves();
@@ -495,7 +495,7 @@ fn saved_work(
                 wave: w.number,
                 max_parallel: w.max_parallel,
                 work: Work::Saved {
-                    unit,
+                    unit: Box::new(unit),
                     file: dir.join(&m.plan),
                 },
             });

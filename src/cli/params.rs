@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::args::{StackArgs, StateArgs, StateLocation, VarArgs};
 use super::signals;
 use crate::config::vars::VarInputs;
-use crate::ops::locked::{Location, StateSpec};
+use crate::ops::locked::{Backend, Location, StateSpec};
 use crate::ops::prepare::PrepareParams;
 use crate::ops::stack::PkiChecks;
 use crate::ops::Hooks;
@@ -31,11 +31,24 @@ pub fn var_inputs(vars: &VarArgs) -> VarInputs {
 }
 
 pub fn state_spec(args: &StateArgs) -> StateSpec {
+    let (dir, s3) = match args.state_dir.as_deref().map(state_backend) {
+        Some(Backend::S3(at)) => (None, Some(at)),
+        Some(Backend::Local(dir)) => (Some(dir), None),
+        None => (None, None),
+    };
     StateSpec {
-        dir: args.state_dir.clone(),
+        dir,
+        s3,
         workspace: args.workspace_given.clone(),
         lock_timeout: args.lock_timeout,
+        ..StateSpec::default()
     }
+}
+
+/// `--state` / `--to` as given: checked by the argument parser already.
+pub fn state_backend(given: &std::path::Path) -> Backend {
+    let text = given.to_string_lossy();
+    Backend::parse(&text).unwrap_or_else(|_| Backend::Local(given.to_path_buf()))
 }
 
 pub fn location(loc: &StateLocation) -> Location {

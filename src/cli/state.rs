@@ -108,6 +108,21 @@ pub fn state(cmd: StateCommand, registry: &Registry) -> CmdResult {
                 return Ok(EXIT_ERROR);
             }
         }
+        StateCommand::Migrate { to, location } => {
+            let to = params::state_backend(&to);
+            let done = edits::migrate(&params::location(&location), &to, registry, &hooks)?;
+            out(&format!(
+                "Copied {} resources and {} history entries (serial {}) from {} to {}. The \
+                 state at {} is left as it was: point the stack at the new one (`state:` in \
+                 the stack file, or --state).\n",
+                done.resources,
+                done.history,
+                done.serial,
+                done.from.display(),
+                done.to.display(),
+                done.from.display()
+            ));
+        }
         StateCommand::ForceUnlock { id, location } => {
             let info = edits::force_unlock(&params::location(&location), &id, registry)?;
             out(&format!(

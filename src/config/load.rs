@@ -9,13 +9,22 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
-use super::model::{Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, VarType, VariableDecl};
+use super::model::{
+    Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, StateDecl, VarType, VariableDecl,
+};
 use super::yaml::{Node, NodeKind};
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
 use crate::input::{InputError, InputKind};
 use crate::provider::Registry;
 
-const TOP_LEVEL: &[&str] = &["stack", "variables", "providers", "resources", "outputs"];
+const TOP_LEVEL: &[&str] = &[
+    "stack",
+    "variables",
+    "providers",
+    "resources",
+    "outputs",
+    "state",
+];
 const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
 const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "mode", "lifecycle"];
 const LIFECYCLE_KEYS: &[&str] = &[
@@ -222,6 +231,7 @@ fn decode(
         providers: IndexMap::new(),
         resources: IndexMap::new(),
         outputs: IndexMap::new(),
+        state: None,
     };
     match root.get("stack") {
         Some(n) => match string(n, "stack", diags) {
@@ -277,7 +287,49 @@ fn decode(
             stack.outputs.insert(decl.name.clone(), decl);
         }
     }
+    if let Some(n) = root.get("state") {
+        stack.state = decode_state(n, diags);
+    }
     Some(stack)
+}
+
+/// `state: {s3: {bucket, key, region?, kms_key_id?, profile?, role_arn?, endpoint?}}`.
+fn decode_state(node: &Node, diags: &mut Diagnostics) -> Option<StateDecl> {
+    let top = entries(node, "state", diags);
+    check_keys(top, &["s3"], "state", "`state`", diags);
+    let (key, s3) = top.iter().find(|(k, _)| k.key_text() == "s3")?;
+    let fields = entries(s3, "state.s3", diags);
+    check_keys(fields, StateDecl::S3_KEYS, "state.s3", "`state.s3`", diags);
+    let mut decl = StateDecl {
+        s3: IndexMap::new(),
+        span: key.span.clone(),
+    };
+    for (k, v) in fields {
+        let name = k.key_text();
+        if !StateDecl::S3_KEYS.contains(&name.as_str()) {
+            continue;
+        }
+        if string(v, &join("state.s3", &name), diags).is_some() {
+            decl.s3.insert(name, v.clone());
+        }
+    }
+    for required in ["bucket", "key"] {
+        if !fields.iter().any(|(k, _)| k.key_text() == required) {
+            diags.push(
+                Diagnostic::error(
+                    "stack::missing_field",
+                    format!("missing `{required}` in `state.s3`"),
+                )
+                .with_span(key.span.clone())
+                .with_field(join("state.s3", required))
+                .with_detail("a state in S3 needs the bucket and the key (prefix) it lives under")
+                .with_help(
+                    "write `state: {s3: {bucket: my-team-state, key: stacks/mesh, region: eu-west-1}}`",
+                ),
+            );
+        }
+    }
+    Some(decl)
 }
 
 fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> VariableDecl {
@@ -660,5 +712,39 @@ outputs:
     fn empty_and_non_map_documents() {
         assert_eq!(load("").1 .0[0].code, "stack::missing_field");
         assert_eq!(load("- a\n").1 .0[0].code, "stack::type_mismatch");
+    }
+
+    #[test]
+    fn a_state_block_names_its_s3_settings_and_points_at_bad_ones() {
+        let (stack, diags) = load(
+            "stack: s\nvariables:\n  env: {default: prod}\nstate:\n  s3:\n    bucket: team-state\n    key: \"stacks/${var.env}\"\n    region: eu-west-1\n    kms_key_id: alias/state\n",
+        );
+        assert!(!diags.has_errors(), "{diags}");
+        let state = stack.unwrap().state.unwrap();
+        assert_eq!(
+            state.s3.keys().collect::<Vec<_>>(),
+            ["bucket", "key", "region", "kms_key_id"]
+        );
+
+        let (_, diags) = load("stack: s\nstate:\n  s3:\n    bucket: team-state\n    buckett: x\n");
+        let unknown = diags
+            .0
+            .iter()
+            .find(|d| d.code == "stack::unknown_field")
+            .unwrap();
+        assert_eq!(unknown.span.as_ref().unwrap().line, 5);
+        assert_eq!(unknown.help.as_deref(), Some("did you mean `bucket`?"));
+        let missing = diags
+            .0
+            .iter()
+            .find(|d| d.code == "stack::missing_field")
+            .unwrap();
+        assert!(missing.summary.contains("`key`"), "{}", missing.summary);
+        assert_eq!(missing.span.as_ref().unwrap().line, 3);
+
+        let (_, diags) = load("stack: s\nstate:\n  s3: {bucket: [a], key: k}\n  local: x\n");
+        let codes: Vec<&str> = diags.0.iter().map(|d| d.code).collect();
+        assert!(codes.contains(&"stack::type_mismatch"), "{codes:?}");
+        assert!(codes.contains(&"stack::unknown_field"), "{codes:?}");
     }
 }

@@ -19,5 +19,7 @@ pub mod vars;
 pub mod yaml;
 
 pub use load::{load_dir, load_file, load_str};
-pub use model::{Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, VarType, VariableDecl};
+pub use model::{
+    Lifecycle, Mode, OutputDecl, ResourceDecl, Stack, StateDecl, VarType, VariableDecl,
+};
 pub use yaml::{Node, NodeKind};

@@ -20,6 +20,31 @@ pub struct Stack {
     pub providers: IndexMap<String, Node>,
     pub resources: IndexMap<String, ResourceDecl>,
     pub outputs: IndexMap<String, OutputDecl>,
+    /// `state.s3`: where the stack's state lives when not local; may reference variables.
+    pub state: Option<StateDecl>,
+}
+
+/// `state: {s3: {...}}`: the stack's state in S3. Each setting is a string node that may
+/// reference variables; `bucket` and `key` are present (checked at load).
+#[derive(Debug, Clone)]
+pub struct StateDecl {
+    /// Setting name → its value node.
+    pub s3: IndexMap<String, Node>,
+    /// Span of the `s3` key.
+    pub span: Span,
+}
+
+impl StateDecl {
+    /// The settings `state.s3` accepts.
+    pub const S3_KEYS: &'static [&'static str] = &[
+        "bucket",
+        "key",
+        "region",
+        "kms_key_id",
+        "profile",
+        "role_arn",
+        "endpoint",
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

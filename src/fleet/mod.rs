@@ -150,7 +150,6 @@ pub async fn applied_trust_outputs(
     command: &str,
     hooks: &crate::ops::Hooks,
 ) -> OpsResult<std::collections::BTreeMap<String, crate::value::Value>> {
-    use crate::state::StateRead;
     let unit = member::trust(loaded, params);
     let state = crate::ops::locked::open(&unit.state, &loaded.stacks.trust.name, command, hooks)?;
     let stored = state.store.outputs()?;

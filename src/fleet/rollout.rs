@@ -25,7 +25,6 @@ use crate::ops::apply::{ApplySummary, ExecuteParams};
 use crate::ops::verify::{verify_with, VerifyParams};
 use crate::ops::{saved, Hooks, OpsError};
 use crate::provider::Registry;
-use crate::state::StateRead;
 use crate::value::Value;
 
 /// What to roll out for one member (or the trust tier).
@@ -34,7 +33,7 @@ pub enum Work {
     /// inputs waited on the trust tier.
     Planned(Box<Planned>),
     /// A plan saved by `fleet plan --out`, applied exactly.
-    Saved { unit: Unit, file: PathBuf },
+    Saved { unit: Box<Unit>, file: PathBuf },
     /// Its plan failed: the rollout stops when its turn comes.
     Failed(OpsError),
 }
@@ -250,8 +249,8 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
                 };
                 (
                     summary,
-                    serial_of(&p.prepared.state.store),
-                    outputs_of(&p.prepared.state.store),
+                    serial_of(p.prepared.state.store.as_ref()),
+                    outputs_of(p.prepared.state.store.as_ref()),
                 )
             }
             Work::Saved { unit, file } => {
@@ -293,8 +292,8 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
                 };
                 (
                     summary,
-                    serial_of(&opened.state.store),
-                    outputs_of(&opened.state.store),
+                    serial_of(opened.state.store.as_ref()),
+                    outputs_of(opened.state.store.as_ref()),
                 )
             }
         };
@@ -324,11 +323,11 @@ async fn run_trust(shared: &Shared, work: Work) -> (Outcome, BTreeMap<String, Va
     (Outcome::Done { changed, serial }, outputs)
 }
 
-fn serial_of(store: &crate::state::sled_store::SledState) -> u64 {
+fn serial_of(store: &dyn crate::state::PersistentStore) -> u64 {
     store.meta().map(|m| m.serial).unwrap_or(0)
 }
 
-fn outputs_of(store: &crate::state::sled_store::SledState) -> BTreeMap<String, Value> {
+fn outputs_of(store: &dyn crate::state::PersistentStore) -> BTreeMap<String, Value> {
     store
         .outputs()
         .unwrap_or_default()
@@ -393,7 +392,7 @@ async fn run_member(shared: &Shared, name: &str, work: Work) -> Outcome {
                     Err(e) => return failed(shared, name, Step::Plan, e.to_string()),
                 };
             }
-            let serial = serial_of(&p.prepared.state.store);
+            let serial = serial_of(p.prepared.state.store.as_ref());
             if p.pending.nothing()
                 && shared
                     .record
@@ -413,7 +412,7 @@ async fn run_member(shared: &Shared, name: &str, work: Work) -> Outcome {
                         .await,
                 )
             };
-            let serial = serial_of(&p.prepared.state.store);
+            let serial = serial_of(p.prepared.state.store.as_ref());
             unit = p.unit.clone();
             (summary, serial)
         }
@@ -457,7 +456,7 @@ async fn run_member(shared: &Shared, name: &str, work: Work) -> Outcome {
                 );
             }
             let summary = Some(saved::apply(&opened, registry, execute).await);
-            let serial = serial_of(&opened.state.store);
+            let serial = serial_of(opened.state.store.as_ref());
             // The gates check what the plan was made with.
             let mut u = u;
             u.vars.given = opened
@@ -466,7 +465,7 @@ async fn run_member(shared: &Shared, name: &str, work: Work) -> Outcome {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.unmarked()))
                 .collect();
-            unit = u;
+            unit = *u;
             (summary, serial)
         }
     };

@@ -169,6 +169,25 @@ fn load_tier(tier: &Tier, at: &str, registry: &Registry, diags: &mut Diagnostics
     let (stack, stack_diags) = load_file(&tier.stack, registry);
     diags.extend(stack_diags);
     let stack = stack?;
+    if let Some(state) = &stack.state {
+        // Member states sit under the fleet's state root, one per member; a stack's own
+        // S3 block would put the trust tier and every member in places the fleet's
+        // record and status do not look.
+        diags.push(
+            Diagnostic::error(
+                "fleet::stack_state_block",
+                format!(
+                    "the {at} tier's stack {} names its own state (`state: s3`), which a fleet does not use",
+                    tier.stack.display()
+                ),
+            )
+            .with_span(state.span.clone())
+            .with_field("state")
+            .with_detail("a fleet keeps the trust tier's and each member's state under its state root (`--state DIR`, default `state`)")
+            .with_help("remove the `state:` block from the stack used by the fleet"),
+        );
+        return None;
+    }
     let (_, cycles) = DependencyGraph::from_stack(&stack);
     let failed = cycles.has_errors();
     diags.extend(cycles);

@@ -11,7 +11,7 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::graph::walk::{Cancel, Outcome};
 use crate::plan::{Action, Plan};
 use crate::provider::Registry;
-use crate::state::{OutputState, StateRead};
+use crate::state::OutputState;
 
 /// How to run the changes of a plan.
 pub struct ExecuteParams {

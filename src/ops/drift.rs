@@ -5,7 +5,6 @@ use super::OpsResult;
 use crate::config::Mode;
 use crate::cost::CostChange;
 use crate::plan::refresh::{drift as diff_live, Drift};
-use crate::state::StateRead;
 
 /// The drift of a prepared (refreshed) stack.
 pub struct DriftReport {

@@ -12,7 +12,7 @@ use crate::config::vars::VarInputs;
 use crate::diag::Diagnostic;
 use crate::provider::{mark_secret_attributes, mark_secrets, OpContext, Registry};
 use crate::retry::{Call, Retry};
-use crate::state::{redacted, ResourceState, StateHistory, StateRead, StateWrite, HISTORY_KEEP};
+use crate::state::{redacted, ResourceState, HISTORY_KEEP};
 
 /// What was imported.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub async fn import(
         }
         d
     })?;
-    let state = locked::open(&params.state, &loaded.stack.name, "import", hooks)?;
+    let state = locked::open_loaded(&params.state, &loaded, "import", hooks)?;
     if state.store.resource(address)?.is_some() {
         return Err(OpsError::message(format!(
             "{address} is already in state; `trustplane state rm {address}` first to import another object"

@@ -6,7 +6,7 @@ use super::locked::{open_location, Location};
 use super::{Hooks, OpsResult};
 use crate::diag::Diagnostic;
 use crate::provider::Registry;
-use crate::state::{OutputState, StateRead};
+use crate::state::OutputState;
 
 /// Every output of the state at `loc`, or only `name`'s (refused if there is none).
 pub fn outputs(

@@ -6,7 +6,6 @@ use std::path::Path;
 use super::{Hooks, OpsError, OpsResult};
 use crate::plan::{planner, Plan, PlanParams};
 use crate::provider::Registry;
-use crate::state::StateRead;
 
 /// What to plan beyond the stack itself.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,6 @@ use super::{providers, Hooks, OpsResult};
 use crate::config::vars::VarInputs;
 use crate::plan::refresh::{refresh, RefreshParams, Refreshed};
 use crate::provider::Registry;
-use crate::state::StateRead;
 
 /// Which stack to prepare, and how.
 #[derive(Debug, Clone)]
@@ -56,7 +55,7 @@ pub async fn prepare_with(
     hooks: &Hooks,
 ) -> OpsResult<Prepared> {
     let loaded = stack::load_with(&params.file, &params.vars, overrides, registry, params.pki)?;
-    let state = locked::open(&params.state, &loaded.stack.name, &params.command, hooks)?;
+    let state = locked::open_loaded(&params.state, &loaded, &params.command, hooks)?;
     // Read (and decode) the stored resources once: they name the providers to configure
     // and are what refresh reads back.
     let stored = state.store.resources()?;

@@ -3,7 +3,7 @@
 use super::prepare::Prepared;
 use super::OpsResult;
 use crate::plan::refresh::{drift, Drift};
-use crate::state::{StateHistory, StateRead, StateWrite, HISTORY_KEEP};
+use crate::state::HISTORY_KEEP;
 
 /// What accepting live values would write: the drift of a prepared stack.
 pub fn proposed(prepared: &Prepared) -> OpsResult<Vec<Drift>> {

@@ -14,7 +14,7 @@ use crate::diag::Diagnostic;
 use crate::input::InputKind;
 use crate::plan::Plan;
 use crate::provider::Registry;
-use crate::state::{StateMeta, StateRead};
+use crate::state::StateMeta;
 
 /// Whether `path` holds a saved plan rather than a stack file.
 pub fn is_saved_plan(path: &Path) -> bool {
@@ -88,6 +88,7 @@ pub async fn open_with(
         }
         _ => spec.workspace = Some(plan.workspace.clone()),
     }
+    spec.stack_s3 = locked::stack_s3(&stack, &plan.variables)?;
     let opened = locked::open(&spec, &plan.stack, "apply", hooks)?;
     check_fresh((&plan.lineage, plan.serial), &opened.store.meta()?, file)?;
     providers::configure(

@@ -1,18 +1,18 @@
 //! State edits and reports: list, show, rm, mv, history, check, export, import,
-//! force-unlock. Each opens the state a [`Location`] names, locked.
+//! force-unlock, migrate. Each opens the state a [`Location`] names, locked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::history::{steps, HistoryStep};
-use super::locked::{self, open_location, Location, OpenState};
+use super::locked::{self, open_location, Backend, Location, OpenState};
 use super::{Hooks, OpsError, OpsResult};
 use crate::diag::Diagnostic;
 use crate::input::InputKind;
 use crate::provider::Registry;
 use crate::state::check::{CheckReport, StateExport};
-use crate::state::lock::{self, LockInfo};
-use crate::state::{ResourceState, StateHistory, StateRead, StateWrite, HISTORY_KEEP};
+use crate::state::lock::LockInfo;
+use crate::state::{ResourceState, HISTORY_KEEP};
 
 pub fn list(
     loc: &Location,
@@ -149,9 +149,10 @@ pub fn import(
             return Err(mismatch("stack", &name, &meta.stack));
         }
     }
-    let dir = locked::location_dir(&loc, registry)?;
+    let backend = locked::location_backend(&loc, registry)?;
+    let dir = backend.display_path();
     let s = locked::open_new(
-        &dir,
+        &backend,
         &meta.stack,
         &meta.workspace,
         loc.state.lock_timeout,
@@ -168,8 +169,102 @@ pub fn import(
 
 /// Removes a lock by its id; returns what it held.
 pub fn force_unlock(loc: &Location, id: &str, registry: &Registry) -> OpsResult<LockInfo> {
-    let dir = locked::location_dir(loc, registry)?;
-    Ok(lock::force_unlock(&dir, id)?)
+    let locker = locked::location_backend(loc, registry)?.locker()?;
+    Ok(locker.force_unlock(id)?)
+}
+
+/// What `migrate` copied, and where.
+pub struct Migrated {
+    pub from: PathBuf,
+    pub to: PathBuf,
+    pub resources: usize,
+    pub history: usize,
+    pub serial: u64,
+}
+
+/// Copies the current state and its history to `to` (an S3 prefix or a directory),
+/// holding the locks of both. The target must be new, or already hold exactly this
+/// state (same lineage and serial: a rerun of a migration that finished); a target with
+/// another lineage, or this one at another serial, is refused. The source is left as it
+/// was.
+pub fn migrate(
+    loc: &Location,
+    to: &Backend,
+    registry: &Registry,
+    hooks: &Hooks,
+) -> OpsResult<Migrated> {
+    let source = open_location(loc, registry, "state migrate", hooks)?;
+    let (export, skipped) = source.store.export()?;
+    if !skipped.is_empty() {
+        return Err(Diagnostic::error(
+            "state::migrate_damaged",
+            format!(
+                "the state at {} has records that do not decode: {}",
+                source.dir.display(),
+                skipped.join("; ")
+            ),
+        )
+        .with_help("run `trustplane state check`, and repair the state before migrating it")
+        .into());
+    }
+    let target_path = to.display_path();
+    if target_path == source.dir {
+        return Err(OpsError::message(format!(
+            "the state is already at {}",
+            target_path.display()
+        )));
+    }
+    let meta = &export.meta;
+    let target = locked::open_backend(
+        to,
+        Some((&meta.stack, &meta.workspace)),
+        "state migrate",
+        loc.state.lock_timeout,
+        hooks,
+    )?;
+    let there = target.store.meta()?;
+    let written = there.serial > 0 || !target.store.history()?.is_empty();
+    let done = Migrated {
+        from: source.dir.clone(),
+        to: target_path.clone(),
+        resources: export.resources.len(),
+        history: export.history.len(),
+        serial: meta.serial,
+    };
+    if written {
+        if there.lineage == meta.lineage && there.serial == meta.serial {
+            return Ok(done);
+        }
+        let what = if there.lineage == meta.lineage {
+            format!(
+                "this state at another serial ({} here, {} there)",
+                meta.serial, there.serial
+            )
+        } else {
+            format!(
+                "another state (lineage {}, serial {})",
+                there.lineage, there.serial
+            )
+        };
+        return Err(Diagnostic::error(
+            "state::migrate_target_taken",
+            format!("{} already holds {what}", target_path.display()),
+        )
+        .with_detail(format!(
+            "migrating would replace it with the state at {} (lineage {}); states are never \
+             merged",
+            source.dir.display(),
+            meta.lineage
+        ))
+        .with_help("migrate to an empty prefix or directory, or remove the old state there first")
+        .into());
+    }
+    target.store.import(&export)?;
+    let report = target.store.check();
+    if !report.is_clean() {
+        return Err(OpsError::message(report.render(&target_path)));
+    }
+    Ok(done)
 }
 
 fn not_in_state(address: &str, s: &OpenState) -> OpsError {

@@ -8,7 +8,6 @@ use super::stack::{self, PkiChecks, ProviderOverrides};
 use super::{providers, Hooks, OpsError, OpsResult};
 use crate::config::vars::VarInputs;
 use crate::provider::Registry;
-use crate::state::StateRead;
 use crate::value::Value;
 use crate::verify::{self, Target, Verified};
 
@@ -50,7 +49,7 @@ pub async fn verify_with(
         registry,
         PkiChecks::Warn,
     )?;
-    let state = locked::open(&params.state, &loaded.stack.name, "verify", hooks)?;
+    let state = locked::open_loaded(&params.state, &loaded, "verify", hooks)?;
     let resources = state.store.resources()?;
     if resources.is_empty() {
         return Err(OpsError::message(format!(

@@ -35,6 +35,10 @@ pub struct LockInfo {
     /// The holder's start time in clock ticks since boot: tells a reused pid apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_time: Option<u64>,
+    /// Until when the holder vouches that it runs (locks of shared stores, which no pid
+    /// can vouch for): it renews this while it runs, so a lease in the past is stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_expires: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +95,7 @@ pub fn acquire(
         boot_id: here.boot_id.clone(),
         pid_namespace: here.pid_namespace.clone(),
         start_time: process_start_time(std::process::id()),
+        lease_expires: None,
     };
     let content = serde_json::to_vec_pretty(&info).expect("lock info serializes");
     let deadline = Instant::now() + timeout;
@@ -110,10 +115,10 @@ pub fn acquire(
             Found::Nothing => continue, // released between our attempt and our read
             Found::Lock(held, bytes) => {
                 if judge(&held, &here) == Holder::Gone && take_away(&path, &bytes)? {
-                    broken = Some(BrokenLock(held));
+                    broken = Some(BrokenLock(*held));
                     continue;
                 }
-                LockError::Held(held)
+                LockError::Held(*held)
             }
             Found::Unreadable => LockError::Io {
                 path: path.clone(),
@@ -135,7 +140,7 @@ pub fn holder(dir: &Path) -> Result<Option<LockInfo>, LockError> {
     let path = dir.join(LOCK_FILE);
     match read(&path)? {
         Found::Nothing => Ok(None),
-        Found::Lock(info, _) => Ok(Some(info)),
+        Found::Lock(info, _) => Ok(Some(*info)),
         Found::Unreadable => Err(LockError::Io {
             path,
             message: "lock file is unreadable; remove it if no trustplane run is active"
@@ -150,7 +155,7 @@ pub fn force_unlock(dir: &Path, id: &str) -> Result<LockInfo, LockError> {
     match read(&path)? {
         Found::Lock(info, bytes) if info.id == id => {
             if take_away(&path, &bytes)? {
-                Ok(info)
+                Ok(*info)
             } else {
                 Err(LockError::NotHeld(id.to_string()))
             }
@@ -173,7 +178,7 @@ pub fn why_kept(held: &LockInfo) -> String {
 
 enum Found {
     Nothing,
-    Lock(LockInfo, Vec<u8>),
+    Lock(Box<LockInfo>, Vec<u8>),
     Unreadable,
 }
 
@@ -188,7 +193,7 @@ fn read(path: &Path) -> Result<Found, LockError> {
         Err(e) => return Err(io_error(path, e)),
     };
     Ok(match parse(&bytes) {
-        Some(info) => Found::Lock(info, bytes),
+        Some(info) => Found::Lock(Box::new(info), bytes),
         None => Found::Unreadable,
     })
 }
@@ -332,7 +337,7 @@ fn parse_start_time(stat: &str) -> Option<u64> {
     after_name.split_whitespace().nth(22 - 3)?.parse().ok()
 }
 
-fn current_user() -> String {
+pub(crate) fn current_user() -> String {
     if let Ok(user) = std::env::var("USER") {
         if !user.is_empty() {
             return user;
@@ -363,7 +368,7 @@ fn passwd_name() -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-fn hostname() -> String {
+pub(crate) fn hostname() -> String {
     let mut buf = [0u8; 256];
     // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
     let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
@@ -405,6 +410,7 @@ mod tests {
             boot_id: here.boot_id,
             pid_namespace: here.pid_namespace,
             start_time: process_start_time(pid),
+            lease_expires: None,
         }
     }
 

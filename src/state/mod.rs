@@ -6,17 +6,21 @@
 //! - [`StateWrite`]: durable per-resource writes (each one flushed, each bumps the serial);
 //! - [`StateHistory`]: snapshots of whole states, kept for `state history`.
 //!
-//! [`sled_store::SledState`] persists them in an embedded sled database;
-//! [`memory::MemoryState`] keeps them in memory for unit tests.
-//! Locking is separate ([`lock`]), because a lock must be readable by a process that
-//! cannot open the database another process holds. [`check`] verifies a stored state and
+//! [`sled_store::SledState`] persists them in an embedded sled database (the default);
+//! [`s3::S3State`] in an S3 bucket, shared by a team; [`memory::MemoryState`] keeps them
+//! in memory for unit tests. Both persistent stores are [`PersistentStore`]s.
+//! Locking is separate ([`locker`]: a lock file, [`lock`], or an S3 lease, [`s3::lease`]),
+//! because a lock must be readable by a process that cannot open the state another
+//! process holds. [`check`] verifies a stored state and
 //! defines the export form that takes a state out and puts it back.
 
 pub mod check;
 #[cfg(test)]
 mod contract_tests;
 pub mod lock;
+pub mod locker;
 pub mod memory;
+pub mod s3;
 pub mod sled_store;
 
 use std::collections::BTreeMap;
@@ -185,6 +189,52 @@ pub trait StateHistory: StateRead {
 /// A full store: read, write, history.
 pub trait Store: StateWrite + StateHistory {}
 impl<T: StateWrite + StateHistory> Store for T {}
+
+/// A store kept outside the process: checked, exported and imported as a whole.
+pub trait PersistentStore: Store {
+    /// Reads every record and checks that they decode and agree. Never fails: what
+    /// cannot be read is a problem in the report.
+    fn check(&self) -> check::CheckReport;
+    /// The whole state, with what does not decode left out and named.
+    fn export(&self) -> StateResult<(check::StateExport, Vec<String>)>;
+    /// Puts an export into this state, which must be new (serial 0, no history).
+    fn import(&self, export: &check::StateExport) -> StateResult<()>;
+    /// The last run on this state did not close it (killed, crashed), so it should be
+    /// checked before use.
+    fn opened_after_unclean_stop(&self) -> bool;
+}
+
+impl PersistentStore for sled_store::SledState {
+    fn check(&self) -> check::CheckReport {
+        sled_store::SledState::check(self)
+    }
+    fn export(&self) -> StateResult<(check::StateExport, Vec<String>)> {
+        sled_store::SledState::export(self)
+    }
+    fn import(&self, export: &check::StateExport) -> StateResult<()> {
+        sled_store::SledState::import(self, export)
+    }
+    fn opened_after_unclean_stop(&self) -> bool {
+        sled_store::SledState::opened_after_unclean_stop(self)
+    }
+}
+
+impl PersistentStore for s3::S3State {
+    fn check(&self) -> check::CheckReport {
+        s3::S3State::check(self)
+    }
+    fn export(&self) -> StateResult<(check::StateExport, Vec<String>)> {
+        s3::S3State::export(self)
+    }
+    fn import(&self, export: &check::StateExport) -> StateResult<()> {
+        s3::S3State::import(self, export)
+    }
+    /// Every write replaces the whole state in one request: a killed run leaves the
+    /// last version it wrote, never a partial one (and a stale lease, reported as such).
+    fn opened_after_unclean_stop(&self) -> bool {
+        false
+    }
+}
 
 /// Number of snapshots `state history` keeps.
 pub const HISTORY_KEEP: usize = 20;

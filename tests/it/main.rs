@@ -24,6 +24,7 @@ mod cli_recovery;
 mod cli_replace;
 mod cli_reports;
 mod cli_resilience;
+mod cli_s3_state;
 mod cli_saved_plan;
 mod cli_secrets;
 mod cli_signals;

@@ -15,7 +15,6 @@ use trustplane::ops::prepare::{prepare, PrepareParams};
 use trustplane::ops::stack::PkiChecks;
 use trustplane::ops::{Hooks, OpsError};
 use trustplane::provider::Registry;
-use trustplane::state::StateRead;
 
 fn stack(name: &str) -> String {
     format!(
