@@ -73,6 +73,35 @@ pub fn default_variables(stack: &Stack) -> BTreeMap<String, Value> {
         .collect()
 }
 
+/// The variable values `validate` checks a stack with: the defaults, then, for each
+/// variable an `enabled:` condition reads that lists `allowed` values, the defaults with that
+/// variable set to each other allowed value, so every choice of resources is checked.
+pub fn variable_choices(stack: &Stack) -> Vec<BTreeMap<String, Value>> {
+    let defaults = default_variables(stack);
+    let mut out = vec![defaults.clone()];
+    let mut deciding: Vec<&str> = stack
+        .resources
+        .values()
+        .filter_map(|r| r.enabled.variable())
+        .chain(stack.outputs.values().filter_map(|o| o.enabled.variable()))
+        .collect();
+    deciding.sort_unstable();
+    deciding.dedup();
+    for name in deciding {
+        let Some(allowed) = stack.variables.get(name).and_then(|v| v.allowed.as_ref()) else {
+            continue;
+        };
+        for value in allowed {
+            if defaults.get(name) != Some(value) {
+                let mut choice = defaults.clone();
+                choice.insert(name.to_string(), value.clone());
+                out.push(choice);
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,8 +26,17 @@ pub fn validate(paths: &[PathBuf], json: bool, registry: &Registry, style: Style
         if let Some(stack) = &stack {
             diags.extend(DependencyGraph::from_stack(stack).1);
             if !diags.has_errors() {
-                let defaults = crate::checks::default_variables(stack);
-                diags.extend(crate::checks::run(stack, &defaults));
+                for variables in crate::checks::variable_choices(stack) {
+                    match crate::config::enabled::select(stack, &variables) {
+                        Ok(selected) => diags.extend(crate::checks::run(&selected, &variables)),
+                        Err(errors) => diags.extend(errors),
+                    }
+                }
+                // The same finding under several choices is shown once.
+                let mut seen = std::collections::HashSet::new();
+                diags.0.retain(|d| {
+                    seen.insert((d.code, d.summary.clone(), d.span.as_ref().map(|s| s.offset)))
+                });
             }
             resources = stack.resources.len();
         }
