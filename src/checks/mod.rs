@@ -40,6 +40,8 @@ pub const CODES: &[&str] = &[
     wiring::IRSA_SUBJECT_MISMATCH,
     wiring::SERVICE_ACCOUNT_ROLE_MISMATCH,
     wiring::ISSUER_REGION_MISMATCH,
+    wiring::POD_IDENTITY_SUBJECT_MISMATCH,
+    wiring::POD_IDENTITY_ROLE_WITHOUT_CA,
     issuance::ISSUER_NAMESPACE_MISMATCH,
     ordering::ISTIOD_BEFORE_CACERTS,
 ];
@@ -56,6 +58,7 @@ pub fn run(stack: &Stack, variables: &BTreeMap<String, Value>) -> Diagnostics {
     key_storage::check(&view, &mut out);
     iam::check(&view, &mut out);
     wiring::check_irsa(&view, &issued, &mut out);
+    wiring::check_pod_identity(&view, &issued, &mut out);
     wiring::check_service_accounts(&view, &mut out);
     wiring::check_regions(&view, &mut out);
     issuance::check_namespaces(&view, &mut out);
