@@ -206,12 +206,19 @@ pub fn check(stack: &Stack) -> Vec<Diagnostic> {
             continue;
         };
         if decl.sensitive {
-            out.push(at(Diagnostic::error(
-                "stack::invalid_value",
-                format!("`{field}` depends on the sensitive variable `{}`", c.variable),
-            ))
-            .with_detail("whether a resource exists would show the plan's reader what the secret is")
-            .with_help("decide with a variable that is not sensitive"));
+            out.push(
+                at(Diagnostic::error(
+                    "stack::invalid_value",
+                    format!(
+                        "`{field}` depends on the sensitive variable `{}`",
+                        c.variable
+                    ),
+                ))
+                .with_detail(
+                    "whether a resource exists would show the plan's reader what the secret is",
+                )
+                .with_help("decide with a variable that is not sensitive"),
+            );
         }
         match &c.test {
             None if decl.var_type != VarType::Bool => out.push(
@@ -274,7 +281,8 @@ pub fn select(stack: &Stack, variables: &BTreeMap<String, Value>) -> Result<Stac
         .collect();
     let mut diags = Diagnostics::new();
     let mut out = stack.clone();
-    out.resources.retain(|name, _| !disabled.contains(name.as_str()));
+    out.resources
+        .retain(|name, _| !disabled.contains(name.as_str()));
     out.outputs
         .retain(|_, o| o.enabled.evaluate(variables) != Some(false));
     let users = out
@@ -438,10 +446,8 @@ resources:
   d: {type: core.null, enabled: '${var.secret == \"x\"}'}
 ";
         let (_, d) = load_str(Path::new("s.yaml"), text, &test_registry());
-        let got: Vec<(&str, Option<&str>)> = d
-            .iter()
-            .map(|d| (d.code, d.field.as_deref()))
-            .collect();
+        let got: Vec<(&str, Option<&str>)> =
+            d.iter().map(|d| (d.code, d.field.as_deref())).collect();
         assert_eq!(
             got,
             vec![

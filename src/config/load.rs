@@ -411,14 +411,13 @@ fn decode_allowed(
             _ => diags.push(
                 Diagnostic::error(
                     "stack::type_mismatch",
-                    format!(
-                        "`{field}[{i}]` is not a {} value",
-                        decl.var_type.name()
-                    ),
+                    format!("`{field}[{i}]` is not a {} value", decl.var_type.name()),
                 )
                 .with_span(item.span.clone())
                 .with_field(format!("{field}[{i}]"))
-                .with_detail("allowed values are plain strings, numbers or booleans of the variable's type"),
+                .with_detail(
+                    "allowed values are plain strings, numbers or booleans of the variable's type",
+                ),
             ),
         }
     }
@@ -428,14 +427,14 @@ fn decode_allowed(
             diags.push(
                 Diagnostic::error(
                     "stack::invalid_value",
-                    format!("the default of `{}` is not one of its allowed values", decl.name),
+                    format!(
+                        "the default of `{}` is not one of its allowed values",
+                        decl.name
+                    ),
                 )
                 .with_span(node.span.clone())
                 .with_field(field)
-                .with_detail(format!(
-                    "allowed: {}",
-                    super::enabled::render_list(&values)
-                )),
+                .with_detail(format!("allowed: {}", super::enabled::render_list(&values))),
             );
         }
     }

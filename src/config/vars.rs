@@ -216,7 +216,10 @@ fn not_allowed(decl: &VariableDecl, value: &Value, source: &Source) -> Option<Di
         .with_span(decl.span.clone())
         .with_field(format!("variables.{name}"))
         .with_detail(format!("`{name}` allows: {list}"))
-        .with_help(format!("pass one of them, e.g. `--var {name}={}`", allowed[0].to_interpolated().unwrap_or_default())),
+        .with_help(format!(
+            "pass one of them, e.g. `--var {name}={}`",
+            allowed[0].to_interpolated().unwrap_or_default()
+        )),
     )
 }
 
@@ -440,16 +443,31 @@ mod tests {
             resolve(&stack, &inputs(&["mode=pod_identity"])).unwrap()["mode"],
             Value::from("pod_identity")
         );
-        assert_eq!(resolve(&stack, &inputs(&[])).unwrap()["mode"], Value::from("irsa"));
+        assert_eq!(
+            resolve(&stack, &inputs(&[])).unwrap()["mode"],
+            Value::from("irsa")
+        );
         let err = resolve(&stack, &inputs(&["mode=pod-identity"])).unwrap_err();
         let d = &err.0[0];
         assert_eq!(d.code, "stack::invalid_value");
-        assert!(d.summary.contains("--var mode=...") && d.summary.contains("\"pod-identity\""), "{}", d.summary);
-        assert_eq!(d.detail.as_deref(), Some("`mode` allows: irsa, pod_identity"));
+        assert!(
+            d.summary.contains("--var mode=...") && d.summary.contains("\"pod-identity\""),
+            "{}",
+            d.summary
+        );
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("`mode` allows: irsa, pod_identity")
+        );
         assert_eq!(d.span.as_ref().unwrap().line, 3);
-        let bad_default = "stack: t\nvariables:\n  mode: {default: oidc, allowed: [irsa, pod_identity]}\n";
+        let bad_default =
+            "stack: t\nvariables:\n  mode: {default: oidc, allowed: [irsa, pod_identity]}\n";
         let (_, d) = load_str(Path::new("t.yaml"), bad_default, &test_registry());
-        assert_eq!(d.0[0].field.as_deref(), Some("variables.mode.allowed"), "{d}");
+        assert_eq!(
+            d.0[0].field.as_deref(),
+            Some("variables.mode.allowed"),
+            "{d}"
+        );
     }
 
     #[test]

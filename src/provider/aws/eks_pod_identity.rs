@@ -401,7 +401,12 @@ impl crate::provider::ResourceType<AwsProvider> for PodIdentityAssociation {
         update(p, prior, desired).await
     }
 
-    async fn delete(&self, p: &AwsProvider, _ctx: &OpContext, prior: &Snapshot) -> ProviderResult<()> {
+    async fn delete(
+        &self,
+        p: &AwsProvider,
+        _ctx: &OpContext,
+        prior: &Snapshot,
+    ) -> ProviderResult<()> {
         delete(p, prior).await
     }
 

@@ -714,7 +714,10 @@ mod tests {
         assert_eq!(d.field.as_deref(), Some("pod_identity"));
         assert!(d.summary.contains("irsa") && d.summary.contains("pod_identity"));
         let off = yaml("name: r\npod_identity: false\n");
-        assert_eq!(validate(&off)[0].field.as_deref(), Some("assume_role_policy"));
+        assert_eq!(
+            validate(&off)[0].field.as_deref(),
+            Some("assume_role_policy")
+        );
     }
 
     #[test]
