@@ -573,3 +573,25 @@ fn several_matching_cas_are_an_error_naming_them_and_a_deleted_one_is_never_adop
     assert!(recorded.starts_with("arn:aws:acm-pca:"), "{recorded}");
     assert_ne!(recorded, gone, "the deleted CA was not taken");
 }
+
+#[test]
+fn a_ca_this_state_made_and_then_forgot_is_adopted_back() {
+    let moto = Moto::start();
+    let s = Sandbox::new();
+    s.write("s.yaml", &ca_stack("Own Root"));
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    let made = recorded_arn(&s, &moto);
+    on_moto(&s, &moto, &["state", "rm", "root", "-f", "s.yaml"]).ok();
+    assert!(s.state_list("s.yaml").is_empty());
+
+    let plan = on_moto(&s, &moto, &["plan", "s.yaml"]);
+    assert!(
+        plan.stdout
+            .contains("<+ root (aws.pca.certificate_authority) will be adopted"),
+        "{}",
+        plan.all()
+    );
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    assert_eq!(recorded_arn(&s, &moto), made);
+    assert_eq!(moto.ca_statuses().len(), 1, "no second CA was made");
+}

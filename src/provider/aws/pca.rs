@@ -800,13 +800,27 @@ async fn find_owned(
     }
 }
 
+/// True when the tags mark the CA as this state's at this address, made with the
+/// configuration `spec` asks for (an older generation has another digest).
+fn owned_as(ctx: &OpContext, tags: &[(String, String)], spec: &CaSpec) -> bool {
+    ownership::owned_by(ctx, tags)
+        && tags
+            .iter()
+            .any(|(k, v)| k == ownership::TAG_CONFIG && *v == spec.config)
+}
+
 /// `lifecycle.adopt`: the CA a create of `desired` would make, if the account has it. A
 /// candidate is a CA (in the resource's region) that carries this state's ownership tags
-/// for this address, or whose type, subject and key algorithm are exactly the desired ones.
+/// for this address and the desired configuration's digest, or whose type, subject and key
+/// algorithm are exactly the desired ones.
 /// Only an ACTIVE or PENDING_CERTIFICATE candidate is adopted; a DELETED CA never is (it
 /// is not a candidate), a candidate in any other state is an error, and so is more than
 /// one candidate: which one is meant is not guessed.
-async fn find(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Option<Snapshot>> {
+async fn find(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    desired: &Value,
+) -> ProviderResult<Option<Snapshot>> {
     if existing_arn(desired).is_some() {
         return Err(ProviderError::new(
             "existing_arn already names the CA to use; lifecycle.adopt has nothing to look for",
@@ -844,7 +858,7 @@ async fn find(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResu
             // One ListTags per CA only for those with the desired common name.
             let same_name = cfg.and_then(|c| c.subject()).and_then(|s| s.common_name())
                 == subject.common_name();
-            if same_config || (same_name && ownership::owned_by(ctx, &list_tags(p, arn).await?)) {
+            if same_config || (same_name && owned_as(ctx, &list_tags(p, arn).await?, &spec)) {
                 candidates.push((arn.to_string(), status));
             }
         }
