@@ -115,10 +115,10 @@ pub fn validate(props: &Value) -> Vec<Diagnostic> {
     validate_name(props, 64, &mut out);
     validate_path(props, &mut out);
     let present = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
-    // `pod_identity: false` asks for nothing; an unknown value may turn out true.
-    let pod_identity = props
-        .get("pod_identity")
-        .is_some_and(|v| matches!(v, Value::Bool(true) | Value::Unknown));
+    // `pod_identity: false` asks for nothing; an unknown value may turn out either way, so
+    // it neither clashes with another trust source nor leaves the role without one.
+    let pod_unknown = matches!(props.get("pod_identity"), Some(Value::Unknown));
+    let pod_identity = matches!(props.get("pod_identity"), Some(Value::Bool(true)));
     match (present("assume_role_policy"), present("irsa"), pod_identity) {
         (true, true, _) => out.push(invalid(
             "irsa",
@@ -135,7 +135,7 @@ pub fn validate(props: &Value) -> Vec<Diagnostic> {
             "pod_identity",
             "set either assume_role_policy or pod_identity, not both",
         )),
-        (false, false, false) => out.push(
+        (false, false, false) if !pod_unknown => out.push(
             invalid("assume_role_policy", "a role needs a trust policy").with_help(
                 "set assume_role_policy, irsa: {oidc_provider, namespace, service_account}, or pod_identity: true",
             ),
