@@ -42,6 +42,7 @@ pub const CODES: &[&str] = &[
     wiring::ISSUER_REGION_MISMATCH,
     wiring::POD_IDENTITY_SUBJECT_MISMATCH,
     wiring::POD_IDENTITY_ROLE_WITHOUT_CA,
+    wiring::POD_IDENTITY_ROLE_NOT_TRUSTED,
     issuance::ISSUER_NAMESPACE_MISMATCH,
     ordering::ISTIOD_BEFORE_CACERTS,
 ];

@@ -15,6 +15,7 @@ pub const SERVICE_ACCOUNT_ROLE_MISMATCH: &str = "pki::service_account_role_misma
 pub const ISSUER_REGION_MISMATCH: &str = "pki::issuer_region_mismatch";
 pub const POD_IDENTITY_SUBJECT_MISMATCH: &str = "pki::pod_identity_subject_mismatch";
 pub const POD_IDENTITY_ROLE_WITHOUT_CA: &str = "pki::pod_identity_role_without_ca";
+pub const POD_IDENTITY_ROLE_NOT_TRUSTED: &str = "pki::pod_identity_role_not_trusted";
 
 const CHART: &str = "aws-privateca-issuer";
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -259,6 +260,28 @@ pub fn check_pod_identity(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Ve
             .node(association, &["role_arn"])
             .and_then(|n| view.linked(n, ROLE));
         let runs_issuer = releases.iter().any(|(_, s)| *s == subject);
+        if let Some(role) = role.filter(|r| runs_issuer && trusts_only_irsa(view, r)) {
+            out.push(
+                at(
+                    Diagnostic::error(
+                        POD_IDENTITY_ROLE_NOT_TRUSTED,
+                        format!(
+                            "pod identity association {} gives role {}, whose trust policy is for IRSA, not for pods.eks.amazonaws.com",
+                            association.name, role.name
+                        ),
+                    ),
+                    view,
+                    association,
+                    &["role_arn"],
+                )
+                .with_detail("the EKS Pod Identity Agent assumes the role as pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession); a role trusting only a web identity refuses it")
+                .with_help(format!(
+                    "set pod_identity: true instead of irsa on {}",
+                    role.name
+                )),
+            );
+            continue;
+        }
         match role {
             Some(role) if !runs_issuer && may_use_ca(view, role, &cas) => {
                 let path: &[&str] = if subject.namespace != expected.namespace {
@@ -316,6 +339,11 @@ pub fn check_pod_identity(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Ve
             _ => {}
         }
     }
+}
+
+/// True when the role's trust comes from `irsa` and it does not ask for `pod_identity`.
+fn trusts_only_irsa(view: &View<'_>, role: &ResourceDecl) -> bool {
+    view.node(role, &["irsa"]).is_some() && view.bool(role, &["pod_identity"]) != Some(true)
 }
 
 pub fn check_service_accounts(view: &View<'_>, out: &mut Vec<Diagnostic>) {
