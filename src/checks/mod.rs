@@ -40,6 +40,9 @@ pub const CODES: &[&str] = &[
     wiring::IRSA_SUBJECT_MISMATCH,
     wiring::SERVICE_ACCOUNT_ROLE_MISMATCH,
     wiring::ISSUER_REGION_MISMATCH,
+    wiring::POD_IDENTITY_SUBJECT_MISMATCH,
+    wiring::POD_IDENTITY_ROLE_WITHOUT_CA,
+    wiring::POD_IDENTITY_ROLE_NOT_TRUSTED,
     issuance::ISSUER_NAMESPACE_MISMATCH,
     ordering::ISTIOD_BEFORE_CACERTS,
 ];
@@ -56,6 +59,7 @@ pub fn run(stack: &Stack, variables: &BTreeMap<String, Value>) -> Diagnostics {
     key_storage::check(&view, &mut out);
     iam::check(&view, &mut out);
     wiring::check_irsa(&view, &issued, &mut out);
+    wiring::check_pod_identity(&view, &issued, &mut out);
     wiring::check_service_accounts(&view, &mut out);
     wiring::check_regions(&view, &mut out);
     issuance::check_namespaces(&view, &mut out);
@@ -71,6 +75,35 @@ pub fn default_variables(stack: &Stack) -> BTreeMap<String, Value> {
         .iter()
         .filter_map(|(name, decl)| Some((name.clone(), decl.default.clone()?)))
         .collect()
+}
+
+/// The variable values `validate` checks a stack with: the defaults, then, for each
+/// variable an `enabled:` condition reads that lists `allowed` values, the defaults with that
+/// variable set to each other allowed value, so every choice of resources is checked.
+pub fn variable_choices(stack: &Stack) -> Vec<BTreeMap<String, Value>> {
+    let defaults = default_variables(stack);
+    let mut out = vec![defaults.clone()];
+    let mut deciding: Vec<&str> = stack
+        .resources
+        .values()
+        .filter_map(|r| r.enabled.variable())
+        .chain(stack.outputs.values().filter_map(|o| o.enabled.variable()))
+        .collect();
+    deciding.sort_unstable();
+    deciding.dedup();
+    for name in deciding {
+        let Some(allowed) = stack.variables.get(name).and_then(|v| v.allowed.as_ref()) else {
+            continue;
+        };
+        for value in allowed {
+            if defaults.get(name) != Some(value) {
+                let mut choice = defaults.clone();
+                choice.insert(name.to_string(), value.clone());
+                out.push(choice);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

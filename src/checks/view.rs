@@ -17,6 +17,7 @@ pub const ROLE: &str = "aws.iam.role";
 pub const POLICY: &str = "aws.iam.policy";
 pub const RELEASE: &str = "helm.release";
 pub const SERVICE_ACCOUNT: &str = "k8s.service_account";
+pub const POD_IDENTITY: &str = "aws.eks.pod_identity_association";
 
 /// What a string in a stack stands for, as far as it can be known before apply.
 #[derive(Debug, Clone, PartialEq)]

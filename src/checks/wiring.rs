@@ -1,15 +1,21 @@
 //! The identity wiring between AWS and the cluster: the IRSA role trusts the service account
 //! the aws-privateca-issuer release runs as, the annotated service account is the one the
-//! role trusts, and an issuer's region is its CA's region.
+//! role trusts; with EKS Pod Identity instead, the release's service account is associated
+//! with a role that may use the CA; and an issuer's region is its CA's region.
 
 use super::issuance::Issuance;
-use super::view::{at, field, Term, View, CA, POLICY, RELEASE, ROLE, SERVICE_ACCOUNT};
+use super::view::{
+    at, field, Term, View, CA, POD_IDENTITY, POLICY, RELEASE, ROLE, SERVICE_ACCOUNT,
+};
 use crate::config::ResourceDecl;
 use crate::diag::Diagnostic;
 
 pub const IRSA_SUBJECT_MISMATCH: &str = "pki::irsa_subject_mismatch";
 pub const SERVICE_ACCOUNT_ROLE_MISMATCH: &str = "pki::service_account_role_mismatch";
 pub const ISSUER_REGION_MISMATCH: &str = "pki::issuer_region_mismatch";
+pub const POD_IDENTITY_SUBJECT_MISMATCH: &str = "pki::pod_identity_subject_mismatch";
+pub const POD_IDENTITY_ROLE_WITHOUT_CA: &str = "pki::pod_identity_role_without_ca";
+pub const POD_IDENTITY_ROLE_NOT_TRUSTED: &str = "pki::pod_identity_role_not_trusted";
 
 const CHART: &str = "aws-privateca-issuer";
 const ROLE_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
@@ -143,17 +149,9 @@ fn mentions_ca(view: &View<'_>, policy: &ResourceDecl, ca: &str) -> bool {
     super::iam::raw_document(view, policy).is_some_and(|d| walk(view, &d, ca))
 }
 
-pub fn check_irsa(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diagnostic>) {
-    let releases: Vec<(&ResourceDecl, Subject)> = issuer_releases(view)
-        .into_iter()
-        .filter_map(|(r, s)| Some((r, s?)))
-        .collect();
-    let Some((release, expected)) = releases.first() else {
-        return;
-    };
-    // Roles meant for the issuer: attached to a policy naming a CA an issuer uses, or
-    // annotated on a service account that a release runs as.
-    let issuer_cas: Vec<&str> = issued
+/// The CAs an issuer of the stack issues from (by name).
+fn issuer_cas<'a>(view: &View<'a>, issued: &[Issuance<'a>]) -> Vec<&'a str> {
+    issued
         .iter()
         .filter_map(|i| i.ca.map(|c| c.name.as_str()))
         .chain(view.of_type(super::view::ISSUER).filter_map(|i| {
@@ -161,14 +159,34 @@ pub fn check_irsa(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diagno
                 .and_then(|n| view.linked(n, CA))
                 .map(|c| c.name.as_str())
         }))
-        .collect();
+        .collect()
+}
+
+/// True when the role attaches a policy that names one of the CAs.
+fn may_use_ca(view: &View<'_>, role: &ResourceDecl, cas: &[&str]) -> bool {
+    attached_policies(view, role)
+        .iter()
+        .any(|p| cas.iter().any(|ca| mentions_ca(view, p, ca)))
+}
+
+fn releases_with_subjects<'a>(view: &View<'a>) -> Vec<(&'a ResourceDecl, Subject)> {
+    issuer_releases(view)
+        .into_iter()
+        .filter_map(|(r, s)| Some((r, s?)))
+        .collect()
+}
+
+pub fn check_irsa(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diagnostic>) {
+    let releases = releases_with_subjects(view);
+    let Some((release, expected)) = releases.first() else {
+        return;
+    };
+    // Roles meant for the issuer: attached to a policy naming a CA an issuer uses, or
+    // annotated on a service account that a release runs as.
+    let issuer_cas = issuer_cas(view, issued);
     let mut roles: Vec<&ResourceDecl> = view
         .of_type(ROLE)
-        .filter(|r| {
-            attached_policies(view, r)
-                .iter()
-                .any(|p| issuer_cas.iter().any(|ca| mentions_ca(view, p, ca)))
-        })
+        .filter(|r| may_use_ca(view, r, &issuer_cas))
         .collect();
     for sa in view.of_type(SERVICE_ACCOUNT) {
         if let (Some(s), Some(role)) = (sa_subject(view, sa), annotated_role(view, sa)) {
@@ -213,6 +231,119 @@ pub fn check_irsa(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diagno
             )),
         );
     }
+}
+
+/// The subject a pod identity association gives its role to.
+fn association_subject(view: &View<'_>, a: &ResourceDecl) -> Option<Subject> {
+    Some(Subject {
+        namespace: view.string(a, &["namespace"])?,
+        name: view.string(a, &["service_account"])?,
+    })
+}
+
+/// EKS Pod Identity: an association that gives a role meant for the issuer (its policy
+/// names the issuer's CA) must name the service account the release runs as; and the
+/// association of the release's service account must give it a role that may use the CA.
+pub fn check_pod_identity(view: &View<'_>, issued: &[Issuance<'_>], out: &mut Vec<Diagnostic>) {
+    let releases = releases_with_subjects(view);
+    let Some((release, expected)) = releases.first() else {
+        return;
+    };
+    let mut cas = issuer_cas(view, issued);
+    cas.sort_unstable();
+    cas.dedup();
+    for association in view.of_type(POD_IDENTITY) {
+        let Some(subject) = association_subject(view, association) else {
+            continue;
+        };
+        let role = view
+            .node(association, &["role_arn"])
+            .and_then(|n| view.linked(n, ROLE));
+        let runs_issuer = releases.iter().any(|(_, s)| *s == subject);
+        if let Some(role) = role.filter(|r| runs_issuer && trusts_only_irsa(view, r)) {
+            out.push(
+                at(
+                    Diagnostic::error(
+                        POD_IDENTITY_ROLE_NOT_TRUSTED,
+                        format!(
+                            "pod identity association {} gives role {}, whose trust policy is for IRSA, not for pods.eks.amazonaws.com",
+                            association.name, role.name
+                        ),
+                    ),
+                    view,
+                    association,
+                    &["role_arn"],
+                )
+                .with_detail("the EKS Pod Identity Agent assumes the role as pods.eks.amazonaws.com (sts:AssumeRole, sts:TagSession); a role trusting only a web identity refuses it")
+                .with_help(format!(
+                    "set pod_identity: true instead of irsa on {}",
+                    role.name
+                )),
+            );
+            continue;
+        }
+        match role {
+            Some(role) if !runs_issuer && may_use_ca(view, role, &cas) => {
+                let path: &[&str] = if subject.namespace != expected.namespace {
+                    &["namespace"]
+                } else {
+                    &["service_account"]
+                };
+                out.push(
+                    at(
+                        Diagnostic::error(
+                            POD_IDENTITY_SUBJECT_MISMATCH,
+                            format!(
+                                "pod identity association {} gives role {} to {subject}, but helm release {} runs aws-privateca-issuer as {expected}",
+                                association.name, role.name, release.name
+                            ),
+                        ),
+                        view,
+                        association,
+                        path,
+                    )
+                    .with_detail(
+                        "the EKS Pod Identity Agent gives the role only to pods running as the associated service account, so the issuer gets no AWS credentials",
+                    )
+                    .with_help(format!(
+                        "set namespace: {} and service_account: {} on {}",
+                        expected.namespace, expected.name, association.name
+                    )),
+                );
+            }
+            Some(role) if runs_issuer && !cas.is_empty() && !may_use_ca(view, role, &cas) => {
+                out.push(
+                    at(
+                        Diagnostic::error(
+                            POD_IDENTITY_ROLE_WITHOUT_CA,
+                            format!(
+                                "pod identity association {} gives aws-privateca-issuer's service account {subject} role {}, which attaches no policy naming the issuer's CA",
+                                association.name, role.name
+                            ),
+                        ),
+                        view,
+                        association,
+                        &["role_arn"],
+                    )
+                    .with_detail(format!(
+                        "IssueCertificate would be denied: no policy in {} names ${{CA.arn}} of {}",
+                        field(role, &["policy_arns"]),
+                        cas.join(", ")
+                    ))
+                    .with_help(format!(
+                        "attach the issuer's policy to {} (policy_arns: [${{POLICY.arn}}]), or associate the role that has it",
+                        role.name
+                    )),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// True when the role's trust comes from `irsa` and it does not ask for `pod_identity`.
+fn trusts_only_irsa(view: &View<'_>, role: &ResourceDecl) -> bool {
+    view.node(role, &["irsa"]).is_some() && view.bool(role, &["pod_identity"]) != Some(true)
 }
 
 pub fn check_service_accounts(view: &View<'_>, out: &mut Vec<Diagnostic>) {

@@ -35,14 +35,28 @@ pub fn validate(paths: &[PathBuf], json: bool, registry: &Registry, style: Style
         }
     }
     for (path, stack, mut diags) in results {
-        let mut resources = 0;
+        let mut resources = stack.as_ref().map_or(0, |s| s.resources.len());
         if let Some(stack) = &stack {
             diags.extend(DependencyGraph::from_stack(stack).1);
             if !diags.has_errors() {
-                let defaults = crate::checks::default_variables(stack);
-                diags.extend(crate::checks::run(stack, &defaults));
+                for (i, variables) in crate::checks::variable_choices(stack).iter().enumerate() {
+                    match crate::config::enabled::select(stack, variables) {
+                        Ok(selected) => {
+                            // The count is of the stack as its defaults make it.
+                            if i == 0 {
+                                resources = selected.resources.len();
+                            }
+                            diags.extend(crate::checks::run(&selected, variables));
+                        }
+                        Err(errors) => diags.extend(errors),
+                    }
+                }
+                // The same finding under several choices is shown once.
+                let mut seen = std::collections::HashSet::new();
+                diags.0.retain(|d| {
+                    seen.insert((d.code, d.summary.clone(), d.span.as_ref().map(|s| s.offset)))
+                });
             }
-            resources = stack.resources.len();
         }
         failed |= diags.has_errors();
         if json {

@@ -25,8 +25,15 @@ const TOP_LEVEL: &[&str] = &[
     "outputs",
     "state",
 ];
-const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "sensitive"];
-const RESOURCE_KEYS: &[&str] = &["type", "properties", "depends_on", "mode", "lifecycle"];
+const VARIABLE_KEYS: &[&str] = &["type", "default", "description", "sensitive", "allowed"];
+const RESOURCE_KEYS: &[&str] = &[
+    "type",
+    "properties",
+    "depends_on",
+    "mode",
+    "lifecycle",
+    "enabled",
+];
 const LIFECYCLE_KEYS: &[&str] = &[
     "prevent_destroy",
     "ignore_changes",
@@ -34,7 +41,7 @@ const LIFECYCLE_KEYS: &[&str] = &[
     "adopt",
     "retain_on_destroy",
 ];
-const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive"];
+const OUTPUT_KEYS: &[&str] = &["value", "description", "sensitive", "enabled"];
 
 /// Loads and validates one stack file. `None` when errors prevent building the model;
 /// the diagnostics may also hold warnings when a stack is returned.
@@ -85,6 +92,7 @@ pub fn load_str(path: &Path, text: &str, registry: &Registry) -> (Option<Stack>,
     let mut diags = Diagnostics::new();
     let stack = decode(&root, file, source, &mut diags);
     if let Some(stack) = &stack {
+        diags.extend(super::enabled::check(stack));
         diags.extend(super::validate::validate(stack, registry));
     }
     if diags.has_errors() {
@@ -341,6 +349,7 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
         default: None,
         description: None,
         sensitive: false,
+        allowed: None,
         span: key.span.clone(),
     };
     let fields = entries(node, &field, diags);
@@ -422,7 +431,66 @@ fn decode_variable(key: &Node, node: &Node, diags: &mut Diagnostics) -> Variable
     if let Some(d) = node.get("description") {
         decl.description = string(d, &join(&field, "description"), diags);
     }
+    if let Some(a) = node.get("allowed") {
+        decl.allowed = decode_allowed(&decl, a, &join(&field, "allowed"), diags);
+    }
     decl
+}
+
+/// `allowed: [a, b]`: scalars of the variable's type; a default must be one of them.
+fn decode_allowed(
+    decl: &VariableDecl,
+    node: &Node,
+    field: &str,
+    diags: &mut Diagnostics,
+) -> Option<Vec<crate::value::Value>> {
+    let Some(items) = node.as_seq().filter(|i| !i.is_empty()) else {
+        diags.push(
+            type_mismatch(node, field, "a non-empty list of values")
+                .with_help("write `allowed: [first, second]`"),
+        );
+        return None;
+    };
+    let mut values = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let value = item.to_value();
+        let scalar = !matches!(
+            value,
+            crate::value::Value::List(_) | crate::value::Value::Map(_) | crate::value::Value::Null
+        );
+        match super::vars::convert(value, decl.var_type) {
+            Ok(v) if scalar => values.push(v),
+            _ => diags.push(
+                Diagnostic::error(
+                    "stack::type_mismatch",
+                    format!("`{field}[{i}]` is not a {} value", decl.var_type.name()),
+                )
+                .with_span(item.span.clone())
+                .with_field(format!("{field}[{i}]"))
+                .with_detail(
+                    "allowed values are plain strings, numbers or booleans of the variable's type",
+                ),
+            ),
+        }
+    }
+    if let Some(default) = &decl.default {
+        let text = default.to_interpolated();
+        if !default.is_null() && !values.iter().any(|v| v.to_interpolated() == text) {
+            diags.push(
+                Diagnostic::error(
+                    "stack::invalid_value",
+                    format!(
+                        "the default of `{}` is not one of its allowed values",
+                        decl.name
+                    ),
+                )
+                .with_span(node.span.clone())
+                .with_field(field)
+                .with_detail(format!("allowed: {}", super::enabled::render_list(&values))),
+            );
+        }
+    }
+    Some(values)
 }
 
 fn decode_resource(key: &Node, node: &Node, diags: &mut Diagnostics) -> ResourceDecl {
@@ -437,6 +505,7 @@ fn decode_resource(key: &Node, node: &Node, diags: &mut Diagnostics) -> Resource
         lifecycle: Lifecycle::default(),
         span: key.span.clone(),
         type_span: key.span.clone(),
+        enabled: Default::default(),
     };
     let fields = entries(node, &field, diags);
     check_keys(
@@ -511,6 +580,12 @@ fn decode_resource(key: &Node, node: &Node, diags: &mut Diagnostics) -> Resource
     if let Some(l) = node.get("lifecycle") {
         decl.lifecycle = decode_lifecycle(l, &join(&field, "lifecycle"), diags);
     }
+    if let Some(e) = node.get("enabled") {
+        match super::enabled::parse(e, &join(&field, "enabled")) {
+            Ok(enabled) => decl.enabled = enabled,
+            Err(d) => diags.push(d),
+        }
+    }
     decl
 }
 
@@ -571,6 +646,7 @@ fn decode_output(key: &Node, node: &Node, diags: &mut Diagnostics) -> OutputDecl
         value: node.clone(),
         description: None,
         sensitive: false,
+        enabled: Default::default(),
         span: key.span.clone(),
     };
     let Some(fields) = node.as_map() else {
@@ -592,7 +668,7 @@ fn decode_output(key: &Node, node: &Node, diags: &mut Diagnostics) -> OutputDecl
     if diags.0.len() > before {
         for d in &mut diags.0[before..] {
             d.detail = Some(
-                "an output is a value, or a map of exactly `value`, `description` and `sensitive`"
+                "an output is a value, or a map of `value` with `description`, `sensitive` and `enabled`"
                     .into(),
             );
             if d.help.is_none() {
@@ -606,6 +682,12 @@ fn decode_output(key: &Node, node: &Node, diags: &mut Diagnostics) -> OutputDecl
     }
     if let Some(s) = node.get("sensitive") {
         decl.sensitive = boolean(s, &join(&field, "sensitive"), diags);
+    }
+    if let Some(e) = node.get("enabled") {
+        match super::enabled::parse(e, &join(&field, "enabled")) {
+            Ok(enabled) => decl.enabled = enabled,
+            Err(d) => diags.push(d),
+        }
     }
     decl
 }

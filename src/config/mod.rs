@@ -5,12 +5,14 @@
 //! - [`model`]: the decoded stack ([`model::Stack`], [`model::ResourceDecl`], ...).
 //! - [`load`]: files and directories → model, with diagnostics for every mistake.
 //! - [`expr`]: `${...}` references: finding them (graph edges) and evaluating them.
+//! - [`enabled`]: `enabled:` conditions, and the stack as the variables select it.
 //! - [`vars`]: variable values from `--var`, `--var-file` and `TRUSTPLANE_VAR_*`.
 //! - [`validate`]: checks against provider schemas (types, names, references).
 
 // Errors are diagnostics returned by value on cold paths; boxing them would only add noise.
 #![allow(clippy::result_large_err)]
 
+pub mod enabled;
 pub mod expr;
 pub mod load;
 pub mod model;

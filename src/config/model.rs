@@ -5,6 +5,7 @@ use indexmap::IndexMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use super::enabled::Enabled;
 use super::yaml::Node;
 use crate::diag::Span;
 use crate::value::Value;
@@ -81,6 +82,8 @@ pub struct ResourceDecl {
     pub span: Span,
     /// Span of the `type` value.
     pub type_span: Span,
+    /// `enabled:`: whether the resource is part of the stack for the variables given.
+    pub enabled: Enabled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +114,8 @@ pub struct VariableDecl {
     pub default: Option<Value>,
     pub description: Option<String>,
     pub sensitive: bool,
+    /// `allowed:`: the only values the variable may take.
+    pub allowed: Option<Vec<Value>>,
     pub span: Span,
 }
 
@@ -120,6 +125,8 @@ pub struct OutputDecl {
     pub value: Node,
     pub description: Option<String>,
     pub sensitive: bool,
+    /// `enabled:` in the long form: whether the output exists for the variables given.
+    pub enabled: Enabled,
     pub span: Span,
 }
 

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::model::{Stack, VarType};
+use super::model::{Stack, VarType, VariableDecl};
 use super::yaml::parse_plain;
 use crate::diag::{did_you_mean, Diagnostic, Diagnostics, Span};
 use crate::input::InputKind;
@@ -150,9 +150,12 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
         let field = format!("variables.{name}");
         match given.remove(name) {
             Some((value, source)) => match convert(value, decl.var_type) {
-                Ok(v) => {
-                    values.insert(name.clone(), mark(v, decl.sensitive));
-                }
+                Ok(v) => match not_allowed(decl, &v, &source) {
+                    Some(d) => diags.push(d),
+                    None => {
+                        values.insert(name.clone(), mark(v, decl.sensitive));
+                    }
+                },
                 // The message of a sensitive variable says what was expected, never what
                 // was given.
                 Err(_) if decl.sensitive => diags.push(
@@ -201,6 +204,39 @@ pub fn resolve(stack: &Stack, inputs: &VarInputs) -> Result<BTreeMap<String, Val
     } else {
         Ok(values)
     }
+}
+
+/// The error for a value outside the variable's `allowed` list (a sensitive value is not
+/// repeated).
+fn not_allowed(decl: &VariableDecl, value: &Value, source: &Source) -> Option<Diagnostic> {
+    let allowed = decl.allowed.as_ref()?;
+    let text = value.to_interpolated();
+    if value.is_null() || allowed.iter().any(|a| a.to_interpolated() == text) {
+        return None;
+    }
+    let name = &decl.name;
+    let given = if decl.sensitive {
+        "the value given".to_string()
+    } else {
+        format!("{:?}", text.unwrap_or_default())
+    };
+    let list = super::enabled::render_list(allowed);
+    Some(
+        Diagnostic::error(
+            "stack::invalid_value",
+            format!(
+                "variable `{name}` given by {} is {given}, which it does not allow",
+                source.describe(name)
+            ),
+        )
+        .with_span(decl.span.clone())
+        .with_field(format!("variables.{name}"))
+        .with_detail(format!("`{name}` allows: {list}"))
+        .with_help(format!(
+            "pass one of them, e.g. `--var {name}={}`",
+            allowed[0].to_interpolated().unwrap_or_default()
+        )),
+    )
 }
 
 /// A sensitive variable's value is marked secret, and so is everything made from it.
@@ -445,6 +481,42 @@ mod tests {
         let text = format!("{err:?}");
         assert!(text.contains("stack::type_mismatch"), "{text}");
         assert!(!text.contains("canary-pin-text"), "{text}");
+    }
+
+    #[test]
+    fn a_value_outside_allowed_is_an_error_naming_the_choices() {
+        let text = "stack: t\nvariables:\n  mode: {default: irsa, allowed: [irsa, pod_identity]}\n";
+        let (stack, d) = load_str(Path::new("t.yaml"), text, &test_registry());
+        let stack = stack.unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(
+            resolve(&stack, &inputs(&["mode=pod_identity"])).unwrap()["mode"],
+            Value::from("pod_identity")
+        );
+        assert_eq!(
+            resolve(&stack, &inputs(&[])).unwrap()["mode"],
+            Value::from("irsa")
+        );
+        let err = resolve(&stack, &inputs(&["mode=pod-identity"])).unwrap_err();
+        let d = &err.0[0];
+        assert_eq!(d.code, "stack::invalid_value");
+        assert!(
+            d.summary.contains("--var mode=...") && d.summary.contains("\"pod-identity\""),
+            "{}",
+            d.summary
+        );
+        assert_eq!(
+            d.detail.as_deref(),
+            Some("`mode` allows: irsa, pod_identity")
+        );
+        assert_eq!(d.span.as_ref().unwrap().line, 3);
+        let bad_default =
+            "stack: t\nvariables:\n  mode: {default: oidc, allowed: [irsa, pod_identity]}\n";
+        let (_, d) = load_str(Path::new("t.yaml"), bad_default, &test_registry());
+        assert_eq!(
+            d.0[0].field.as_deref(),
+            Some("variables.mode.allowed"),
+            "{d}"
+        );
     }
 
     #[test]

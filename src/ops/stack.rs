@@ -1,5 +1,5 @@
 //! Loading a stack for an operation: parse and validate it, check its graph, resolve its
-//! variables and run the PKI checks.
+//! variables, leave out what `enabled:` disables and run the PKI checks.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,12 +59,16 @@ pub fn load_with(
         return Err(diags.into());
     };
     override_providers(&mut stack, overrides);
-    let (graph, graph_diags) = DependencyGraph::from_stack(&stack);
+    let (_, graph_diags) = DependencyGraph::from_stack(&stack);
     diags.extend(graph_diags);
     if diags.has_errors() {
         return Err(diags.into());
     }
     let variables = resolve(&stack, vars)?;
+    // What `enabled:` leaves out is not part of this run: not in the graph, not checked,
+    // and destroyed if state holds it, like a resource removed from the file.
+    let stack = crate::config::enabled::select(&stack, &variables)?;
+    let (graph, _) = DependencyGraph::from_stack(&stack);
     let mut checks = crate::checks::run(&stack, &variables);
     if pki == PkiChecks::Warn {
         for d in checks.0.iter_mut() {

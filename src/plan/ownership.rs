@@ -93,6 +93,7 @@ mod tests {
             lifecycle: Lifecycle::default(),
             span: span.clone(),
             type_span: span,
+            enabled: Default::default(),
         }
     }
 

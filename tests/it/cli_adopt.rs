@@ -2,6 +2,8 @@
 //! OIDC provider that exists already (as eksctl leaves one) is adopted and, retained,
 //! outlives `destroy`; a namespace made with kubectl is adopted; adopting what does not
 //! exist creates it; a failed lookup changes nothing; bad settings are validate errors.
+//! An IAM policy is adopted by name and path; a PCA CA by its exact configuration, never
+//! a deleted one and never one of several.
 
 use crate::common;
 
@@ -411,4 +413,185 @@ fn an_existing_role_is_adopted_by_name_and_brought_to_the_stack() {
     assert_eq!(description.trim(), "adopted");
     let again = run_env(&s, &env, &["plan", "s.yaml"]);
     assert!(again.stdout.contains("No changes."), "{}", again.all());
+}
+
+/// Runs a trustplane command in `s` against `moto`.
+fn on_moto(s: &Sandbox, moto: &Moto, args: &[&str]) -> common::Run {
+    run_env(s, &moto.env(), args)
+}
+
+#[test]
+fn an_existing_policy_is_adopted_by_name_and_path_and_its_document_updated() {
+    let moto = Moto::start();
+    moto.boto3(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         doc = {'Version': '2012-10-17', 'Statement': [{'Effect': 'Allow', 'Action': 'acm-pca:GetCertificate', 'Resource': '*'}]}\n\
+         iam.create_policy(PolicyName='issuer', Path='/pki/', PolicyDocument=json.dumps(doc))\n\
+         iam.create_policy(PolicyName='other-path', Path='/elsewhere/', PolicyDocument=json.dumps(doc))",
+    );
+    let s = Sandbox::new();
+    s.write(
+        "s.yaml",
+        "stack: pol\nproviders:\n  aws: {region: us-east-1}\nresources:\n  pol:\n    type: aws.iam.policy\n    \
+         lifecycle: {adopt: true}\n    properties:\n      name: issuer\n      path: /pki/\n      \
+         document: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: ['acm-pca:GetCertificate', 'acm-pca:IssueCertificate'], Resource: '*'}]}\n",
+    );
+    let plan = on_moto(&s, &moto, &["plan", "s.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("<+ pol (aws.iam.policy) will be adopted and updated in place"),
+        "{}",
+        plan.all()
+    );
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    let live = moto.boto3(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         ps = [p for p in iam.list_policies(Scope='Local')['Policies'] if p['PolicyName'] == 'issuer']\n\
+         v = iam.get_policy_version(PolicyArn=ps[0]['Arn'], VersionId=ps[0]['DefaultVersionId'])['PolicyVersion']\n\
+         print(len(ps), ps[0]['Path'], v['VersionId'], sorted(v['Document']['Statement'][0]['Action']))",
+    );
+    assert_eq!(
+        live.trim(),
+        "1 /pki/ v2 ['acm-pca:GetCertificate', 'acm-pca:IssueCertificate']",
+        "adopted, not duplicated; the stack's document is the new default version"
+    );
+    let replan = on_moto(&s, &moto, &["plan", "s.yaml", "--detailed-exitcode"]);
+    assert_eq!(replan.code, 0, "{}", replan.all());
+
+    // Another path is another policy: nothing to adopt there, and the name is taken.
+    let s2 = Sandbox::new();
+    s2.write(
+        "s.yaml",
+        &s.read("s.yaml")
+            .replace("name: issuer", "name: other-path")
+            .replace("path: /pki/", "path: /mine/"),
+    );
+    let plan = on_moto(&s2, &moto, &["plan", "s.yaml"]);
+    assert!(
+        plan.stdout
+            .contains("+ pol (aws.iam.policy) will be created"),
+        "{}",
+        plan.all()
+    );
+}
+
+/// Creates a root CA by hand (left PENDING_CERTIFICATE, as a console create leaves it).
+fn hand_made_root(moto: &Moto, common_name: &str) -> String {
+    moto.boto3(&format!(
+        "pca = boto3.client('acm-pca', endpoint_url=endpoint, region_name=region)\n\
+         print(pca.create_certificate_authority(CertificateAuthorityType='ROOT', \
+         CertificateAuthorityConfiguration={{'KeyAlgorithm': 'RSA_2048', 'SigningAlgorithm': 'SHA256WITHRSA', \
+         'Subject': {{'CommonName': '{common_name}', 'Organization': 'Example'}}}})['CertificateAuthorityArn'])"
+    ))
+    .trim()
+    .to_string()
+}
+
+fn ca_stack(common_name: &str) -> String {
+    format!(
+        "stack: ca\nproviders:\n  aws: {{region: us-east-1}}\nresources:\n  root:\n    \
+         type: aws.pca.certificate_authority\n    lifecycle: {{adopt: true}}\n    properties:\n      \
+         kind: root\n      subject: {{common_name: {common_name}, organization: Example}}\n      \
+         key_algorithm: RSA_2048\n      signing_algorithm: SHA256WITHRSA\n      validity: 10y\n\
+         outputs:\n  arn: ${{root.arn}}\n"
+    )
+}
+
+/// The ARN state records for the stack's `root`.
+fn recorded_arn(s: &Sandbox, moto: &Moto) -> String {
+    on_moto(s, moto, &["output", "arn", "-f", "s.yaml"])
+        .stdout
+        .trim()
+        .trim_matches('"')
+        .to_string()
+}
+
+#[test]
+fn a_ca_with_the_same_configuration_is_adopted_and_activated() {
+    let moto = Moto::start();
+    let arn = hand_made_root(&moto, "Adopted Root");
+    // Not a candidate: another subject.
+    hand_made_root(&moto, "Unrelated Root");
+    let s = Sandbox::new();
+    s.write("s.yaml", &ca_stack("Adopted Root"));
+    let plan = on_moto(&s, &moto, &["plan", "s.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("<+ root (aws.pca.certificate_authority) will be adopted"),
+        "{}",
+        plan.all()
+    );
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    assert_eq!(recorded_arn(&s, &moto), arn);
+    let cas = moto.ca_statuses();
+    assert_eq!(cas.len(), 2, "no CA was created: {cas:?}");
+    assert!(
+        cas.contains(&("Adopted Root".to_string(), "ACTIVE".to_string())),
+        "the pending CA was activated: {cas:?}"
+    );
+}
+
+#[test]
+fn several_matching_cas_are_an_error_naming_them_and_a_deleted_one_is_never_adopted() {
+    let moto = Moto::start();
+    let first = hand_made_root(&moto, "Twice");
+    let second = hand_made_root(&moto, "Twice");
+    let s = Sandbox::new();
+    s.write("s.yaml", &ca_stack("Twice"));
+    let plan = on_moto(&s, &moto, &["plan", "s.yaml"]);
+    assert_eq!(plan.code, 1, "{}", plan.all());
+    assert!(
+        plan.stderr
+            .contains("more than one certificate authority matches root")
+            && plan.stderr.contains(&first)
+            && plan.stderr.contains(&second),
+        "{}",
+        plan.all()
+    );
+    assert!(s.state_list("s.yaml").is_empty());
+
+    // A deleted CA is no candidate: the create goes ahead and makes a new one.
+    let gone = hand_made_root(&moto, "Deleted Root");
+    moto.boto3(&format!(
+        "pca = boto3.client('acm-pca', endpoint_url=endpoint, region_name=region)\n\
+         pca.delete_certificate_authority(CertificateAuthorityArn='{gone}', PermanentDeletionTimeInDays=7)"
+    ));
+    let s2 = Sandbox::new();
+    s2.write("s.yaml", &ca_stack("Deleted Root"));
+    let plan = on_moto(&s2, &moto, &["plan", "s.yaml"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(
+        plan.stdout
+            .contains("+ root (aws.pca.certificate_authority) will be created"),
+        "{}",
+        plan.all()
+    );
+    on_moto(&s2, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    let recorded = recorded_arn(&s2, &moto);
+    assert!(recorded.starts_with("arn:aws:acm-pca:"), "{recorded}");
+    assert_ne!(recorded, gone, "the deleted CA was not taken");
+}
+
+#[test]
+fn a_ca_this_state_made_and_then_forgot_is_adopted_back() {
+    let moto = Moto::start();
+    let s = Sandbox::new();
+    s.write("s.yaml", &ca_stack("Own Root"));
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    let made = recorded_arn(&s, &moto);
+    on_moto(&s, &moto, &["state", "rm", "root", "-f", "s.yaml"]).ok();
+    assert!(s.state_list("s.yaml").is_empty());
+
+    let plan = on_moto(&s, &moto, &["plan", "s.yaml"]);
+    assert!(
+        plan.stdout
+            .contains("<+ root (aws.pca.certificate_authority) will be adopted"),
+        "{}",
+        plan.all()
+    );
+    on_moto(&s, &moto, &["apply", "s.yaml", "--auto-approve"]).ok();
+    assert_eq!(recorded_arn(&s, &moto), made);
+    assert_eq!(moto.ca_statuses().len(), 1, "no second CA was made");
 }

@@ -11,6 +11,7 @@ documents the way real IAM does (see iam_rewrite), so that a comparison that onl
 works on documents returned as sent fails here as it would against AWS.
 
 Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH] [--iam-rewrites]
+EKS Pod Identity associations, which moto lacks, are served as the EKS API does them.
 Port 0 lets the server bind a free port itself. Once it accepts connections it
 prints "moto listening on http://HOST:PORT" and, with --port-file, writes the
 bound port there. Runs until SIGTERM/SIGINT, then exits 0.
@@ -626,6 +627,158 @@ def apply_eks_issuers() -> None:
     Cluster.__init__ = init
 
 
+# --- EKS Pod Identity associations (moto 5.2.5 lacks them) -----------------------------
+#
+# Gap: moto 5.2.5 has no CreatePodIdentityAssociation and friends. As the EKS API
+# reference documents them (REST paths /clusters/{name}/pod-identity-associations[/{id}]):
+# - the cluster must exist, else 404 ResourceNotFoundException;
+# - one association per (namespace, service account) of a cluster, else 409
+#   ResourceInUseException "Association already exists: <id>";
+# - ids are "a-" and 17 lowercase letters and digits; ARNs are
+#   arn:aws:eks:REGION:ACCOUNT:podidentityassociation/CLUSTER/ID;
+# - Describe, Update and Delete of an unknown id: 404 ResourceNotFoundException;
+# - Update changes the role in place (same id); List filters by namespace and service
+#   account and returns summaries (no roleArn).
+# Not copied: EKS checks that the role's trust policy lets pods.eks.amazonaws.com assume
+# it only when a pod asks for credentials, not here; cross-account targetRoleArn,
+# session policies and tags on associations are stored but not interpreted.
+
+POD_IDENTITY_ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _eks_not_found(message: str) -> Exception:
+    from moto.eks.exceptions import ResourceNotFoundException
+
+    return ResourceNotFoundException(
+        clusterName=None, nodegroupName=None, fargateProfileName=None, addonName=None,
+        message=message,
+    )
+
+
+def _eks_in_use(cluster: str, message: str) -> Exception:
+    from moto.eks.exceptions import ResourceInUseException
+
+    return ResourceInUseException(
+        clusterName=cluster, nodegroupName=None, addonName=None, message=message
+    )
+
+
+def _eks_invalid(message: str) -> Exception:
+    from moto.eks.exceptions import InvalidParameterException
+
+    return InvalidParameterException(
+        clusterName=None, nodegroupName=None, fargateProfileName=None, addonName=None,
+        message=message,
+    )
+
+
+def new_association_id() -> str:
+    import secrets
+
+    return "a-" + "".join(secrets.choice(POD_IDENTITY_ID_ALPHABET) for _ in range(17))
+
+
+def _associations(backend: Any, cluster: str) -> dict[str, dict[str, Any]]:
+    """The cluster's associations by id; the cluster must exist."""
+    if cluster not in backend.clusters:
+        raise _eks_not_found(f"No cluster found for name: {cluster}.")
+    store = backend.__dict__.setdefault("pod_identity_associations", {})
+    return store.setdefault(cluster, {})
+
+
+def _association(backend: Any, cluster: str, association_id: str) -> dict[str, Any]:
+    found = _associations(backend, cluster).get(association_id)
+    if found is None:
+        raise _eks_not_found(f"No Pod Identity Association found for id: {association_id}")
+    return found
+
+
+# Create checks and inserts under one lock, so two racing creates cannot both succeed.
+_POD_IDENTITY_LOCK = threading.Lock()
+
+
+def _response_create_association(self: Any) -> str:
+    cluster = self._get_param("name")
+    namespace, service_account = self._get_param("namespace"), self._get_param("serviceAccount")
+    role_arn = self._get_param("roleArn")
+    if not (namespace and service_account and role_arn):
+        raise _eks_invalid("namespace, serviceAccount and roleArn are required")
+    backend = self.eks_backend
+    with _POD_IDENTITY_LOCK:
+        store = _associations(backend, cluster)
+        for existing in store.values():
+            if (existing["namespace"], existing["serviceAccount"]) == (namespace, service_account):
+                raise _eks_in_use(cluster, f"Association already exists: {existing['associationId']}")
+        association_id = new_association_id()
+        now = unix_time()
+        association = {
+            "clusterName": cluster,
+            "namespace": namespace,
+            "serviceAccount": service_account,
+            "roleArn": role_arn,
+            "associationArn": f"arn:aws:eks:{self.region}:{self.current_account}:"
+            f"podidentityassociation/{cluster}/{association_id}",
+            "associationId": association_id,
+            "tags": self._get_param("tags") or {},
+            "createdAt": now,
+            "modifiedAt": now,
+            "disableSessionTags": bool(self._get_param("disableSessionTags")),
+        }
+        store[association_id] = association
+    return json.dumps({"association": association})
+
+
+def _response_describe_association(self: Any) -> str:
+    found = _association(self.eks_backend, self._get_param("name"), self._get_param("associationId"))
+    return json.dumps({"association": found})
+
+
+def _response_update_association(self: Any) -> str:
+    with _POD_IDENTITY_LOCK:
+        found = _association(
+            self.eks_backend, self._get_param("name"), self._get_param("associationId")
+        )
+        if self._get_param("roleArn"):
+            found["roleArn"] = self._get_param("roleArn")
+        found["modifiedAt"] = unix_time()
+    return json.dumps({"association": found})
+
+
+def _response_delete_association(self: Any) -> str:
+    with _POD_IDENTITY_LOCK:
+        cluster, association_id = self._get_param("name"), self._get_param("associationId")
+        found = _association(self.eks_backend, cluster, association_id)
+        del _associations(self.eks_backend, cluster)[association_id]
+    return json.dumps({"association": found})
+
+
+def _response_list_associations(self: Any) -> str:
+    namespace, service_account = self._get_param("namespace"), self._get_param("serviceAccount")
+    summaries = [
+        {k: a[k] for k in ("clusterName", "namespace", "serviceAccount", "associationArn", "associationId")}
+        for a in _associations(self.eks_backend, self._get_param("name")).values()
+        if (namespace is None or a["namespace"] == namespace)
+        and (service_account is None or a["serviceAccount"] == service_account)
+    ]
+    return json.dumps({"associations": summaries})
+
+
+def apply_pod_identity() -> None:
+    from moto.eks import urls as eks_urls
+    from moto.eks.responses import EKSResponse
+
+    EKSResponse.create_pod_identity_association = _response_create_association
+    EKSResponse.describe_pod_identity_association = _response_describe_association
+    EKSResponse.update_pod_identity_association = _response_update_association
+    EKSResponse.delete_pod_identity_association = _response_delete_association
+    EKSResponse.list_pod_identity_associations = _response_list_associations
+    dispatch = eks_urls.response.dispatch
+    eks_urls.url_paths["{0}/clusters/(?P<name>[^/]+)/pod-identity-associations$"] = dispatch
+    eks_urls.url_paths[
+        "{0}/clusters/(?P<name>[^/]+)/pod-identity-associations/(?P<associationId>[^/]+)$"
+    ] = dispatch
+
+
 def _write_port_file(path: str, port: int) -> None:
     # Write then rename so a reader never sees a partial port number.
     tmp = f"{path}.tmp{os.getpid()}"
@@ -660,6 +813,7 @@ def main(argv: list[str] | None = None) -> int:
         apply_iam_rewrites()
     apply_eks_endpoints(args.eks_endpoint)
     apply_eks_issuers()
+    apply_pod_identity()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

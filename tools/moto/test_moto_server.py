@@ -593,3 +593,89 @@ def test_key_storage_standard_follows_the_region_and_is_described(endpoint):
             CertificateAuthorityType="ROOT",
             KeyStorageSecurityStandard="CCPC_LEVEL_1_OR_HIGHER",
         )
+
+
+@pytest.fixture(scope="module")
+def eks(endpoint):
+    return boto3.client(
+        "eks",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def make_cluster(eks, name: str) -> None:
+    eks.create_cluster(
+        name=name,
+        roleArn="arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig={"subnetIds": ["subnet-1"]},
+    )
+
+
+def test_pod_identity_associations_follow_the_eks_api(eks):
+    make_cluster(eks, "pods")
+    role = "arn:aws:iam::123456789012:role/issuer"
+    created = eks.create_pod_identity_association(
+        clusterName="pods", namespace="cert-manager", serviceAccount="aws-pca-issuer", roleArn=role
+    )["association"]
+    assoc_id = created["associationId"]
+    assert assoc_id.startswith("a-") and len(assoc_id) == 19
+    assert assoc_id[2:].isalnum() and assoc_id[2:] == assoc_id[2:].lower()
+    assert created["associationArn"] == (
+        f"arn:aws:eks:us-east-1:123456789012:podidentityassociation/pods/{assoc_id}"
+    )
+    described = eks.describe_pod_identity_association(clusterName="pods", associationId=assoc_id)
+    assert described["association"]["roleArn"] == role
+
+    # One association per (namespace, service account).
+    with pytest.raises(ClientError) as taken:
+        eks.create_pod_identity_association(
+            clusterName="pods", namespace="cert-manager", serviceAccount="aws-pca-issuer",
+            roleArn=role,
+        )
+    assert taken.value.response["Error"]["Code"] == "ResourceInUseException"
+    assert assoc_id in taken.value.response["Error"]["Message"]
+
+    other = eks.create_pod_identity_association(
+        clusterName="pods", namespace="other", serviceAccount="aws-pca-issuer", roleArn=role
+    )["association"]["associationId"]
+    listed = eks.list_pod_identity_associations(
+        clusterName="pods", namespace="cert-manager", serviceAccount="aws-pca-issuer"
+    )["associations"]
+    assert [a["associationId"] for a in listed] == [assoc_id]
+    assert "roleArn" not in listed[0]
+    every = eks.list_pod_identity_associations(clusterName="pods")["associations"]
+    assert {a["associationId"] for a in every} == {assoc_id, other}
+
+    # Update changes the role in place.
+    updated = eks.update_pod_identity_association(
+        clusterName="pods", associationId=assoc_id, roleArn=role + "-2"
+    )["association"]
+    assert (updated["associationId"], updated["roleArn"]) == (assoc_id, role + "-2")
+
+    eks.delete_pod_identity_association(clusterName="pods", associationId=assoc_id)
+    for call in (
+        lambda: eks.describe_pod_identity_association(clusterName="pods", associationId=assoc_id),
+        lambda: eks.delete_pod_identity_association(clusterName="pods", associationId=assoc_id),
+        lambda: eks.update_pod_identity_association(
+            clusterName="pods", associationId=assoc_id, roleArn=role
+        ),
+    ):
+        with pytest.raises(ClientError) as gone:
+            call()
+        assert gone.value.response["Error"]["Code"] == "ResourceNotFoundException"
+        assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_pod_identity_needs_an_existing_cluster(eks):
+    with pytest.raises(ClientError) as missing:
+        eks.create_pod_identity_association(
+            clusterName="nowhere", namespace="a", serviceAccount="b",
+            roleArn="arn:aws:iam::123456789012:role/r",
+        )
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    with pytest.raises(ClientError) as listed:
+        eks.list_pod_identity_associations(clusterName="nowhere")
+    assert listed.value.response["Error"]["Code"] == "ResourceNotFoundException"

@@ -236,6 +236,54 @@ async fn adopt(
     update(p, &live, desired).await
 }
 
+/// `lifecycle.adopt`: the customer-managed policy with the desired name and path, read with
+/// the desired properties as prior so an equivalent document keeps the stack's spelling
+/// (the adoption's update then makes a new default version only when the meaning differs).
+async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapshot>> {
+    let c = p.clients()?;
+    let name = desired
+        .get_str("name")
+        .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
+    let path = desired.get_str("path").unwrap_or("/");
+    let mut marker: Option<String> = None;
+    let arn = loop {
+        let page = p
+            .call(
+                "iam:ListPolicies",
+                name,
+                c.iam
+                    .list_policies()
+                    .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+                    .path_prefix(path)
+                    .set_marker(marker.clone())
+                    .send(),
+            )
+            .await?;
+        // The prefix also lists deeper paths: the name and the path must both match.
+        if let Some(arn) = page
+            .policies()
+            .iter()
+            .find(|pol| pol.policy_name() == Some(name) && pol.path().unwrap_or("/") == path)
+            .and_then(|pol| pol.arn())
+        {
+            break arn.to_string();
+        }
+        marker = page
+            .marker()
+            .map(str::to_string)
+            .filter(|_| page.is_truncated());
+        if marker.is_none() {
+            return Ok(None);
+        }
+    };
+    let found = Snapshot {
+        id: arn,
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    read(p, &found).await
+}
+
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
@@ -571,6 +619,16 @@ impl crate::provider::ResourceType<AwsProvider> for Policy {
         prior: &Snapshot,
     ) -> ProviderResult<()> {
         delete(p, prior).await
+    }
+
+    /// By name and path (ListPolicies): IAM holds one customer-managed policy per name.
+    async fn find(
+        &self,
+        p: &AwsProvider,
+        _ctx: &crate::provider::OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        find(p, desired).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! `aws.iam.role`: an IAM role with a trust policy, written out or generated from the
 //! `irsa` shorthand (an EKS service account assuming the role through the cluster's OIDC
-//! provider, as eksctl writes it), and the managed policies attached to it.
+//! provider, as eksctl writes it) or the `pod_identity` one (the EKS Pod Identity Agent
+//! assuming it for an associated service account), and the managed policies attached to it.
 
 use std::collections::BTreeSet;
 
@@ -33,6 +34,9 @@ pub fn schema() -> ResourceSchema {
                 ]),
             )
             .describe("generates the trust policy that lets one Kubernetes service account assume the role"),
+            Property::new("pod_identity", Type::Bool).describe(
+                "generates the EKS Pod Identity trust policy (pods.eks.amazonaws.com); pair it with an aws.eks.pod_identity_association",
+            ),
             Property::new("policy_arns", Type::List(Box::new(Type::String))).describe("managed policies attached to the role"),
             Property::new("tags", Type::Map(Box::new(Type::String))).describe("tags, merged over providers.aws.tags"),
         ],
@@ -78,6 +82,27 @@ pub fn irsa_trust_policy(provider_arn: &str, namespace: &str, service_account: &
     Value::from_json(json)
 }
 
+/// The principal the EKS Pod Identity Agent assumes roles as.
+pub const POD_IDENTITY_PRINCIPAL: &str = "pods.eks.amazonaws.com";
+
+/// The trust policy EKS documents for Pod Identity: the agent assumes the role and tags
+/// the session with the pod's cluster, namespace and service account.
+pub fn pod_identity_trust_policy() -> Value {
+    Value::from_json(serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": POD_IDENTITY_PRINCIPAL},
+            "Action": ["sts:AssumeRole", "sts:TagSession"]
+        }]
+    }))
+}
+
+/// True when the properties ask for the Pod Identity trust policy.
+pub fn wants_pod_identity(props: &Value) -> bool {
+    props.get("pod_identity").and_then(Value::as_bool) == Some(true)
+}
+
 fn is_dns_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -90,14 +115,29 @@ pub fn validate(props: &Value) -> Vec<Diagnostic> {
     validate_name(props, 64, &mut out);
     validate_path(props, &mut out);
     let present = |k: &str| props.get(k).is_some_and(|v| !v.is_null());
-    match (present("assume_role_policy"), present("irsa")) {
-        (true, true) => out.push(invalid(
+    // `pod_identity: false` asks for nothing; an unknown value may turn out either way, so
+    // it neither clashes with another trust source nor leaves the role without one.
+    let pod_unknown = matches!(props.get("pod_identity"), Some(Value::Unknown));
+    let pod_identity = matches!(props.get("pod_identity"), Some(Value::Bool(true)));
+    match (present("assume_role_policy"), present("irsa"), pod_identity) {
+        (true, true, _) => out.push(invalid(
             "irsa",
             "set either assume_role_policy or irsa, not both",
         )),
-        (false, false) => out.push(
+        (false, true, true) => out.push(
+            invalid(
+                "pod_identity",
+                "set either irsa or pod_identity, not both: they are two ways for pods to get the role",
+            )
+            .with_help("keep irsa (an OIDC provider and a service account annotation) or pod_identity (an aws.eks.pod_identity_association)"),
+        ),
+        (true, false, true) => out.push(invalid(
+            "pod_identity",
+            "set either assume_role_policy or pod_identity, not both",
+        )),
+        (false, false, false) if !pod_unknown => out.push(
             invalid("assume_role_policy", "a role needs a trust policy").with_help(
-                "set assume_role_policy, or irsa: {oidc_provider, namespace, service_account}",
+                "set assume_role_policy, irsa: {oidc_provider, namespace, service_account}, or pod_identity: true",
             ),
         ),
         _ => {}
@@ -193,8 +233,11 @@ async fn desired_trust(p: &AwsProvider, props: &Value) -> ProviderResult<Value> 
     if let Some(d) = props.get("assume_role_policy").filter(|v| !v.is_null()) {
         return doc::parse(d).map_err(|e| ProviderError::new(e).with_field("assume_role_policy"));
     }
+    if wants_pod_identity(props) {
+        return Ok(pod_identity_trust_policy());
+    }
     let irsa = props.get("irsa").ok_or_else(|| {
-        ProviderError::new("a role needs assume_role_policy or irsa")
+        ProviderError::new("a role needs assume_role_policy, irsa or pod_identity")
             .with_field("assume_role_policy")
     })?;
     let field = |k: &str| {
@@ -373,7 +416,10 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         Some(d) => props.insert("description".into(), Value::from(d)),
         None => props.remove("description"),
     };
-    let expected = if props.contains_key("assume_role_policy") || props.contains_key("irsa") {
+    let expected = if props.contains_key("assume_role_policy")
+        || props.contains_key("irsa")
+        || wants_pod_identity(&prior.properties)
+    {
         Some(desired_trust(p, &Value::Map(props.clone())).await?)
     } else {
         None
@@ -656,6 +702,22 @@ mod tests {
         ));
         assert_eq!(got, want);
         assert!(doc::validate(&got, "assume_role_policy", DocKind::Trust).is_empty());
+    }
+
+    #[test]
+    fn pod_identity_generates_the_trust_eks_documents_and_excludes_irsa() {
+        let want = yaml("Version: '2012-10-17'\nStatement:\n- Effect: Allow\n  Principal: {Service: pods.eks.amazonaws.com}\n  Action: ['sts:AssumeRole', 'sts:TagSession']\n");
+        assert_eq!(pod_identity_trust_policy(), want);
+        assert!(validate(&yaml("name: r\npod_identity: true\n")).is_empty());
+        let both = yaml(&format!("name: r\npod_identity: true\nirsa: {{oidc_provider: '{OIDC}', namespace: a, service_account: b}}\n"));
+        let d = &validate(&both)[0];
+        assert_eq!(d.field.as_deref(), Some("pod_identity"));
+        assert!(d.summary.contains("irsa") && d.summary.contains("pod_identity"));
+        let off = yaml("name: r\npod_identity: false\n");
+        assert_eq!(
+            validate(&off)[0].field.as_deref(),
+            Some("assume_role_policy")
+        );
     }
 
     #[test]

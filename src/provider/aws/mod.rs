@@ -1,6 +1,6 @@
 //! The `aws` provider: AWS Private CA certificate authorities, the IAM policies, roles and
-//! OIDC providers that let cert-manager's aws-privateca-issuer use them from EKS, and an
-//! EKS cluster lookup.
+//! OIDC providers and EKS Pod Identity associations that let cert-manager's
+//! aws-privateca-issuer use them from EKS, and an EKS cluster lookup.
 //!
 //! Settings (`providers.aws` in a stack): `region`, `profile`, `endpoint` (one URL for every
 //! service, e.g. a local emulator), `tags` (applied to everything taggable), and `timeout`
@@ -10,6 +10,7 @@
 
 pub mod certs;
 pub mod eks;
+pub mod eks_pod_identity;
 pub mod eks_token;
 pub mod errors;
 pub mod iam_oidc;
@@ -46,6 +47,7 @@ pub const IAM_POLICY: &str = "aws.iam.policy";
 pub const IAM_ROLE: &str = "aws.iam.role";
 pub const IAM_OIDC: &str = "aws.iam.oidc_provider";
 pub const EKS_CLUSTER: &str = "aws.eks.cluster";
+pub const EKS_POD_IDENTITY: &str = "aws.eks.pod_identity_association";
 
 /// SDK clients built from the settings.
 #[derive(Clone, Debug)]
@@ -136,6 +138,7 @@ static TYPES: &[&dyn ResourceType<AwsProvider>] = &[
     &iam_role::Role,
     &iam_oidc::OidcProvider,
     &eks::Cluster,
+    &eks_pod_identity::PodIdentityAssociation,
 ];
 
 #[async_trait]
@@ -266,6 +269,8 @@ mod tests {
         (IAM_POLICY, "name: p\npath: /x/\ndocument: {Version: '2012-10-17', Statement: [{Effect: Allow, Action: '*', Resource: '*'}]}\n"),
         (IAM_ROLE, "name: r\nirsa: {oidc_provider: 'arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/X', namespace: ns, service_account: sa}\npolicy_arns: ['arn:aws:iam::111122223333:policy/p']\n"),
         (IAM_OIDC, "url: https://oidc.example/id/1\nthumbprints: [aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n"),
+        (IAM_ROLE, "name: r\npod_identity: true\n"),
+        (EKS_POD_IDENTITY, "cluster_name: c\nnamespace: cert-manager\nservice_account: aws-pca-issuer\nrole_arn: 'arn:aws:iam::111122223333:role/r'\n"),
     ];
 
     #[test]
@@ -289,7 +294,14 @@ mod tests {
         let names: Vec<&str> = p.schemas().iter().map(|s| s.type_name).collect();
         assert_eq!(
             names,
-            vec![PCA_CA, IAM_POLICY, IAM_ROLE, IAM_OIDC, EKS_CLUSTER]
+            vec![
+                PCA_CA,
+                IAM_POLICY,
+                IAM_ROLE,
+                IAM_OIDC,
+                EKS_CLUSTER,
+                EKS_POD_IDENTITY
+            ]
         );
         for s in p.schemas() {
             assert!(!s.description.is_empty());

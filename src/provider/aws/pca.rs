@@ -794,6 +794,105 @@ async fn find_owned(
     }
 }
 
+/// True when the tags mark the CA as this state's at this address, made with the
+/// configuration `spec` asks for (an older generation has another digest).
+fn owned_as(ctx: &OpContext, tags: &[(String, String)], spec: &CaSpec) -> bool {
+    ownership::owned_by(ctx, tags)
+        && tags
+            .iter()
+            .any(|(k, v)| k == ownership::TAG_CONFIG && *v == spec.config)
+}
+
+/// `lifecycle.adopt`: the CA a create of `desired` would make, if the account has it. A
+/// candidate is a CA (in the resource's region) that carries this state's ownership tags
+/// for this address and the desired configuration's digest, or whose type, subject and key
+/// algorithm are exactly the desired ones.
+/// Only an ACTIVE or PENDING_CERTIFICATE candidate is adopted; a DELETED CA never is (it
+/// is not a candidate), a candidate in any other state is an error, and so is more than
+/// one candidate: which one is meant is not guessed.
+async fn find(
+    p: &AwsProvider,
+    ctx: &OpContext,
+    desired: &Value,
+) -> ProviderResult<Option<Snapshot>> {
+    if existing_arn(desired).is_some() {
+        return Err(ProviderError::new(
+            "existing_arn already names the CA to use; lifecycle.adopt has nothing to look for",
+        )
+        .with_field("existing_arn")
+        .with_help("remove lifecycle.adopt from this resource"));
+    }
+    let spec = CaSpec::from(desired)?;
+    let c = client_in(p, spec.region.as_deref())?;
+    let subject = subject_of(&spec.subject);
+    let mut candidates: Vec<(String, Status)> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = p
+            .call(
+                "acm-pca:ListCertificateAuthorities",
+                &ctx.address,
+                c.pca
+                    .list_certificate_authorities()
+                    .max_results(100)
+                    .set_next_token(token.clone())
+                    .send(),
+            )
+            .await?;
+        for ca in page.certificate_authorities() {
+            let Some(arn) = ca.arn() else { continue };
+            let status = status_of(ca);
+            if status == Status::Deleted || ctx.replacing.as_deref() == Some(arn) {
+                continue;
+            }
+            let cfg = ca.certificate_authority_configuration();
+            let same_config = ca.r#type().map(|t| t.as_str()) == Some(spec.kind.pca_type())
+                && cfg.and_then(|c| c.subject()) == Some(&subject)
+                && cfg.map(|c| c.key_algorithm().as_str()) == Some(spec.key_algorithm.as_str());
+            // One ListTags per CA only for those with the desired common name.
+            let same_name = cfg.and_then(|c| c.subject()).and_then(|s| s.common_name())
+                == subject.common_name();
+            if same_config || (same_name && owned_as(ctx, &list_tags(p, arn).await?, &spec)) {
+                candidates.push((arn.to_string(), status));
+            }
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let (arn, status) = match candidates.as_slice() {
+        [] => return Ok(None),
+        [one] => one.clone(),
+        many => {
+            let arns: Vec<&str> = many.iter().map(|(a, _)| a.as_str()).collect();
+            return Err(ProviderError::new(format!(
+                "more than one certificate authority matches {} to adopt: {}",
+                ctx.address,
+                arns.join(", ")
+            ))
+            .with_field("subject")
+            .with_help(
+                "import the one meant with `trustplane import`, or delete the others, then apply again",
+            ));
+        }
+    };
+    if !matches!(status, Status::Active | Status::PendingCertificate) {
+        return Err(invalid_state(
+            &arn,
+            &status,
+            "a CA is adopted only while ACTIVE or PENDING_CERTIFICATE",
+        )
+        .with_help("restore or enable it first, or remove lifecycle.adopt"));
+    }
+    let found = Snapshot {
+        id: arn,
+        properties: desired.clone(),
+        attributes: Value::Null,
+    };
+    snapshot(p, &found).await
+}
+
 pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderResult<Snapshot> {
     if let Some(arn) = existing_arn(desired) {
         ctx.progress(&format!("using the existing certificate authority {arn}"));
@@ -1605,6 +1704,16 @@ impl crate::provider::ResourceType<AwsProvider> for CaType {
         prior: &Snapshot,
     ) -> ProviderResult<()> {
         delete(p, prior).await
+    }
+
+    /// By this state's ownership tags, or by type, subject and key algorithm.
+    async fn find(
+        &self,
+        p: &AwsProvider,
+        ctx: &OpContext,
+        desired: &Value,
+    ) -> ProviderResult<Option<Snapshot>> {
+        find(p, ctx, desired).await
     }
 }
 
