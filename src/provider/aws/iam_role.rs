@@ -220,7 +220,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let trust = desired_trust(p, desired).await?;
-    let created = p
+    let created = c
         .call(
             "iam:CreateRole",
             name,
@@ -241,7 +241,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     }
     let finish = async {
         for arn in string_set(desired.get("policy_arns")) {
-            p.call(
+            c.call(
                 "iam:AttachRolePolicy",
                 name,
                 c.iam
@@ -277,7 +277,7 @@ async fn adopt(
     desired: &Value,
 ) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListRoleTags",
             name,
@@ -307,7 +307,7 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
     let mut out = BTreeSet::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "iam:ListAttachedRolePolicies",
                 name,
@@ -337,7 +337,7 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    let role = match p
+    let role = match c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await
     {
@@ -349,7 +349,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     };
     let live_trust = doc::from_iam(role.assume_role_policy_document().unwrap_or("{}"))
         .map_err(ProviderError::new)?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListRoleTags",
             name,
@@ -411,7 +411,7 @@ pub async fn update(
     let c = p.clients()?;
     let name = prior.id.as_str();
     if prior.properties.get("description") != desired.get("description") {
-        p.call(
+        c.call(
             "iam:UpdateRole",
             name,
             c.iam
@@ -423,7 +423,7 @@ pub async fn update(
         .await?;
     }
     let trust = desired_trust(p, desired).await?;
-    let live = p
+    let live = c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await?;
     let live_trust = doc::from_iam(
@@ -433,7 +433,7 @@ pub async fn update(
     )
     .map_err(ProviderError::new)?;
     if !doc::equivalent(&trust, &live_trust) {
-        p.call(
+        c.call(
             "iam:UpdateAssumeRolePolicy",
             name,
             c.iam
@@ -447,7 +447,7 @@ pub async fn update(
     let want = string_set(desired.get("policy_arns"));
     let have = attached(p, name).await?;
     for arn in have.difference(&want) {
-        p.call(
+        c.call(
             "iam:DetachRolePolicy",
             name,
             c.iam
@@ -459,7 +459,7 @@ pub async fn update(
         .await?;
     }
     for arn in want.difference(&have) {
-        p.call(
+        c.call(
             "iam:AttachRolePolicy",
             name,
             c.iam
@@ -472,7 +472,7 @@ pub async fn update(
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        p.call(
+        c.call(
             "iam:UntagRole",
             name,
             c.iam
@@ -484,7 +484,7 @@ pub async fn update(
         .await?;
     }
     if !set.is_empty() {
-        p.call(
+        c.call(
             "iam:TagRole",
             name,
             c.iam
@@ -508,7 +508,7 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    match p
+    match c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await
     {
@@ -519,7 +519,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let policies = attached(p, name).await?;
     // IAM refuses to delete a role with attached or inline policies.
     for arn in policies {
-        p.call(
+        c.call(
             "iam:DetachRolePolicy",
             name,
             c.iam
@@ -530,7 +530,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     }
-    let inline = p
+    let inline = c
         .call(
             "iam:ListRolePolicies",
             name,
@@ -538,7 +538,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     for pol in inline.policy_names() {
-        p.call(
+        c.call(
             "iam:DeleteRolePolicy",
             name,
             c.iam
@@ -549,7 +549,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     }
-    match p
+    match c
         .call(
             "iam:DeleteRole",
             name,

@@ -1,0 +1,1 @@
+//! Checks only a fleet can make.
