@@ -66,9 +66,16 @@ pub fn mesh_values(resources: &BTreeMap<String, ResourceState>) -> Option<MeshVa
 
 /// `istiod`, `repo/istiod`, `oci://…/istiod`, `charts/istiod`, `istiod-1.30.4.tgz`.
 fn is_istiod_chart(chart: &str) -> bool {
-    let last = chart.trim_end_matches('/').rsplit('/').next().unwrap_or(chart);
+    let last = chart
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(chart);
     let last = last.strip_suffix(".tgz").unwrap_or(last);
-    last == "istiod" || last.strip_prefix("istiod-").is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+    last == "istiod"
+        || last
+            .strip_prefix("istiod-")
+            .is_some_and(|v| v.starts_with(|c: char| c.is_ascii_digit()))
 }
 
 /// One member of the fleet, as verified.
@@ -270,7 +277,11 @@ fn agreement(
     groups.sort_by_key(|(_, names)| std::cmp::Reverse(names.len()));
     match groups.as_slice() {
         [] => check(name, true, "no member"),
-        [(v, names)] => check(name, true, format!("{what} {v} on all {} member(s)", names.len())),
+        [(v, names)] => check(
+            name,
+            true,
+            format!("{what} {v} on all {} member(s)", names.len()),
+        ),
         [(fleet, names), odd @ ..] => check(
             name,
             false,
@@ -420,7 +431,11 @@ mod tests {
             .enumerate()
             .map(|(i, n)| {
                 let ca = issue("istio-ca", 100 + i as u64, &sub);
-                (*n, verified(&ca, &[&sub, &root]), mesh("mesh-prod", "cluster.local", n))
+                (
+                    *n,
+                    verified(&ca, &[&sub, &root]),
+                    mesh("mesh-prod", "cluster.local", n),
+                )
             })
             .collect();
         (root, sub, members)
@@ -479,7 +494,11 @@ mod tests {
         let r = verify(&members(&m));
         let c = r.check("same_root").unwrap();
         assert!(!c.ok);
-        assert!(c.detail.ends_with("no root in the chain of: b"), "{}", c.detail);
+        assert!(
+            c.detail.ends_with("no root in the chain of: b"),
+            "{}",
+            c.detail
+        );
     }
 
     #[test]
@@ -492,8 +511,9 @@ mod tests {
         let c = r.check("distinct_istio_ca").unwrap();
         assert!(!c.ok);
         assert!(
-            c.detail
-                .starts_with("a and c hold the same istio-ca certificate (serial 64 from CN=Mesh Subordinate)"),
+            c.detail.starts_with(
+                "a and c hold the same istio-ca certificate (serial 64 from CN=Mesh Subordinate)"
+            ),
             "{}",
             c.detail
         );
@@ -510,10 +530,14 @@ mod tests {
         let second = issue_with("istio-ca", 501, KeyPair::from_pem(&pem).unwrap(), &sub);
         m[0].1 = verified(&first, &[&sub, &root]);
         m[1].1 = verified(&second, &[&sub, &root]);
-        let c = verify(&members(&m)).check("distinct_istio_ca").unwrap().clone();
+        let c = verify(&members(&m))
+            .check("distinct_istio_ca")
+            .unwrap()
+            .clone();
         assert!(!c.ok);
         assert!(
-            c.detail.starts_with("a and b hold istio-ca certificates of one key"),
+            c.detail
+                .starts_with("a and b hold istio-ca certificates of one key"),
             "{}",
             c.detail
         );
@@ -554,7 +578,10 @@ mod tests {
     fn two_members_with_one_cluster_name_are_named() {
         let (_, _, mut m) = fleet(&["a", "b", "c"]);
         m[2].2.cluster_name = Some("a".into());
-        let c = verify(&members(&m)).check("distinct_cluster_name").unwrap().clone();
+        let c = verify(&members(&m))
+            .check("distinct_cluster_name")
+            .unwrap()
+            .clone();
         assert!(!c.ok);
         assert!(c.detail.contains("a, c all say a"), "{}", c.detail);
     }

@@ -308,9 +308,10 @@ mod tests {
 
     async fn configured(pacers: &Arc<PacerRegistry>, region: &str) -> AwsProvider {
         let p = AwsProvider::with_credentials("KEY", "secret").with_pacers(pacers.clone());
-        TypedProvider::configure(&p, &yaml(&format!(
-            "region: {region}\nendpoint: http://127.0.0.1:9\n"
-        )))
+        TypedProvider::configure(
+            &p,
+            &yaml(&format!("region: {region}\nendpoint: http://127.0.0.1:9\n")),
+        )
         .await
         .unwrap();
         p

@@ -271,10 +271,13 @@ impl Pacing {
         let resolved = self
             .account
             .get_or_try_init(|| async {
-                provider.provide_credentials().await.map(|c| match c.account_id() {
-                    Some(id) => Account::Id(id.as_str().to_string()),
-                    None => Account::AccessKey(c.access_key_id().to_string()),
-                })
+                provider
+                    .provide_credentials()
+                    .await
+                    .map(|c| match c.account_id() {
+                        Some(id) => Account::Id(id.as_str().to_string()),
+                        None => Account::AccessKey(c.access_key_id().to_string()),
+                    })
             })
             .await;
         // Not remembered on failure: the next call tries the credentials again.
@@ -439,8 +442,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn keys_that_name_one_account_share_and_unnamed_keys_do_not() {
         let registry = Arc::new(PacerRegistry::default());
-        let a = Pacing::new(registry.clone(), &config("us-east-1", "KEY1", Some("111122223333")));
-        let b = Pacing::new(registry.clone(), &config("us-east-1", "KEY2", Some("111122223333")));
+        let a = Pacing::new(
+            registry.clone(),
+            &config("us-east-1", "KEY1", Some("111122223333")),
+        );
+        let b = Pacing::new(
+            registry.clone(),
+            &config("us-east-1", "KEY2", Some("111122223333")),
+        );
         assert_eq!(
             two_creates(&a, "us-east-1", &b, "us-east-1").await,
             Duration::from_secs(1)
@@ -471,8 +480,16 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn grants_over_the_budget_are_told_apart() {
         let op = "acm-pca:CreateCertificateAuthority";
-        assert!(Grants { count: 4, span: Duration::from_secs(3) }.within_budget(op));
-        assert!(!Grants { count: 4, span: Duration::from_secs(2) }.within_budget(op));
+        assert!(Grants {
+            count: 4,
+            span: Duration::from_secs(3)
+        }
+        .within_budget(op));
+        assert!(!Grants {
+            count: 4,
+            span: Duration::from_secs(2)
+        }
+        .within_budget(op));
         let pacer = Pacer::default();
         for _ in 0..30 {
             pacer.acquire("acm-pca:IssueCertificate").await;

@@ -1019,11 +1019,7 @@ async fn activate(
     }
 }
 
-async fn set_status(
-    c: &super::Clients,
-    arn: &str,
-    status: Status,
-) -> ProviderResult<()> {
+async fn set_status(c: &super::Clients, arn: &str, status: Status) -> ProviderResult<()> {
     c.call(
         "acm-pca:UpdateCertificateAuthority",
         arn,
