@@ -37,7 +37,10 @@ fn member_stack(kubeconfig: &Path) -> String {
         "providers:\n  kubernetes:\n    kubeconfig: {}\n",
         kubeconfig.display()
     );
-    assert!(text.contains("\nproviders:\n"), "mesh-cluster.yaml has a providers block");
+    assert!(
+        text.contains("\nproviders:\n"),
+        "mesh-cluster.yaml has a providers block"
+    );
     text.replacen("\nproviders:\n", &format!("\n{connection}"), 1)
 }
 
@@ -112,7 +115,11 @@ pub fn benchmark(rows: &mut Vec<String>) {
         work.path(),
         &["apply", trust_file, "--auto-approve", "--state", state_arg],
     );
-    assert!(out.status.success(), "trust tier: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "trust tier: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = trustplane(
         &moto,
         work.path(),
@@ -134,7 +141,11 @@ pub fn benchmark(rows: &mut Vec<String>) {
     for (i, dir) in members.iter().enumerate() {
         let name = format!("m{i}");
         std::fs::create_dir_all(dir).unwrap();
-        std::fs::write(dir.join("cluster.yaml"), member_stack(&emulators[i].kubeconfig)).unwrap();
+        std::fs::write(
+            dir.join("cluster.yaml"),
+            member_stack(&emulators[i].kubeconfig),
+        )
+        .unwrap();
         std::fs::write(dir.join("vars.yaml"), member_vars(&name, &trust)).unwrap();
         moto.boto3(&format!(
             "eks = boto3.client('eks', endpoint_url=endpoint, region_name=region)\n\
