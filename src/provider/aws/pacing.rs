@@ -164,7 +164,8 @@ pub enum Account {
     /// Credentials that do not name their account: their access key ID stands in for it,
     /// so stacks signing with the same key share a budget.
     AccessKey(String),
-    /// Credentials that could not be resolved (every call fails the same way meanwhile).
+    /// No credentials, or credentials that could not be resolved: such callers share one
+    /// budget (their calls fail on the same missing credentials anyway).
     Unresolved,
 }
 
@@ -264,24 +265,24 @@ impl Pacing {
         }
     }
 
+    /// Resolved once: a failure is remembered too, rather than paying a slow credential
+    /// chain (an instance metadata timeout) before every call that will fail anyway.
     async fn account(&self) -> Account {
         let Some(provider) = &self.credentials else {
             return Account::Unresolved;
         };
-        let resolved = self
-            .account
-            .get_or_try_init(|| async {
-                provider
-                    .provide_credentials()
-                    .await
-                    .map(|c| match c.account_id() {
+        self.account
+            .get_or_init(|| async {
+                match provider.provide_credentials().await {
+                    Ok(c) => match c.account_id() {
                         Some(id) => Account::Id(id.as_str().to_string()),
                         None => Account::AccessKey(c.access_key_id().to_string()),
-                    })
+                    },
+                    Err(_) => Account::Unresolved,
+                }
             })
-            .await;
-        // Not remembered on failure: the next call tries the credentials again.
-        resolved.cloned().unwrap_or(Account::Unresolved)
+            .await
+            .clone()
     }
 
     /// The budget a call of `operation` by a client of `region` draws on.
@@ -391,6 +392,8 @@ mod tests {
             .build()
     }
 
+    const CREATE_CA: &str = "acm-pca:CreateCertificateAuthority";
+
     /// Two callers each make one CreateCertificateAuthority call (1/s, no burst beyond one).
     async fn two_creates(a: &Pacing, a_region: &str, b: &Pacing, b_region: &str) -> Duration {
         let start = Instant::now();
@@ -498,6 +501,40 @@ mod tests {
         assert_eq!(g.count, 30);
         assert!(g.within_budget("acm-pca:IssueCertificate"), "{g:?}");
         assert_eq!(pacer.grants(op), None);
+    }
+
+    #[derive(Debug)]
+    struct NoCredentials;
+
+    impl ProvideCredentials for NoCredentials {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+                aws_credential_types::provider::error::CredentialsError::not_loaded("none"),
+            ))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn credentials_that_cannot_be_resolved_share_one_budget() {
+        let registry = Arc::new(PacerRegistry::default());
+        let config = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(NoCredentials))
+            .build();
+        let a = Pacing::new(registry.clone(), &config);
+        let key = a.key(CREATE_CA, Some("us-east-1")).await;
+        assert_eq!(key.account, Account::Unresolved);
+        assert_eq!(key.endpoint, None);
+        let b = Pacing::new(registry.clone(), &config);
+        assert_eq!(
+            two_creates(&a, "us-east-1", &b, "us-east-1").await,
+            Duration::from_secs(1)
+        );
     }
 
     #[test]
