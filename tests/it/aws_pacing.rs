@@ -1,6 +1,6 @@
 //! AWS calls of several stacks applied at once in one process, as a fleet applies its
 //! members: each stack has its own `aws` provider, yet all their calls to one account and
-//! region draw on one pacer. A proxy in front of moto counts every request that reached
+//! region draw on one pacer (IAM's quotas are the account's, whatever the region). A proxy in front of moto counts every request that reached
 //! it; each one must have been granted by that shared pacer, within its budget.
 
 use crate::common;
@@ -32,7 +32,10 @@ fn stack(i: usize, endpoint: &str) -> String {
         "stack: paced-{i}\nproviders:\n  aws:\n    region: us-east-1\n    endpoint: {endpoint}\n\
          resources:\n  root_ca:\n    type: aws.pca.certificate_authority\n    properties:\n      \
          kind: root\n      subject: {{common_name: Paced Root {i}, organization: Example}}\n      \
-         key_algorithm: RSA_2048\n      signing_algorithm: SHA256WITHRSA\n      validity: 10y\n"
+         key_algorithm: RSA_2048\n      signing_algorithm: SHA256WITHRSA\n      validity: 10y\n  \
+         policy:\n    type: aws.iam.policy\n    properties:\n      name: paced-{i}\n      document:\n        \
+         Version: \"2012-10-17\"\n        Statement:\n          - Effect: Allow\n            \
+         Action: [acm-pca:IssueCertificate]\n            Resource: ${{root_ca.arn}}\n"
     )
 }
 
@@ -95,31 +98,36 @@ async fn stacks_applied_at_once_share_one_pacer_per_account_and_region() {
     assert_eq!(statuses.len(), STACKS, "{statuses:?}");
     assert!(statuses.iter().all(|(_, s)| s == "ACTIVE"), "{statuses:?}");
 
-    // One budget for the four providers: their account (the access key stands in for it)
-    // in us-east-1 at this endpoint.
+    // One budget per account and region for the four providers: their account (the
+    // access key stands in for it) in us-east-1 at this endpoint, and the account's
+    // global one for IAM.
     let registry = PacerRegistry::global();
     let keys: Vec<PacerKey> = registry
         .keys()
         .into_iter()
         .filter(|k| k.endpoint.as_deref() == Some(endpoint.as_str()))
         .collect();
-    assert_eq!(
-        keys,
-        vec![PacerKey {
-            endpoint: Some(endpoint.clone()),
-            account: Account::AccessKey("testing".into()),
-            region: Some("us-east-1".into()),
-        }]
-    );
-    let pacer = registry.get(&keys[0]).unwrap();
+    let key = |region: Option<&str>| PacerKey {
+        endpoint: Some(endpoint.clone()),
+        account: Account::AccessKey("testing".into()),
+        region: region.map(str::to_string),
+    };
+    assert_eq!(keys, vec![key(None), key(Some("us-east-1"))]);
+    let iam = registry.get(&keys[0]).unwrap().all_grants();
+    let pacer = registry.get(&keys[1]).unwrap();
     let grants = pacer.all_grants();
+    assert!(iam.iter().all(|(op, _)| op.starts_with("iam:")), "{iam:?}");
+    assert!(
+        grants.iter().all(|(op, _)| op.starts_with("acm-pca:")),
+        "{grants:?}"
+    );
 
-    // Every request that reached moto was granted by that pacer first.
-    let granted: u64 = grants.iter().map(|(_, g)| g.count).sum();
+    // Every request that reached moto was granted by one of them first.
+    let granted: u64 = grants.iter().chain(&iam).map(|(_, g)| g.count).sum();
     assert_eq!(
         granted,
         u64::from(proxy.forwarded()),
-        "requests that bypassed the pacer: {grants:?}"
+        "requests that bypassed the pacers: {grants:?} {iam:?}"
     );
     // And the pacer held every operation to its budget, creates included: four creates
     // at 1/s are spread over at least three seconds of release times, whatever the
@@ -127,7 +135,7 @@ async fn stacks_applied_at_once_share_one_pacer_per_account_and_region() {
     let creates = pacer.grants(CREATE).unwrap();
     assert_eq!(creates.count, STACKS as u64);
     assert!(creates.span >= Duration::from_secs(3), "{creates:?}");
-    for (op, g) in &grants {
+    for (op, g) in grants.iter().chain(&iam) {
         assert!(g.within_budget(op), "{op}: {g:?}");
     }
 }
