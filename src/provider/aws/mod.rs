@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(start.elapsed(), std::time::Duration::ZERO);
 
         // A CA with `region: eu-west-1` in the us-east-1 provider: its PCA client goes
-        // to eu-west-1, and so does its budget; IAM stays the account's.
+        // to eu-west-1, and so does its budget.
         let mut ca_client = east.clone();
         ca_client.pca = aws_sdk_acmpca::Client::from_conf(
             east.pca
