@@ -6,7 +6,9 @@
 //!   parallelism 1 and 5: the renders run concurrently;
 //! - apply of 2,000 `core.sleep` resources of 20 ms in a DAG of known critical path, at
 //!   parallelism 10 and 50, against the lower bound max(critical path, work / parallelism);
-//! - state write throughput: resources committed durably per second.
+//! - state write throughput: resources committed durably per second;
+//! - `fleet`: a no-op plan of N members of the cluster tier, one versus all at once
+//!   (benches/fleet; not in the default run, it starts a stand-in per member).
 //!
 //! Figures go to stdout as a Markdown table; docs/performance.md records a run.
 
@@ -26,6 +28,8 @@ use trustplane::provider::Registry;
 use trustplane::state::sled_store::SledState;
 use trustplane::state::{ResourceState, StateRead, StateWrite};
 use trustplane::value::Value;
+
+mod fleet;
 
 /// 10,000 `core.null`: chains of 10, each chain hanging off one of 100 hubs (fan-out).
 fn big_stack(n: usize) -> String {
@@ -297,6 +301,10 @@ fn state_benchmark(rows: &mut Vec<String>) {
 }
 
 fn main() {
+    // A child process of the fleet group, measured from outside.
+    if let Some(code) = fleet::child() {
+        std::process::exit(code);
+    }
     // `cargo test --benches` runs this with --bench absent: skip the heavy work there.
     if !std::env::args().any(|a| a == "--bench") {
         return;
@@ -322,6 +330,10 @@ fn main() {
     }
     if wanted("state") {
         state_benchmark(&mut rows);
+    }
+    // Only when named: it needs the stand-ins (moto, the emulator) and takes minutes.
+    if only.iter().any(|o| o == "fleet") {
+        fleet::benchmark(&mut rows);
     }
     println!("{}", rows.join("\n"));
 }

@@ -87,6 +87,8 @@ pub struct Link {
     pub expires_in_days: i64,
     pub is_ca: bool,
     pub path_len: Option<u32>,
+    /// SHA-256 of the DER SubjectPublicKeyInfo, lowercase hex: one key, one value.
+    pub public_key_sha256: String,
     /// The PCA CA (address) whose certificate this is.
     pub pca: Option<String>,
     pub checks: Vec<Check>,
@@ -369,6 +371,9 @@ fn check_path(
             expires_in_days: days(na - now),
             is_ca,
             path_len,
+            public_key_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+                c.public_key().raw,
+            )),
             pca: None,
             checks,
         });

@@ -6,6 +6,7 @@
 
 pub mod chain;
 mod error;
+pub mod fleet;
 pub mod report;
 
 use std::collections::BTreeMap;
@@ -259,6 +260,9 @@ async fn pca_cas(t: &Target<'_>) -> (Vec<PcaCa>, Vec<String>) {
         }
     };
     for ca in &mut cas {
+        clients
+            .pace("acm-pca:GetCertificateAuthorityCertificate")
+            .await;
         let call = clients
             .pca
             .get_certificate_authority_certificate()

@@ -3,6 +3,7 @@
 //! Run one area with `cargo test --test it cli_lifecycle::`.
 
 mod aws_iam_rewrites;
+mod aws_pacing;
 mod aws_provider;
 mod ci_examples;
 mod cli_adopt;
@@ -35,6 +36,7 @@ mod cli_verify;
 mod common;
 mod e2e_sandbox;
 mod eks_token;
+mod fleet_checks;
 mod helm_provider;
 mod helm_support;
 mod k8s_provider;

@@ -32,7 +32,7 @@ pub async fn read_data(p: &AwsProvider, props: &Value) -> ProviderResult<Value> 
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let c = p.clients()?;
-    let out = match p
+    let out = match c
         .call(
             "eks:DescribeCluster",
             name,

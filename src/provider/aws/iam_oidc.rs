@@ -133,7 +133,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let thumbprints: Vec<String> = list_set(desired.get("thumbprints"), true)
         .into_iter()
         .collect();
-    let created = p
+    let created = c
         .call(
             "iam:CreateOpenIDConnectProvider",
             url,
@@ -187,7 +187,7 @@ async fn adopt(
         .with_field("url")
         .with_help("IAM may still be settling a recent delete; apply again shortly")
     })?;
-    let live = p
+    let live = c
         .call(
             "iam:GetOpenIDConnectProvider",
             &arn,
@@ -225,7 +225,7 @@ pub async fn find_arn(p: &AwsProvider, url: &str) -> ProviderResult<Option<Strin
         .unwrap_or(url)
         .trim_end_matches('/');
     let suffix = format!(":oidc-provider/{host_path}");
-    let list = p
+    let list = c
         .call(
             "iam:ListOpenIDConnectProviders",
             url,
@@ -288,7 +288,7 @@ async fn read_data(p: &AwsProvider, props: &Value) -> ProviderResult<Value> {
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
-    let live = match p
+    let live = match c
         .call(
             "iam:GetOpenIDConnectProvider",
             arn,
@@ -352,7 +352,7 @@ pub async fn update(
 ) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
-    let live = p
+    let live = c
         .call(
             "iam:GetOpenIDConnectProvider",
             arn,
@@ -365,7 +365,7 @@ pub async fn update(
     let have: BTreeSet<String> = live.client_id_list().iter().cloned().collect();
     let want = client_ids(desired);
     for id in want.difference(&have) {
-        p.call(
+        c.call(
             "iam:AddClientIDToOpenIDConnectProvider",
             arn,
             c.iam
@@ -377,7 +377,7 @@ pub async fn update(
         .await?;
     }
     for id in have.difference(&want) {
-        p.call(
+        c.call(
             "iam:RemoveClientIDFromOpenIDConnectProvider",
             arn,
             c.iam
@@ -395,7 +395,7 @@ pub async fn update(
         .collect();
     let want_t = list_set(desired.get("thumbprints"), true);
     if have_t != want_t {
-        p.call(
+        c.call(
             "iam:UpdateOpenIDConnectProviderThumbprint",
             arn,
             c.iam
@@ -408,7 +408,7 @@ pub async fn update(
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        p.call(
+        c.call(
             "iam:UntagOpenIDConnectProvider",
             arn,
             c.iam
@@ -420,7 +420,7 @@ pub async fn update(
         .await?;
     }
     if !set.is_empty() {
-        p.call(
+        c.call(
             "iam:TagOpenIDConnectProvider",
             arn,
             c.iam
@@ -444,7 +444,7 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
-    match p
+    match c
         .call(
             "iam:DeleteOpenIDConnectProvider",
             arn,

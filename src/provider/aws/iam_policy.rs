@@ -124,7 +124,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let name = desired
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
-    let created = p
+    let created = c
         .call(
             "iam:CreatePolicy",
             name,
@@ -165,7 +165,7 @@ async fn find_by_name(p: &AwsProvider, name: &str) -> ProviderResult<Option<Stri
     let c = p.clients()?;
     let mut marker: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "iam:ListPolicies",
                 name,
@@ -211,7 +211,7 @@ async fn adopt(
         .with_field("name")
         .with_help("IAM may still be settling a recent delete; apply again shortly")
     })?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListPolicyTags",
             &arn,
@@ -287,7 +287,7 @@ async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapsho
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
-    let policy = match p
+    let policy = match c
         .call(
             "iam:GetPolicy",
             arn,
@@ -302,7 +302,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         Err(e) => return Err(e.into()),
     };
     let version = policy.default_version_id().unwrap_or("v1").to_string();
-    let pv = p
+    let pv = c
         .call(
             "iam:GetPolicyVersion",
             arn,
@@ -318,7 +318,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
         .and_then(|v| v.document())
         .unwrap_or("{}");
     let live_doc = doc::from_iam(encoded).map_err(ProviderError::new)?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListPolicyTags",
             arn,
@@ -375,7 +375,7 @@ pub async fn update(
         _ => true,
     };
     if doc_changed {
-        let versions = p
+        let versions = c
             .call(
                 "iam:ListPolicyVersions",
                 arn,
@@ -390,7 +390,7 @@ pub async fn update(
         if versions.versions().len() >= 5 {
             old.sort_by_key(|v| v.create_date().map(|d| d.secs()).unwrap_or_default());
             if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-                p.call(
+                c.call(
                     "iam:DeletePolicyVersion",
                     arn,
                     c.iam
@@ -402,7 +402,7 @@ pub async fn update(
                 .await?;
             }
         }
-        p.call(
+        c.call(
             "iam:CreatePolicyVersion",
             arn,
             c.iam
@@ -416,7 +416,7 @@ pub async fn update(
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        p.call(
+        c.call(
             "iam:UntagPolicy",
             arn,
             c.iam
@@ -428,7 +428,7 @@ pub async fn update(
         .await?;
     }
     if !set.is_empty() {
-        p.call(
+        c.call(
             "iam:TagPolicy",
             arn,
             c.iam
@@ -452,7 +452,7 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
-    let versions = match p
+    let versions = match c
         .call(
             "iam:ListPolicyVersions",
             arn,
@@ -465,7 +465,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         Err(e) => return Err(e.into()),
     };
     // IAM refuses to delete a policy that is still attached or has other versions.
-    let entities = p
+    let entities = c
         .call(
             "iam:ListEntitiesForPolicy",
             arn,
@@ -474,7 +474,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .await?;
     for r in entities.policy_roles() {
         if let Some(role) = r.role_name() {
-            p.call(
+            c.call(
                 "iam:DetachRolePolicy",
                 role,
                 c.iam
@@ -488,7 +488,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
     for u in entities.policy_users() {
         if let Some(user) = u.user_name() {
-            p.call(
+            c.call(
                 "iam:DetachUserPolicy",
                 user,
                 c.iam
@@ -502,7 +502,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     }
     for g in entities.policy_groups() {
         if let Some(group) = g.group_name() {
-            p.call(
+            c.call(
                 "iam:DetachGroupPolicy",
                 group,
                 c.iam
@@ -520,7 +520,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .filter(|v| !v.is_default_version())
     {
         if let Some(id) = v.version_id() {
-            p.call(
+            c.call(
                 "iam:DeletePolicyVersion",
                 arn,
                 c.iam
@@ -532,7 +532,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
             .await?;
         }
     }
-    match p
+    match c
         .call(
             "iam:DeletePolicy",
             arn,

@@ -263,7 +263,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let trust = desired_trust(p, desired).await?;
-    let created = p
+    let created = c
         .call(
             "iam:CreateRole",
             name,
@@ -284,7 +284,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     }
     let finish = async {
         for arn in string_set(desired.get("policy_arns")) {
-            p.call(
+            c.call(
                 "iam:AttachRolePolicy",
                 name,
                 c.iam
@@ -320,7 +320,7 @@ async fn adopt(
     desired: &Value,
 ) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListRoleTags",
             name,
@@ -350,7 +350,7 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
     let mut out = BTreeSet::new();
     let mut marker: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "iam:ListAttachedRolePolicies",
                 name,
@@ -380,7 +380,7 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    let role = match p
+    let role = match c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await
     {
@@ -392,7 +392,7 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     };
     let live_trust = doc::from_iam(role.assume_role_policy_document().unwrap_or("{}"))
         .map_err(ProviderError::new)?;
-    let live_tags: Vec<(String, String)> = p
+    let live_tags: Vec<(String, String)> = c
         .call(
             "iam:ListRoleTags",
             name,
@@ -457,7 +457,7 @@ pub async fn update(
     let c = p.clients()?;
     let name = prior.id.as_str();
     if prior.properties.get("description") != desired.get("description") {
-        p.call(
+        c.call(
             "iam:UpdateRole",
             name,
             c.iam
@@ -469,7 +469,7 @@ pub async fn update(
         .await?;
     }
     let trust = desired_trust(p, desired).await?;
-    let live = p
+    let live = c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await?;
     let live_trust = doc::from_iam(
@@ -479,7 +479,7 @@ pub async fn update(
     )
     .map_err(ProviderError::new)?;
     if !doc::equivalent(&trust, &live_trust) {
-        p.call(
+        c.call(
             "iam:UpdateAssumeRolePolicy",
             name,
             c.iam
@@ -493,7 +493,7 @@ pub async fn update(
     let want = string_set(desired.get("policy_arns"));
     let have = attached(p, name).await?;
     for arn in have.difference(&want) {
-        p.call(
+        c.call(
             "iam:DetachRolePolicy",
             name,
             c.iam
@@ -505,7 +505,7 @@ pub async fn update(
         .await?;
     }
     for arn in want.difference(&have) {
-        p.call(
+        c.call(
             "iam:AttachRolePolicy",
             name,
             c.iam
@@ -518,7 +518,7 @@ pub async fn update(
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        p.call(
+        c.call(
             "iam:UntagRole",
             name,
             c.iam
@@ -530,7 +530,7 @@ pub async fn update(
         .await?;
     }
     if !set.is_empty() {
-        p.call(
+        c.call(
             "iam:TagRole",
             name,
             c.iam
@@ -554,7 +554,7 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    match p
+    match c
         .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
         .await
     {
@@ -565,7 +565,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let policies = attached(p, name).await?;
     // IAM refuses to delete a role with attached or inline policies.
     for arn in policies {
-        p.call(
+        c.call(
             "iam:DetachRolePolicy",
             name,
             c.iam
@@ -576,7 +576,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     }
-    let inline = p
+    let inline = c
         .call(
             "iam:ListRolePolicies",
             name,
@@ -584,7 +584,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     for pol in inline.policy_names() {
-        p.call(
+        c.call(
             "iam:DeleteRolePolicy",
             name,
             c.iam
@@ -595,7 +595,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         )
         .await?;
     }
-    match p
+    match c
         .call(
             "iam:DeleteRole",
             name,

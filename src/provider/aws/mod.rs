@@ -39,7 +39,7 @@ use crate::provider::{
 };
 use crate::value::Value;
 use errors::CallError;
-use pacing::Pacer;
+use pacing::{PacerRegistry, Pacing};
 pub use settings::Settings;
 
 pub const PCA_CA: &str = "aws.pca.certificate_authority";
@@ -49,7 +49,7 @@ pub const IAM_OIDC: &str = "aws.iam.oidc_provider";
 pub const EKS_CLUSTER: &str = "aws.eks.cluster";
 pub const EKS_POD_IDENTITY: &str = "aws.eks.pod_identity_association";
 
-/// SDK clients built from the settings.
+/// SDK clients built from the settings, and the budget their calls draw on.
 #[derive(Clone, Debug)]
 pub struct Clients {
     /// Where the calls go (an endpoint override, or the region's endpoints), for messages.
@@ -57,6 +57,46 @@ pub struct Clients {
     pub pca: aws_sdk_acmpca::Client,
     pub iam: aws_sdk_iam::Client,
     pub eks: aws_sdk_eks::Client,
+    pub pacing: Arc<Pacing>,
+}
+
+impl Clients {
+    /// The region of the client that makes `operation` (PCA's may differ from the
+    /// others': a CA can name its own region).
+    fn region_of(&self, operation: &str) -> Option<String> {
+        let region = if operation.starts_with("acm-pca:") {
+            self.pca.config().region()
+        } else if operation.starts_with("eks:") {
+            self.eks.config().region()
+        } else {
+            self.iam.config().region()
+        };
+        region.map(|r| r.as_ref().to_string())
+    }
+
+    /// Waits until a call of `operation` by these clients fits the budget of their
+    /// account and region, shared with every other stack of the process.
+    pub async fn pace(&self, operation: &str) {
+        let region = self.region_of(operation);
+        self.pacing.acquire(operation, region.as_deref()).await;
+    }
+
+    /// Makes one AWS call under its pacing bucket, mapping its failure. `fut` must be a
+    /// request of these clients: the budget is the one of their account and region.
+    pub(crate) async fn call<T, E, Fut>(
+        &self,
+        operation: &'static str,
+        resource: &str,
+        fut: Fut,
+    ) -> Result<T, CallError>
+    where
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        self.pace(operation).await;
+        fut.await
+            .map_err(|e| CallError::from_sdk(operation, resource, e))
+    }
 }
 
 #[derive(Debug)]
@@ -66,12 +106,23 @@ struct Configured {
 }
 
 /// The `aws` provider. `AwsProvider::default()` takes credentials from the standard chain.
-#[derive(Default)]
 pub struct AwsProvider {
     configured: RwLock<Option<Arc<Configured>>>,
     /// Fixed credentials, for embedding and tests against a local emulator.
     credentials: Option<aws_sdk_iam::config::Credentials>,
-    pacer: Pacer,
+    /// Where the pacers come from: the process's, so that every stack calling one
+    /// account and region shares its quotas.
+    pacers: Arc<PacerRegistry>,
+}
+
+impl Default for AwsProvider {
+    fn default() -> AwsProvider {
+        AwsProvider {
+            configured: RwLock::default(),
+            credentials: None,
+            pacers: PacerRegistry::global(),
+        }
+    }
 }
 
 impl AwsProvider {
@@ -87,6 +138,12 @@ impl AwsProvider {
             )),
             ..AwsProvider::default()
         }
+    }
+
+    /// The same provider pacing its calls with `pacers` instead of the process's.
+    #[must_use]
+    pub fn with_pacers(self, pacers: Arc<PacerRegistry>) -> AwsProvider {
+        AwsProvider { pacers, ..self }
     }
 
     fn state(&self) -> ProviderResult<Arc<Configured>> {
@@ -112,22 +169,6 @@ impl AwsProvider {
             .as_ref()
             .map(|c| c.settings.tags.clone())
             .unwrap_or_default()
-    }
-
-    /// Makes one AWS call under its pacing bucket, mapping its failure.
-    pub(crate) async fn call<T, E, Fut>(
-        &self,
-        operation: &'static str,
-        resource: &str,
-        fut: Fut,
-    ) -> Result<T, CallError>
-    where
-        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    {
-        self.pacer.acquire(operation).await;
-        fut.await
-            .map_err(|e| CallError::from_sdk(operation, resource, e))
     }
 }
 
@@ -157,7 +198,9 @@ impl TypedProvider for AwsProvider {
 
     async fn configure(&self, settings: &Value) -> ProviderResult<()> {
         let settings = Settings::parse(settings)?;
-        let clients = settings.build_clients(self.credentials.clone()).await?;
+        let clients = settings
+            .build_clients_with(self.credentials.clone(), self.pacers.clone())
+            .await?;
         *self.configured.write().expect("aws provider lock") =
             Some(Arc::new(Configured { settings, clients }));
         Ok(())
@@ -262,6 +305,62 @@ mod tests {
 
     fn yaml(s: &str) -> Value {
         Value::from_json(serde_yaml::from_str::<serde_json::Value>(s).unwrap())
+    }
+
+    const CREATE_CA: &str = "acm-pca:CreateCertificateAuthority";
+
+    async fn configured(pacers: &Arc<PacerRegistry>, region: &str) -> AwsProvider {
+        let p = AwsProvider::with_credentials("KEY", "secret").with_pacers(pacers.clone());
+        TypedProvider::configure(
+            &p,
+            &yaml(&format!("region: {region}\nendpoint: http://127.0.0.1:9\n")),
+        )
+        .await
+        .unwrap();
+        p
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn providers_of_one_account_and_region_share_one_budget() {
+        let pacers = Arc::new(PacerRegistry::default());
+        let a = configured(&pacers, "us-east-1").await.clients().unwrap();
+        let b = configured(&pacers, "us-east-1").await.clients().unwrap();
+        let start = tokio::time::Instant::now();
+        tokio::join!(a.pace(CREATE_CA), b.pace(CREATE_CA), a.pace(CREATE_CA));
+        assert_eq!(
+            start.elapsed(),
+            std::time::Duration::from_secs(2),
+            "three creates at 1/s from two providers"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn providers_of_another_region_do_not_share_and_a_ca_paces_in_its_own_region() {
+        let pacers = Arc::new(PacerRegistry::default());
+        let east = configured(&pacers, "us-east-1").await.clients().unwrap();
+        let west = configured(&pacers, "eu-west-1").await.clients().unwrap();
+        let start = tokio::time::Instant::now();
+        tokio::join!(east.pace(CREATE_CA), west.pace(CREATE_CA));
+        assert_eq!(start.elapsed(), std::time::Duration::ZERO);
+
+        // A CA with `region: eu-west-1` in the us-east-1 provider: its PCA client goes
+        // to eu-west-1, and so does its budget.
+        let mut ca_client = east.clone();
+        ca_client.pca = aws_sdk_acmpca::Client::from_conf(
+            east.pca
+                .config()
+                .to_builder()
+                .region(aws_sdk_acmpca::config::Region::new("eu-west-1"))
+                .build(),
+        );
+        let start = tokio::time::Instant::now();
+        ca_client.pace(CREATE_CA).await;
+        assert_eq!(
+            start.elapsed(),
+            std::time::Duration::from_secs(1),
+            "eu-west-1's token went to the other provider"
+        );
+        assert_eq!(pacers.keys().len(), 2, "{:?}", pacers.keys());
     }
 
     const VALID: &[(&str, &str)] = &[

@@ -676,7 +676,7 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
         status: None,
         retry_after: None,
     })?;
-    let out = p
+    let out = c
         .call(
             "acm-pca:DescribeCertificateAuthority",
             arn,
@@ -712,7 +712,7 @@ async fn list_tags(p: &AwsProvider, arn: &str) -> ProviderResult<Vec<(String, St
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "acm-pca:ListTags",
                 arn,
@@ -747,7 +747,7 @@ async fn find_owned(
     let mut found = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "acm-pca:ListCertificateAuthorities",
                 "",
@@ -941,7 +941,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                 None => default_key_storage(&region).to_string(),
             };
             ctx.progress("creating the certificate authority");
-            let out = p
+            let out = c
                 .call(
                     "acm-pca:CreateCertificateAuthority",
                     &ctx.address,
@@ -972,7 +972,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         }
         CreateStep::Restore { arn } => {
             ctx.progress(&format!("restoring {arn} from its deletion window"));
-            p.call(
+            c.call(
                 "acm-pca:RestoreCertificateAuthority",
                 &arn,
                 c.pca
@@ -1025,7 +1025,7 @@ async fn tag_ca<'a>(
         return Ok(());
     }
     let c = client_for(p, arn)?;
-    p.call(
+    c.call(
         "acm-pca:TagCertificateAuthority",
         arn,
         c.pca
@@ -1051,7 +1051,7 @@ async fn ensure_tags_and_revocation(
     tag_ca(p, arn, want.iter().filter(|(k, v)| live.get(*k) != Some(v))).await?;
     let ca = describe(p, arn).await?;
     if revocation_value(&ca) != spec.revocation {
-        p.call(
+        c.call(
             "acm-pca:UpdateCertificateAuthority",
             arn,
             c.pca
@@ -1093,11 +1093,11 @@ async fn activate(
                 installed = true;
             }
             Status::Active if !spec.enabled => {
-                set_status(p, &c, arn, Status::Disabled).await?;
+                set_status(&c, arn, Status::Disabled).await?;
                 return Ok(());
             }
             Status::Disabled if spec.enabled && ca.not_after().is_some() => {
-                set_status(p, &c, arn, Status::Active).await?;
+                set_status(&c, arn, Status::Active).await?;
                 return Ok(());
             }
             Status::Active | Status::Disabled => return Ok(()),
@@ -1112,13 +1112,8 @@ async fn activate(
     }
 }
 
-async fn set_status(
-    p: &AwsProvider,
-    c: &super::Clients,
-    arn: &str,
-    status: Status,
-) -> ProviderResult<()> {
-    p.call(
+async fn set_status(c: &super::Clients, arn: &str, status: Status) -> ProviderResult<()> {
+    c.call(
         "acm-pca:UpdateCertificateAuthority",
         arn,
         c.pca
@@ -1141,7 +1136,7 @@ async fn install_certificate(
     let c = client_for(p, arn)?;
     ctx.progress("fetching the CA's certificate signing request");
     let csr = wait::until(ctx, "the CA's CSR", wait::DEFAULT_TIMEOUT, || async {
-        match p
+        match c
             .call(
                 "acm-pca:GetCertificateAuthorityCsr",
                 arn,
@@ -1201,7 +1196,7 @@ async fn install_certificate(
                 .map(|cfg| cfg.signing_algorithm().as_str().to_string())
                 .unwrap_or_else(|| spec.signing_algorithm.clone());
             let parent_client = client_for(p, parent)?;
-            let pc = p
+            let pc = parent_client
                 .call(
                     "acm-pca:GetCertificateAuthorityCertificate",
                     parent,
@@ -1239,7 +1234,7 @@ async fn install_certificate(
     ));
     // A parent in another region (or account, shared through RAM) answers only there.
     let issuer = client_for(p, &params.issuer_arn)?;
-    let issued = p
+    let issued = issuer
         .call(
             "acm-pca:IssueCertificate",
             &params.issuer_arn,
@@ -1269,7 +1264,7 @@ async fn install_certificate(
         "the CA certificate to be issued",
         wait::DEFAULT_TIMEOUT,
         || async {
-            match p
+            match issuer
                 .call(
                     "acm-pca:GetCertificate",
                     &cert_arn,
@@ -1290,7 +1285,7 @@ async fn install_certificate(
     )
     .await?;
     ctx.progress("importing the CA certificate");
-    p.call(
+    c.call(
         "acm-pca:ImportCertificateAuthorityCertificate",
         arn,
         c.pca
@@ -1348,7 +1343,7 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     attrs.insert("arn".into(), Value::from(arn));
     attrs.insert("status".into(), Value::from(status.as_str()));
     let (cert, chain) = if ca.not_after().is_some() || status == Status::Active {
-        match p
+        match c
             .call(
                 "acm-pca:GetCertificateAuthorityCertificate",
                 arn,
@@ -1488,7 +1483,7 @@ pub async fn update(
             .iter()
             .filter_map(|k| Tag::builder().key(k).build().ok())
             .collect();
-        p.call(
+        c.call(
             "acm-pca:UntagCertificateAuthority",
             arn,
             c.pca
@@ -1530,7 +1525,7 @@ pub async fn update(
         if revocation_changed {
             req = req.revocation_configuration(revocation_config(&spec.revocation)?);
         }
-        p.call("acm-pca:UpdateCertificateAuthority", arn, req.send())
+        c.call("acm-pca:UpdateCertificateAuthority", arn, req.send())
             .await?;
     }
     let next = Snapshot {
@@ -1567,7 +1562,7 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .value(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .build()
         .map_err(|e| ProviderError::new(format!("invalid tag: {e}")))?;
-    p.call(
+    c.call(
         "acm-pca:TagCertificateAuthority",
         arn,
         c.pca
@@ -1578,14 +1573,14 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     )
     .await?;
     if status == Status::Active {
-        set_status(p, &c, arn, Status::Disabled).await?;
+        set_status(&c, arn, Status::Disabled).await?;
     }
     let days = prior
         .properties
         .get("permanent_deletion_days")
         .and_then(Value::as_i64)
         .unwrap_or(30) as i32;
-    match p
+    match c
         .call(
             "acm-pca:DeleteCertificateAuthority",
             arn,

@@ -1,10 +1,13 @@
 //! `providers.aws` settings, and the SDK clients built from them over the standard AWS
 //! environment.
 
+use std::sync::Arc;
+
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_iam::config::Credentials;
 
 use super::errors::REGION_HELP;
+use super::pacing::{PacerRegistry, Pacing};
 use super::tags::{self, Tags};
 use super::Clients;
 use crate::provider::settings::SettingsMap;
@@ -87,8 +90,19 @@ impl Settings {
         })
     }
 
-    /// Loads the shared AWS configuration with these overrides and builds the clients.
+    /// Loads the shared AWS configuration with these overrides and builds the clients,
+    /// paced by the process's pacers.
     pub async fn build_clients(&self, credentials: Option<Credentials>) -> ProviderResult<Clients> {
+        self.build_clients_with(credentials, PacerRegistry::global())
+            .await
+    }
+
+    /// As [`Settings::build_clients`], paced by `pacers`.
+    pub async fn build_clients_with(
+        &self,
+        credentials: Option<Credentials>,
+        pacers: Arc<PacerRegistry>,
+    ) -> ProviderResult<Clients> {
         let shared = self.load(credentials).await?;
         let endpoint = match shared.endpoint_url() {
             Some(url) => url.to_string(),
@@ -102,6 +116,7 @@ impl Settings {
             pca: aws_sdk_acmpca::Client::new(&shared),
             iam: aws_sdk_iam::Client::new(&shared),
             eks: aws_sdk_eks::Client::new(&shared),
+            pacing: Arc::new(Pacing::new(pacers, &shared)),
         })
     }
 

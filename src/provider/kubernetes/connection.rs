@@ -15,6 +15,7 @@ use aws_credential_types::Credentials;
 use kube::config::Kubeconfig;
 
 use crate::provider::aws::eks_token::{self, EksToken};
+use crate::provider::aws::pacing::{PacerRegistry, Pacing};
 use crate::provider::aws::Settings as AwsSettings;
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Property, ProviderError, ProviderResult, Type};
@@ -302,6 +303,10 @@ impl Eks {
             .map(|r| r.as_ref().to_string())
             .unwrap_or_default();
         let eks = aws_sdk_eks::Client::new(&shared);
+        // Under the process's budget for this account and region, as the aws provider.
+        Pacing::new(PacerRegistry::global(), &shared)
+            .acquire("eks:DescribeCluster", Some(&region))
+            .await;
         let described = eks.describe_cluster().name(name).send().await;
         let cluster = match described {
             Ok(out) => out.cluster,
