@@ -589,7 +589,8 @@ async fn verify(args: FleetReadArgs, registry: &Registry, style: Style) -> CmdRe
                 "fleet": report.fleet,
                 "valid": report.valid(),
                 "members": members,
-                "checks": report.checks,
+                "checks": report.checks.checks,
+                "roots": report.checks.roots,
             }))
             .expect("json")
         ));
@@ -602,14 +603,7 @@ async fn verify(args: FleetReadArgs, registry: &Registry, style: Style) -> CmdRe
             }
         }
         out(&heading(&format!("fleet {}", report.fleet), style));
-        for c in &report.checks {
-            let mark = if c.ok {
-                style.green("✓")
-            } else {
-                style.red("✗")
-            };
-            out(&format!("{mark} {}: {}\n", c.name, c.detail));
-        }
+        out(&crate::verify::fleet::text(&report.checks, style));
         out(&if report.valid() {
             format!("\n{}\n", style.green("The fleet's chains are valid."))
         } else {

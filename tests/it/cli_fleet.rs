@@ -314,17 +314,13 @@ fn a_fleet_rolls_out_in_waves_stops_at_a_failing_canary_and_continues_from_its_r
     // The fleet verifies: one root, an Istio CA of its own per member, one mesh ID.
     let verify = run(&["fleet", "verify", &fleet_arg]);
     assert_eq!(verify.code, 0, "{}", verify.all());
-    assert!(verify.stdout.contains("✓ same root"), "{}", verify.all());
+    assert!(verify.stdout.contains("✓ same_root"), "{}", verify.all());
     assert!(
-        verify.stdout.contains("✓ distinct Istio CAs"),
+        verify.stdout.contains("✓ distinct_istio_ca"),
         "{}",
         verify.all()
     );
-    assert!(
-        verify.stdout.contains("✓ mesh ID agrees"),
-        "{}",
-        verify.all()
-    );
+    assert!(verify.stdout.contains("✓ same_mesh_id"), "{}", verify.all());
 
     // No drift, then one member changed by hand: drift names it alone.
     let none = run(&["fleet", "drift", &fleet_arg]);
@@ -361,7 +357,7 @@ fn a_fleet_rolls_out_in_waves_stops_at_a_failing_canary_and_continues_from_its_r
     ]);
     let broken = run(&["fleet", "verify", &fleet_arg]);
     assert_eq!(broken.code, 1, "{}", broken.all());
-    assert!(broken.stdout.contains("✗ same root"), "{}", broken.all());
+    assert!(broken.stdout.contains("✗ same_root"), "{}", broken.all());
     assert!(
         broken.stdout.contains("east chain to CN=Foreign Root CA"),
         "{}",

@@ -13,7 +13,7 @@ use common::stand_ins::{helm, Emulator, Moto};
 use trustplane::ops::locked::{self, StateSpec};
 use trustplane::ops::Hooks;
 use trustplane::plan::render::Style;
-use trustplane::state::{ResourceState, StateRead};
+use trustplane::state::ResourceState;
 use trustplane::value::Value;
 use trustplane::verify::fleet::{self, Member, MeshValues};
 use trustplane::verify::{self, Target, Verified};

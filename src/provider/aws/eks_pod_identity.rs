@@ -99,7 +99,7 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let service_account = required(desired, "service_account")?;
     let mut tags: HashMap<String, String> = p.provider_tags().into_iter().collect();
     tags.extend(ownership::creator_tags(ctx));
-    let created = p
+    let created = c
         .call(
             "eks:CreatePodIdentityAssociation",
             cluster,
@@ -166,7 +166,7 @@ async fn adopt(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderRes
     })?;
     let (cluster, association) = split_id(&id)?;
     let c = p.clients()?;
-    let live = p
+    let live = c
         .call(
             "eks:DescribePodIdentityAssociation",
             &id,
@@ -211,7 +211,7 @@ async fn find_id(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Stri
     let service_account = required(desired, "service_account")?;
     let mut token: Option<String> = None;
     loop {
-        let page = match p
+        let page = match c
             .call(
                 "eks:ListPodIdentityAssociations",
                 cluster,
@@ -260,7 +260,7 @@ async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapsho
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let (cluster, association) = split_id(&prior.id)?;
-    let live = match p
+    let live = match c
         .call(
             "eks:DescribePodIdentityAssociation",
             &prior.id,
@@ -305,7 +305,7 @@ pub async fn update(
     let (cluster, association) = split_id(&prior.id)?;
     let role = required(desired, "role_arn")?;
     if prior.properties.get_str("role_arn") != Some(role) {
-        p.call(
+        c.call(
             "eks:UpdatePodIdentityAssociation",
             &prior.id,
             c.eks
@@ -328,7 +328,7 @@ pub async fn update(
 pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let (cluster, association) = split_id(&prior.id)?;
-    match p
+    match c
         .call(
             "eks:DeletePodIdentityAssociation",
             &prior.id,

@@ -247,7 +247,7 @@ async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapsho
     let path = desired.get_str("path").unwrap_or("/");
     let mut marker: Option<String> = None;
     let arn = loop {
-        let page = p
+        let page = c
             .call(
                 "iam:ListPolicies",
                 name,

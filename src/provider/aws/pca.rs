@@ -828,7 +828,7 @@ async fn find(
     let mut candidates: Vec<(String, Status)> = Vec::new();
     let mut token: Option<String> = None;
     loop {
-        let page = p
+        let page = c
             .call(
                 "acm-pca:ListCertificateAuthorities",
                 &ctx.address,
