@@ -68,6 +68,34 @@ struct Helm {
     version: HelmVersion,
 }
 
+/// Versions of helm binaries already asked in this process, by path and modification
+/// time: a fleet configures one helm provider per member, and each `helm version` is a
+/// process start, not worth repeating for the same binary.
+static VERSIONS: std::sync::Mutex<Vec<(PathBuf, std::time::SystemTime, HelmVersion)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The version of the binary at `path`, if it was checked before and is unchanged since.
+fn known_version(path: &std::path::Path) -> Option<HelmVersion> {
+    let at = modified(path)?;
+    let known = VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    known
+        .iter()
+        .find(|(p, t, _)| p == path && *t == at)
+        .map(|(_, _, v)| *v)
+}
+
+/// Records a version that passed the check.
+fn remember_version(path: &std::path::Path, version: HelmVersion) {
+    let Some(at) = modified(path) else { return };
+    let mut known = VERSIONS.lock().unwrap_or_else(|e| e.into_inner());
+    known.retain(|(p, _, _)| p != path);
+    known.push((path.to_path_buf(), at, version));
+}
+
 #[derive(Debug, Default)]
 pub struct HelmProvider {
     settings: Mutex<Settings>,
@@ -438,6 +466,11 @@ impl HelmProvider {
             ))
             .with_help(help)
         })?;
+        if let Some(version) = known_version(&path) {
+            let helm = Helm { path, version };
+            *cached = Some(helm.clone());
+            return Ok(helm);
+        }
         let mut version_cmd = tokio::process::Command::new(&path);
         version_cmd.args(["version", "--short"]);
         let out = process::run(version_cmd).await.map_err(|e| {
@@ -461,6 +494,7 @@ impl HelmProvider {
             .with_help(help)
         })?;
         cli::check_version(version, &path)?;
+        remember_version(&path, version);
         let helm = Helm { path, version };
         *cached = Some(helm.clone());
         Ok(helm)
@@ -1175,6 +1209,27 @@ mod tests {
         );
         let err = release_values(&p).unwrap_err();
         assert_eq!(err.field.as_deref(), Some("values_files[0]"));
+    }
+
+    #[test]
+    fn a_helm_version_is_remembered_until_the_binary_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("helm");
+        std::fs::write(&bin, "one").unwrap();
+        assert_eq!(known_version(&bin), None);
+        let v = cli::parse_version("v3.14.2+gc309b6f").unwrap();
+        remember_version(&bin, v);
+        assert_eq!(known_version(&bin), Some(v));
+        // Replaced by another binary: asked again.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        std::fs::File::options()
+            .write(true)
+            .open(&bin)
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+        assert_eq!(known_version(&bin), None);
+        assert_eq!(known_version(&dir.path().join("absent")), None);
     }
 
     #[test]
