@@ -50,8 +50,14 @@ pub struct FleetArgs {
     /// Only this member (repeatable).
     #[arg(long = "member", value_name = "NAME")]
     pub members: Vec<String>,
-    /// Root of the fleet's states: <DIR>/<stack>/<member>, and <DIR>/fleets/<fleet>.
-    #[arg(long = "state", value_name = "DIR", default_value = "state")]
+    /// Root of the fleet's states: <ROOT>/<stack>/<member>, and <ROOT>/fleets/<fleet>;
+    /// a directory, or s3://BUCKET/PREFIX for one prefix per state.
+    #[arg(
+        long = "state",
+        value_name = "DIR|s3://BUCKET/PREFIX",
+        default_value = "state",
+        value_parser = parse_state_root
+    )]
     pub state_root: PathBuf,
     /// How long to wait for each state lock, e.g. 30s (0: fail at once).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -105,6 +111,11 @@ pub struct FleetDriftArgs {
 pub struct FleetStatusArgs {
     #[command(flatten)]
     pub fleet: FleetArgs,
+}
+
+/// A directory, or an `s3://` URL checked here so a typo fails before any I/O.
+fn parse_state_root(s: &str) -> Result<PathBuf, String> {
+    crate::ops::locked::Backend::parse(s).map(|_| PathBuf::from(s))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -360,3 +360,120 @@ fn fleet_reports_give_each_unit_its_section_and_suite_and_no_secret() {
     assert_eq!(text.code, 2, "{}", text.all());
     assert_no_secret("fleet drift", &text.stdout);
 }
+
+/// The keys under `prefix` in `bucket`, sorted.
+fn s3_keys(moto: &Moto, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = moto.boto3(&format!(
+        "s3 = boto3.client('s3', endpoint_url=endpoint, region_name=region)\n\
+         pages = s3.get_paginator('list_objects_v2').paginate(Bucket={bucket:?}, Prefix={prefix:?})\n\
+         print('\\n'.join(sorted(o['Key'] for p in pages for o in p.get('Contents', []))))"
+    ));
+    out.lines().map(str::to_string).collect()
+}
+
+/// `--state s3://BUCKET/PREFIX`: the trust tier's and every member's state under a prefix
+/// of its own, the rollout record beside them, nothing on the local disk; a second rollout
+/// reads the record back from S3, and a saved fleet plan keeps the S3 root.
+#[test]
+fn a_fleet_keeps_every_state_and_its_rollout_record_under_an_s3_prefix() {
+    let moto = Moto::start();
+    let k8s: Vec<Emulator> = (0..2).map(|_| Emulator::start(Some(&moto.url))).collect();
+    moto.boto3(
+        "boto3.client('s3', endpoint_url=endpoint, region_name=region).create_bucket(Bucket='fleet-state')",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = write_fleet(dir.path(), [k8s[0].kubeconfig(), k8s[1].kubeconfig()]);
+    let url = "s3://fleet-state/teams/mesh";
+    let run = |args: &[&str]| trustplane(&moto, dir.path(), args, &[]);
+
+    let apply = run(&["fleet", "apply", &fleet, "--state", url, "--auto-approve"]);
+    assert_eq!(apply.code, 0, "{}", apply.all());
+    assert!(
+        apply
+            .stdout
+            .contains("Fleet apply complete! Every member is rolled out."),
+        "{}",
+        apply.all()
+    );
+    let keys = s3_keys(&moto, "fleet-state", "teams/mesh/");
+    for key in [
+        "teams/mesh/reports-trust/reports/state.json",
+        "teams/mesh/reports-cluster/eu/state.json",
+        "teams/mesh/reports-cluster/us/state.json",
+        "teams/mesh/fleets/reports/rollout.json",
+    ] {
+        assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+    }
+    assert!(
+        !keys.iter().any(|k| k.ends_with("/lock.json")),
+        "every lock released: {keys:?}"
+    );
+    assert!(
+        !dir.path().join("state").exists(),
+        "nothing on the local disk"
+    );
+
+    // The record is read back from S3: every member finished, nothing is redone.
+    let again = run(&["fleet", "apply", &fleet, "--state", url, "--auto-approve"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    for m in MEMBERS {
+        assert!(
+            again
+                .stdout
+                .lines()
+                .any(|l| l.starts_with(m) && l.contains("done in an earlier run")),
+            "{m}: {}",
+            again.all()
+        );
+    }
+    let status = run(&["fleet", "status", &fleet, "--state", url]);
+    assert_eq!(status.code, 0, "{}", status.all());
+    for m in MEMBERS {
+        let row = status
+            .stdout
+            .lines()
+            .find(|l| l.starts_with(m))
+            .unwrap_or_else(|| panic!("no row for {m}: {}", status.all()));
+        assert!(row.contains("(serial "), "{m}: {}", status.all());
+    }
+
+    // Drift reads the members' states from S3, and a saved fleet plan keeps the S3 root.
+    let drift = run(&[
+        "fleet", "drift", &fleet, "--state", url, "--format", "junit",
+    ]);
+    assert_eq!(drift.code, 0, "{}", drift.all());
+    assert_eq!(
+        junit_suites(&drift.stdout),
+        BTreeMap::from([
+            ("(trust)".to_string(), (1, 0, 0)),
+            ("eu".to_string(), (3, 0, 0)),
+            ("us".to_string(), (3, 0, 0)),
+        ]),
+        "{}",
+        drift.stdout
+    );
+    let plans = dir.path().join("plans");
+    let plan = run(&[
+        "fleet",
+        "plan",
+        &fleet,
+        "--state",
+        url,
+        "--out",
+        plans.to_str().unwrap(),
+    ]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(plans.join("fleet.json")).unwrap()).unwrap();
+    assert_eq!(manifest["state_root"], url);
+    let saved = run(&["fleet", "apply", plans.to_str().unwrap()]);
+    assert_eq!(saved.code, 0, "{}", saved.all());
+    assert!(
+        !dir.path().join("state").exists(),
+        "nothing on the local disk"
+    );
+
+    // A malformed root is refused before anything runs.
+    let bad = run(&["fleet", "plan", &fleet, "--state", "s3://"]);
+    assert_eq!(bad.code, 2, "{}", bad.all());
+}
