@@ -8,11 +8,14 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
+use super::args::ReportArgs;
 use super::execute::confirm;
+use super::plan::{render_params, step_summary_target};
 use super::progress::{Lines, Live};
 use super::{out, params, warn, CmdResult, Failure, EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::apply::Progress;
 use crate::diag::{render, Diagnostic};
+use crate::fleet::drift::FleetDrift;
 use crate::fleet::member::{self, TRUST};
 use crate::fleet::plan::{FleetPlan, Planned};
 use crate::fleet::rollout::{Outcome, RolloutParams, Slot, Work};
@@ -23,6 +26,7 @@ use crate::plan::json::plan_json;
 use crate::plan::render::{render_drift, render_plan, Style};
 use crate::plan::{PlannedChange, Summary};
 use crate::provider::Registry;
+use crate::report::{self, step_summary, Format, RenderParams};
 
 #[derive(Debug, Subcommand)]
 pub enum FleetCommand {
@@ -31,7 +35,7 @@ pub enum FleetCommand {
     /// Roll out: the trust tier, then wave by wave with gates (or a saved fleet plan DIR).
     Apply(FleetApplyArgs),
     /// Drift of the trust tier and every member (exit 2 when any drifted).
-    Drift(FleetReadArgs),
+    Drift(FleetDriftArgs),
     /// Each member's chain, and that all chain to one root with distinct Istio CAs.
     Verify(FleetReadArgs),
     /// Per member: wave, last apply, last verify, lock holder.
@@ -46,8 +50,14 @@ pub struct FleetArgs {
     /// Only this member (repeatable).
     #[arg(long = "member", value_name = "NAME")]
     pub members: Vec<String>,
-    /// Root of the fleet's states: <DIR>/<stack>/<member>, and <DIR>/fleets/<fleet>.
-    #[arg(long = "state", value_name = "DIR", default_value = "state")]
+    /// Root of the fleet's states: <ROOT>/<stack>/<member>, and <ROOT>/fleets/<fleet>;
+    /// a directory, or s3://BUCKET/PREFIX for one prefix per state.
+    #[arg(
+        long = "state",
+        value_name = "DIR|s3://BUCKET/PREFIX",
+        default_value = "state",
+        value_parser = parse_state_root
+    )]
     pub state_root: PathBuf,
     /// How long to wait for each state lock, e.g. 30s (0: fail at once).
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
@@ -64,8 +74,8 @@ pub struct FleetPlanArgs {
     /// Save one plan per member and a manifest in DIR, for `fleet apply DIR`.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Exit 0 with no changes, 2 with changes, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -90,9 +100,22 @@ pub struct FleetReadArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct FleetDriftArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    #[command(flatten)]
+    pub report: ReportArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct FleetStatusArgs {
     #[command(flatten)]
     pub fleet: FleetArgs,
+}
+
+/// A directory, or an `s3://` URL checked here so a typo fails before any I/O.
+fn parse_state_root(s: &str) -> Result<PathBuf, String> {
+    crate::ops::locked::Backend::parse(s).map(|_| PathBuf::from(s))
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -274,24 +297,43 @@ fn plan_doc(plan: &FleetPlan) -> serde_json::Value {
 }
 
 async fn plan(args: FleetPlanArgs, registry: &Registry, style: Style) -> CmdResult {
+    let format = args.report.format();
+    report::check_plan_format(format).map_err(|e| Failure::message(e.to_string()))?;
+    let summary_file = step_summary_target(&args.report)?;
     let loaded = load(&args.fleet, registry, style)?;
     let params = args.fleet.params();
     let hooks = params::hooks();
     let plan = fleet::plan::plan(&loaded, &params, "fleet plan", &hooks).await?;
-    if args.json {
-        out(&format!(
+    let render_params = render_params(&args.report, "fleet plan", style);
+    let units = report::fleet::plan_units(&plan);
+    let cost = plan.cost.line();
+    let markdown = |params: &RenderParams| {
+        report::fleet::plan_markdown(&plan.fleet, &units, cost.as_deref(), params)
+    };
+    match format {
+        Format::Text => out(&render_fleet_plan(&loaded, &plan, style)),
+        Format::Json => out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&plan_doc(&plan)).expect("json")
-        ));
-    } else {
-        out(&render_fleet_plan(&loaded, &plan, style));
+        )),
+        Format::Markdown => out(&markdown(&render_params)),
+        Format::Junit => unreachable!("refused above"),
+    }
+    if let Some(file) = summary_file {
+        step_summary::append(&file, |budget| {
+            markdown(&RenderParams {
+                max_bytes: Some(budget),
+                ..render_params.clone()
+            })
+        })
+        .map_err(|e| Failure::message(e.to_string()))?;
     }
     if plan.failed().next().is_some() {
         return Ok(EXIT_ERROR);
     }
     if let Some(dir) = &args.out {
         fleet::plan::save(dir, &loaded, &params, &plan)?;
-        if !args.json {
+        if format == Format::Text {
             out(&format!(
                 "\nSaved the fleet plan to {}. Apply exactly these plans with:\n  trustplane fleet apply {}\n",
                 dir.display(),
@@ -504,57 +546,30 @@ fn saved_work(
     Ok((loaded, trust, slots))
 }
 
-async fn drift(args: FleetReadArgs, registry: &Registry, style: Style) -> CmdResult {
+async fn drift(args: FleetDriftArgs, registry: &Registry, style: Style) -> CmdResult {
+    let format = args.report.format();
+    let summary_file = step_summary_target(&args.report)?;
     let loaded = load(&args.fleet, registry, style)?;
     let params = args.fleet.params();
     let report = fleet::drift::drift(&loaded, &params, &params::hooks()).await?;
-    if args.json {
-        let units: Vec<serde_json::Value> = report
-            .units
-            .iter()
-            .map(|u| match &u.result {
-                Ok(r) => serde_json::json!({
-                    "name": u.name, "wave": u.wave, "drifted": !r.drifts.is_empty(), "resources": r.drifts,
-                }),
-                Err(e) => serde_json::json!({"name": u.name, "wave": u.wave, "error": e.to_string()}),
+    let render_params = render_params(&args.report, "fleet drift", style);
+    let units = report::fleet::drift_units(&report);
+    let markdown =
+        |params: &RenderParams| report::fleet::drift_markdown(&report.fleet, &units, params);
+    match format {
+        Format::Text => out(&drift_text(&report, style)),
+        Format::Json => out(&drift_json(&report)),
+        Format::Markdown => out(&markdown(&render_params)),
+        Format::Junit => out(&report::fleet::drift_junit(&units)),
+    }
+    if let Some(file) = summary_file {
+        step_summary::append(&file, |budget| {
+            markdown(&RenderParams {
+                max_bytes: Some(budget),
+                ..render_params.clone()
             })
-            .collect();
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "fleet": report.fleet,
-                "drifted": report.drifted().map(|u| u.name.clone()).collect::<Vec<_>>(),
-                "errors": report.errors().count(),
-                "members": units,
-            }))
-            .expect("json")
-        ));
-    } else {
-        let mut rows = Vec::new();
-        for u in &report.units {
-            out(&heading(&u.name, style));
-            let wave = u.wave.map_or("-".to_string(), |w| w.to_string());
-            match &u.result {
-                Ok(r) => {
-                    out(&render_drift(&r.drifts, style));
-                    rows.push(vec![
-                        u.name.clone(),
-                        wave,
-                        if r.drifts.is_empty() {
-                            "none".into()
-                        } else {
-                            format!("{} resource(s)", r.drifts.len())
-                        },
-                    ]);
-                }
-                Err(e) => {
-                    out(&failure_text(e, style));
-                    rows.push(vec![u.name.clone(), wave, "error".into()]);
-                }
-            }
-        }
-        out(&heading(&format!("fleet {}", report.fleet), style));
-        out(&table(&["MEMBER", "WAVE", "DRIFT"], &rows));
+        })
+        .map_err(|e| Failure::message(e.to_string()))?;
     }
     Ok(if report.errors().next().is_some() {
         EXIT_ERROR
@@ -563,6 +578,60 @@ async fn drift(args: FleetReadArgs, registry: &Registry, style: Style) -> CmdRes
     } else {
         EXIT_OK
     })
+}
+
+fn drift_json(report: &FleetDrift) -> String {
+    let units: Vec<serde_json::Value> = report
+        .units
+        .iter()
+        .map(|u| match &u.result {
+            Ok(r) => serde_json::json!({
+                "name": u.name, "wave": u.wave, "drifted": !r.drifts.is_empty(), "resources": r.drifts,
+            }),
+            Err(e) => serde_json::json!({"name": u.name, "wave": u.wave, "error": e.to_string()}),
+        })
+        .collect();
+    format!(
+        "{}\n",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "fleet": report.fleet,
+            "drifted": report.drifted().map(|u| u.name.clone()).collect::<Vec<_>>(),
+            "errors": report.errors().count(),
+            "members": units,
+        }))
+        .expect("json")
+    )
+}
+
+/// Each unit's drift under its name, then the fleet table.
+fn drift_text(report: &FleetDrift, style: Style) -> String {
+    let mut text = String::new();
+    let mut rows = Vec::new();
+    for u in &report.units {
+        text.push_str(&heading(&u.name, style));
+        let wave = u.wave.map_or("-".to_string(), |w| w.to_string());
+        match &u.result {
+            Ok(r) => {
+                text.push_str(&render_drift(&r.drifts, style));
+                rows.push(vec![
+                    u.name.clone(),
+                    wave,
+                    if r.drifts.is_empty() {
+                        "none".into()
+                    } else {
+                        format!("{} resource(s)", r.drifts.len())
+                    },
+                ]);
+            }
+            Err(e) => {
+                text.push_str(&failure_text(e, style));
+                rows.push(vec![u.name.clone(), wave, "error".into()]);
+            }
+        }
+    }
+    text.push_str(&heading(&format!("fleet {}", report.fleet), style));
+    text.push_str(&table(&["MEMBER", "WAVE", "DRIFT"], &rows));
+    text
 }
 
 async fn verify(args: FleetReadArgs, registry: &Registry, style: Style) -> CmdResult {

@@ -104,7 +104,7 @@ pub async fn drift(args: DriftArgs, registry: Arc<Registry>, style: Style) -> Cm
 }
 
 /// The job summary file, when asked for: an unset variable fails before any work.
-fn step_summary_target(args: &ReportArgs) -> Result<Option<PathBuf>, Failure> {
+pub(super) fn step_summary_target(args: &ReportArgs) -> Result<Option<PathBuf>, Failure> {
     if !args.step_summary {
         return Ok(None);
     }
@@ -113,7 +113,7 @@ fn step_summary_target(args: &ReportArgs) -> Result<Option<PathBuf>, Failure> {
         .map_err(|e| Failure::message(e.to_string()))
 }
 
-fn render_params(args: &ReportArgs, command: &str, style: Style) -> RenderParams {
+pub(super) fn render_params(args: &ReportArgs, command: &str, style: Style) -> RenderParams {
     RenderParams {
         style,
         max_bytes: Some(args.max_bytes).filter(|n| *n > 0),

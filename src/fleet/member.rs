@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::file::{Fleet, Tier};
 use super::{FleetParams, Loaded};
 use crate::config::vars::VarInputs;
-use crate::ops::locked::StateSpec;
+use crate::ops::locked::{Backend, StateSpec};
 use crate::ops::prepare::PrepareParams;
 use crate::ops::stack::{PkiChecks, ProviderOverrides};
 use crate::value::Value;
@@ -52,11 +52,15 @@ impl Unit {
     }
 }
 
-// `..Default::default()`: whatever else a state may be told (its backend) keeps its default.
-#[allow(clippy::needless_update)]
-fn state(dir: PathBuf, workspace: &str, params: &FleetParams) -> StateSpec {
+/// A state at `at` exactly (a directory, or an S3 prefix that is the state's own).
+fn state(at: Backend, workspace: &str, params: &FleetParams) -> StateSpec {
+    let (dir, s3) = match at {
+        Backend::Local(dir) => (Some(dir), None),
+        Backend::S3(at) => (None, Some(at)),
+    };
     StateSpec {
-        dir: Some(dir),
+        dir,
+        s3,
         workspace: Some(workspace.to_string()),
         lock_timeout: params.lock_timeout,
         ..Default::default()
@@ -82,22 +86,15 @@ pub fn trust(loaded: &Loaded, params: &FleetParams) -> Unit {
             given_by: format!("fleet file {}, trust tier", fleet.file.display()),
             ..Default::default()
         },
-        state: state(
-            params.state_root.join(stack).join(&fleet.name),
-            &fleet.name,
-            params,
-        ),
+        state: state(params.location(&[stack, &fleet.name]), &fleet.name, params),
         overrides: ProviderOverrides::new(),
         unknown_inputs: false,
     }
 }
 
-/// The state directory of a member.
-pub fn member_dir(loaded: &Loaded, params: &FleetParams, member: &str) -> PathBuf {
-    params
-        .state_root
-        .join(&loaded.stacks.cluster.name)
-        .join(member)
+/// Where a member's state is.
+pub fn member_location(loaded: &Loaded, params: &FleetParams, member: &str) -> Backend {
+    params.location(&[&loaded.stacks.cluster.name, member])
 }
 
 /// Member `name` with the trust tier's outputs (those its stack declares; `Unknown` when
@@ -131,7 +128,7 @@ pub fn member(
             given_by: format!("fleet file {}, member {name}", fleet.file.display()),
             ..Default::default()
         },
-        state: state(member_dir(loaded, params, name), name, params),
+        state: state(member_location(loaded, params, name), name, params),
         overrides,
         unknown_inputs,
     }

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::diag::Diagnostics;
+use crate::ops::locked::Backend;
 use crate::ops::OpsResult;
 use crate::provider::Registry;
 pub use file::Fleet;
@@ -59,6 +60,7 @@ pub fn load(path: &Path, registry: &Registry) -> OpsResult<Loaded> {
 pub struct FleetParams {
     /// Where states live: the trust tier in `<root>/<trust stack>/<fleet>`, each member in
     /// `<root>/<cluster stack>/<member>`, the rollout record in `<root>/fleets/<fleet>`.
+    /// A directory, or `s3://BUCKET/PREFIX` for one prefix per state under it.
     pub state_root: PathBuf,
     pub lock_timeout: Duration,
     /// Per member (and for the trust tier): resources handled at once.
@@ -112,9 +114,28 @@ impl FleetParams {
         Ok(())
     }
 
-    /// The directory of the fleet's own files (the rollout record).
-    pub fn fleet_dir(&self, fleet: &Fleet) -> PathBuf {
-        self.state_root.join("fleets").join(&fleet.name)
+    /// `<root>/<segments...>`: a directory under a local root, a prefix under an S3 one.
+    pub fn location(&self, segments: &[&str]) -> Backend {
+        // The CLI refuses a malformed `s3://` root before any work, so whatever does not
+        // parse as one is a directory.
+        match Backend::parse(&self.state_root.to_string_lossy()) {
+            Ok(Backend::S3(at)) => Backend::S3(segments.iter().fold(at, |at, s| at.join(s))),
+            _ => Backend::Local(
+                segments
+                    .iter()
+                    .fold(self.state_root.clone(), |dir, s| dir.join(s)),
+            ),
+        }
+    }
+
+    /// Whether the states are in S3.
+    pub fn in_s3(&self) -> bool {
+        matches!(self.location(&[]), Backend::S3(_))
+    }
+
+    /// Where the fleet's own files are (the rollout record).
+    pub fn fleet_location(&self, fleet: &Fleet) -> Backend {
+        self.location(&["fleets", &fleet.name])
     }
 }
 

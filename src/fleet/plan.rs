@@ -309,7 +309,12 @@ pub fn save(dir: &Path, loaded: &Loaded, params: &FleetParams, plan: &FleetPlan)
         );
     }
     let fleet_file = std::path::absolute(&loaded.fleet.file).map_err(fail)?;
-    let state_root = std::path::absolute(&params.state_root).map_err(fail)?;
+    // A directory by absolute path, so the plan applies from anywhere; an S3 root as is.
+    let state_root = if params.in_s3() {
+        params.state_root.clone()
+    } else {
+        std::path::absolute(&params.state_root).map_err(fail)?
+    };
     let manifest = Manifest {
         format_version: MANIFEST_FORMAT,
         fleet: loaded.fleet.name.clone(),

@@ -22,6 +22,7 @@ use crate::apply::Progress;
 use crate::diag::Diagnostic;
 use crate::graph::walk::Cancel;
 use crate::ops::apply::{ApplySummary, ExecuteParams};
+use crate::ops::locked::Backend;
 use crate::ops::verify::{verify_with, VerifyParams};
 use crate::ops::{saved, Hooks, OpsError};
 use crate::provider::Registry;
@@ -112,7 +113,7 @@ struct Shared {
     params: FleetParams,
     rollout: RolloutParams,
     record: Mutex<Record>,
-    record_dir: PathBuf,
+    record_at: Backend,
     trust_outputs: BTreeMap<String, Value>,
     stop: AtomicBool,
 }
@@ -121,7 +122,7 @@ impl Shared {
     fn note(&self, name: &str, entry: Entry) {
         let mut record = self.record.lock().expect("record lock");
         record.members.insert(name.to_string(), entry);
-        if let Err(e) = record.save(&self.record_dir) {
+        if let Err(e) = record.save(&self.record_at) {
             self.rollout.hooks.note(&format!("warning: {e}"));
         }
     }
@@ -143,14 +144,14 @@ pub async fn rollout(
     members: Vec<Slot>,
     rp: RolloutParams,
 ) -> Result<RolloutReport, OpsError> {
-    let record_dir = params.fleet_dir(&loaded.fleet);
-    let record = Record::load(&record_dir, &loaded.fleet.name)?;
+    let record_at = params.fleet_location(&loaded.fleet);
+    let record = Record::load(&record_at, &loaded.fleet.name)?;
     let mut shared = Shared {
         loaded: loaded.clone(),
         params: params.clone(),
         rollout: rp,
         record: Mutex::new(record),
-        record_dir: record_dir.clone(),
+        record_at: record_at.clone(),
         trust_outputs: BTreeMap::new(),
         stop: AtomicBool::new(false),
     };
@@ -161,7 +162,7 @@ pub async fn rollout(
         fleet: loaded.fleet.name.clone(),
         trust: trust_outcome.clone(),
         members: Vec::new(),
-        record: record_dir.join(super::record::FILE),
+        record: record_at.display_path().join(super::record::FILE),
     };
     if matches!(trust_outcome, Outcome::Failed { .. }) {
         shared.stop.store(true, Ordering::SeqCst);

@@ -184,7 +184,7 @@ fn load_tier(tier: &Tier, at: &str, registry: &Registry, diags: &mut Diagnostics
             .with_span(state.span.clone())
             .with_field("state")
             .with_detail("a fleet keeps the trust tier's and each member's state under its state root (`--state DIR`, default `state`)")
-            .with_help("remove the `state:` block from the stack used by the fleet"),
+            .with_help("remove the `state:` block from the stack used by the fleet; to keep the fleet's states in S3, give the fleet commands `--state s3://BUCKET/PREFIX`"),
         );
         return None;
     }

@@ -13,7 +13,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 use super::entries::{drift_entries, Entry};
-use super::Section;
+use super::{Failed, Section};
 use crate::ops::drift::DriftReport;
 
 pub fn drift(sections: &[Section<'_, DriftReport>]) -> String {
@@ -36,6 +36,70 @@ pub fn drift(sections: &[Section<'_, DriftReport>]) -> String {
     let mut out = String::from_utf8(w.0.into_inner()).expect("the writer was given UTF-8");
     out.push('\n');
     out
+}
+
+/// A fleet's drift, in the order given: a suite per member as in [`drift`] (the trust
+/// tier's too), and for a member whose drift could not be found a suite of one test case
+/// in error, so the test view shows it broken rather than clean.
+pub fn fleet_drift(units: &[Result<Section<'_, DriftReport>, Failed<'_>>]) -> String {
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    for u in units {
+        match u {
+            Ok(s) => {
+                tests += s.report.checked.len();
+                failures += s.report.drifts.len();
+            }
+            Err(_) => {
+                tests += 1;
+                errors += 1;
+            }
+        }
+    }
+    let mut w = Xml(Writer::new_with_indent(Vec::new(), b' ', 2));
+    w.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)));
+    w.start(
+        "testsuites",
+        &[
+            ("name", "trustplane fleet drift"),
+            ("tests", &tests.to_string()),
+            ("failures", &failures.to_string()),
+            ("errors", &errors.to_string()),
+        ],
+    );
+    for u in units {
+        match u {
+            Ok(s) => suite(&mut w, s),
+            Err(f) => error_suite(&mut w, f),
+        }
+    }
+    w.end("testsuites");
+    let mut out = String::from_utf8(w.0.into_inner()).expect("the writer was given UTF-8");
+    out.push('\n');
+    out
+}
+
+/// A member that could not be checked: one test case, `drift`, in error.
+fn error_suite(w: &mut Xml, f: &Failed<'_>) {
+    w.start(
+        "testsuite",
+        &[
+            ("name", f.name),
+            ("tests", "1"),
+            ("failures", "0"),
+            ("errors", "1"),
+            ("skipped", "0"),
+        ],
+    );
+    w.start(
+        "testcase",
+        &[("classname", "trustplane.fleet"), ("name", "drift")],
+    );
+    let message = f.error.lines().next().unwrap_or("failed");
+    w.start("error", &[("type", "error"), ("message", message)]);
+    w.text(&f.error);
+    w.end("error");
+    w.end("testcase");
+    w.end("testsuite");
 }
 
 fn suite(w: &mut Xml, s: &Section<'_, DriftReport>) {
@@ -231,6 +295,38 @@ mod tests {
             "{text}"
         );
         assert!(!xml.contains('\u{7}'));
+    }
+
+    #[test]
+    fn a_fleet_member_that_failed_is_a_suite_in_error_in_its_place() {
+        let (trust, us) = (drift_report("trust", 2, 0), drift_report("mesh", 3, 2));
+        let units = [
+            Ok(Section::named("(trust)", &trust)),
+            Err(Failed {
+                name: "eu",
+                error: "error: cannot reach <eu> & co\nsecond line".into(),
+            }),
+            Ok(Section::named("us", &us)),
+        ];
+        let xml = fleet_drift(&units);
+        assert!(
+            xml.contains(
+                r#"<testsuites name="trustplane fleet drift" tests="6" failures="2" errors="1">"#
+            ),
+            "{xml}"
+        );
+        let eu = xml.find(r#"<testsuite name="eu" tests="1" failures="0" errors="1""#);
+        let (trust_at, us_at) = (xml.find(r#"name="(trust)""#), xml.find(r#"name="us""#));
+        assert!(trust_at < eu && eu < us_at, "in the order given: {xml}");
+        assert!(
+            xml.contains(
+                r#"<error type="error" message="error: cannot reach &lt;eu&gt; &amp; co">"#
+            ),
+            "{xml}"
+        );
+        let cases = cases(&xml);
+        assert_eq!(cases.len(), 6);
+        assert_eq!(cases.iter().filter(|(_, f)| f.is_some()).count(), 2);
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn drift(sections: &[Section<'_, DriftReport>], params: &RenderParams) -> St
     document(head, &members, params)
 }
 
-fn resources(n: usize) -> String {
+pub(super) fn resources(n: usize) -> String {
     format!("{n} resource{}", if n == 1 { "" } else { "s" })
 }
 
@@ -116,7 +116,11 @@ fn context_line(out: &mut String, name: Option<&str>, stack: &str, workspace: &s
 
 /// The head, then each member's resource sections (under its name in a fleet) while
 /// they fit, then how many were left out.
-fn document(head: String, members: &[(Option<&str>, Vec<Entry>)], params: &RenderParams) -> String {
+pub(super) fn document(
+    head: String,
+    members: &[(Option<&str>, Vec<Entry>)],
+    params: &RenderParams,
+) -> String {
     let total: usize = members.iter().map(|(_, e)| e.len()).sum();
     let blocks: Vec<(Option<&str>, String)> = members
         .iter()
@@ -190,14 +194,14 @@ fn longest_backtick_run(text: &str) -> usize {
 }
 
 /// Text inside HTML tags.
-fn html(text: &str) -> String {
+pub(super) fn html(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
 }
 
 /// Inline code that its content cannot end early.
-fn code(text: &str) -> String {
+pub(super) fn code(text: &str) -> String {
     if text.contains('`') {
         format!("`` {text} ``")
     } else {
@@ -216,7 +220,7 @@ fn add_summary(total: &mut Summary, s: Summary) {
     total.restart += s.restart;
 }
 
-fn add_cost(total: &mut CostChange, c: &CostChange) {
+pub(super) fn add_cost(total: &mut CostChange, c: &CostChange) {
     for (label, n) in &c.counts {
         *total.counts.entry(label).or_default() += n;
     }

@@ -4,10 +4,12 @@
 //! Every renderer takes a list of [`Section`]s, one per stack run: a single stack's
 //! report is one section without a name ([`Section::single`]); a fleet's is one named
 //! section per member ([`Section::named`]), and renders as one document — one summary
-//! over all members in Markdown, one test suite per member in JUnit. Renderers only
+//! over all members in Markdown, one test suite per member in JUnit. [`fleet`] adds what
+//! only a fleet has: its table, its totals and the members that failed. Renderers only
 //! format; [`step_summary`] is the one place that writes a file.
 
 mod entries;
+pub mod fleet;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -61,6 +63,13 @@ impl<'a, R> Section<'a, R> {
             report,
         }
     }
+}
+
+/// A member of a fleet whose report could not be made: its name and why, as plain text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed<'a> {
+    pub name: &'a str,
+    pub error: String,
 }
 
 /// What the renderers need besides the reports.

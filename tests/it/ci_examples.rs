@@ -3,14 +3,21 @@
 //! appended, so nothing runs), which rejects an unknown subcommand, a misspelled flag or
 //! a value a flag does not take.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use crate::common::{bin, repo_root};
 
-const EXAMPLES: [&str; 2] = [
+/// The pipelines of one stack, with its state in S3 so that they run on hosted runners.
+const STACK_EXAMPLES: [&str; 2] = [
     "examples/ci/github-actions.yml",
     "examples/ci/gitlab-ci.yml",
+];
+
+/// The pipelines of a fleet, with its states in S3 too.
+const FLEET_EXAMPLES: [&str; 2] = [
+    "examples/ci/github-actions-fleet.yml",
+    "examples/ci/gitlab-ci-fleet.yml",
 ];
 
 /// Every shell script of a pipeline file: GitHub's `run`, GitLab's `script`,
@@ -144,44 +151,142 @@ fn accepted(args: &[String]) -> Result<(), String> {
     }
 }
 
-fn example_commands(path: &str) -> Vec<Vec<String>> {
-    let file = repo_root().join(path);
-    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let doc: serde_yaml::Value =
-        serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
-    let mut all = Vec::new();
-    scripts(&doc, &mut all);
-    all.iter().flat_map(|s| commands(s)).collect()
+/// A pipeline file: its commands, and its pipeline-wide variables (GitHub's `env`,
+/// GitLab's `variables`).
+struct Example {
+    commands: Vec<Vec<String>>,
+    variables: BTreeMap<String, String>,
+}
+
+impl Example {
+    fn read(path: &str) -> Example {
+        let file = repo_root().join(path);
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let doc: serde_yaml::Value =
+            serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{path} is not YAML: {e}"));
+        let mut all = Vec::new();
+        scripts(&doc, &mut all);
+        let variables = ["env", "variables"]
+            .iter()
+            .filter_map(|k| doc.get(*k)?.as_mapping())
+            .flatten()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+            .collect();
+        Example {
+            commands: all.iter().flat_map(|s| commands(s)).collect(),
+            variables,
+        }
+    }
+
+    /// The first command that starts with `words` and carries every one of `flags` (a
+    /// flag and its value as one string, `"--out prod.plan"`).
+    fn find(&self, words: &[&str], flags: &[&str]) -> Option<&Vec<String>> {
+        self.commands.iter().find(|c| {
+            c.len() >= words.len()
+                && c.iter().zip(words).all(|(a, b)| a == b)
+                && flags
+                    .iter()
+                    .all(|f| c.windows(f.split(' ').count()).any(|w| w.join(" ") == *f))
+        })
+    }
+
+    fn has(&self, words: &[&str], flags: &[&str]) -> bool {
+        self.find(words, flags).is_some()
+    }
+
+    /// The value of `flag` in `command`, a `$VAR` replaced by the pipeline's variable.
+    fn flag_value(&self, command: &[String], flag: &str) -> Option<String> {
+        let i = command.iter().position(|w| w == flag)?;
+        let value = command.get(i + 1)?;
+        Some(match value.strip_prefix('$') {
+            Some(var) => self.variables.get(var)?.clone(),
+            None => value.clone(),
+        })
+    }
+
+    /// Every command is accepted by the binary.
+    fn check_accepted(&self, path: &str) {
+        let errors: Vec<String> = self
+            .commands
+            .iter()
+            .filter_map(|c| accepted(c).err())
+            .collect();
+        assert!(errors.is_empty(), "{path}:\n{}", errors.join("\n"));
+    }
 }
 
 #[test]
 fn every_trustplane_command_of_the_example_pipelines_exists_with_its_flags() {
     assert!(Path::new(&repo_root().join("examples/ci")).is_dir());
-    for path in EXAMPLES {
-        let commands = example_commands(path);
-        let errors: Vec<String> = commands.iter().filter_map(|c| accepted(c).err()).collect();
-        assert!(errors.is_empty(), "{path}:\n{}", errors.join("\n"));
+    for path in STACK_EXAMPLES {
+        let example = Example::read(path);
+        example.check_accepted(path);
+        let commands = &example.commands;
         // The three pipelines of the examples are all there.
-        let has = |sub: &str, flags: &[&str]| {
-            commands.iter().any(|c| {
-                c.first().map(String::as_str) == Some(sub)
-                    && flags
-                        .iter()
-                        .all(|f| c.windows(f.split(' ').count()).any(|w| w.join(" ") == *f))
-            })
-        };
         assert!(
-            has("plan", &["--out prod.plan", "--format markdown"]),
+            example.has(&["plan"], &["--out prod.plan", "--format markdown"]),
             "{path}: {commands:?}"
         );
-        assert!(has("apply", &["prod.plan"]), "{path}: {commands:?}");
-        assert!(has("drift", &["--format junit"]), "{path}: {commands:?}");
+        assert!(
+            example.has(&["apply", "prod.plan"], &[]),
+            "{path}: {commands:?}"
+        );
+        assert!(
+            example.has(&["drift"], &["--format junit"]),
+            "{path}: {commands:?}"
+        );
         let subcommands: BTreeSet<&str> = commands
             .iter()
             .filter_map(|c| c.first())
             .map(String::as_str)
             .collect();
         assert!(subcommands.len() >= 3, "{path}: {subcommands:?}");
+        // Every command that reaches the state finds it in S3, so no runner keeps it.
+        for c in commands
+            .iter()
+            .filter(|c| ["plan", "apply", "drift"].contains(&c.first().map_or("", String::as_str)))
+        {
+            let state = example.flag_value(c, "--state");
+            assert!(
+                state.as_deref().is_some_and(|s| s.starts_with("s3://")),
+                "{path}: `trustplane {}` keeps its state in {state:?}, not in S3",
+                c.join(" ")
+            );
+        }
+    }
+}
+
+#[test]
+fn the_fleet_pipelines_plan_apply_the_reviewed_plan_and_report_drift() {
+    for path in FLEET_EXAMPLES {
+        let example = Example::read(path);
+        example.check_accepted(path);
+        let commands = &example.commands;
+        let plan = example
+            .find(
+                &["fleet", "plan"],
+                &["--format markdown", "--detailed-exitcode"],
+            )
+            .unwrap_or_else(|| panic!("{path}: no fleet plan in {commands:?}"));
+        let out = example
+            .flag_value(plan, "--out")
+            .unwrap_or_else(|| panic!("{path}: the fleet plan is not saved: {plan:?}"));
+        assert!(
+            example.has(&["fleet", "apply", &out], &[]),
+            "{path}: the saved plan {out} is not what is applied: {commands:?}"
+        );
+        let drift = example
+            .find(&["fleet", "drift"], &["--format junit"])
+            .unwrap_or_else(|| panic!("{path}: no fleet drift in {commands:?}"));
+        // Plan and drift use one state root in S3, under which the rollout record lives
+        // too, so no runner keeps it.
+        let root = example.flag_value(plan, "--state");
+        assert!(
+            root.as_deref().is_some_and(|r| r.starts_with("s3://")),
+            "{path}: the fleet's states are in {root:?}, not in S3"
+        );
+        assert_eq!(root, example.flag_value(drift, "--state"), "{path}");
+        assert!(example.has(&["validate"], &[]), "{path}: {commands:?}");
     }
 }
 

@@ -15,6 +15,7 @@ mod cli_crash;
 mod cli_faults;
 mod cli_flagship;
 mod cli_fleet;
+mod cli_fleet_reports;
 mod cli_hostile;
 mod cli_iam_crash;
 mod cli_istiod_restart;

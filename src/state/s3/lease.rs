@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{Condition, S3Client, S3Failure};
+use super::{Condition, S3Client, S3Failure, S3Location};
 use crate::state::lock::{self, LockError, LockInfo};
 use crate::state::locker::{Acquired, HeldLock, Locker};
 
@@ -75,6 +75,15 @@ impl S3Locker {
             },
         }
     }
+}
+
+/// Who holds the lock of the state at `at`, read without taking it (`fleet status`).
+pub fn holder(at: &S3Location) -> Result<Option<LockInfo>, String> {
+    let client = S3Client::connect(at)?;
+    S3Locker::new(client)
+        .read()
+        .map(|held| held.map(|(info, _)| info))
+        .map_err(|e| e.to_string())
 }
 
 fn lease_end(lease: Duration) -> chrono::DateTime<chrono::Utc> {
