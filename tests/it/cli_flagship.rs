@@ -45,11 +45,7 @@ fn plan_with_nothing_reachable(s: &Sandbox, extra: &[&str]) -> common::Run {
         .env_remove("TRUSTPLANE_HELM")
         .output()
         .unwrap();
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Run::of(out)
 }
 
 #[test]

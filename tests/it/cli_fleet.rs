@@ -5,27 +5,13 @@
 //! catches a member whose Istio CA chains to another root.
 
 use crate::common;
+use common::Run;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::repo_root;
 use common::stand_ins::{helm, Emulator, Moto};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 /// The binary from the repository root (the sandbox's chart paths are relative to it),
 /// with no KUBECONFIG of its own: each member must bring its connection.
@@ -40,11 +26,7 @@ fn trustplane(moto: Option<&Moto>, args: &[&str]) -> Run {
         cmd.envs(moto.env());
     }
     let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }
 
 const MEMBERS: [&str; 3] = ["canary", "east", "west"];

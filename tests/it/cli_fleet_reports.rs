@@ -110,11 +110,7 @@ fn trustplane(moto: &Moto, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> R
         .env_remove("GITHUB_STEP_SUMMARY")
         .envs(env.iter().copied());
     let out = cmd.output().unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Run::of(out)
 }
 
 fn assert_no_secret(what: &str, text: &str) {

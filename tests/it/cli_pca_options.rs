@@ -226,11 +226,7 @@ fn flagship(
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Run::of(out)
 }
 
 #[test]

@@ -53,11 +53,7 @@ fn flagship(moto: &Moto, k8s: &Emulator, state: &std::path::Path, args: &[&str])
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    common::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    common::Run::of(out)
 }
 
 #[test]

@@ -3,27 +3,13 @@
 //! gets its own issuer on the shared subordinate CA and Istio's multi-cluster values.
 
 use crate::common;
+use common::Run;
 
 use std::path::Path;
 use std::process::Command;
 
 use common::repo_root;
 use common::stand_ins::{helm, Emulator, Moto};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 const TRUST: &str = "stacks/mesh-trust.yaml";
 const CLUSTER: &str = "stacks/mesh-cluster.yaml";
@@ -40,11 +26,7 @@ fn trustplane(moto: &Moto, k8s: &Emulator, state: &Path, args: &[&str]) -> Run {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    Run::of(out)
 }
 
 #[test]

@@ -3,26 +3,12 @@
 //! band in three ways, repaired and destroyed.
 
 use crate::common;
+use common::Run;
 
 use std::process::Command;
 
 use common::stand_ins::{helm, Emulator, Moto};
 use common::{repo_root, summary_line};
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn all(&self) -> String {
-        format!(
-            "exit {}\n--- stdout\n{}--- stderr\n{}",
-            self.code, self.stdout, self.stderr
-        )
-    }
-}
 
 struct Env {
     moto: Moto,
@@ -51,11 +37,7 @@ impl Env {
             .env("NO_COLOR", "1")
             .output()
             .unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(out)
     }
 }
 

@@ -20,7 +20,9 @@ pub struct Run {
 }
 
 impl Run {
-    fn from(output: Output) -> Run {
+    /// What a finished process gave: its exit code (128 + the signal that killed it) and
+    /// both streams.
+    pub fn of(output: Output) -> Run {
         use std::os::unix::process::ExitStatusExt;
         Run {
             code: output
@@ -89,7 +91,7 @@ impl Sandbox {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run::from(self.command(args).output().expect("run trustplane"))
+        Run::of(self.command(args).output().expect("run trustplane"))
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -97,7 +99,7 @@ impl Sandbox {
         for (k, v) in env {
             c.env(k, v);
         }
-        Run::from(c.output().expect("run trustplane"))
+        Run::of(c.output().expect("run trustplane"))
     }
 
     /// `state list` as (address, type) pairs.
