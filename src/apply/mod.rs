@@ -133,7 +133,7 @@ pub async fn apply(
         progress: params.progress.clone(),
         values: all_values.into_iter().collect(),
     });
-    let deps = change_dependencies(&plan.changes);
+    let deps = change_dependencies(&plan.changes, |c| change_identity(&ctx.registry, c));
     let outcomes = walk(&deps, params.parallelism, &params.cancel, |i| {
         let ctx = ctx.clone();
         async move { run_change(&ctx, i).await }
@@ -161,8 +161,14 @@ pub async fn apply(
 }
 
 /// Graph edges between changes: a change waits for the changes of its dependencies; a
-/// deletion waits for the deletions of the resources that depended on it.
-fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
+/// deletion waits for the deletions of the resources that depended on it; and a change
+/// that makes or updates an object waits for the deletion of another resource holding the
+/// same object (by `identity`, one name per line), which would otherwise delete it after
+/// (a stack switching one Kubernetes object from one resource to another).
+fn change_dependencies(
+    changes: &[PlannedChange],
+    identity: impl Fn(&PlannedChange) -> Option<String>,
+) -> Vec<Vec<usize>> {
     let mut live: HashMap<&str, usize> = HashMap::new();
     let mut deleted: HashMap<&str, usize> = HashMap::new();
     for (i, c) in changes.iter().enumerate() {
@@ -188,7 +194,43 @@ fn change_dependencies(changes: &[PlannedChange]) -> Vec<Vec<usize>> {
             );
         }
     }
+    // Deletions wait only for deletions, so these edges make no cycle.
+    let deleting: Vec<(usize, String)> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.action == Action::Delete)
+        .filter_map(|(j, c)| identity(c).map(|id| (j, id)))
+        .collect();
+    if !deleting.is_empty() {
+        for (i, c) in changes.iter().enumerate() {
+            if c.action.removes() || !c.has_effect() {
+                continue;
+            }
+            let Some(mine) = identity(c) else { continue };
+            deps[i].extend(
+                deleting
+                    .iter()
+                    .filter(|(_, theirs)| {
+                        !crate::provider::shared_objects(&mine, theirs).is_empty()
+                    })
+                    .map(|(j, _)| *j),
+            );
+        }
+    }
     deps
+}
+
+/// The objects a change acts on, as its provider names them: the recorded object for a
+/// deletion, the desired one otherwise.
+fn change_identity(registry: &Registry, change: &PlannedChange) -> Option<String> {
+    let properties = if change.action.removes() {
+        &change.prior.as_ref()?.properties
+    } else {
+        &change.properties
+    };
+    registry
+        .provider_for(&change.type_name)?
+        .identity(&change.type_name, &properties.unmarked())
 }
 
 async fn run_change(ctx: &Context, i: usize) -> Result<(), Diagnostic> {
@@ -699,11 +741,33 @@ mod tests {
             change("old_app", Action::Delete, &["old_db"]),
             change("old_db", Action::Delete, &[]),
         ];
-        let deps = change_dependencies(&changes);
+        let deps = change_dependencies(&changes, |_| None);
         assert_eq!(deps[0], Vec::<usize>::new());
         assert_eq!(deps[1], vec![0]);
         assert_eq!(deps[2], Vec::<usize>::new());
         assert_eq!(deps[3], vec![2], "old_db is deleted after old_app");
+    }
+
+    #[test]
+    fn a_create_of_an_object_being_deleted_under_another_address_waits_for_the_delete() {
+        let changes = vec![
+            change("new_account", Action::Create, &[]),
+            change("old_account", Action::Delete, &[]),
+            change("other", Action::Create, &[]),
+            change("kept", Action::Forget, &[]),
+            change("taken_back", Action::Create, &[]),
+        ];
+        let identity = |c: &PlannedChange| match c.address.as_str() {
+            "new_account" | "old_account" => Some("v1/ServiceAccount/ns/sa".to_string()),
+            "other" => Some("v1/ServiceAccount/ns/other".to_string()),
+            "kept" | "taken_back" => Some("v1/Namespace/kept".to_string()),
+            _ => None,
+        };
+        let deps = change_dependencies(&changes, identity);
+        assert_eq!(deps[0], vec![1], "the delete goes first");
+        assert_eq!(deps[1], Vec::<usize>::new());
+        assert_eq!(deps[2], Vec::<usize>::new(), "another object: no wait");
+        assert_eq!(deps[4], Vec::<usize>::new(), "a forget leaves the object");
     }
 
     use crate::plan::testing::{actions, Rig};

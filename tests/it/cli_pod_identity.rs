@@ -10,6 +10,8 @@ use crate::common;
 use common::fault_proxy::{Fault, FaultProxy, Rule};
 use common::stand_ins::{helm, Emulator, Moto};
 use common::{repo_root, summary_line, Sandbox};
+use std::path::Path;
+use std::time::Duration;
 
 const FLAGSHIP: &str = "stacks/istio-aws-pca.yaml";
 
@@ -35,20 +37,27 @@ fn associations(moto: &Moto, cluster: &str) -> Vec<String> {
 }
 
 /// The flagship from the repository root with the sandbox variables, pod identity chosen.
-fn flagship(moto: &Moto, k8s: &Emulator, state: &std::path::Path, args: &[&str]) -> common::Run {
+fn flagship(moto: &Moto, k8s: &Emulator, state: &Path, args: &[&str]) -> common::Run {
+    flagship_with(moto, k8s.kubeconfig(), state, "pod_identity", args)
+}
+
+/// The flagship with `workload_identity` set to `way`, on the cluster of `kubeconfig`.
+fn flagship_with(
+    moto: &Moto,
+    kubeconfig: &Path,
+    state: &Path,
+    way: &str,
+    args: &[&str],
+) -> common::Run {
     let out = std::process::Command::new(common::bin())
         .args(args)
-        .args([
-            "--var-file",
-            "examples/sandbox/sandbox.vars.yaml",
-            "--var",
-            "workload_identity=pod_identity",
-            "--state",
-        ])
+        .args(["--var-file", "examples/sandbox/sandbox.vars.yaml", "--var"])
+        .arg(format!("workload_identity={way}"))
+        .arg("--state")
         .arg(state)
         .current_dir(repo_root())
         .envs(moto.env())
-        .env("KUBECONFIG", k8s.kubeconfig())
+        .env("KUBECONFIG", kubeconfig)
         .env("TRUSTPLANE_HELM", helm())
         .env("NO_COLOR", "1")
         .output()
@@ -161,6 +170,190 @@ fn the_flagship_with_pod_identity_associates_a_pods_role_and_makes_no_irsa_wirin
     );
     assert_eq!(destroy.code, 0, "{}", destroy.all());
     assert!(associations(&moto, "sandbox").is_empty());
+}
+
+/// IAM as the issuer's wiring sees it: the roles, how many OIDC providers, and the roles
+/// the issuer policy is attached to.
+fn iam_wiring(moto: &Moto) -> String {
+    moto.boto3(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         print(sorted(r['RoleName'] for r in iam.list_roles()['Roles']))\n\
+         print(len(iam.list_open_id_connect_providers()['OpenIDConnectProviderList']))\n\
+         arn = [p['Arn'] for p in iam.list_policies(Scope='Local')['Policies'] if p['PolicyName'] == 'AWSPCAIssuerPolicy-sandbox'][0]\n\
+         print(sorted(r['RoleName'] for r in iam.list_entities_for_policy(PolicyArn=arn)['PolicyRoles']))",
+    )
+    .trim()
+    .to_string()
+}
+
+/// The issuer's service accounts in cert-manager as kubectl lists them: one
+/// `name annotations` line each.
+fn issuer_service_accounts(k8s: &Emulator) -> Vec<String> {
+    k8s.kubectl_ok(&[
+        "-n",
+        "cert-manager",
+        "get",
+        "serviceaccounts",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name} {.metadata.annotations}{\"\\n\"}{end}",
+    ])
+    .lines()
+    .filter(|l| l.starts_with("aws-pca-issuer "))
+    .map(|l| l.trim().to_string())
+    .collect()
+}
+
+/// The API server's URL, from the emulator's kubeconfig.
+fn emulator_url(k8s: &Emulator) -> String {
+    let text = std::fs::read_to_string(k8s.kubeconfig()).unwrap();
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("server: "))
+        .expect("the emulator's kubeconfig names its server")
+        .to_string()
+}
+
+/// The issuer is Ready and `trustplane verify` finds Istio's CA chained up to the root.
+fn assert_issuing(moto: &Moto, k8s: &Emulator, state: &Path, way: &str) {
+    let ready = k8s.kubectl_ok(&[
+        "-n",
+        "istio-system",
+        "get",
+        "awspcaissuer",
+        "aws-pca-issuer-istio",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}",
+    ]);
+    assert_eq!(ready.trim(), "True", "{way}");
+    let verify = flagship_with(moto, k8s.kubeconfig(), state, way, &["verify", FLAGSHIP]);
+    assert_eq!(verify.code, 0, "{way}: {}", verify.all());
+    assert!(
+        verify.stdout.contains("The chain is valid"),
+        "{way}: {}",
+        verify.all()
+    );
+}
+
+#[test]
+fn switching_an_applied_flagship_between_irsa_and_pod_identity_converges_both_ways() {
+    let moto = Moto::start();
+    let k8s = Emulator::start(Some(&moto.url));
+    make_cluster(&moto, "sandbox");
+    let state = tempfile::tempdir().unwrap();
+    let run =
+        |way: &str, args: &[&str]| flagship_with(&moto, k8s.kubeconfig(), state.path(), way, args);
+
+    run("irsa", &["apply", FLAGSHIP, "--auto-approve"]).ok();
+    assert_eq!(
+        iam_wiring(&moto),
+        "['aws-pca-issuer-sandbox']\n1\n['aws-pca-issuer-sandbox']"
+    );
+    let irsa_account = issuer_service_accounts(&k8s);
+    assert_eq!(irsa_account.len(), 1, "{irsa_account:?}");
+    assert!(
+        irsa_account[0].contains("eks.amazonaws.com/role-arn"),
+        "{irsa_account:?}"
+    );
+
+    // IRSA to pod identity: the plan names what goes and what comes.
+    let plan = run("pod_identity", &["plan", FLAGSHIP]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(
+        summary_line(&plan.stdout),
+        "Plan: 3 to add, 0 to change, 0 to replace, 2 to destroy, 1 to forget."
+    );
+    for line in [
+        "- pca_issuer_role (aws.iam.role) will be destroyed",
+        "- pca_issuer_service_account (k8s.service_account) will be destroyed",
+        "cluster_oidc (aws.iam.oidc_provider) will be forgotten, not deleted (retain_on_destroy)",
+        "+ pca_issuer_pod_identity_role (aws.iam.role) will be created",
+        "+ pca_issuer_pod_identity (aws.eks.pod_identity_association) will be created",
+        "+ pca_issuer_service_account_pod_identity (k8s.service_account) will be created",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}:\n{}", plan.all());
+    }
+    // The old service account's delete is held back at the API server: were the new one
+    // applied meanwhile, the delete would remove it.
+    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    proxy.set(
+        Rule::all(Fault::Delay(Duration::from_secs(3)))
+            .method("DELETE")
+            .path("/serviceaccounts/aws-pca-issuer"),
+    );
+    let proxied = state.path().join("kubeconfig");
+    std::fs::write(
+        &proxied,
+        std::fs::read_to_string(k8s.kubeconfig())
+            .unwrap()
+            .replace(&proxy.upstream_url(), &proxy.url()),
+    )
+    .unwrap();
+    flagship_with(
+        &moto,
+        &proxied,
+        state.path(),
+        "pod_identity",
+        &["apply", FLAGSHIP, "--auto-approve"],
+    )
+    .ok();
+    assert_eq!(proxy.faulted(), 1, "the delete went through the proxy");
+    let again = run("pod_identity", &["plan", FLAGSHIP, "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+
+    // No IRSA role left, the policy on the pods role only; the OIDC provider stays for the
+    // cluster's other IRSA roles.
+    assert_eq!(
+        iam_wiring(&moto),
+        "['aws-pca-issuer-pod-sandbox']\n1\n['aws-pca-issuer-pod-sandbox']"
+    );
+    let role_arn = moto
+        .boto3(
+            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+             print(iam.get_role(RoleName='aws-pca-issuer-pod-sandbox')['Role']['Arn'])",
+        )
+        .trim()
+        .to_string();
+    assert_eq!(
+        associations(&moto, "sandbox"),
+        vec![format!("cert-manager/aws-pca-issuer {role_arn}")]
+    );
+    // The service account survived the destroy of the IRSA one: once, not annotated.
+    let pods_account = issuer_service_accounts(&k8s);
+    assert_eq!(pods_account.len(), 1, "{pods_account:?}");
+    assert!(!pods_account[0].contains("role-arn"), "{pods_account:?}");
+    assert_issuing(&moto, &k8s, state.path(), "pod_identity");
+
+    // And back: the retained OIDC provider is adopted again, not made twice.
+    let back = run("irsa", &["plan", FLAGSHIP]);
+    assert_eq!(back.code, 0, "{}", back.all());
+    for line in [
+        "- pca_issuer_pod_identity_role (aws.iam.role) will be destroyed",
+        "- pca_issuer_pod_identity (aws.eks.pod_identity_association) will be destroyed",
+        "- pca_issuer_service_account_pod_identity (k8s.service_account) will be destroyed",
+        "<+ cluster_oidc (aws.iam.oidc_provider) will be adopted",
+        "+ pca_issuer_role (aws.iam.role) will be created",
+        "+ pca_issuer_service_account (k8s.service_account) will be created",
+    ] {
+        assert!(back.stdout.contains(line), "{line}:\n{}", back.all());
+    }
+    run("irsa", &["apply", FLAGSHIP, "--auto-approve"]).ok();
+    let again = run("irsa", &["plan", FLAGSHIP, "--detailed-exitcode"]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(
+        iam_wiring(&moto),
+        "['aws-pca-issuer-sandbox']\n1\n['aws-pca-issuer-sandbox']"
+    );
+    assert!(associations(&moto, "sandbox").is_empty());
+    let irsa_again = issuer_service_accounts(&k8s);
+    assert_eq!(irsa_again.len(), 1, "{irsa_again:?}");
+    let irsa_role_arn = moto
+        .boto3(
+            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+             print(iam.get_role(RoleName='aws-pca-issuer-sandbox')['Role']['Arn'])",
+        )
+        .trim()
+        .to_string();
+    assert!(irsa_again[0].contains(&irsa_role_arn), "{irsa_again:?}");
+    assert_issuing(&moto, &k8s, state.path(), "irsa");
 }
 
 #[test]
