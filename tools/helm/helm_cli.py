@@ -262,8 +262,8 @@ def release_json(cfg, name, chart=True):
 
 
 def go_field(obj, path):
-    """`.A.B` of a Go struct given as its JSON (`.Release` is a map key): Go's field names are the JSON
-    keys with a capital (`AppVersion` is `appVersion`, `APIVersion` is `apiVersion`); a
+    """`.A.B` of a Go struct given as its JSON: Go's field names are the JSON keys with a
+    capital (`AppVersion` is `appVersion`, `APIVersion` is `apiVersion`); a
     field left out of the JSON (omitempty) is its zero value, printed as ""."""
     for field in path:
         key = "apiVersion" if field == "APIVersion" else field[:1].lower() + field[1:]
@@ -275,22 +275,25 @@ def go_template(text, data):
     """The part of Go's text/template that `helm get all --template` needs here: literal
     text and actions `{{.Release.FIELD...}}` or `{{printf "%q" .Release.FIELD...}}` (Go's
     %q quotes a printable string as JSON does). Anything else is refused, naming it."""
-    out, pos = [], 0
-    for m in re.finditer(r"\{\{-?\s*(.*?)\s*-?\}\}", text):
-        out.append(text[pos:m.start()])
-        pos = m.end()
-        action = m.group(1)
+    out, pos, trim_next = [], 0, False
+    for m in re.finditer(r"\{\{(-\s)?\s*(.*?)\s*(\s-)?\}\}", text):
+        literal = text[pos:m.start()]
+        literal = literal.lstrip() if trim_next else literal
+        out.append(literal.rstrip() if m.group(1) else literal)
+        pos, trim_next = m.end(), bool(m.group(3))
+        action = m.group(2)
         quoted = re.fullmatch(r'printf\s+"%q"\s+(\.\S+)', action)
         ref = quoted.group(1) if quoted else action
         parts = ref.split(".")[1:]
         if not ref.startswith(".") or not parts or not all(p.isidentifier() for p in parts):
             raise CliError(f"template: _:1: this test helm cannot evaluate {{{{{action}}}}}")
-        value = go_field(data.get(parts[0], {}), parts[1:])
+        value = go_field(data.get(parts[0], {}), parts[1:])  # `.Release` is a map key
         if isinstance(value, (dict, list)):
             raise CliError(f"template: _:1: this test helm prints only scalars, not {ref}")
         text_value = "" if value is None else str(value)
         out.append(json.dumps(text_value, ensure_ascii=False) if quoted else text_value)
-    out.append(text[pos:])
+    rest = text[pos:]
+    out.append(rest.lstrip() if trim_next else rest)
     return "".join(out)
 
 

@@ -406,7 +406,6 @@ fn fill_unknowns(v: &Value) -> Value {
 /// that never deployed, so it is uninstalled and installed again.
 pub const FAILED_INSTALL_REASON: &str = "release is in state failed after a failed install";
 
-/// A release whose only revision failed: no deployed revision to upgrade or roll back to.
 /// The chart trustplane recorded for this release, when what helm answered is still the
 /// revision it recorded (same revision number, same manifest): helm never changes a
 /// revision's chart in place, so the chart needs no second read. Any upgrade, rollback or
@@ -427,6 +426,7 @@ fn recorded_chart(
     })
 }
 
+/// A release whose only revision failed: no deployed revision to upgrade or roll back to.
 fn is_failed_install(status: &str, revision: i64) -> bool {
     status == "failed" && revision <= 1
 }
