@@ -627,13 +627,46 @@ fn a_failed_first_install_is_planned_as_a_replacement() {
 
 /// Writes revision `revision` of release default/issuer in `status`, as helm stores it (a
 /// Secret holding the release as base64 JSON; helm reads it uncompressed as well as gzipped).
+/// The record is revision 1's, as helm stored it: `helm status` leaves the chart out.
 fn store_release_revision(kube: &Emulator, status: &str, revision: i64) {
     use base64::Engine;
-    let out = kube.helm(&["status", "issuer", "-n", "default", "-o", "json"]);
-    let mut release: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let out = kube.kubectl_output(
+        &[
+            "get",
+            "secret",
+            "sh.helm.release.v1.issuer.v1",
+            "-n",
+            "default",
+            "-o",
+            "jsonpath={.data.release}",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored = b64
+        .decode(b64.decode(out.stdout.trim_ascii()).unwrap())
+        .unwrap();
+    let json = if stored.starts_with(&[0x1f, 0x8b]) {
+        let mut gunzip = std::process::Command::new("gzip")
+            .arg("-dc")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        gunzip.stdin.take().unwrap().write_all(&stored).unwrap();
+        gunzip.wait_with_output().unwrap().stdout
+    } else {
+        stored
+    };
+    let mut release: serde_json::Value = serde_json::from_slice(&json).unwrap();
     release["info"]["status"] = status.into();
     release["version"] = revision.into();
-    let b64 = base64::engine::general_purpose::STANDARD;
     let body = b64.encode(b64.encode(release.to_string()));
     let secret = serde_json::json!({
         "apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
@@ -685,4 +718,122 @@ fn a_pending_release_is_an_error_with_the_exact_command() {
     );
     // Nothing was guessed: the release is still as it was.
     assert_eq!(release_status(&kube), ("pending-upgrade".to_string(), 2));
+}
+
+/// A helm executable that logs the first two words of each call (`status web`) to `log`
+/// and fails `helm status` (as an unreachable cluster fails it) while `fail` exists.
+fn logging_helm(s: &crate::common::Sandbox, log: &std::path::Path, fail: &std::path::Path) {
+    let wrapper = s.write(
+        "helm",
+        &format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {log}\n\
+             if [ \"$1\" = status ] && [ -e {fail} ]; then\n  \
+             echo 'Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:1: connect: connection refused' >&2\n  \
+             exit 1\nfi\nexec {helm} \"$@\"\n",
+            log = log.display(),
+            fail = fail.display(),
+            helm = helm_bin().display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// The helm calls logged since the last call, without `helm version` (asked once a run).
+fn helm_calls(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    text.lines()
+        .filter(|l| !l.starts_with("version"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A no-op plan reads a release with one helm process: `helm status -o json` carries the
+/// status, revision, values and manifest, and the chart recorded at apply stands while the
+/// revision and manifest are the ones recorded. A release changed outside trustplane costs
+/// one read more, of its chart (`helm get all`). When the one read fails, plan and apply
+/// are errors that change nothing.
+#[test]
+fn a_no_op_plan_reads_each_release_with_one_helm_process() {
+    let kube = Emulator::start();
+    let s = crate::common::Sandbox::new();
+    let (log, fail) = (s.path("calls.log"), s.path("fail"));
+    logging_helm(&s, &log, &fail);
+    s.write(
+        "web.yaml",
+        &format!(
+            "stack: web\nproviders:\n  helm:\n    binary: {helm}\n    kubeconfig: {kc}\n\
+             resources:\n  web:\n    type: helm.release\n    properties:\n      name: web\n      \
+             namespace: apps\n      create_namespace: true\n      chart: {chart}\n      \
+             wait: false\n      values:\n        image:\n          tag: \"1.0\"\n",
+            helm = s.path("helm").display(),
+            kc = kube.kubeconfig.display(),
+            chart = chart("webapp-1.0.0"),
+        ),
+    );
+    s.run(&["apply", "web.yaml", "--auto-approve"]).ok();
+    helm_calls(&log);
+
+    let plan = s.run(&["plan", "web.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(helm_calls(&log), vec!["status web"]);
+
+    // Upgraded outside trustplane: a new revision, so the chart is read again.
+    kube.helm(&[
+        "upgrade",
+        "--install",
+        "web",
+        &chart("webapp-1.0.0"),
+        "-n",
+        "apps",
+        "--set",
+        "image.tag=9.9",
+    ]);
+    let plan = s.run(&["plan", "web.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout.contains(VALUES_CHANGED_OUTSIDE),
+        "{}",
+        plan.all()
+    );
+    let calls = helm_calls(&log);
+    assert_eq!(
+        calls.iter().filter(|c| c.as_str() == "status web").count(),
+        1,
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.as_str() == "get all").count(),
+        1,
+        "{calls:?}"
+    );
+
+    // The one read fails: an error naming the release, and nothing changes.
+    let before = s.run(&["state", "show", "web", "-f", "web.yaml"]);
+    before.ok();
+    std::fs::write(&fail, "").unwrap();
+    for args in [
+        &["plan", "web.yaml"][..],
+        &["apply", "web.yaml", "--auto-approve"][..],
+    ] {
+        let r = s.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
+        assert!(
+            r.stderr.contains("helm could not read release apps/web"),
+            "{args:?}: {}",
+            r.all()
+        );
+        assert!(r.stderr.contains("connection refused"), "{}", r.all());
+    }
+    let calls = helm_calls(&log);
+    assert!(
+        calls.iter().all(|c| c.as_str() == "status web"),
+        "nothing but the failed read ran: {calls:?}"
+    );
+    let after = s.run(&["state", "show", "web", "-f", "web.yaml"]);
+    assert_eq!(after.stdout, before.stdout, "state unchanged");
+    let status = kube.helm(&["status", "web", "-n", "apps", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(v["version"], 2, "no revision was added: {status}");
 }

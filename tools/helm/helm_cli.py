@@ -12,6 +12,7 @@ against a real helm binary:
   helm status NAME [-n NS] [-o json|table]
   helm get values NAME [-n NS] [--all] [-o json|yaml]
   helm get manifest NAME [-n NS]
+  helm get all NAME [-n NS] --template TPL
   helm uninstall NAME [-n NS] [--wait] [--timeout D] [--keep-history]
   helm rollback NAME [REVISION] [-n NS] [--wait] [--timeout D]
   helm package CHART_DIR [-d DIR]
@@ -224,19 +225,16 @@ def fetch(url, entry):
                        f"be reached: {e.reason}") from e
 
 
-def release_json(cfg, name):
-    """helm's release object, as `helm status -o json` prints it."""
+def release_json(cfg, name, chart=True):
+    """helm's release object as its JSON encoding prints it: `helm upgrade -o json` with
+    the chart (metadata only here), `helm status -o json` without it (helm strips it).
+    Fields helm tags `omitempty` are left out when empty, as Go's encoder does: a release
+    without user-supplied values has no `config`."""
     summary = cfg.status(name)
     everything = cfg.get_all(name)
     meta = cfg.get_metadata(name)
     info = everything.get("info") or {}
-    chart_meta = {
-        "name": summary.get("chart_name") or meta.get("chart"),
-        "version": summary.get("chart_version") or meta.get("version"),
-        "appVersion": summary.get("app_version") or meta.get("appVersion"),
-        "apiVersion": meta.get("apiVersion", "v2"),
-    }
-    return {
+    out = {
         "name": summary["name"],
         "info": {
             "first_deployed": info.get("first_deployed", summary.get("deployed_at")),
@@ -246,12 +244,57 @@ def release_json(cfg, name):
             "status": summary["status"],
             "notes": info.get("notes", ""),
         },
-        "chart": {"metadata": chart_meta},
-        "config": everything.get("config") or {},
-        "manifest": summary.get("manifest", ""),
-        "version": summary["revision"],
-        "namespace": summary["namespace"],
     }
+    if chart:
+        out["chart"] = {"metadata": {
+            "name": summary.get("chart_name") or meta.get("chart"),
+            "version": summary.get("chart_version") or meta.get("version"),
+            "appVersion": summary.get("app_version") or meta.get("appVersion"),
+            "apiVersion": meta.get("apiVersion", "v2"),
+        }}
+    if everything.get("config"):
+        out["config"] = everything["config"]
+    if summary.get("manifest"):
+        out["manifest"] = summary["manifest"]
+    out["version"] = summary["revision"]
+    out["namespace"] = summary["namespace"]
+    return out
+
+
+def go_field(obj, path):
+    """`.A.B` of a Go struct given as its JSON: Go's field names are the JSON keys with a
+    capital (`AppVersion` is `appVersion`, `APIVersion` is `apiVersion`); a
+    field left out of the JSON (omitempty) is its zero value, printed as ""."""
+    for field in path:
+        key = "apiVersion" if field == "APIVersion" else field[:1].lower() + field[1:]
+        obj = obj.get(key, "") if isinstance(obj, dict) else ""
+    return obj
+
+
+def go_template(text, data):
+    """The part of Go's text/template that `helm get all --template` needs here: literal
+    text and actions `{{.Release.FIELD...}}` or `{{printf "%q" .Release.FIELD...}}` (Go's
+    %q quotes a printable string as JSON does). Anything else is refused, naming it."""
+    out, pos, trim_next = [], 0, False
+    for m in re.finditer(r"\{\{(-\s)?\s*(.*?)\s*(\s-)?\}\}", text):
+        literal = text[pos:m.start()]
+        literal = literal.lstrip() if trim_next else literal
+        out.append(literal.rstrip() if m.group(1) else literal)
+        pos, trim_next = m.end(), bool(m.group(3))
+        action = m.group(2)
+        quoted = re.fullmatch(r'printf\s+"%q"\s+(\.\S+)', action)
+        ref = quoted.group(1) if quoted else action
+        parts = ref.split(".")[1:]
+        if not ref.startswith(".") or not parts or not all(p.isidentifier() for p in parts):
+            raise CliError(f"template: _:1: this test helm cannot evaluate {{{{{action}}}}}")
+        value = go_field(data.get(parts[0], {}), parts[1:])  # `.Release` is a map key
+        if isinstance(value, (dict, list)):
+            raise CliError(f"template: _:1: this test helm prints only scalars, not {ref}")
+        text_value = "" if value is None else str(value)
+        out.append(json.dumps(text_value, ensure_ascii=False) if quoted else text_value)
+    rest = text[pos:]
+    out.append(rest.lstrip() if trim_next else rest)
+    return "".join(out)
 
 
 def print_output(obj, flags, table):
@@ -347,17 +390,23 @@ def cmd_template(pos, flags):
 def cmd_status(pos, flags):
     if len(pos) != 1:
         raise CliError('"helm status" requires 1 argument')
-    r = release_json(config(flags), pos[0])
+    r = release_json(config(flags), pos[0], chart=False)
     print_output(r, flags, release_table(r))
 
 
 def cmd_get(pos, flags):
-    if len(pos) != 2 or pos[0] not in ("values", "manifest"):
-        raise CliError("this test helm implements `get values` and `get manifest`")
+    if len(pos) != 2 or pos[0] not in ("values", "manifest", "all"):
+        raise CliError("this test helm implements `get values`, `get manifest` and `get all`")
     what, name = pos
     cfg = config(flags)
     if what == "manifest":
-        sys.stdout.write(cfg.status(name).get("manifest", ""))
+        # helm prints the manifest with Println: one newline more than it stores.
+        print(cfg.status(name).get("manifest", ""))
+        return
+    if what == "all":
+        if not flags.get("--template"):
+            raise CliError("this test helm implements `get all` only with --template")
+        sys.stdout.write(go_template(flags["--template"], {"Release": release_json(cfg, name)}))
         return
     values = cfg.get_values(name, all_values=bool(flags.get("--all")))
     fmt = flags.get("--output", "table")

@@ -242,6 +242,9 @@ pub fn template_args(spec: &ReleaseSpec, values_file: &Path) -> Vec<OsString> {
     out
 }
 
+/// `helm status NAME -o json`: the one read of a refresh. Helm (3.8 to 4) prints the
+/// release object with its status, revision, user-supplied values (`config`) and manifest,
+/// but without the chart (`helm status` strips it).
 pub fn status_args(spec: &ReleaseSpec) -> Vec<OsString> {
     let n = &spec.name;
     let ns = &spec.namespace;
@@ -251,13 +254,31 @@ pub fn status_args(spec: &ReleaseSpec) -> Vec<OsString> {
         .collect()
 }
 
-pub fn get_values_args(spec: &ReleaseSpec) -> Vec<OsString> {
+/// A Go template for `helm get all --template`: the deployed chart's name, version and
+/// app version as a JSON object (Go's `%q` quotes these plain strings as JSON does).
+/// `get all` has no `-o json`, and its `--template` has no `toJson`.
+pub const CHART_TEMPLATE: &str = concat!(
+    r#"{"name":{{printf "%q" .Release.Chart.Metadata.Name}},"#,
+    r#""version":{{printf "%q" .Release.Chart.Metadata.Version}},"#,
+    r#""appVersion":{{printf "%q" .Release.Chart.Metadata.AppVersion}}}"#,
+);
+
+/// `helm get all NAME --template ...`: the deployed chart, which `helm status` leaves out.
+pub fn chart_args(spec: &ReleaseSpec) -> Vec<OsString> {
     let n = &spec.name;
     let ns = &spec.namespace;
-    ["get", "values", n, "--namespace", ns, "-o", "json"]
-        .iter()
-        .map(Into::into)
-        .collect()
+    [
+        "get",
+        "all",
+        n,
+        "--namespace",
+        ns,
+        "--template",
+        CHART_TEMPLATE,
+    ]
+    .iter()
+    .map(Into::into)
+    .collect()
 }
 
 pub fn get_manifest_args(spec: &ReleaseSpec) -> Vec<OsString> {
@@ -285,43 +306,86 @@ pub fn uninstall_args(spec: &ReleaseSpec) -> Vec<OsString> {
     out
 }
 
+/// The deployed chart of a release.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ChartInfo {
+    pub name: String,
+    pub version: String,
+    pub app_version: String,
+}
+
 /// What `helm status -o json` and `helm upgrade -o json` say about a release.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ReleaseInfo {
     pub revision: i64,
     pub status: String,
-    pub chart_name: String,
-    pub chart_version: String,
-    pub app_version: String,
+    /// None when the answer has no chart: `helm status` strips it, `helm upgrade` keeps it.
+    pub chart: Option<ChartInfo>,
     pub manifest: Option<String>,
+    /// The user-supplied values (helm's `config`, what `helm get values` prints).
+    pub values: Map,
+}
+
+impl ReleaseInfo {
+    pub fn chart_version(&self) -> &str {
+        self.chart.as_ref().map_or("", |c| c.version.as_str())
+    }
+
+    pub fn app_version(&self) -> &str {
+        self.chart.as_ref().map_or("", |c| c.app_version.as_str())
+    }
 }
 
 /// Parses helm's release JSON (`{"name", "info": {"status"}, "chart": {"metadata"},
-/// "manifest", "version", "namespace"}`).
+/// "config", "manifest", "version", "namespace"}`). Helm encodes `config` and `manifest`
+/// with `omitempty`: a release without user-supplied values has no `config`, one that
+/// renders nothing has no `manifest`, so an absent field is an empty one, not an unknown.
 pub fn parse_release(json: &str) -> ProviderResult<ReleaseInfo> {
     let v: serde_json::Value = serde_json::from_str(json)
         .map_err(|e| ProviderError::new(format!("helm printed a release that is not JSON: {e}")))?;
-    let meta = &v["chart"]["metadata"];
     let text = |x: &serde_json::Value| x.as_str().unwrap_or_default().to_string();
+    let meta = &v["chart"]["metadata"];
+    let chart = meta.is_object().then(|| ChartInfo {
+        name: text(&meta["name"]),
+        version: text(&meta["version"]),
+        app_version: text(&meta["appVersion"]),
+    });
+    let values = match v.get("config") {
+        None | Some(serde_json::Value::Null) => Map::new(),
+        Some(config) => values_map(
+            Value::from_json(config.clone()),
+            "a release whose config is",
+        )?,
+    };
     Ok(ReleaseInfo {
         revision: v["version"].as_i64().unwrap_or_default(),
         status: text(&v["info"]["status"]),
-        chart_name: text(&meta["name"]),
-        chart_version: text(&meta["version"]),
-        app_version: text(&meta["appVersion"]),
+        chart,
         manifest: v["manifest"].as_str().map(str::to_string),
+        values,
     })
 }
 
-/// Parses `helm get values -o json`: a map, or `null` when no values were supplied.
-pub fn parse_values(json: &str) -> ProviderResult<Map> {
-    let v: Value = serde_json::from_str(json.trim())
-        .map_err(|e| ProviderError::new(format!("helm printed values that are not JSON: {e}")))?;
+/// Parses the output of `helm get all --template CHART_TEMPLATE`.
+pub fn parse_chart(json: &str) -> ProviderResult<ChartInfo> {
+    let v: serde_json::Value = serde_json::from_str(json.trim()).map_err(|e| {
+        ProviderError::new(format!(
+            "helm printed a chart that is not JSON: {e}: {json}"
+        ))
+    })?;
+    let text = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+    Ok(ChartInfo {
+        name: text("name"),
+        version: text("version"),
+        app_version: text("appVersion"),
+    })
+}
+
+fn values_map(v: Value, what: &str) -> ProviderResult<Map> {
     match v {
-        Value::Null => Ok(Map::new()),
         Value::Map(m) => Ok(m),
         other => Err(ProviderError::new(format!(
-            "helm printed values that are a {}, not a map",
+            "helm printed {what} a {}, not a map",
             other.type_name()
         ))),
     }
@@ -644,13 +708,15 @@ mod tests {
             "manifest":"---\nkind: A\n","version":2,"namespace":"apps"}"#;
         let r = parse_release(json).unwrap();
         assert_eq!(
-            (r.revision, r.status.as_str(), r.chart_version.as_str()),
+            (r.revision, r.status.as_str(), r.chart_version()),
             (2, "deployed", "1.1.0")
         );
-        assert_eq!(r.app_version, "1.1");
-        assert!(parse_values("null").unwrap().is_empty());
-        assert_eq!(parse_values(r#"{"a":1}"#).unwrap().len(), 1);
-        assert!(parse_values("[1]").is_err());
+        assert_eq!(r.app_version(), "1.1");
+        assert!(r.values.is_empty(), "no config: no user-supplied values");
+        let config = |c: &str| parse_release(&format!(r#"{{"version":1,"config":{c}}}"#));
+        assert!(config("null").unwrap().values.is_empty());
+        assert_eq!(config(r#"{"a":1}"#).unwrap().values.len(), 1);
+        assert!(config("[1]").is_err());
         assert!(is_not_found("Error: release: not found\n"));
         assert!(is_transient(
             "Error: Kubernetes cluster unreachable: Get \"http://127.0.0.1:1/version\": dial tcp 127.0.0.1:1: connect: connection refused\n"
@@ -667,6 +733,32 @@ mod tests {
             "chart \"web\" version \"9.9.9\" not found"
         );
         assert_eq!(summarize_stderr("a\nb\nc\nd\n"), "b; c; d");
+    }
+
+    /// `helm status -o json` as helm 3.8 and 4 print it: no chart, the values and the
+    /// manifest; the chart comes from `helm get all --template`.
+    #[test]
+    fn a_status_answer_has_values_and_manifest_but_no_chart() {
+        let json = r#"{"name":"web","info":{"first_deployed":"2026-11-30T03:00:00Z",
+            "last_deployed":"2026-11-30T03:00:00Z","deleted":"","description":"Install complete",
+            "status":"deployed"},"config":{"image":{"tag":"1.0"},"replicas":2},
+            "manifest":"---\nkind: A\n","version":3,"namespace":"apps"}"#;
+        let r = parse_release(json).unwrap();
+        assert_eq!(r.chart, None);
+        assert_eq!((r.revision, r.chart_version()), (3, ""));
+        assert_eq!(r.manifest.as_deref(), Some("---\nkind: A\n"));
+        assert_eq!(r.values.get("replicas"), Some(&Value::Int(2)));
+        let args = strings(&chart_args(&spec())).join(" ");
+        assert_eq!(
+            args,
+            format!("get all cert-manager --namespace cert-manager --template {CHART_TEMPLATE}")
+        );
+        let c = parse_chart(r#"{"name":"webapp","version":"1.1.0","appVersion":"1.1"}"#).unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.version.as_str(), c.app_version.as_str()),
+            ("webapp", "1.1.0", "1.1")
+        );
+        assert!(parse_chart("<no value>").is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ use super::{
 use crate::diag::Diagnostic;
 use crate::input::InputKind;
 use crate::value::{Map, Value};
-use cli::{HelmVersion, ReleaseInfo, ReleaseSpec, ValuesFile};
+use cli::{ChartInfo, HelmVersion, ReleaseInfo, ReleaseSpec, ValuesFile};
 pub use manifest_diff::{render_object_changes, ObjectAction, ObjectChange, PathChange};
 
 pub const RELEASE: &str = "helm.release";
@@ -322,8 +322,8 @@ fn attrs(info: &ReleaseInfo, manifest_digest: String, values_digest: String) -> 
     let mut m = Map::new();
     m.insert("revision".into(), Value::Int(info.revision));
     m.insert("status".into(), info.status.clone().into());
-    m.insert("chart_version".into(), info.chart_version.clone().into());
-    m.insert("app_version".into(), info.app_version.clone().into());
+    m.insert("chart_version".into(), info.chart_version().into());
+    m.insert("app_version".into(), info.app_version().into());
     m.insert("manifest_digest".into(), manifest_digest.into());
     m.insert("values_digest".into(), values_digest.into());
     Value::Map(m)
@@ -405,6 +405,26 @@ fn fill_unknowns(v: &Value) -> Value {
 /// Why a release whose first install failed is replaced: helm cannot upgrade a release
 /// that never deployed, so it is uninstalled and installed again.
 pub const FAILED_INSTALL_REASON: &str = "release is in state failed after a failed install";
+
+/// The chart trustplane recorded for this release, when what helm answered is still the
+/// revision it recorded (same revision number, same manifest): helm never changes a
+/// revision's chart in place, so the chart needs no second read. Any upgrade, rollback or
+/// reinstall made outside trustplane moves the revision or the manifest, and then the chart
+/// is read again.
+fn recorded_chart(
+    prior: &Snapshot,
+    live: &ReleaseInfo,
+    manifest_digest: &str,
+) -> Option<ChartInfo> {
+    let a = &prior.attributes;
+    let same = a.get("revision") == Some(&Value::Int(live.revision))
+        && a.get_str("manifest_digest") == Some(manifest_digest);
+    Some(ChartInfo {
+        name: String::new(),
+        version: a.get_str("chart_version").filter(|_| same)?.to_string(),
+        app_version: a.get_str("app_version").unwrap_or_default().to_string(),
+    })
+}
 
 /// A release whose only revision failed: no deployed revision to upgrade or roll back to.
 fn is_failed_install(status: &str, revision: i64) -> bool {
@@ -659,6 +679,17 @@ impl HelmProvider {
                 values::values_digest(&merged, &ctx.lineage),
             ),
         })
+    }
+
+    /// The deployed chart of a release, which `helm status` leaves out.
+    async fn read_chart(&self, spec: &ReleaseSpec) -> ProviderResult<cli::ChartInfo> {
+        let out = self
+            .run_ok(
+                &format!("read the chart of {}", spec.id()),
+                cli::chart_args(spec),
+            )
+            .await?;
+        cli::parse_chart(&out)
     }
 
     /// The plan-time manifest diff of a release, like the helm-diff plugin: renders the
@@ -941,7 +972,7 @@ impl ResourceType<HelmProvider> for Release {
                 &out.stderr,
             ));
         }
-        let info = cli::parse_release(&out.stdout)?;
+        let mut info = cli::parse_release(&out.stdout)?;
         if is_failed_install(&info.status, info.revision) && !importing {
             // Nothing ever deployed: the plan replaces it (see `diff`).
             return Ok(Some(Snapshot {
@@ -959,33 +990,25 @@ impl ResourceType<HelmProvider> for Release {
             }
             _ => {}
         }
-        let live_values = cli::parse_values(
-            &p.run_ok(
-                &format!("read the values of {}", spec.id()),
-                cli::get_values_args(&spec),
-            )
-            .await?,
-        )?;
-        let manifest = p
-            .run_ok(
-                &format!("read the manifest of {}", spec.id()),
-                cli::get_manifest_args(&spec),
-            )
-            .await?;
+        let manifest_digest = sha256_hex(info.manifest.as_deref().unwrap_or_default().as_bytes());
+        if info.chart.is_none() {
+            info.chart = match recorded_chart(prior, &info, &manifest_digest) {
+                Some(chart) if !importing => Some(chart),
+                _ => Some(p.read_chart(&spec).await?),
+            };
+        }
+        let live_values = std::mem::take(&mut info.values);
         let values_digest = values::values_digest(&live_values, &ctx.lineage);
-        let attributes = attrs(
-            &info,
-            sha256_hex(manifest.as_bytes()),
-            values_digest.clone(),
-        );
+        let attributes = attrs(&info, manifest_digest, values_digest.clone());
 
         let mut properties = prior.properties.clone();
         if importing {
             let mut p = Map::new();
             p.insert("name".into(), spec.name.clone().into());
             p.insert("namespace".into(), spec.namespace.clone().into());
-            p.insert("chart".into(), info.chart_name.clone().into());
-            p.insert("version".into(), info.chart_version.clone().into());
+            let chart = info.chart.clone().unwrap_or_default();
+            p.insert("chart".into(), chart.name.into());
+            p.insert("version".into(), chart.version.into());
             // Only digests of the live values are kept (they may hold `set_sensitive`
             // secrets): the next plan compares the stack's values with them leaf by leaf.
             p.insert("values".into(), Value::sensitive(Value::Map(live_values)));
@@ -993,8 +1016,8 @@ impl ResourceType<HelmProvider> for Release {
         } else {
             // Applied properties stay as they were unless what helm holds moved away from
             // what trustplane applied: then the plan shows (and undoes) the change.
-            if prior.attributes.get_str("chart_version") != Some(info.chart_version.as_str()) {
-                properties.set_path("version", info.chart_version.clone().into());
+            if prior.attributes.get_str("chart_version") != Some(info.chart_version()) {
+                properties.set_path("version", info.chart_version().into());
             }
             let recorded = prior.attributes.get_str("values_digest");
             let legacy = values::legacy_values_digest(&live_values);
