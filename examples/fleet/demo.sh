@@ -107,7 +107,7 @@ step "fleet apply: the trust tier, then the canary, then the rest two at a time"
 step "fleet status"
 "$tp" fleet status "$fleet" "${state[@]}"
 step "fleet verify: one root, an Istio CA per member, one mesh"
-"$tp" fleet verify "$fleet" "${state[@]}" | tail -n 6
+"$tp" fleet verify "$fleet" "${state[@]}" | sed -n "/── fleet /,\$p"
 step "someone removes the injection label on cluster 'eu' by hand: fleet drift"
 kubectl --kubeconfig "$work/eu.kubeconfig" label namespace default istio-injection- >/dev/null
 "$tp" fleet drift "$fleet" "${state[@]}" | tail -n 6 || true
