@@ -102,15 +102,7 @@ impl FleetPlan {
     pub fn totals(&self) -> Summary {
         let mut t = self.trust.plan.summary();
         for m in self.members.iter().filter_map(|m| m.outcome.as_ref().ok()) {
-            let s = m.plan.summary();
-            t.add += s.add;
-            t.change += s.change;
-            t.replace += s.replace;
-            t.destroy += s.destroy;
-            t.read += s.read;
-            t.adopt += s.adopt;
-            t.forget += s.forget;
-            t.restart += s.restart;
+            t += m.plan.summary();
         }
         t
     }

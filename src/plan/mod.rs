@@ -174,6 +174,20 @@ pub struct Summary {
     pub restart: usize,
 }
 
+/// Summed counts, for totals over several plans (a fleet's members).
+impl std::ops::AddAssign for Summary {
+    fn add_assign(&mut self, s: Summary) {
+        self.add += s.add;
+        self.change += s.change;
+        self.replace += s.replace;
+        self.destroy += s.destroy;
+        self.read += s.read;
+        self.adopt += s.adopt;
+        self.forget += s.forget;
+        self.restart += s.restart;
+    }
+}
+
 impl Plan {
     pub fn summary(&self) -> Summary {
         let mut s = Summary::default();

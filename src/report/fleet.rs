@@ -101,7 +101,7 @@ pub fn plan_markdown(
     let planned = || units.iter().filter_map(|u| u.outcome.as_ref().ok());
     let mut total = Summary::default();
     for p in planned() {
-        add_summary(&mut total, p.plan.summary());
+        total += p.plan.summary();
     }
     let failed = units.iter().filter(|u| u.outcome.is_err()).count();
     let mut head = if planned().any(|p| p.plan.has_changes()) {
@@ -284,17 +284,6 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
         let _ = writeln!(out, "| {} |", r.join(" | "));
     }
     out
-}
-
-fn add_summary(total: &mut Summary, s: Summary) {
-    total.add += s.add;
-    total.change += s.change;
-    total.replace += s.replace;
-    total.destroy += s.destroy;
-    total.read += s.read;
-    total.adopt += s.adopt;
-    total.forget += s.forget;
-    total.restart += s.restart;
 }
 
 #[cfg(test)]

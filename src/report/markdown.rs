@@ -16,7 +16,7 @@ pub fn plan(sections: &[Section<'_, Plan>], params: &RenderParams) -> String {
     let mut total = Summary::default();
     let mut cost = CostChange::default();
     for s in sections {
-        add_summary(&mut total, s.report.summary());
+        total += s.report.summary();
         add_cost(&mut cost, &crate::cost::plan_cost(s.report));
     }
     let changes = sections.iter().any(|s| s.report.has_changes());
@@ -207,17 +207,6 @@ pub(super) fn code(text: &str) -> String {
     } else {
         format!("`{text}`")
     }
-}
-
-fn add_summary(total: &mut Summary, s: Summary) {
-    total.add += s.add;
-    total.change += s.change;
-    total.replace += s.replace;
-    total.destroy += s.destroy;
-    total.read += s.read;
-    total.adopt += s.adopt;
-    total.forget += s.forget;
-    total.restart += s.restart;
 }
 
 pub(super) fn add_cost(total: &mut CostChange, c: &CostChange) {
