@@ -160,24 +160,13 @@ impl Bench {
 }
 
 fn proxied_kubeconfig(k8s: &Emulator, proxy: &FaultProxy, s: &Sandbox) -> PathBuf {
-    let text = std::fs::read_to_string(k8s.kubeconfig()).unwrap();
-    let upstream = proxy.upstream_url();
-    assert!(text.contains(&upstream), "{text}");
-    s.write("kubeconfig", &text.replace(&upstream, &proxy.url()))
-}
-
-fn emulator_url(k8s: &Emulator) -> String {
-    let text = std::fs::read_to_string(k8s.kubeconfig()).unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .expect("the emulator's kubeconfig names its server")
-        .to_string()
+    s.write("kubeconfig", &proxy.kubeconfig_through(k8s.kubeconfig()))
 }
 
 #[test]
 fn kubernetes_faults_change_nothing() {
     let k8s = Emulator::start(None);
-    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let proxy = FaultProxy::start(&k8s.url());
     let s = Sandbox::new();
     proxied_kubeconfig(&k8s, &proxy, &s);
     s.write(
@@ -206,7 +195,7 @@ fn kubernetes_faults_change_nothing() {
 #[test]
 fn a_transient_fault_during_apply_is_retried_on_the_progress_line() {
     let k8s = Emulator::start(None);
-    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let proxy = FaultProxy::start(&k8s.url());
     let s = Sandbox::new();
     proxied_kubeconfig(&k8s, &proxy, &s);
     s.write(
@@ -273,7 +262,7 @@ fn aws_faults_change_nothing() {
 #[test]
 fn helm_faults_change_nothing() {
     let k8s = Emulator::start(None);
-    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let proxy = FaultProxy::start(&k8s.url());
     let s = Sandbox::new();
     proxied_kubeconfig(&k8s, &proxy, &s);
     let chart = common::repo_root().join("tests/charts/webapp-1.0.0");
@@ -398,7 +387,7 @@ resources:
 #[test]
 fn a_helm_upgrade_against_a_hung_api_server_is_stopped_at_its_deadline() {
     let k8s = Emulator::start(None);
-    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let proxy = FaultProxy::start(&k8s.url());
     let s = Sandbox::new();
     proxied_kubeconfig(&k8s, &proxy, &s);
     let stack = |version: &str| {

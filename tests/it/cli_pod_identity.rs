@@ -204,14 +204,6 @@ fn issuer_service_accounts(k8s: &Emulator) -> Vec<String> {
 }
 
 /// The API server's URL, from the emulator's kubeconfig.
-fn emulator_url(k8s: &Emulator) -> String {
-    let text = std::fs::read_to_string(k8s.kubeconfig()).unwrap();
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("server: "))
-        .expect("the emulator's kubeconfig names its server")
-        .to_string()
-}
-
 /// The issuer is Ready and `trustplane verify` finds Istio's CA chained up to the root.
 fn assert_issuing(moto: &Moto, k8s: &Emulator, state: &Path, way: &str) {
     let ready = k8s.kubectl_ok(&[
@@ -273,20 +265,14 @@ fn switching_an_applied_flagship_between_irsa_and_pod_identity_converges_both_wa
     }
     // The old service account's delete is held back at the API server: were the new one
     // applied meanwhile, the delete would remove it.
-    let proxy = FaultProxy::start(&emulator_url(&k8s));
+    let proxy = FaultProxy::start(&k8s.url());
     proxy.set(
         Rule::all(Fault::Delay(Duration::from_secs(3)))
             .method("DELETE")
             .path("/serviceaccounts/aws-pca-issuer"),
     );
     let proxied = state.path().join("kubeconfig");
-    std::fs::write(
-        &proxied,
-        std::fs::read_to_string(k8s.kubeconfig())
-            .unwrap()
-            .replace(&proxy.upstream_url(), &proxy.url()),
-    )
-    .unwrap();
+    std::fs::write(&proxied, proxy.kubeconfig_through(k8s.kubeconfig())).unwrap();
     flagship_with(
         &moto,
         &proxied,

@@ -720,18 +720,13 @@ fn a_pending_release_is_an_error_with_the_exact_command() {
     assert_eq!(release_status(&kube), ("pending-upgrade".to_string(), 2));
 }
 
-/// A helm executable that logs the first two words of each call (`status web`) to `log`
-/// and fails `helm status` (as an unreachable cluster fails it) while `fail` exists.
-fn logging_helm(s: &crate::common::Sandbox, log: &std::path::Path, fail: &std::path::Path) {
+/// A helm executable that logs the first two words of each call (`status web`) to `log`.
+fn logging_helm(s: &crate::common::Sandbox, log: &std::path::Path) {
     let wrapper = s.write(
         "helm",
         &format!(
-            "#!/bin/sh\necho \"$1 $2\" >> {log}\n\
-             if [ \"$1\" = status ] && [ -e {fail} ]; then\n  \
-             echo 'Error: Kubernetes cluster unreachable: dial tcp 127.0.0.1:1: connect: connection refused' >&2\n  \
-             exit 1\nfi\nexec {helm} \"$@\"\n",
+            "#!/bin/sh\necho \"$1 $2\" >> {log}\nexec {helm} \"$@\"\n",
             log = log.display(),
-            fail = fail.display(),
             helm = helm_bin().display()
         ),
     );
@@ -739,52 +734,60 @@ fn logging_helm(s: &crate::common::Sandbox, log: &std::path::Path, fail: &std::p
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
-/// The helm calls logged since the last call, without `helm version` (asked once a run).
-fn helm_calls(log: &std::path::Path) -> Vec<String> {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let _ = std::fs::remove_file(log);
-    text.lines()
-        .filter(|l| !l.starts_with("version"))
-        .map(str::to_string)
-        .collect()
-}
-
-/// A no-op plan reads a release with one helm process: `helm status -o json` carries the
-/// status, revision, values and manifest, and the chart recorded at apply stands while the
-/// revision and manifest are the ones recorded. A release changed outside trustplane costs
-/// one read more, of its chart (`helm get all`). When the one read fails, plan and apply
-/// are errors that change nothing.
-#[test]
-fn a_no_op_plan_reads_each_release_with_one_helm_process() {
-    let kube = Emulator::start();
-    let s = crate::common::Sandbox::new();
-    let (log, fail) = (s.path("calls.log"), s.path("fail"));
-    logging_helm(&s, &log, &fail);
+/// web.yaml: release apps/web of chart webapp 1.0.0 through the logging helm.
+fn write_web_stack(s: &crate::common::Sandbox, kubeconfig: &std::path::Path) {
     s.write(
         "web.yaml",
         &format!(
-            "stack: web\nproviders:\n  helm:\n    binary: {helm}\n    kubeconfig: {kc}\n\
-             resources:\n  web:\n    type: helm.release\n    properties:\n      name: web\n      \
-             namespace: apps\n      create_namespace: true\n      chart: {chart}\n      \
+            "stack: web\nproviders:\n  helm:\n    binary: {helm}\n    kubeconfig: {kc}\n    \
+             max_attempts: 1\nresources:\n  web:\n    type: helm.release\n    properties:\n      \
+             name: web\n      namespace: apps\n      create_namespace: true\n      chart: {chart}\n      \
              wait: false\n      values:\n        image:\n          tag: \"1.0\"\n",
             helm = s.path("helm").display(),
-            kc = kube.kubeconfig.display(),
+            kc = kubeconfig.display(),
             chart = chart("webapp-1.0.0"),
         ),
     );
+}
+
+/// The helm calls logged since the last call, `helm version` included.
+fn helm_calls(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let _ = std::fs::remove_file(log);
+    text.lines().map(str::to_string).collect()
+}
+
+/// A refresh reads each release where Helm keeps it (its Secrets in the cluster), without
+/// starting helm: a no-op plan runs no helm process. A release upgraded outside trustplane
+/// is seen (its values, its new revision), and only the manifest diff renders with helm.
+/// When the read fails, even with a 404 page from something in front of the API server,
+/// plan and apply are errors naming the release, and nothing changes.
+#[test]
+fn a_no_op_plan_reads_releases_from_the_cluster_without_starting_helm() {
+    use crate::common::fault_proxy::{Fault, FaultProxy, Rule};
+    let kube = Emulator::start();
+    let proxy = FaultProxy::start(&kube.url());
+    let s = crate::common::Sandbox::new();
+    let kubeconfig = s.write("kubeconfig", &proxy.kubeconfig_through(kube.kubeconfig()));
+    let log = s.path("calls.log");
+    logging_helm(&s, &log);
+    write_web_stack(&s, &kubeconfig);
     s.run(&["apply", "web.yaml", "--auto-approve"]).ok();
-    helm_calls(&log);
+    assert!(
+        helm_calls(&log).contains(&"upgrade --install".to_string()),
+        "the logging helm installed the release"
+    );
 
     let plan = s.run(&["plan", "web.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code, 0, "{}", plan.all());
-    assert_eq!(helm_calls(&log), vec!["status web"]);
+    assert_eq!(helm_calls(&log), Vec::<String>::new(), "no helm process");
 
-    // Upgraded outside trustplane: a new revision, so the chart is read again.
+    // Upgraded outside trustplane: revision 2 with other values and chart 1.1.0.
     kube.helm(&[
         "upgrade",
         "--install",
         "web",
-        &chart("webapp-1.0.0"),
+        &chart("webapp-1.1.0"),
         "-n",
         "apps",
         "--set",
@@ -792,48 +795,117 @@ fn a_no_op_plan_reads_each_release_with_one_helm_process() {
     ]);
     let plan = s.run(&["plan", "web.yaml", "--detailed-exitcode"]);
     assert_eq!(plan.code, 2, "{}", plan.all());
-    assert!(
-        plan.stdout.contains(VALUES_CHANGED_OUTSIDE),
-        "{}",
-        plan.all()
-    );
-    let calls = helm_calls(&log);
-    assert_eq!(
-        calls.iter().filter(|c| c.as_str() == "status web").count(),
-        1,
-        "{calls:?}"
-    );
-    assert_eq!(
-        calls.iter().filter(|c| c.as_str() == "get all").count(),
-        1,
-        "{calls:?}"
-    );
-
-    // The one read fails: an error naming the release, and nothing changes.
-    let before = s.run(&["state", "show", "web", "-f", "web.yaml"]);
-    before.ok();
-    std::fs::write(&fail, "").unwrap();
-    for args in [
-        &["plan", "web.yaml"][..],
-        &["apply", "web.yaml", "--auto-approve"][..],
-    ] {
-        let r = s.run(args);
-        assert_eq!(r.code, 1, "{args:?}: {}", r.all());
-        assert!(
-            r.stderr.contains("helm could not read release apps/web"),
-            "{args:?}: {}",
-            r.all()
-        );
-        assert!(r.stderr.contains("connection refused"), "{}", r.all());
+    for seen in [VALUES_CHANGED_OUTSIDE, "1.1.0"] {
+        assert!(plan.stdout.contains(seen), "{seen}: {}", plan.all());
     }
     let calls = helm_calls(&log);
     assert!(
-        calls.iter().all(|c| c.as_str() == "status web"),
-        "nothing but the failed read ran: {calls:?}"
+        calls
+            .iter()
+            .all(|c| c.starts_with("template ") || c.starts_with("version ")),
+        "only the manifest diff's render ran helm: {calls:?}"
+    );
+
+    // The read fails: an error naming the release, and nothing changes.
+    let before = s.run(&["state", "show", "web", "-f", "web.yaml"]);
+    before.ok();
+    for fault in [
+        Fault::Status {
+            code: 500,
+            retry_after: None,
+        },
+        Fault::Status {
+            code: 404,
+            retry_after: None,
+        },
+        Fault::Reset,
+    ] {
+        proxy.set(
+            Rule::all(fault.clone())
+                .method("GET")
+                .path("/api/v1/namespaces/apps/secrets"),
+        );
+        for args in [
+            &["plan", "web.yaml"][..],
+            &["apply", "web.yaml", "--auto-approve"][..],
+        ] {
+            let r = s.run(args);
+            assert_eq!(r.code, 1, "{fault:?} {args:?}: {}", r.all());
+            assert!(
+                r.stderr.contains("cannot read helm release apps/web"),
+                "{fault:?} {args:?}: {}",
+                r.all()
+            );
+        }
+        assert!(proxy.faulted() >= 2, "{fault:?}: both commands met it");
+        proxy.clear();
+    }
+    let calls = helm_calls(&log);
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("upgrade") || c.starts_with("uninstall")),
+        "nothing was changed: {calls:?}"
     );
     let after = s.run(&["state", "show", "web", "-f", "web.yaml"]);
     assert_eq!(after.stdout, before.stdout, "state unchanged");
     let status = kube.helm(&["status", "web", "-n", "apps", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["version"], 2, "no revision was added: {status}");
+}
+
+/// With `HELM_DRIVER=configmap`, helm keeps releases in ConfigMaps, and that is where a
+/// refresh reads them: still no helm process for a no-op plan, and a change made outside
+/// trustplane is seen.
+#[test]
+fn releases_kept_in_configmaps_are_read_there() {
+    let kube = Emulator::start();
+    let s = crate::common::Sandbox::new();
+    let log = s.path("calls.log");
+    logging_helm(&s, &log);
+    write_web_stack(&s, kube.kubeconfig());
+    let driver = [("HELM_DRIVER", "configmap")];
+    s.run_env(&["apply", "web.yaml", "--auto-approve"], &driver)
+        .ok();
+    kube.kubectl_ok(&[
+        "get",
+        "configmap",
+        "sh.helm.release.v1.web.v1",
+        "-n",
+        "apps",
+    ]);
+    let (found, _, _) = kube.kubectl(&["get", "secret", "sh.helm.release.v1.web.v1", "-n", "apps"]);
+    assert!(!found, "the release is kept in a ConfigMap only");
+    helm_calls(&log);
+
+    let plan = s.run_env(&["plan", "web.yaml", "--detailed-exitcode"], &driver);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(helm_calls(&log), Vec::<String>::new(), "no helm process");
+
+    let out = std::process::Command::new(helm_bin())
+        .args([
+            "upgrade",
+            "--install",
+            "web",
+            &chart("webapp-1.0.0"),
+            "-n",
+            "apps",
+        ])
+        .args(["--set", "image.tag=9.9", "--kubeconfig"])
+        .arg(kube.kubeconfig())
+        .env("HELM_DRIVER", "configmap")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plan = s.run_env(&["plan", "web.yaml", "--detailed-exitcode"], &driver);
+    assert_eq!(plan.code, 2, "{}", plan.all());
+    assert!(
+        plan.stdout.contains(VALUES_CHANGED_OUTSIDE),
+        "{}",
+        plan.all()
+    );
 }

@@ -138,6 +138,8 @@ def config(flags):
         kubeconfig_path=kubeconfig,
         kube_context=flags.get("--kube-context") or os.environ.get("HELM_KUBECONTEXT") or None,
         namespace=namespace(flags),
+        # Where releases are kept, chosen by HELM_DRIVER as with helm.
+        storage_driver=os.environ.get("HELM_DRIVER") or None,
     )
 
 

@@ -4,13 +4,15 @@
 //! - [`cli`]: finding and driving the binary (pure flag building and output parsing);
 //! - [`values`]: merging `values_files`, `values`, `set`, `set_sensitive`;
 //! - [`manifest_diff`]: the plan-time object diff of a release upgrade;
-//! - [`process`]: the child process, in its own process group, cancelled deliberately.
+//! - [`process`]: the child process, in its own process group, cancelled deliberately;
+//! - [`storage`]: releases read where Helm keeps them in the cluster, without a process.
 
 pub mod cli;
 pub mod manifest_diff;
 mod process;
 pub mod repository;
 pub mod restart;
+mod storage;
 pub mod values;
 
 use std::ffi::OsString;
@@ -96,12 +98,14 @@ fn remember_version(path: &std::path::Path, version: HelmVersion) {
     known.push((path.to_path_buf(), at, version));
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct HelmProvider {
     settings: Mutex<Settings>,
     helm: tokio::sync::Mutex<Option<Helm>>,
     /// The last EKS connection resolved, reused until its token nears expiry.
     resolved: tokio::sync::Mutex<Option<Arc<Resolved>>>,
+    /// The same cluster through the API, for reading releases from Helm's storage.
+    cluster: super::kubernetes::client::Cluster,
 }
 
 /// What one helm invocation printed.
@@ -681,6 +685,28 @@ impl HelmProvider {
         })
     }
 
+    /// The last revision of a release, `None` when helm has none. Read from the cluster
+    /// where Helm keeps releases (chart included, no process started), or with
+    /// `helm status` when `HELM_DRIVER` keeps them elsewhere.
+    async fn last_release(&self, spec: &ReleaseSpec) -> ProviderResult<Option<ReleaseInfo>> {
+        if let Some(driver) = storage::Driver::from_env() {
+            let client = self.cluster.client().await?;
+            let json = storage::last_release(&client, driver, &spec.namespace, &spec.name).await?;
+            return json.map(|j| cli::parse_release(&j)).transpose();
+        }
+        let out = self.run(cli::status_args(spec)).await?;
+        if !out.ok {
+            if cli::is_not_found(&out.stderr) {
+                return Ok(None);
+            }
+            return Err(helm_failed(
+                &format!("read release {}", spec.id()),
+                &out.stderr,
+            ));
+        }
+        cli::parse_release(&out.stdout).map(Some)
+    }
+
     /// The deployed chart of a release, which `helm status` leaves out.
     async fn read_chart(&self, spec: &ReleaseSpec) -> ProviderResult<cli::ChartInfo> {
         let out = self
@@ -720,14 +746,10 @@ impl HelmProvider {
             String::new()
         } else {
             let prior_spec = ReleaseSpec::from_properties(&prior.properties);
-            let out = self.run(cli::get_manifest_args(&prior_spec)).await?;
-            if out.ok {
-                out.stdout
-            } else if cli::is_not_found(&out.stderr) {
-                String::new()
-            } else {
-                return Err(helm_failed("read the manifest of", &out.stderr));
-            }
+            self.last_release(&prior_spec)
+                .await?
+                .and_then(|r| r.manifest)
+                .unwrap_or_default()
         };
         let mut secrets = Vec::new();
         if let Some(s) = desired.get("set_sensitive") {
@@ -802,6 +824,12 @@ impl TypedProvider for HelmProvider {
             limits: super::Limits::from_settings("helm", &own)?,
         };
         *self.resolved.lock().await = None;
+        self.cluster
+            .configure(super::kubernetes::client::Settings {
+                connection: new.connection.clone(),
+                limits: new.limits,
+            })
+            .await;
         let mut cur = self.settings.lock().unwrap();
         if cur.binary != new.binary {
             // A different binary must be found and checked again.
@@ -962,17 +990,9 @@ impl ResourceType<HelmProvider> for Release {
         } else {
             ReleaseSpec::from_properties(&prior.properties)
         };
-        let out = p.run(cli::status_args(&spec)).await?;
-        if !out.ok {
-            if cli::is_not_found(&out.stderr) {
-                return Ok(None);
-            }
-            return Err(helm_failed(
-                &format!("read release {}", spec.id()),
-                &out.stderr,
-            ));
-        }
-        let mut info = cli::parse_release(&out.stdout)?;
+        let Some(mut info) = p.last_release(&spec).await? else {
+            return Ok(None);
+        };
         if is_failed_install(&info.status, info.revision) && !importing {
             // Nothing ever deployed: the plan replaces it (see `diff`).
             return Ok(Some(Snapshot {

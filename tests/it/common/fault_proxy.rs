@@ -130,6 +130,15 @@ impl FaultProxy {
     }
 
     /// Applies `rule` from now on (and resets the counters).
+    /// The text of `kubeconfig` (an emulator's, whose server this proxy forwards to) with
+    /// its server replaced by this proxy.
+    pub fn kubeconfig_through(&self, kubeconfig: &std::path::Path) -> String {
+        let text = std::fs::read_to_string(kubeconfig).unwrap();
+        let upstream = self.upstream_url();
+        assert!(text.contains(&upstream), "{text}");
+        text.replace(&upstream, &self.url())
+    }
+
     pub fn set(&self, rule: Rule) {
         *self.shared.rule.lock().unwrap() = Some(rule);
         self.shared.faulted.store(0, Ordering::SeqCst);
