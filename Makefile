@@ -5,7 +5,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 VENV := .venv
 
-.PHONY: all build venv test test-python demo demo-fleet demo-core bench lint fmt clean
+.PHONY: all build venv test test-python demo demo-fleet demo-core bench bench-fleet lint fmt clean
 
 all: build
 
@@ -40,6 +40,16 @@ demo-core: build
 
 bench:
 	$(CARGO) bench --bench engine
+
+# A fleet's no-op plan, one member versus MEMBERS at once, against the stand-ins with
+# each request's round trip RTT_MS long (a comma-separated list; 0: loopback). The
+# emulators are built optimized, as the plans they answer are.
+MEMBERS ?= 50
+RTT_MS ?= 0,25
+bench-fleet: venv
+	$(CARGO) build --release -p kube-emulator
+	TRUSTPLANE_BENCH_FLEET_MEMBERS=$(MEMBERS) TRUSTPLANE_BENCH_FLEET_RTT_MS=$(RTT_MS) \
+	KUBE_EMULATOR=$(CURDIR)/target/release/kube-emulator $(CARGO) bench --bench engine -- fleet
 
 lint:
 	$(CARGO) fmt --all -- --check

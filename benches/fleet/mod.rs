@@ -6,14 +6,21 @@
 //! Setup (not measured): moto, one Kubernetes API emulator per member, the trust tier
 //! applied once and every member applied with the real binary. Each measurement is a child
 //! process (this bench binary again, in child mode) so that its wall time and peak memory
-//! (wait4's rusage) are the plan's alone. Members: TRUSTPLANE_BENCH_FLEET_MEMBERS, default 10.
+//! (wait4's rusage) are the plan's alone; the stand-ins' CPU time over it is read from
+//! /proc. Members: TRUSTPLANE_BENCH_FLEET_MEMBERS, default 10.
+//!
+//! On loopback a stand-in answers in microseconds, so the plans are bound by CPU, the
+//! stand-ins' included, on however few cores the machine has. TRUSTPLANE_BENCH_FLEET_RTT_MS
+//! (a comma-separated list, default 0) measures again with every request to moto and to
+//! the emulators held back that many milliseconds by a [`LatencyProxy`], as a network
+//! round trip to AWS and to a cluster's API server would.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stand_ins::{helm, Emulator, Moto};
+use stand_ins::{helm, Emulator, LatencyProxy, Moto};
 use trustplane::config::vars::VarInputs;
 use trustplane::ops::apply::pending;
 use trustplane::ops::locked::StateSpec;
@@ -30,7 +37,8 @@ fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The cluster tier with this member's cluster connection (a fleet file's `kubernetes:`).
+/// The cluster tier with this member's cluster connection (a fleet file's `kubernetes:`):
+/// the kubeconfig in the member's directory, pointed at its emulator or at a proxy of it.
 fn member_stack(kubeconfig: &Path) -> String {
     let text = std::fs::read_to_string(repo().join("stacks/mesh-cluster.yaml")).unwrap();
     let connection = format!(
@@ -67,6 +75,8 @@ struct Measured {
     cpu: Duration,
     max_rss_mb: f64,
     code: i32,
+    /// CPU time moto and the emulators spent meanwhile.
+    stand_ins_cpu: Duration,
 }
 
 /// Runs `cmd`, returning its wall time and peak resident memory.
@@ -88,6 +98,7 @@ fn measure(mut cmd: Command) -> Measured {
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
         code: libc::WEXITSTATUS(status),
+        stand_ins_cpu: Duration::ZERO,
     }
 }
 
@@ -140,14 +151,17 @@ pub fn benchmark(rows: &mut Vec<String>) {
         .collect();
 
     // Members are set up a few at a time: the stand-ins share this machine.
-    let emulators: Vec<Emulator> = (0..n).map(|_| Emulator::start(Some(&moto.url))).collect();
+    let emulators: Vec<Emulator> = (0..n)
+        .map(|_| Emulator::start_with_args(Some(&moto.url), &["--tls"]))
+        .collect();
     let members: Vec<PathBuf> = (0..n).map(|i| work.path().join(format!("m{i}"))).collect();
     for (i, dir) in members.iter().enumerate() {
         let name = format!("m{i}");
         std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(emulators[i].kubeconfig(), dir.join("kubeconfig")).unwrap();
         std::fs::write(
             dir.join("cluster.yaml"),
-            member_stack(&emulators[i].kubeconfig),
+            member_stack(&dir.join("kubeconfig")),
         )
         .unwrap();
         std::fs::write(dir.join("vars.yaml"), member_vars(&name, &trust)).unwrap();
@@ -185,41 +199,96 @@ pub fn benchmark(rows: &mut Vec<String>) {
         });
     }
 
-    // Best of 3, each a fresh child process.
-    let plan_of = |dirs: &[PathBuf]| {
-        let listed = dirs
+    let rtts: Vec<u64> = std::env::var("TRUSTPLANE_BENCH_FLEET_RTT_MS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![0]);
+    let mut stand_in_pids = vec![moto.pid()];
+    stand_in_pids.extend(emulators.iter().map(Emulator::pid));
+    for rtt in rtts {
+        // Every request of the measured plans crosses a proxy holding it back `rtt`.
+        let delay = Duration::from_millis(rtt);
+        let moto_proxy = (rtt > 0).then(|| LatencyProxy::start(&moto.url, delay));
+        let kube_proxies: Vec<Option<LatencyProxy>> = emulators
             .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join("\n");
-        (0..3)
-            .map(|_| {
-                let mut cmd = Command::new(std::env::current_exe().unwrap());
-                cmd.envs(moto.env())
-                    .env("TRUSTPLANE_HELM", helm())
-                    .env(CHILD, &listed);
-                let m = measure(cmd);
-                assert_eq!(m.code, 0, "a member's plan failed or was not a no-op");
-                m
-            })
-            .min_by(|a, b| a.wall.cmp(&b.wall))
-            .unwrap()
-    };
-    let one = plan_of(&members[..1]);
-    let all = plan_of(&members);
-    rows.push(format!(
-        "| no-op plan, 1 member of the cluster tier (library, stand-ins) | {:.2} s | {:.2} s CPU, {:.0} MB peak | — |",
-        one.wall.as_secs_f64(),
-        one.cpu.as_secs_f64(),
-        one.max_rss_mb
-    ));
-    rows.push(format!(
-        "| no-op plan, {n} members at once in one process | {:.2} s ({:.2}× one member) | {:.2} s CPU, {:.0} MB peak | ≤ 3× one member |",
-        all.wall.as_secs_f64(),
-        all.wall.as_secs_f64() / one.wall.as_secs_f64(),
-        all.cpu.as_secs_f64(),
-        all.max_rss_mb
-    ));
+            .map(|e| (rtt > 0).then(|| LatencyProxy::start(&e.url(), delay)))
+            .collect();
+        for ((dir, emulator), proxy) in members.iter().zip(&emulators).zip(&kube_proxies) {
+            let text = std::fs::read_to_string(emulator.kubeconfig()).unwrap();
+            let text = match proxy {
+                Some(p) => text.replace(&emulator.url(), &p.url()),
+                None => text,
+            };
+            std::fs::write(dir.join("kubeconfig"), text).unwrap();
+        }
+        let aws_endpoint = moto_proxy
+            .as_ref()
+            .map_or_else(|| moto.url.clone(), LatencyProxy::url);
+
+        // Best of 3, each a fresh child process.
+        let plan_of = |dirs: &[PathBuf]| {
+            let listed = dirs
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join("\n");
+            (0..3)
+                .map(|_| {
+                    let mut cmd = Command::new(std::env::current_exe().unwrap());
+                    cmd.envs(moto.env())
+                        .env("AWS_ENDPOINT_URL", &aws_endpoint)
+                        .env("TRUSTPLANE_HELM", helm())
+                        .env(CHILD, &listed);
+                    let before = cpu_of(&stand_in_pids);
+                    let mut m = measure(cmd);
+                    m.stand_ins_cpu = cpu_of(&stand_in_pids).saturating_sub(before);
+                    assert_eq!(m.code, 0, "a member's plan failed or was not a no-op");
+                    m
+                })
+                .min_by(|a, b| a.wall.cmp(&b.wall))
+                .unwrap()
+        };
+        let one = plan_of(&members[..1]);
+        let all = plan_of(&members);
+        let network = if rtt == 0 {
+            "loopback".to_string()
+        } else {
+            format!("{rtt} ms round trip")
+        };
+        rows.push(format!(
+            "| no-op plan, 1 member of the cluster tier ({network}) | {:.2} s | {:.2} s CPU (stand-ins {:.2} s), {:.0} MB peak | — |",
+            one.wall.as_secs_f64(),
+            one.cpu.as_secs_f64(),
+            one.stand_ins_cpu.as_secs_f64(),
+            one.max_rss_mb
+        ));
+        rows.push(format!(
+            "| no-op plan, {n} members at once in one process ({network}) | {:.2} s ({:.2}× one member) | {:.2} s CPU (stand-ins {:.2} s), {:.0} MB peak | ≤ 3× one member |",
+            all.wall.as_secs_f64(),
+            all.wall.as_secs_f64() / one.wall.as_secs_f64(),
+            all.cpu.as_secs_f64(),
+            all.stand_ins_cpu.as_secs_f64(),
+            all.max_rss_mb
+        ));
+    }
+}
+
+/// User plus system CPU time the processes `pids` spent so far (/proc/PID/stat).
+fn cpu_of(pids: &[u32]) -> Duration {
+    // SAFETY: sysconf has no preconditions.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let total: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .filter_map(|stat| {
+            // Fields after the command (in parentheses, possibly with spaces): utime and
+            // stime are the 12th and 13th.
+            let rest = &stat[stat.rfind(')')? + 2..];
+            let fields: Vec<&str> = rest.split(' ').collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .sum();
+    Duration::from_millis(total * 1000 / ticks)
 }
 
 /// Child mode: plans the members named in CHILD at once; exit 0 when every plan is a

@@ -84,6 +84,11 @@ impl Emulator {
         }
     }
 
+    /// The server's process id (for the CPU time it spent).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `http://ADDR` (`https://` with `--tls`), the API server's URL.
     pub fn url(&self) -> String {
         format!("{}://{}", self.scheme, self.addr)

@@ -1,12 +1,15 @@
 //! One launcher per stand-in, for every test that needs one: moto's server for AWS
-//! ([`Moto`]), the Kubernetes API emulator ([`Emulator`]) and the Helm engine ([`helm`]).
+//! ([`Moto`]), the Kubernetes API emulator ([`Emulator`]) and the Helm engine ([`helm`]);
+//! and a [`LatencyProxy`] that puts a network round trip in front of one.
 //! Each server binds port 0 itself and reports the port it got, so two tests never race
 //! for a port; each stops when dropped.
 
 mod emulator;
+mod latency;
 mod moto;
 
 pub use emulator::{Emulator, CERT_MANAGER_PCA_CRDS};
+pub use latency::LatencyProxy;
 pub use moto::Moto;
 
 use std::path::{Path, PathBuf};

@@ -55,6 +55,11 @@ impl Moto {
         Moto { child, url, port }
     }
 
+    /// The server's process id (for the CPU time it spent).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Environment for trustplane (and boto3) to use this moto.
     pub fn env(&self) -> Vec<(String, String)> {
         [
