@@ -52,50 +52,57 @@ pub async fn last_release(
     namespace: &str,
     name: &str,
 ) -> ProviderResult<Option<String>> {
-    let selector = ListParams::default().labels(&format!("owner=helm,name={name}"));
     let what = format!("read helm release {namespace}/{name}");
-    let revisions: Vec<(Option<i64>, Vec<u8>)> = match driver {
+    let listed = match driver {
         Driver::Secrets => {
-            let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-            match api.list(&selector).await {
-                Ok(list) => list
-                    .items
-                    .into_iter()
-                    .map(|s| {
-                        let version = label_version(s.metadata.labels.as_ref());
-                        let data = s
-                            .data
-                            .and_then(|mut d| d.remove("release"))
-                            .map(|b| b.0)
-                            .unwrap_or_default();
-                        (version, data)
-                    })
-                    .collect(),
-                Err(e) if is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(api_error(&what, e)),
-            }
+            list::<Secret>(client, namespace, name, |s| {
+                let data = s.data.and_then(|mut d| d.remove("release"));
+                data.map(|b| b.0).unwrap_or_default()
+            })
+            .await
         }
         Driver::ConfigMaps => {
-            let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-            match api.list(&selector).await {
-                Ok(list) => list
-                    .items
-                    .into_iter()
-                    .map(|c| {
-                        let version = label_version(c.metadata.labels.as_ref());
-                        let data = c
-                            .data
-                            .and_then(|mut d| d.remove("release"))
-                            .unwrap_or_default();
-                        (version, data.into_bytes())
-                    })
-                    .collect(),
-                Err(e) if is_not_found(&e) => return Ok(None),
-                Err(e) => return Err(api_error(&what, e)),
-            }
+            list::<ConfigMap>(client, namespace, name, |c| {
+                let data = c.data.and_then(|mut d| d.remove("release"));
+                data.unwrap_or_default().into_bytes()
+            })
+            .await
         }
     };
+    let revisions = match listed {
+        Ok(revisions) => revisions,
+        Err(e) if is_not_found(&e) => return Ok(None),
+        Err(e) => return Err(api_error(&what, e)),
+    };
     last_of(revisions, name).map_err(|e| ProviderError::new(format!("cannot {what}: {e}")))
+}
+
+/// Each stored revision of release `name`: its `version` label and its `release` data.
+async fn list<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    release_data: fn(K) -> Vec<u8>,
+) -> Result<Vec<(Option<i64>, Vec<u8>)>, kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let selector = ListParams::default().labels(&format!("owner=helm,name={name}"));
+    let list = api.list(&selector).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .map(|item| {
+            (
+                label_version(item.meta().labels.as_ref()),
+                release_data(item),
+            )
+        })
+        .collect())
 }
 
 /// The `version` label, helm's revision number.
