@@ -22,6 +22,21 @@ fn make_cluster(moto: &Moto, name: &str) {
     ));
 }
 
+/// Cluster "sandbox" has one association: the issuer's service account to the pods role.
+fn assert_associated_with_pod_role(moto: &Moto) {
+    let role_arn = moto
+        .boto3(
+            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+             print(iam.get_role(RoleName='aws-pca-issuer-pod-sandbox')['Role']['Arn'])",
+        )
+        .trim()
+        .to_string();
+    assert_eq!(
+        associations(moto, "sandbox"),
+        vec![format!("cert-manager/aws-pca-issuer {role_arn}")]
+    );
+}
+
 /// The cluster's associations as `namespace/service_account role_arn` lines.
 fn associations(moto: &Moto, cluster: &str) -> Vec<String> {
     let out = moto.boto3(&format!(
@@ -98,17 +113,7 @@ fn the_flagship_with_pod_identity_associates_a_pods_role_and_makes_no_irsa_wirin
     assert_eq!(apply.code, 0, "{}", apply.all());
 
     // The association names the issuer's service account and the pod identity role.
-    let role_arn = moto
-        .boto3(
-            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
-             print(iam.get_role(RoleName='aws-pca-issuer-pod-sandbox')['Role']['Arn'])",
-        )
-        .trim()
-        .to_string();
-    assert_eq!(
-        associations(&moto, "sandbox"),
-        vec![format!("cert-manager/aws-pca-issuer {role_arn}")]
-    );
+    assert_associated_with_pod_role(&moto);
     // The role trusts pods.eks.amazonaws.com with AssumeRole and TagSession.
     let trust = moto.boto3(
         "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
@@ -291,17 +296,7 @@ fn switching_an_applied_flagship_between_irsa_and_pod_identity_converges_both_wa
         iam_wiring(&moto),
         "['aws-pca-issuer-pod-sandbox']\n1\n['aws-pca-issuer-pod-sandbox']"
     );
-    let role_arn = moto
-        .boto3(
-            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
-             print(iam.get_role(RoleName='aws-pca-issuer-pod-sandbox')['Role']['Arn'])",
-        )
-        .trim()
-        .to_string();
-    assert_eq!(
-        associations(&moto, "sandbox"),
-        vec![format!("cert-manager/aws-pca-issuer {role_arn}")]
-    );
+    assert_associated_with_pod_role(&moto);
     // The service account survived the destroy of the IRSA one: once, not annotated.
     let pods_account = issuer_service_accounts(&k8s);
     assert_eq!(pods_account.len(), 1, "{pods_account:?}");
