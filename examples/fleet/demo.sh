@@ -16,27 +16,12 @@ emulator=${KUBE_EMULATOR:-$root/target/release/kube-emulator}
 python=$root/.venv/bin/python
 members=(canary eu us)
 
-for f in "$tp" "$emulator" "$python"; do
-  [ -x "$f" ] || { echo "missing $f: run 'make demo-fleet' (it builds and installs what is needed)" >&2; exit 1; }
-done
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+make_target=demo-fleet
+# shellcheck source=examples/lib/stand-ins.sh
+source examples/lib/stand-ins.sh
 
 step "starting the stand-ins: moto and one Kubernetes emulator per member"
-"$python" tools/moto/moto_server.py --host 127.0.0.1 --port 0 --port-file "$work/moto.port" \
-  >"$work/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$work/moto.port" ] && break; sleep 0.1; done
-[ -s "$work/moto.port" ] || { echo "moto did not start: see $work/moto.log" >&2; cat "$work/moto.log" >&2; exit 1; }
-aws_url="http://127.0.0.1:$(cat "$work/moto.port")"
+start_moto
 echo "AWS (moto):  $aws_url"
 for m in "${members[@]}"; do
   "$emulator" --addr 127.0.0.1:0 --kubeconfig "$work/$m.kubeconfig" --aws-endpoint "$aws_url" \
