@@ -1,7 +1,8 @@
 //! Retrying provider calls: errors the provider marks retryable (throttling, 429, 5xx, a
 //! reset or refused connection, a timeout) are tried again with jittered exponential
 //! backoff, honouring a `Retry-After` the service sent, up to the provider's
-//! `max_attempts`. A read is also bounded by an overall deadline, so a hung endpoint
+//! `max_attempts` (a throttled call gets at least [`THROTTLED_ATTEMPTS`]: the service did
+//! nothing and the caller slows down). A read is also bounded by an overall deadline, so a hung endpoint
 //! turns into an error in bounded time. Refresh, plan-time reads and apply all call
 //! providers through here.
 
@@ -23,6 +24,9 @@ use crate::value::Value;
 /// The first wait between attempts; each later wait doubles, up to [`MAX_BACKOFF`].
 const BASE_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Attempts a throttled call gets at least: a throttle means nothing was done and the
+/// caller is slowing down (see the AWS provider's pacing), not that the call fails.
+pub const THROTTLED_ATTEMPTS: u32 = 8;
 
 /// What kind of call is being retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +85,12 @@ impl<'a> Retry<'a> {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
-            if !e.retryable || attempt >= max {
+            let allowed = if e.throttled {
+                max.max(THROTTLED_ATTEMPTS)
+            } else {
+                max
+            };
+            if !e.retryable || attempt >= allowed {
                 return Err(self.named(e));
             }
             let wait = e.retry_after.unwrap_or_else(|| backoff(attempt));
@@ -91,7 +100,7 @@ impl<'a> Retry<'a> {
                 }
             }
             (self.notify)(&format!(
-                "retrying in {} (attempt {} of {max}): {}",
+                "retrying in {} (attempt {} of {allowed}): {}",
                 seconds(wait),
                 attempt + 1,
                 e.message
@@ -397,6 +406,57 @@ mod tests {
             .unwrap_err();
         assert_eq!(calls.load(Ordering::SeqCst), 2);
         assert_eq!(e.message, "HTTP 503");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_throttled_call_gets_more_attempts_within_the_deadline() {
+        let calls = AtomicU32::new(0);
+        let throttled = || ProviderError::new("Rate exceeded").throttled(None);
+        let r = Retry {
+            limits: limits(30, 2),
+            call: Call::Change,
+            endpoint: None,
+            notify: &|_| {},
+        };
+        let done = r
+            .run(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0..=6 => Err(throttled()),
+                    _ => Ok("done"),
+                }
+            })
+            .await;
+        assert_eq!(done, Ok("done"));
+        assert_eq!(calls.load(Ordering::SeqCst), 8, "2 attempts configured");
+
+        calls.store(0, Ordering::SeqCst);
+        let e = r
+            .run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(throttled())
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(calls.load(Ordering::SeqCst), THROTTLED_ATTEMPTS);
+        assert_eq!(e.message, "Rate exceeded");
+
+        // A read stays bounded by its deadline (2 attempts of 1 s) all the same.
+        let r = Retry {
+            limits: limits(1, 2),
+            call: Call::Read,
+            endpoint: None,
+            notify: &|_| {},
+        };
+        calls.store(0, Ordering::SeqCst);
+        let e = r
+            .run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(throttled())
+            })
+            .await
+            .unwrap_err();
+        assert!(calls.load(Ordering::SeqCst) < THROTTLED_ATTEMPTS);
+        assert!(e.message.contains("within 2s"), "{}", e.message);
     }
 
     #[tokio::test(start_paused = true)]

@@ -127,6 +127,9 @@ pub struct ProviderError {
     pub retryable: bool,
     /// How long the service asked to wait before trying again (`Retry-After`).
     pub retry_after: Option<std::time::Duration>,
+    /// The service throttled the call (nothing was done): worth more attempts than
+    /// other failures, as the caller slows down.
+    pub throttled: bool,
 }
 
 impl ProviderError {
@@ -137,6 +140,7 @@ impl ProviderError {
             help: None,
             retryable: false,
             retry_after: None,
+            throttled: false,
         }
     }
     #[must_use]
@@ -160,6 +164,12 @@ impl ProviderError {
         self.retryable = true;
         self.retry_after = after;
         self
+    }
+    /// Throttled by the service: retryable (not before `after`), with more attempts.
+    #[must_use]
+    pub fn throttled(mut self, after: Option<std::time::Duration>) -> Self {
+        self.throttled = true;
+        self.retry_after(after)
     }
 }
 

@@ -7,6 +7,7 @@ use crate::common::stand_ins;
 
 use trustplane::provider::aws::{AwsProvider, EKS_CLUSTER, IAM_OIDC, IAM_POLICY, IAM_ROLE, PCA_CA};
 use trustplane::provider::{OpContext, Provider, ResourceSchema, Snapshot};
+use trustplane::retry::THROTTLED_ATTEMPTS;
 use trustplane::value::Value;
 use x509_parser::pem::Pem;
 
@@ -943,8 +944,11 @@ async fn throttled_calls_are_retried() {
     );
 }
 
+/// A throttle is tried again where the call is made, paced by the operation's bucket,
+/// up to THROTTLED_ATTEMPTS times; the engine does not retry that again (the attempts
+/// would multiply into many more than anyone configured).
 #[tokio::test]
-async fn persistent_throttling_is_reported_as_retryable() {
+async fn persistent_throttling_ends_after_the_throttled_attempts() {
     let (url, count) = throttling_server(usize::MAX, "").await;
     let p = AwsProvider::with_credentials("testing", "testing");
     p.configure(&yaml(&format!(
@@ -956,11 +960,6 @@ async fn persistent_throttling_is_reported_as_retryable() {
         id: "arn:aws:acm-pca:us-east-1:123456789012:certificate-authority/00000000-0000-0000-0000-000000000000".into(),
         ..Snapshot::default()
     };
-    // The SDK makes one attempt per call: retrying is the engine's, so attempts do not
-    // multiply.
-    let err = p.read(&ctx("ca"), PCA_CA, &prior).await.unwrap_err();
-    assert!(err.retryable, "{err:?}");
-    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
     let err = retrying(p)
         .read(&ctx("ca"), PCA_CA, &prior)
         .await
@@ -976,10 +975,17 @@ async fn persistent_throttling_is_reported_as_retryable() {
         "names the endpoint: {}",
         err.message
     );
+    assert!(
+        err.message
+            .contains(&format!("throttled {THROTTLED_ATTEMPTS} times")),
+        "{}",
+        err.message
+    );
+    assert!(!err.retryable);
     assert_eq!(
         count.load(std::sync::atomic::Ordering::SeqCst),
-        3,
-        "max_attempts: 2 made two more attempts"
+        THROTTLED_ATTEMPTS as usize,
+        "max_attempts: 2 did not multiply them"
     );
 }
 

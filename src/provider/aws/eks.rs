@@ -33,11 +33,9 @@ pub async fn read_data(p: &AwsProvider, props: &Value) -> ProviderResult<Value> 
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let c = p.clients()?;
     let out = match c
-        .call(
-            "eks:DescribeCluster",
-            name,
-            c.eks.describe_cluster().name(name).send(),
-        )
+        .call("eks:DescribeCluster", name, || {
+            c.eks.describe_cluster().name(name).send()
+        })
         .await
     {
         Ok(out) => out,

@@ -99,19 +99,18 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let service_account = required(desired, "service_account")?;
     let mut tags: HashMap<String, String> = p.provider_tags().into_iter().collect();
     tags.extend(ownership::creator_tags(ctx));
+    let role_arn = required(desired, "role_arn")?;
     let created = c
-        .call(
-            "eks:CreatePodIdentityAssociation",
-            cluster,
+        .call("eks:CreatePodIdentityAssociation", cluster, || {
             c.eks
                 .create_pod_identity_association()
                 .cluster_name(cluster)
                 .namespace(namespace)
                 .service_account(service_account)
-                .role_arn(required(desired, "role_arn")?)
-                .set_tags(Some(tags))
-                .send(),
-        )
+                .role_arn(role_arn)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await;
     let out = match created {
         Ok(out) => out,
@@ -167,15 +166,13 @@ async fn adopt(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> ProviderRes
     let (cluster, association) = split_id(&id)?;
     let c = p.clients()?;
     let live = c
-        .call(
-            "eks:DescribePodIdentityAssociation",
-            &id,
+        .call("eks:DescribePodIdentityAssociation", &id, || {
             c.eks
                 .describe_pod_identity_association()
                 .cluster_name(cluster)
                 .association_id(association)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     let live_tags: Vec<(String, String)> = live
         .association()
@@ -212,17 +209,15 @@ async fn find_id(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Stri
     let mut token: Option<String> = None;
     loop {
         let page = match c
-            .call(
-                "eks:ListPodIdentityAssociations",
-                cluster,
+            .call("eks:ListPodIdentityAssociations", cluster, || {
                 c.eks
                     .list_pod_identity_associations()
                     .cluster_name(cluster)
                     .namespace(namespace)
                     .service_account(service_account)
                     .set_next_token(token.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await
         {
             Ok(page) => page,
@@ -261,15 +256,13 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     let c = p.clients()?;
     let (cluster, association) = split_id(&prior.id)?;
     let live = match c
-        .call(
-            "eks:DescribePodIdentityAssociation",
-            &prior.id,
+        .call("eks:DescribePodIdentityAssociation", &prior.id, || {
             c.eks
                 .describe_pod_identity_association()
                 .cluster_name(cluster)
                 .association_id(association)
-                .send(),
-        )
+                .send()
+        })
         .await
     {
         Ok(out) => out,
@@ -305,16 +298,14 @@ pub async fn update(
     let (cluster, association) = split_id(&prior.id)?;
     let role = required(desired, "role_arn")?;
     if prior.properties.get_str("role_arn") != Some(role) {
-        c.call(
-            "eks:UpdatePodIdentityAssociation",
-            &prior.id,
+        c.call("eks:UpdatePodIdentityAssociation", &prior.id, || {
             c.eks
                 .update_pod_identity_association()
                 .cluster_name(cluster)
                 .association_id(association)
                 .role_arn(role)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     read(p, prior).await?.ok_or_else(|| {
@@ -329,15 +320,13 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let (cluster, association) = split_id(&prior.id)?;
     match c
-        .call(
-            "eks:DeletePodIdentityAssociation",
-            &prior.id,
+        .call("eks:DeletePodIdentityAssociation", &prior.id, || {
             c.eks
                 .delete_pod_identity_association()
                 .cluster_name(cluster)
                 .association_id(association)
-                .send(),
-        )
+                .send()
+        })
         .await
     {
         Ok(_) => Ok(()),

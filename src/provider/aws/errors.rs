@@ -78,18 +78,24 @@ impl CallError {
         )
     }
 
+    /// The service asked to slow down: nothing was done.
     pub fn is_throttling(&self) -> bool {
-        matches!(
-            self.code.as_deref(),
-            Some(
-                "ThrottlingException"
-                    | "Throttling"
-                    | "TooManyRequestsException"
-                    | "RequestLimitExceeded"
-                    | "ThrottledException"
-            )
-        )
+        is_throttling_code(self.code.as_deref()) || self.status == Some(429)
     }
+}
+
+/// Error codes AWS services answer a throttled request with.
+pub fn is_throttling_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "Throttling"
+                | "TooManyRequestsException"
+                | "RequestLimitExceeded"
+                | "ThrottledException"
+        )
+    )
 }
 
 impl From<CallError> for ProviderError {
@@ -125,10 +131,10 @@ impl From<CallError> for ProviderError {
                 "{operation}{on} is not allowed in the certificate authority's current state: {message}"
             ))
             .with_help("run `trustplane drift STACK` to see the CA's state; a PENDING_CERTIFICATE CA is finished by applying again, a DISABLED one is re-enabled with `enabled: true`"),
-            _ if e.is_throttling() || *status == Some(429) => {
+            // Already tried again, paced, where the call was made (see Clients::call).
+            _ if e.is_throttling() => {
                 ProviderError::new(format!("AWS throttled {operation}{on}: {message}"))
-                    .with_help("trustplane paces its calls under the default quotas; if other tools share the account's quota, apply again shortly")
-                    .retry_after(*retry_after)
+                    .with_help("trustplane slowed down and tried again, and AWS kept throttling; if other tools share the account's quota, run again when they are quieter")
             }
             _ if message.contains("region") && code.is_none() && !*transport => {
                 ProviderError::new(format!("no AWS region is configured for {operation}")).with_help(REGION_HELP)
@@ -225,9 +231,16 @@ mod tests {
     }
 
     #[test]
-    fn throttling_and_transport_are_retryable() {
-        assert!(err(Some("ThrottlingException"), "rate exceeded", false).retryable);
+    fn transport_failures_are_retryable_and_a_throttle_that_outlasted_its_attempts_is_not() {
         assert!(err(None, "connection refused", true).retryable);
+        // Clients::call already tried it again, paced; the engine must not multiply that.
+        let throttled = err(Some("ThrottlingException"), "rate exceeded", false);
+        assert!(!throttled.retryable);
+        assert!(
+            throttled.message.starts_with("AWS throttled"),
+            "{}",
+            throttled.message
+        );
     }
 
     #[test]

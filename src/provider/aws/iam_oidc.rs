@@ -133,18 +133,17 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let thumbprints: Vec<String> = list_set(desired.get("thumbprints"), true)
         .into_iter()
         .collect();
+    let tags = create_tags(p, ctx, desired)?;
     let created = c
-        .call(
-            "iam:CreateOpenIDConnectProvider",
-            url,
+        .call("iam:CreateOpenIDConnectProvider", url, || {
             c.iam
                 .create_open_id_connect_provider()
                 .url(url)
                 .set_client_id_list(Some(client_ids(desired).into_iter().collect()))
-                .set_thumbprint_list(Some(thumbprints).filter(|t| !t.is_empty()))
-                .set_tags(Some(create_tags(p, ctx, desired)?))
-                .send(),
-        )
+                .set_thumbprint_list(Some(thumbprints.clone()).filter(|t| !t.is_empty()))
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await;
     let out = match created {
         Ok(out) => out,
@@ -188,14 +187,12 @@ async fn adopt(
         .with_help("IAM may still be settling a recent delete; apply again shortly")
     })?;
     let live = c
-        .call(
-            "iam:GetOpenIDConnectProvider",
-            &arn,
+        .call("iam:GetOpenIDConnectProvider", &arn, || {
             c.iam
                 .get_open_id_connect_provider()
                 .open_id_connect_provider_arn(&arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     let live_tags: Vec<(String, String)> = live
         .tags()
@@ -226,11 +223,9 @@ pub async fn find_arn(p: &AwsProvider, url: &str) -> ProviderResult<Option<Strin
         .trim_end_matches('/');
     let suffix = format!(":oidc-provider/{host_path}");
     let list = c
-        .call(
-            "iam:ListOpenIDConnectProviders",
-            url,
-            c.iam.list_open_id_connect_providers().send(),
-        )
+        .call("iam:ListOpenIDConnectProviders", url, || {
+            c.iam.list_open_id_connect_providers().send()
+        })
         .await?;
     Ok(list
         .open_id_connect_provider_list()
@@ -289,14 +284,12 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     let c = p.clients()?;
     let arn = prior.id.as_str();
     let live = match c
-        .call(
-            "iam:GetOpenIDConnectProvider",
-            arn,
+        .call("iam:GetOpenIDConnectProvider", arn, || {
             c.iam
                 .get_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await
     {
         Ok(out) => out,
@@ -353,39 +346,33 @@ pub async fn update(
     let c = p.clients()?;
     let arn = prior.id.as_str();
     let live = c
-        .call(
-            "iam:GetOpenIDConnectProvider",
-            arn,
+        .call("iam:GetOpenIDConnectProvider", arn, || {
             c.iam
                 .get_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     let have: BTreeSet<String> = live.client_id_list().iter().cloned().collect();
     let want = client_ids(desired);
     for id in want.difference(&have) {
-        c.call(
-            "iam:AddClientIDToOpenIDConnectProvider",
-            arn,
+        c.call("iam:AddClientIDToOpenIDConnectProvider", arn, || {
             c.iam
                 .add_client_id_to_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
                 .client_id(id)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     for id in have.difference(&want) {
-        c.call(
-            "iam:RemoveClientIDFromOpenIDConnectProvider",
-            arn,
+        c.call("iam:RemoveClientIDFromOpenIDConnectProvider", arn, || {
             c.iam
                 .remove_client_id_from_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
                 .client_id(id)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let have_t: BTreeSet<String> = live
@@ -395,40 +382,35 @@ pub async fn update(
         .collect();
     let want_t = list_set(desired.get("thumbprints"), true);
     if have_t != want_t {
-        c.call(
-            "iam:UpdateOpenIDConnectProviderThumbprint",
-            arn,
+        c.call("iam:UpdateOpenIDConnectProviderThumbprint", arn, || {
             c.iam
                 .update_open_id_connect_provider_thumbprint()
                 .open_id_connect_provider_arn(arn)
-                .set_thumbprint_list(Some(want_t.into_iter().collect()))
-                .send(),
-        )
+                .set_thumbprint_list(Some(want_t.iter().cloned().collect()))
+                .send()
+        })
         .await?;
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        c.call(
-            "iam:UntagOpenIDConnectProvider",
-            arn,
+        c.call("iam:UntagOpenIDConnectProvider", arn, || {
             c.iam
                 .untag_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send(),
-        )
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
         .await?;
     }
     if !set.is_empty() {
-        c.call(
-            "iam:TagOpenIDConnectProvider",
-            arn,
+        let tags = iam_tags(&set)?;
+        c.call("iam:TagOpenIDConnectProvider", arn, || {
             c.iam
                 .tag_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .set_tags(Some(iam_tags(&set)?))
-                .send(),
-        )
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await?;
     }
     let next = Snapshot {
@@ -445,14 +427,12 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
     match c
-        .call(
-            "iam:DeleteOpenIDConnectProvider",
-            arn,
+        .call("iam:DeleteOpenIDConnectProvider", arn, || {
             c.iam
                 .delete_open_id_connect_provider()
                 .open_id_connect_provider_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await
     {
         Ok(_) => Ok(()),

@@ -124,19 +124,19 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     let name = desired
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
+    let document = document_text(desired)?;
+    let tags = create_tags(p, ctx, desired)?;
     let created = c
-        .call(
-            "iam:CreatePolicy",
-            name,
+        .call("iam:CreatePolicy", name, || {
             c.iam
                 .create_policy()
                 .policy_name(name)
                 .path(desired.get_str("path").unwrap_or("/"))
                 .set_description(desired.get_str("description").map(str::to_string))
-                .policy_document(document_text(desired)?)
-                .set_tags(Some(create_tags(p, ctx, desired)?))
-                .send(),
-        )
+                .policy_document(&document)
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await;
     let out = match created {
         Ok(out) => out,
@@ -166,15 +166,13 @@ async fn find_by_name(p: &AwsProvider, name: &str) -> ProviderResult<Option<Stri
     let mut marker: Option<String> = None;
     loop {
         let page = c
-            .call(
-                "iam:ListPolicies",
-                name,
+            .call("iam:ListPolicies", name, || {
                 c.iam
                     .list_policies()
                     .scope(aws_sdk_iam::types::PolicyScopeType::Local)
                     .set_marker(marker.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         if let Some(arn) = page
             .policies()
@@ -212,11 +210,9 @@ async fn adopt(
         .with_help("IAM may still be settling a recent delete; apply again shortly")
     })?;
     let live_tags: Vec<(String, String)> = c
-        .call(
-            "iam:ListPolicyTags",
-            &arn,
-            c.iam.list_policy_tags().policy_arn(&arn).send(),
-        )
+        .call("iam:ListPolicyTags", &arn, || {
+            c.iam.list_policy_tags().policy_arn(&arn).send()
+        })
         .await?
         .tags()
         .iter()
@@ -248,16 +244,14 @@ async fn find(p: &AwsProvider, desired: &Value) -> ProviderResult<Option<Snapsho
     let mut marker: Option<String> = None;
     let arn = loop {
         let page = c
-            .call(
-                "iam:ListPolicies",
-                name,
+            .call("iam:ListPolicies", name, || {
                 c.iam
                     .list_policies()
                     .scope(aws_sdk_iam::types::PolicyScopeType::Local)
                     .path_prefix(path)
                     .set_marker(marker.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         // The prefix also lists deeper paths: the name and the path must both match.
         if let Some(arn) = page
@@ -288,11 +282,9 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     let c = p.clients()?;
     let arn = prior.id.as_str();
     let policy = match c
-        .call(
-            "iam:GetPolicy",
-            arn,
-            c.iam.get_policy().policy_arn(arn).send(),
-        )
+        .call("iam:GetPolicy", arn, || {
+            c.iam.get_policy().policy_arn(arn).send()
+        })
         .await
     {
         Ok(out) => out
@@ -303,28 +295,21 @@ pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     };
     let version = policy.default_version_id().unwrap_or("v1").to_string();
     let pv = c
-        .call(
-            "iam:GetPolicyVersion",
-            arn,
+        .call("iam:GetPolicyVersion", arn, || {
             c.iam
                 .get_policy_version()
                 .policy_arn(arn)
                 .version_id(&version)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     let encoded = pv
         .policy_version()
         .and_then(|v| v.document())
         .unwrap_or("{}");
     let live_doc = doc::from_iam(encoded).map_err(ProviderError::new)?;
-    let live_tags: Vec<(String, String)> = c
-        .call(
-            "iam:ListPolicyTags",
-            arn,
-            c.iam.list_policy_tags().policy_arn(arn).send(),
-        )
-        .await?
+    // GetPolicy carries every tag (a policy has at most 50), so no ListPolicyTags.
+    let live_tags: Vec<(String, String)> = policy
         .tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
@@ -376,11 +361,9 @@ pub async fn update(
     };
     if doc_changed {
         let versions = c
-            .call(
-                "iam:ListPolicyVersions",
-                arn,
-                c.iam.list_policy_versions().policy_arn(arn).send(),
-            )
+            .call("iam:ListPolicyVersions", arn, || {
+                c.iam.list_policy_versions().policy_arn(arn).send()
+            })
             .await?;
         let mut old: Vec<_> = versions
             .versions()
@@ -390,53 +373,47 @@ pub async fn update(
         if versions.versions().len() >= 5 {
             old.sort_by_key(|v| v.create_date().map(|d| d.secs()).unwrap_or_default());
             if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
-                c.call(
-                    "iam:DeletePolicyVersion",
-                    arn,
+                c.call("iam:DeletePolicyVersion", arn, || {
                     c.iam
                         .delete_policy_version()
                         .policy_arn(arn)
                         .version_id(oldest)
-                        .send(),
-                )
+                        .send()
+                })
                 .await?;
             }
         }
-        c.call(
-            "iam:CreatePolicyVersion",
-            arn,
+        let document = document_text(desired)?;
+        c.call("iam:CreatePolicyVersion", arn, || {
             c.iam
                 .create_policy_version()
                 .policy_arn(arn)
-                .policy_document(document_text(desired)?)
+                .policy_document(&document)
                 .set_as_default(true)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        c.call(
-            "iam:UntagPolicy",
-            arn,
+        c.call("iam:UntagPolicy", arn, || {
             c.iam
                 .untag_policy()
                 .policy_arn(arn)
-                .set_tag_keys(Some(remove))
-                .send(),
-        )
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
         .await?;
     }
     if !set.is_empty() {
-        c.call(
-            "iam:TagPolicy",
-            arn,
+        let tags = iam_tags(&set)?;
+        c.call("iam:TagPolicy", arn, || {
             c.iam
                 .tag_policy()
                 .policy_arn(arn)
-                .set_tags(Some(iam_tags(&set)?))
-                .send(),
-        )
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await?;
     }
     let next = Snapshot {
@@ -453,11 +430,9 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let arn = prior.id.as_str();
     let versions = match c
-        .call(
-            "iam:ListPolicyVersions",
-            arn,
-            c.iam.list_policy_versions().policy_arn(arn).send(),
-        )
+        .call("iam:ListPolicyVersions", arn, || {
+            c.iam.list_policy_versions().policy_arn(arn).send()
+        })
         .await
     {
         Ok(v) => v,
@@ -466,51 +441,43 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     };
     // IAM refuses to delete a policy that is still attached or has other versions.
     let entities = c
-        .call(
-            "iam:ListEntitiesForPolicy",
-            arn,
-            c.iam.list_entities_for_policy().policy_arn(arn).send(),
-        )
+        .call("iam:ListEntitiesForPolicy", arn, || {
+            c.iam.list_entities_for_policy().policy_arn(arn).send()
+        })
         .await?;
     for r in entities.policy_roles() {
         if let Some(role) = r.role_name() {
-            c.call(
-                "iam:DetachRolePolicy",
-                role,
+            c.call("iam:DetachRolePolicy", role, || {
                 c.iam
                     .detach_role_policy()
                     .role_name(role)
                     .policy_arn(arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         }
     }
     for u in entities.policy_users() {
         if let Some(user) = u.user_name() {
-            c.call(
-                "iam:DetachUserPolicy",
-                user,
+            c.call("iam:DetachUserPolicy", user, || {
                 c.iam
                     .detach_user_policy()
                     .user_name(user)
                     .policy_arn(arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         }
     }
     for g in entities.policy_groups() {
         if let Some(group) = g.group_name() {
-            c.call(
-                "iam:DetachGroupPolicy",
-                group,
+            c.call("iam:DetachGroupPolicy", group, || {
                 c.iam
                     .detach_group_policy()
                     .group_name(group)
                     .policy_arn(arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         }
     }
@@ -520,24 +487,20 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .filter(|v| !v.is_default_version())
     {
         if let Some(id) = v.version_id() {
-            c.call(
-                "iam:DeletePolicyVersion",
-                arn,
+            c.call("iam:DeletePolicyVersion", arn, || {
                 c.iam
                     .delete_policy_version()
                     .policy_arn(arn)
                     .version_id(id)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         }
     }
     match c
-        .call(
-            "iam:DeletePolicy",
-            arn,
-            c.iam.delete_policy().policy_arn(arn).send(),
-        )
+        .call("iam:DeletePolicy", arn, || {
+            c.iam.delete_policy().policy_arn(arn).send()
+        })
         .await
     {
         Ok(_) => Ok(()),

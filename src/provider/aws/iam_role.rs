@@ -263,19 +263,18 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         .get_str("name")
         .ok_or_else(|| ProviderError::new("`name` is required").with_field("name"))?;
     let trust = desired_trust(p, desired).await?;
+    let tags = create_tags(p, ctx, desired)?;
     let created = c
-        .call(
-            "iam:CreateRole",
-            name,
+        .call("iam:CreateRole", name, || {
             c.iam
                 .create_role()
                 .role_name(name)
                 .path(desired.get_str("path").unwrap_or("/"))
                 .set_description(desired.get_str("description").map(str::to_string))
                 .assume_role_policy_document(json_text(&trust))
-                .set_tags(Some(create_tags(p, ctx, desired)?))
-                .send(),
-        )
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await;
     match created {
         Ok(_) => {}
@@ -284,15 +283,13 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
     }
     let finish = async {
         for arn in string_set(desired.get("policy_arns")) {
-            c.call(
-                "iam:AttachRolePolicy",
-                name,
+            c.call("iam:AttachRolePolicy", name, || {
                 c.iam
                     .attach_role_policy()
                     .role_name(name)
                     .policy_arn(&arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         }
         let prior = Snapshot {
@@ -321,11 +318,9 @@ async fn adopt(
 ) -> ProviderResult<Snapshot> {
     let c = p.clients()?;
     let live_tags: Vec<(String, String)> = c
-        .call(
-            "iam:ListRoleTags",
-            name,
-            c.iam.list_role_tags().role_name(name).send(),
-        )
+        .call("iam:ListRoleTags", name, || {
+            c.iam.list_role_tags().role_name(name).send()
+        })
         .await?
         .tags()
         .iter()
@@ -351,15 +346,13 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
     let mut marker: Option<String> = None;
     loop {
         let page = c
-            .call(
-                "iam:ListAttachedRolePolicies",
-                name,
+            .call("iam:ListAttachedRolePolicies", name, || {
                 c.iam
                     .list_attached_role_policies()
                     .role_name(name)
                     .set_marker(marker.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         out.extend(
             page.attached_policies()
@@ -380,30 +373,30 @@ async fn attached(p: &AwsProvider, name: &str) -> ProviderResult<BTreeSet<String
 pub async fn read(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Snapshot>> {
     let c = p.clients()?;
     let name = prior.id.as_str();
-    let role = match c
-        .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
-        .await
-    {
+    // Both at once: a plan over many roles waits one round trip per role, not two. The
+    // attachments only count once the role is known to exist.
+    let (got, policies) = tokio::join!(
+        c.call("iam:GetRole", name, || {
+            c.iam.get_role().role_name(name).send()
+        }),
+        attached(p, name)
+    );
+    let role = match got {
         Ok(out) => out
             .role
             .ok_or_else(|| ProviderError::new("GetRole returned no role"))?,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(e.into()),
     };
+    let policies = policies?;
     let live_trust = doc::from_iam(role.assume_role_policy_document().unwrap_or("{}"))
         .map_err(ProviderError::new)?;
-    let live_tags: Vec<(String, String)> = c
-        .call(
-            "iam:ListRoleTags",
-            name,
-            c.iam.list_role_tags().role_name(name).send(),
-        )
-        .await?
+    // GetRole carries every tag (a role has at most 50), so no ListRoleTags.
+    let live_tags: Vec<(String, String)> = role
         .tags()
         .iter()
         .map(|t| (t.key().to_string(), t.value().to_string()))
         .collect();
-    let policies = attached(p, name).await?;
 
     let mut props = match &prior.properties {
         Value::Map(m) if !m.is_empty() => m.clone(),
@@ -457,20 +450,20 @@ pub async fn update(
     let c = p.clients()?;
     let name = prior.id.as_str();
     if prior.properties.get("description") != desired.get("description") {
-        c.call(
-            "iam:UpdateRole",
-            name,
+        c.call("iam:UpdateRole", name, || {
             c.iam
                 .update_role()
                 .role_name(name)
                 .description(desired.get_str("description").unwrap_or_default())
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let trust = desired_trust(p, desired).await?;
     let live = c
-        .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
+        .call("iam:GetRole", name, || {
+            c.iam.get_role().role_name(name).send()
+        })
         .await?;
     let live_trust = doc::from_iam(
         live.role()
@@ -479,66 +472,57 @@ pub async fn update(
     )
     .map_err(ProviderError::new)?;
     if !doc::equivalent(&trust, &live_trust) {
-        c.call(
-            "iam:UpdateAssumeRolePolicy",
-            name,
+        c.call("iam:UpdateAssumeRolePolicy", name, || {
             c.iam
                 .update_assume_role_policy()
                 .role_name(name)
                 .policy_document(json_text(&trust))
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let want = string_set(desired.get("policy_arns"));
     let have = attached(p, name).await?;
     for arn in have.difference(&want) {
-        c.call(
-            "iam:DetachRolePolicy",
-            name,
+        c.call("iam:DetachRolePolicy", name, || {
             c.iam
                 .detach_role_policy()
                 .role_name(name)
                 .policy_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     for arn in want.difference(&have) {
-        c.call(
-            "iam:AttachRolePolicy",
-            name,
+        c.call("iam:AttachRolePolicy", name, || {
             c.iam
                 .attach_role_policy()
                 .role_name(name)
                 .policy_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let (set, remove) = tags::changes(&p.provider_tags(), &prior.properties, desired);
     if !remove.is_empty() {
-        c.call(
-            "iam:UntagRole",
-            name,
+        c.call("iam:UntagRole", name, || {
             c.iam
                 .untag_role()
                 .role_name(name)
-                .set_tag_keys(Some(remove))
-                .send(),
-        )
+                .set_tag_keys(Some(remove.clone()))
+                .send()
+        })
         .await?;
     }
     if !set.is_empty() {
-        c.call(
-            "iam:TagRole",
-            name,
+        let tags = iam_tags(&set)?;
+        c.call("iam:TagRole", name, || {
             c.iam
                 .tag_role()
                 .role_name(name)
-                .set_tags(Some(iam_tags(&set)?))
-                .send(),
-        )
+                .set_tags(Some(tags.clone()))
+                .send()
+        })
         .await?;
     }
     let next = Snapshot {
@@ -555,7 +539,9 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let c = p.clients()?;
     let name = prior.id.as_str();
     match c
-        .call("iam:GetRole", name, c.iam.get_role().role_name(name).send())
+        .call("iam:GetRole", name, || {
+            c.iam.get_role().role_name(name).send()
+        })
         .await
     {
         Ok(_) => {}
@@ -565,42 +551,34 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
     let policies = attached(p, name).await?;
     // IAM refuses to delete a role with attached or inline policies.
     for arn in policies {
-        c.call(
-            "iam:DetachRolePolicy",
-            name,
+        c.call("iam:DetachRolePolicy", name, || {
             c.iam
                 .detach_role_policy()
                 .role_name(name)
                 .policy_arn(&arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     let inline = c
-        .call(
-            "iam:ListRolePolicies",
-            name,
-            c.iam.list_role_policies().role_name(name).send(),
-        )
+        .call("iam:ListRolePolicies", name, || {
+            c.iam.list_role_policies().role_name(name).send()
+        })
         .await?;
     for pol in inline.policy_names() {
-        c.call(
-            "iam:DeleteRolePolicy",
-            name,
+        c.call("iam:DeleteRolePolicy", name, || {
             c.iam
                 .delete_role_policy()
                 .role_name(name)
                 .policy_name(pol)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     }
     match c
-        .call(
-            "iam:DeleteRole",
-            name,
-            c.iam.delete_role().role_name(name).send(),
-        )
+        .call("iam:DeleteRole", name, || {
+            c.iam.delete_role().role_name(name).send()
+        })
         .await
     {
         Ok(_) => Ok(()),

@@ -37,9 +37,10 @@ use crate::provider::{
     default_diff, DiffResult, Property, ProviderError, ProviderResult, ResourceSchema,
     ResourceType, Snapshot, TypedProvider,
 };
+use crate::retry::THROTTLED_ATTEMPTS;
 use crate::value::Value;
 use errors::CallError;
-use pacing::{PacerRegistry, Pacing};
+use pacing::{PacerRegistry, Pacing, Sent};
 pub use settings::Settings;
 
 pub const PCA_CA: &str = "aws.pca.certificate_authority";
@@ -76,26 +77,54 @@ impl Clients {
 
     /// Waits until a call of `operation` by these clients fits the budget of their
     /// account and region, shared with every other stack of the process.
-    pub async fn pace(&self, operation: &str) {
+    pub async fn pace(&self, operation: &str) -> Sent {
         let region = self.region_of(operation);
-        self.pacing.acquire(operation, region.as_deref()).await;
+        self.pacing.acquire(operation, region.as_deref()).await
     }
 
-    /// Makes one AWS call under its pacing bucket, mapping its failure. `fut` must be a
-    /// request of these clients: the budget is the one of their account and region.
+    /// Makes one AWS call under its pacing bucket, mapping its failure. `send` must make
+    /// a request of these clients: the budget is the one of their account and region.
+    ///
+    /// A throttled call is sent again here, up to [`THROTTLED_ATTEMPTS`] times: the
+    /// service did nothing, and the throttle has slowed the operation's bucket down, so
+    /// the next attempt waits its turn there (after a `Retry-After`, if one came). Retrying here, where
+    /// the call is made, keeps a throttle from failing a step half done (a read after a
+    /// create); other failures are left to the engine's retries. A throttle that lasts
+    /// through every attempt is an error the engine does not retry again.
     pub(crate) async fn call<T, E, Fut>(
         &self,
         operation: &'static str,
         resource: &str,
-        fut: Fut,
+        send: impl Fn() -> Fut,
     ) -> Result<T, CallError>
     where
         Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        self.pace(operation).await;
-        fut.await
-            .map_err(|e| CallError::from_sdk(operation, resource, e))
+        let mut attempt = 1;
+        loop {
+            let sent = self.pace(operation).await;
+            let result = send()
+                .await
+                .map_err(|e| CallError::from_sdk(operation, resource, e));
+            match result {
+                Err(e) if e.is_throttling() => {
+                    sent.throttled();
+                    if attempt >= THROTTLED_ATTEMPTS {
+                        return Err(CallError {
+                            message: format!("{} (throttled {attempt} times)", e.message),
+                            retry_after: None,
+                            ..e
+                        });
+                    }
+                    if let Some(after) = e.retry_after {
+                        tokio::time::sleep(after).await;
+                    }
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
@@ -264,6 +293,7 @@ pub(crate) fn after_creation(e: ProviderError, what: &str, id: &str) -> Provider
     ProviderError {
         retryable: false,
         retry_after: None,
+        throttled: false,
         help: Some(format!(
             "{what} {id} was created but not recorded in state; it carries this state's \
              ownership tags, so applying again adopts it and finishes its creation"

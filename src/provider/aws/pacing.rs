@@ -1,12 +1,20 @@
-//! Client-side pacing: one token bucket per API operation, sized under the service quotas,
-//! so a stack with many resources slows itself down instead of being throttled.
+//! Client-side pacing: one token bucket per API operation, so that a stack with many
+//! resources, or a fleet of them, slows itself down instead of being throttled.
 //!
-//! AWS counts those quotas per account and region, not per process or per stack, so the
+//! AWS counts its quotas per account and region, not per process or per stack, so the
 //! buckets live in one process-wide [`PacerRegistry`] keyed by [`PacerKey`]: every stack a
 //! process drives (a fleet of clusters, say) draws on the same budget when it calls the
 //! same account and region, and a hundred stacks stay under the quota that one would.
+//!
+//! Where an operation has a known quota (Private CA's), its bucket is held to
+//! it from the first call. IAM and EKS document none, so their operations are not held to
+//! a guessed figure: as the AWS SDKs' adaptive retry mode does, they go unpaced until the
+//! service answers one with a throttle, which cuts that operation's rate to half of what
+//! was being sent; the rate then grows back while no throttle comes. A throttle is the
+//! service's own word that nothing was done, so the throttled call is tried again, paced
+//! (see `Clients::call`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -14,24 +22,21 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
-/// Requests per second allowed for an operation, named `service:Action` as in IAM policies.
-/// PCA figures are the documented default quotas; IAM and EKS have no published per-action
-/// rates, so they get a conservative 10/s.
-pub fn rate_for(operation: &str) -> f64 {
+/// The requests per second an operation (named `service:Action` as in IAM policies) is
+/// held to from its first call: Private CA's documented default quotas, and 10/s for its
+/// operations without a figure here (every Private CA operation has a quota). IAM and EKS
+/// publish no per-action rates: `None`, paced only once throttled.
+pub fn quota(operation: &str) -> Option<f64> {
     match operation {
-        "acm-pca:CreateCertificateAuthority" => 1.0,
-        "acm-pca:IssueCertificate" => 25.0,
-        "acm-pca:GetCertificate" => 75.0,
+        "acm-pca:CreateCertificateAuthority" => Some(1.0),
+        "acm-pca:IssueCertificate" => Some(25.0),
+        "acm-pca:GetCertificate" => Some(75.0),
         "acm-pca:DescribeCertificateAuthority"
         | "acm-pca:ListCertificateAuthorities"
-        | "acm-pca:GetCertificateAuthorityCertificate" => 20.0,
-        _ => 10.0,
+        | "acm-pca:GetCertificateAuthorityCertificate" => Some(20.0),
+        _ if operation.starts_with("acm-pca:") => Some(10.0),
+        _ => None,
     }
-}
-
-/// How many calls of an operation may go at once: one second's worth (at least one).
-pub fn burst_for(operation: &str) -> f64 {
-    rate_for(operation).max(1.0)
 }
 
 /// Whether an operation's quota is regional. IAM is a global service: its quotas are the
@@ -40,80 +45,149 @@ pub fn is_regional(operation: &str) -> bool {
     !operation.starts_with("iam:")
 }
 
+/// A throttle cuts the rate to this fraction of what was being sent.
+const CUT: f64 = 0.5;
+/// The lowest rate a cut goes to, in requests per second.
+const MIN_RATE: f64 = 0.5;
+/// After a cut, the rate grows back by the cut rate every `REGAIN` without a throttle.
+const REGAIN: Duration = Duration::from_secs(10);
+/// The window over which the rate being sent is measured when a throttle comes.
+const WINDOW: Duration = Duration::from_secs(1);
+
 #[derive(Debug)]
 struct Bucket {
-    rate: f64,
-    capacity: f64,
+    /// The operation's quota, if it has one: the rate never goes above it.
+    quota: Option<f64>,
+    /// The last throttle's cut: the rate it set, and when.
+    cut: Option<(f64, Instant)>,
     tokens: f64,
     updated: Instant,
+    /// Release times of the calls of the last `WINDOW` (and later ones reserved).
+    recent: VecDeque<Instant>,
     granted: u64,
+    throttled: u64,
     first: Instant,
     last_release: Instant,
 }
 
 impl Bucket {
     fn new(operation: &str, now: Instant) -> Bucket {
-        let capacity = burst_for(operation);
+        let quota = quota(operation);
         Bucket {
-            rate: rate_for(operation),
-            capacity,
-            tokens: capacity,
+            quota,
+            cut: None,
+            // One second's worth up front.
+            tokens: quota.map_or(0.0, |r| r.max(1.0)),
             updated: now,
+            recent: VecDeque::new(),
             granted: 0,
+            throttled: 0,
             first: now,
             last_release: now,
         }
     }
 
-    /// Takes one token, possibly borrowing from the future; returns how long to wait
-    /// before the borrowed token becomes real.
-    fn reserve(&mut self, now: Instant) -> Duration {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
-        self.updated = now;
-        self.tokens -= 1.0;
-        let wait = if self.tokens >= 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::from_secs_f64(-self.tokens / self.rate)
+    /// The rate calls are held to at `now` (`None`: not held).
+    fn rate(&self, now: Instant) -> Option<f64> {
+        let regained = self.cut.map(|(rate, at)| {
+            let since = now.saturating_duration_since(at).as_secs_f64();
+            rate * (1.0 + since / REGAIN.as_secs_f64())
+        });
+        match (self.quota, regained) {
+            (Some(p), Some(r)) => Some(p.min(r)),
+            (p, r) => p.or(r),
+        }
+    }
+
+    /// Takes one token, possibly borrowing from the future; returns when the call may go.
+    fn reserve(&mut self, now: Instant) -> Instant {
+        let wait = match self.rate(now) {
+            None => Duration::ZERO,
+            Some(rate) => {
+                let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+                // Bursts up to one second's worth of calls.
+                self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+                self.tokens -= 1.0;
+                if self.tokens >= 0.0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs_f64(-self.tokens / rate)
+                }
+            }
         };
+        self.updated = now;
+        let release = now + wait;
         if self.granted == 0 {
             self.first = now;
         }
         self.granted += 1;
-        self.last_release = self.last_release.max(now + wait);
-        wait
+        self.last_release = self.last_release.max(release);
+        while self.recent.front().is_some_and(|t| *t + WINDOW < now) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(release);
+        release
+    }
+
+    /// A call released at `sent` was throttled, answered at `now`.
+    fn throttled(&mut self, sent: Instant, now: Instant) {
+        self.throttled += 1;
+        // Sent before the last cut: that cut already answered the rate it was sent at.
+        if self.cut.is_some_and(|(_, at)| sent < at) {
+            return;
+        }
+        let sent_in_window = self
+            .recent
+            .iter()
+            .filter(|t| **t <= now && **t + WINDOW >= now)
+            .count()
+            .max(1) as f64;
+        let current = self.rate(now).unwrap_or(f64::INFINITY);
+        let rate = (CUT * current.min(sent_in_window)).max(MIN_RATE);
+        self.tokens = self.tokens.min(0.0);
+        self.updated = now;
+        self.cut = Some((rate, now));
+    }
+
+    fn grants(&self) -> Grants {
+        Grants {
+            count: self.granted,
+            span: self.last_release.saturating_duration_since(self.first),
+            throttled: self.throttled,
+        }
     }
 }
 
 /// What a pacer let through for one operation: how many calls, released over how long
-/// (from the first call to the moment the last one was allowed to go).
+/// (from the first call to the moment the last one was allowed to go), and how many of
+/// them the service throttled.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grants {
     pub count: u64,
     pub span: Duration,
+    pub throttled: u64,
 }
 
 impl Grants {
-    /// Whether these calls kept to `operation`'s budget: no more than one burst plus
-    /// the rate over the span.
-    pub fn within_budget(&self, operation: &str) -> bool {
-        let allowed = burst_for(operation) + rate_for(operation) * self.span.as_secs_f64();
+    /// Whether these calls kept to `rate` a second: no more than one second's burst
+    /// plus the rate over the span.
+    pub fn within(&self, rate: f64) -> bool {
+        let allowed = rate.max(1.0) + rate * self.span.as_secs_f64();
         // A microsecond of slack for the float arithmetic of the release times.
-        self.count as f64 <= allowed + rate_for(operation) * 1e-6
+        self.count as f64 <= allowed + rate * 1e-6
     }
 }
 
-/// Token buckets keyed by operation name. Bursts up to one second's worth of calls.
+/// Token buckets keyed by operation name.
 #[derive(Debug, Default)]
 pub struct Pacer {
     buckets: Mutex<HashMap<String, Bucket>>,
 }
 
 impl Pacer {
-    /// Waits until a call to `operation` fits under its rate.
-    pub async fn acquire(&self, operation: &str) {
-        let wait = {
+    /// Waits until a call to `operation` fits under its rate; returns when it went.
+    pub async fn acquire(&self, operation: &str) -> Instant {
+        let release = {
             let mut buckets = self.buckets.lock().expect("pacer lock");
             let now = Instant::now();
             buckets
@@ -121,18 +195,33 @@ impl Pacer {
                 .or_insert_with(|| Bucket::new(operation, now))
                 .reserve(now)
         };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+        tokio::time::sleep_until(release).await;
+        release
+    }
+
+    /// The service throttled a call of `operation` released at `sent`.
+    pub fn throttled(&self, operation: &str, sent: Instant) {
+        let mut buckets = self.buckets.lock().expect("pacer lock");
+        let now = Instant::now();
+        buckets
+            .entry(operation.to_string())
+            .or_insert_with(|| Bucket::new(operation, now))
+            .throttled(sent, now);
+    }
+
+    /// The rate `operation`'s calls are held to now (`None`: not held).
+    pub fn rate(&self, operation: &str) -> Option<f64> {
+        let buckets = self.buckets.lock().expect("pacer lock");
+        match buckets.get(operation) {
+            Some(b) => b.rate(Instant::now()),
+            None => quota(operation),
         }
     }
 
     /// What this pacer let through for `operation` so far (`None`: no call yet).
     pub fn grants(&self, operation: &str) -> Option<Grants> {
         let buckets = self.buckets.lock().expect("pacer lock");
-        buckets.get(operation).map(|b| Grants {
-            count: b.granted,
-            span: b.last_release.saturating_duration_since(b.first),
-        })
+        buckets.get(operation).map(Bucket::grants)
     }
 
     /// Every operation this pacer has let through, with its grants.
@@ -140,18 +229,25 @@ impl Pacer {
         let buckets = self.buckets.lock().expect("pacer lock");
         let mut all: Vec<(String, Grants)> = buckets
             .iter()
-            .map(|(op, b)| {
-                (
-                    op.clone(),
-                    Grants {
-                        count: b.granted,
-                        span: b.last_release.saturating_duration_since(b.first),
-                    },
-                )
-            })
+            .map(|(op, b)| (op.clone(), b.grants()))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
+    }
+}
+
+/// One call let through by a pacer: tell it if the service throttled the call.
+#[derive(Debug)]
+pub struct Sent {
+    pacer: Arc<Pacer>,
+    operation: String,
+    at: Instant,
+}
+
+impl Sent {
+    /// The service answered this call with a throttle: slow its operation down.
+    pub fn throttled(&self) {
+        self.pacer.throttled(&self.operation, self.at);
     }
 }
 
@@ -297,9 +393,15 @@ impl Pacing {
     }
 
     /// Waits until a call of `operation` by a client of `region` fits its budget.
-    pub async fn acquire(&self, operation: &str, region: Option<&str>) {
+    pub async fn acquire(&self, operation: &str, region: Option<&str>) -> Sent {
         let key = self.key(operation, region).await;
-        self.registry.pacer(&key).acquire(operation).await;
+        let pacer = self.registry.pacer(&key);
+        let at = pacer.acquire(operation).await;
+        Sent {
+            pacer,
+            operation: operation.to_string(),
+            at,
+        }
     }
 }
 
@@ -420,7 +522,8 @@ mod tests {
             grants.grants("acm-pca:CreateCertificateAuthority"),
             Some(Grants {
                 count: 2,
-                span: Duration::from_secs(1)
+                span: Duration::from_secs(1),
+                throttled: 0,
             })
         );
     }
@@ -482,25 +585,95 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn grants_over_the_budget_are_told_apart() {
-        let op = "acm-pca:CreateCertificateAuthority";
-        assert!(Grants {
-            count: 4,
-            span: Duration::from_secs(3)
-        }
-        .within_budget(op));
-        assert!(!Grants {
-            count: 4,
-            span: Duration::from_secs(2)
-        }
-        .within_budget(op));
+        let grants = |count, secs| Grants {
+            count,
+            span: Duration::from_secs(secs),
+            throttled: 0,
+        };
+        assert!(grants(4, 3).within(1.0));
+        assert!(!grants(4, 2).within(1.0));
         let pacer = Pacer::default();
         for _ in 0..30 {
             pacer.acquire("acm-pca:IssueCertificate").await;
         }
         let g = pacer.grants("acm-pca:IssueCertificate").unwrap();
         assert_eq!(g.count, 30);
-        assert!(g.within_budget("acm-pca:IssueCertificate"), "{g:?}");
-        assert_eq!(pacer.grants(op), None);
+        assert!(g.within(25.0), "{g:?}");
+        assert!(!g.within(20.0), "{g:?}");
+        assert_eq!(pacer.grants(CREATE_CA), None);
+    }
+
+    const GET_ROLE: &str = "iam:GetRole";
+
+    #[tokio::test(start_paused = true)]
+    async fn an_operation_without_a_quota_goes_unpaced_until_throttled() {
+        let pacer = Pacer::default();
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..40 {
+            sent.push(pacer.acquire(GET_ROLE).await);
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(pacer.rate(GET_ROLE), None);
+
+        // The service throttles: 40 were sent in the last second, so 20/s from now on,
+        // and the bucket starts empty.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        pacer.throttled(GET_ROLE, sent[30]);
+        assert_eq!(pacer.rate(GET_ROLE), Some(20.0));
+        let before = Instant::now();
+        for _ in 0..10 {
+            pacer.acquire(GET_ROLE).await;
+        }
+        // One every 50 ms (a little less as the rate starts growing back).
+        let took = before.elapsed();
+        assert!(
+            took > Duration::from_millis(450) && took <= Duration::from_millis(500),
+            "{took:?}"
+        );
+
+        // More throttles of calls sent before the cut change nothing: the cut already
+        // answered them.
+        for t in &sent {
+            pacer.throttled(GET_ROLE, *t);
+        }
+        let rate = pacer.rate(GET_ROLE).unwrap();
+        assert!((20.0..=21.5).contains(&rate), "{rate}");
+        assert_eq!(pacer.grants(GET_ROLE).unwrap().throttled, 41);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttles_after_a_cut_cut_again_and_quiet_regains_the_rate() {
+        let pacer = Pacer::default();
+        let first = pacer.acquire(GET_ROLE).await;
+        pacer.throttled(GET_ROLE, first);
+        // One call in the window: half of it, held up by the floor of 0.5/s.
+        assert_eq!(pacer.rate(GET_ROLE), Some(MIN_RATE));
+
+        // Ten quiet seconds regain one cut's worth.
+        tokio::time::advance(REGAIN).await;
+        assert_eq!(pacer.rate(GET_ROLE), Some(2.0 * MIN_RATE));
+        tokio::time::advance(REGAIN * 9).await;
+        assert_eq!(pacer.rate(GET_ROLE), Some(11.0 * MIN_RATE));
+
+        // A throttle of a call sent after that cut cuts from the current rate.
+        let again = pacer.acquire(GET_ROLE).await;
+        pacer.throttled(GET_ROLE, again);
+        assert_eq!(pacer.rate(GET_ROLE), Some(MIN_RATE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_quota_is_cut_by_a_throttle_and_never_regained_beyond() {
+        let pacer = Pacer::default();
+        let mut last = pacer.acquire("acm-pca:IssueCertificate").await;
+        for _ in 0..24 {
+            last = pacer.acquire("acm-pca:IssueCertificate").await;
+        }
+        // Another tool shares the account's quota: the service throttles at 25 sent.
+        pacer.throttled("acm-pca:IssueCertificate", last);
+        assert_eq!(pacer.rate("acm-pca:IssueCertificate"), Some(12.5));
+        tokio::time::advance(REGAIN * 5).await;
+        assert_eq!(pacer.rate("acm-pca:IssueCertificate"), Some(25.0));
     }
 
     #[derive(Debug)]
@@ -539,9 +712,11 @@ mod tests {
 
     #[test]
     fn quotas_follow_pca_documentation() {
-        assert_eq!(rate_for("acm-pca:CreateCertificateAuthority"), 1.0);
-        assert_eq!(rate_for("acm-pca:IssueCertificate"), 25.0);
-        assert_eq!(rate_for("acm-pca:GetCertificate"), 75.0);
-        assert_eq!(rate_for("iam:CreatePolicy"), 10.0);
+        assert_eq!(quota("acm-pca:CreateCertificateAuthority"), Some(1.0));
+        assert_eq!(quota("acm-pca:IssueCertificate"), Some(25.0));
+        assert_eq!(quota("acm-pca:GetCertificate"), Some(75.0));
+        assert_eq!(quota("iam:CreatePolicy"), None);
+        assert_eq!(quota("eks:DescribeCluster"), None);
+        assert_eq!(quota("acm-pca:TagCertificateAuthority"), Some(10.0));
     }
 }

@@ -677,14 +677,12 @@ async fn describe(p: &AwsProvider, arn: &str) -> Result<CertificateAuthority, Ca
         retry_after: None,
     })?;
     let out = c
-        .call(
-            "acm-pca:DescribeCertificateAuthority",
-            arn,
+        .call("acm-pca:DescribeCertificateAuthority", arn, || {
             c.pca
                 .describe_certificate_authority()
                 .certificate_authority_arn(arn)
-                .send(),
-        )
+                .send()
+        })
         .await?;
     // An answer without the CA is a broken answer, not "not found": only the service's
     // ResourceNotFoundException says a CA is gone.
@@ -713,15 +711,13 @@ async fn list_tags(p: &AwsProvider, arn: &str) -> ProviderResult<Vec<(String, St
     let mut token: Option<String> = None;
     loop {
         let page = c
-            .call(
-                "acm-pca:ListTags",
-                arn,
+            .call("acm-pca:ListTags", arn, || {
                 c.pca
                     .list_tags()
                     .certificate_authority_arn(arn)
                     .set_next_token(token.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         out.extend(page.tags().iter().map(|t| {
             (
@@ -748,15 +744,13 @@ async fn find_owned(
     let mut token: Option<String> = None;
     loop {
         let page = c
-            .call(
-                "acm-pca:ListCertificateAuthorities",
-                "",
+            .call("acm-pca:ListCertificateAuthorities", "", || {
                 c.pca
                     .list_certificate_authorities()
                     .max_results(100)
                     .set_next_token(token.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         for ca in page.certificate_authorities() {
             let ca_cn = ca
@@ -829,15 +823,13 @@ async fn find(
     let mut token: Option<String> = None;
     loop {
         let page = c
-            .call(
-                "acm-pca:ListCertificateAuthorities",
-                &ctx.address,
+            .call("acm-pca:ListCertificateAuthorities", &ctx.address, || {
                 c.pca
                     .list_certificate_authorities()
                     .max_results(100)
                     .set_next_token(token.clone())
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
         for ca in page.certificate_authorities() {
             let Some(arn) = ca.arn() else { continue };
@@ -941,17 +933,16 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                 None => default_key_storage(&region).to_string(),
             };
             ctx.progress("creating the certificate authority");
+            let revocation = revocation_config(&spec.revocation)?;
             let out = c
-                .call(
-                    "acm-pca:CreateCertificateAuthority",
-                    &ctx.address,
+                .call("acm-pca:CreateCertificateAuthority", &ctx.address, || {
                     c.pca
                         .create_certificate_authority()
                         .certificate_authority_type(CertificateAuthorityType::from(
                             spec.kind.pca_type(),
                         ))
-                        .certificate_authority_configuration(config)
-                        .revocation_configuration(revocation_config(&spec.revocation)?)
+                        .certificate_authority_configuration(config.clone())
+                        .revocation_configuration(revocation.clone())
                         .key_storage_security_standard(KeyStorageSecurityStandard::from(
                             key_storage.as_str(),
                         ))
@@ -959,9 +950,9 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
                             spec.usage_mode.to_ascii_uppercase().as_str(),
                         ))
                         .idempotency_token(ownership::create_token(ctx, &spec.config, &found))
-                        .set_tags(Some(tag_list))
-                        .send(),
-                )
+                        .set_tags(Some(tag_list.clone()))
+                        .send()
+                })
                 .await?;
             out.certificate_authority_arn
                 .ok_or_else(|| ProviderError::new("CreateCertificateAuthority returned no ARN"))?
@@ -972,14 +963,12 @@ pub async fn create(p: &AwsProvider, ctx: &OpContext, desired: &Value) -> Provid
         }
         CreateStep::Restore { arn } => {
             ctx.progress(&format!("restoring {arn} from its deletion window"));
-            c.call(
-                "acm-pca:RestoreCertificateAuthority",
-                &arn,
+            c.call("acm-pca:RestoreCertificateAuthority", &arn, || {
                 c.pca
                     .restore_certificate_authority()
                     .certificate_authority_arn(&arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await?;
             arn
         }
@@ -1025,15 +1014,13 @@ async fn tag_ca<'a>(
         return Ok(());
     }
     let c = client_for(p, arn)?;
-    c.call(
-        "acm-pca:TagCertificateAuthority",
-        arn,
+    c.call("acm-pca:TagCertificateAuthority", arn, || {
         c.pca
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
-            .set_tags(Some(list))
-            .send(),
-    )
+            .set_tags(Some(list.clone()))
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -1051,15 +1038,14 @@ async fn ensure_tags_and_revocation(
     tag_ca(p, arn, want.iter().filter(|(k, v)| live.get(*k) != Some(v))).await?;
     let ca = describe(p, arn).await?;
     if revocation_value(&ca) != spec.revocation {
-        c.call(
-            "acm-pca:UpdateCertificateAuthority",
-            arn,
+        let revocation = revocation_config(&spec.revocation)?;
+        c.call("acm-pca:UpdateCertificateAuthority", arn, || {
             c.pca
                 .update_certificate_authority()
                 .certificate_authority_arn(arn)
-                .revocation_configuration(revocation_config(&spec.revocation)?)
-                .send(),
-        )
+                .revocation_configuration(revocation.clone())
+                .send()
+        })
         .await?;
     }
     Ok(())
@@ -1113,15 +1099,13 @@ async fn activate(
 }
 
 async fn set_status(c: &super::Clients, arn: &str, status: Status) -> ProviderResult<()> {
-    c.call(
-        "acm-pca:UpdateCertificateAuthority",
-        arn,
+    c.call("acm-pca:UpdateCertificateAuthority", arn, || {
         c.pca
             .update_certificate_authority()
             .certificate_authority_arn(arn)
-            .status(status)
-            .send(),
-    )
+            .status(status.clone())
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -1137,14 +1121,12 @@ async fn install_certificate(
     ctx.progress("fetching the CA's certificate signing request");
     let csr = wait::until(ctx, "the CA's CSR", wait::DEFAULT_TIMEOUT, || async {
         match c
-            .call(
-                "acm-pca:GetCertificateAuthorityCsr",
-                arn,
+            .call("acm-pca:GetCertificateAuthorityCsr", arn, || {
                 c.pca
                     .get_certificate_authority_csr()
                     .certificate_authority_arn(arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await
         {
             Ok(out) => Ok(out.csr),
@@ -1197,15 +1179,13 @@ async fn install_certificate(
                 .unwrap_or_else(|| spec.signing_algorithm.clone());
             let parent_client = client_for(p, parent)?;
             let pc = parent_client
-                .call(
-                    "acm-pca:GetCertificateAuthorityCertificate",
-                    parent,
+                .call("acm-pca:GetCertificateAuthorityCertificate", parent, || {
                     parent_client
                         .pca
                         .get_certificate_authority_certificate()
                         .certificate_authority_arn(parent)
-                        .send(),
-                )
+                        .send()
+                })
                 .await?;
             let parent_cert = pc.certificate.ok_or_else(|| {
                 ProviderError::new(format!("the parent CA {parent} has no certificate"))
@@ -1234,27 +1214,24 @@ async fn install_certificate(
     ));
     // A parent in another region (or account, shared through RAM) answers only there.
     let issuer = client_for(p, &params.issuer_arn)?;
+    let validity = Validity::builder()
+        .value(params.validity_days)
+        .r#type(ValidityPeriodType::Days)
+        .build()
+        .map_err(|e| ProviderError::new(format!("invalid validity: {e}")))?;
     let issued = issuer
-        .call(
-            "acm-pca:IssueCertificate",
-            &params.issuer_arn,
+        .call("acm-pca:IssueCertificate", &params.issuer_arn, || {
             issuer
                 .pca
                 .issue_certificate()
                 .certificate_authority_arn(&params.issuer_arn)
-                .csr(Blob::new(csr.into_bytes()))
+                .csr(Blob::new(csr.as_bytes()))
                 .signing_algorithm(SigningAlgorithm::from(params.signing_algorithm.as_str()))
                 .template_arn(&params.template_arn)
-                .validity(
-                    Validity::builder()
-                        .value(params.validity_days)
-                        .r#type(ValidityPeriodType::Days)
-                        .build()
-                        .map_err(|e| ProviderError::new(format!("invalid validity: {e}")))?,
-                )
+                .validity(validity.clone())
                 .idempotency_token(ownership::idempotency_token(ctx, &format!("issue:{arn}")))
-                .send(),
-        )
+                .send()
+        })
         .await?;
     let cert_arn = issued
         .certificate_arn
@@ -1265,16 +1242,14 @@ async fn install_certificate(
         wait::DEFAULT_TIMEOUT,
         || async {
             match issuer
-                .call(
-                    "acm-pca:GetCertificate",
-                    &cert_arn,
+                .call("acm-pca:GetCertificate", &cert_arn, || {
                     issuer
                         .pca
                         .get_certificate()
                         .certificate_authority_arn(&params.issuer_arn)
                         .certificate_arn(&cert_arn)
-                        .send(),
-                )
+                        .send()
+                })
                 .await
             {
                 Ok(out) => Ok(out.certificate),
@@ -1285,16 +1260,14 @@ async fn install_certificate(
     )
     .await?;
     ctx.progress("importing the CA certificate");
-    c.call(
-        "acm-pca:ImportCertificateAuthorityCertificate",
-        arn,
+    c.call("acm-pca:ImportCertificateAuthorityCertificate", arn, || {
         c.pca
             .import_certificate_authority_certificate()
             .certificate_authority_arn(arn)
-            .certificate(Blob::new(cert.into_bytes()))
-            .set_certificate_chain(chain.map(|ch| Blob::new(ch.into_bytes())))
-            .send(),
-    )
+            .certificate(Blob::new(cert.as_bytes()))
+            .set_certificate_chain(chain.as_ref().map(|ch| Blob::new(ch.as_bytes())))
+            .send()
+    })
     .await?;
     Ok(())
 }
@@ -1344,14 +1317,12 @@ async fn snapshot(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<Option<Sn
     attrs.insert("status".into(), Value::from(status.as_str()));
     let (cert, chain) = if ca.not_after().is_some() || status == Status::Active {
         match c
-            .call(
-                "acm-pca:GetCertificateAuthorityCertificate",
-                arn,
+            .call("acm-pca:GetCertificateAuthorityCertificate", arn, || {
                 c.pca
                     .get_certificate_authority_certificate()
                     .certificate_authority_arn(arn)
-                    .send(),
-            )
+                    .send()
+            })
             .await
         {
             Ok(out) => (out.certificate, out.certificate_chain),
@@ -1483,15 +1454,13 @@ pub async fn update(
             .iter()
             .filter_map(|k| Tag::builder().key(k).build().ok())
             .collect();
-        c.call(
-            "acm-pca:UntagCertificateAuthority",
-            arn,
+        c.call("acm-pca:UntagCertificateAuthority", arn, || {
             c.pca
                 .untag_certificate_authority()
                 .certificate_authority_arn(arn)
-                .set_tags(Some(keys))
-                .send(),
-        )
+                .set_tags(Some(keys.clone()))
+                .send()
+        })
         .await?;
     }
     tag_ca(p, arn, set.iter()).await?;
@@ -1525,8 +1494,10 @@ pub async fn update(
         if revocation_changed {
             req = req.revocation_configuration(revocation_config(&spec.revocation)?);
         }
-        c.call("acm-pca:UpdateCertificateAuthority", arn, req.send())
-            .await?;
+        c.call("acm-pca:UpdateCertificateAuthority", arn, || {
+            req.clone().send()
+        })
+        .await?;
     }
     let next = Snapshot {
         id: arn.to_string(),
@@ -1562,15 +1533,13 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .value(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         .build()
         .map_err(|e| ProviderError::new(format!("invalid tag: {e}")))?;
-    c.call(
-        "acm-pca:TagCertificateAuthority",
-        arn,
+    c.call("acm-pca:TagCertificateAuthority", arn, || {
         c.pca
             .tag_certificate_authority()
             .certificate_authority_arn(arn)
-            .tags(mark)
-            .send(),
-    )
+            .tags(mark.clone())
+            .send()
+    })
     .await?;
     if status == Status::Active {
         set_status(&c, arn, Status::Disabled).await?;
@@ -1581,15 +1550,13 @@ pub async fn delete(p: &AwsProvider, prior: &Snapshot) -> ProviderResult<()> {
         .and_then(Value::as_i64)
         .unwrap_or(30) as i32;
     match c
-        .call(
-            "acm-pca:DeleteCertificateAuthority",
-            arn,
+        .call("acm-pca:DeleteCertificateAuthority", arn, || {
             c.pca
                 .delete_certificate_authority()
                 .certificate_authority_arn(arn)
                 .permanent_deletion_time_in_days(days)
-                .send(),
-        )
+                .send()
+        })
         .await
     {
         Ok(_) => Ok(()),

@@ -260,13 +260,20 @@ pub fn api_error(what: &str, e: kube::Error) -> ProviderError {
                     "check the credentials of the kubeconfig context (for eks_cluster: the EKS \
                      access entry of the AWS identity) and their RBAC permissions",
                 ),
-                429 | 500..=599 => err.retry_after(
-                    s.details
+                429 | 500..=599 => {
+                    let after = s
+                        .details
                         .as_ref()
                         .map(|d| d.retry_after_seconds)
                         .filter(|secs| *secs > 0)
-                        .map(|secs| std::time::Duration::from_secs(u64::from(secs))),
-                ),
+                        .map(|secs| std::time::Duration::from_secs(u64::from(secs)));
+                    // 429: the API server's priority and fairness asks to slow down.
+                    if s.code == 429 {
+                        err.throttled(after)
+                    } else {
+                        err.retry_after(after)
+                    }
+                }
                 _ => err,
             }
         }

@@ -15,11 +15,13 @@ use aws_credential_types::Credentials;
 use kube::config::Kubeconfig;
 
 use crate::provider::aws::eks_token::{self, EksToken};
+use crate::provider::aws::errors::is_throttling_code;
 use crate::provider::aws::pacing::{PacerRegistry, Pacing};
 use crate::provider::aws::Settings as AwsSettings;
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Property, ProviderError, ProviderResult, Type};
 use crate::value::{Map, Value};
+use aws_sdk_eks::error::ProvideErrorMetadata;
 
 /// The connection settings, as both providers declare them.
 pub const KEYS: &[&str] = &["kubeconfig", "context", "eks_cluster", "region"];
@@ -304,12 +306,20 @@ impl Eks {
             .unwrap_or_default();
         let eks = aws_sdk_eks::Client::new(&shared);
         // Under the process's budget for this account and region, as the aws provider.
-        Pacing::new(PacerRegistry::global(), &shared)
+        let sent = Pacing::new(PacerRegistry::global(), &shared)
             .acquire("eks:DescribeCluster", Some(&region))
             .await;
         let described = eks.describe_cluster().name(name).send().await;
         let cluster = match described {
             Ok(out) => out.cluster,
+            Err(e) if is_throttling_code(e.code()) => {
+                sent.throttled();
+                return Err(ProviderError::new(format!(
+                    "AWS throttled eks:DescribeCluster on {name:?} in region {region}"
+                ))
+                .throttled(None)
+                .with_field("eks_cluster"));
+            }
             Err(e) => {
                 let not_found = e
                     .as_service_error()

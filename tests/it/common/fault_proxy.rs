@@ -1,7 +1,8 @@
 //! A TCP/HTTP fault proxy between trustplane and a stand-in (moto, the Kubernetes API
 //! emulator). It listens on a free loopback port and forwards each HTTP/1.1 request to
 //! the upstream, one connection per request, unless a rule matches: then it refuses the
-//! connection, hangs, resets it, delays it, or answers an error status itself. Rules can
+//! connection, hangs, resets it, delays it, answers an error status itself, or throttles
+//! as AWS does past a rate. Rules can
 //! be switched between commands and can fault only the first N matching requests.
 
 use std::io::{Read, Write};
@@ -29,6 +30,10 @@ pub enum Fault {
     /// a `Retry-After` header (and `retryAfterSeconds`) when given. A 404 is answered
     /// with an HTML page, as a proxy or an ingress in front of a server would.
     Status { code: u16, retry_after: Option<u32> },
+    /// Forward up to this many requests a second (a burst of one second's worth), and
+    /// throttle the rest as the AWS service asked would: IAM's `Throttling` (HTTP 400,
+    /// XML), Private CA's and EKS's `ThrottlingException` (JSON; 429 for EKS).
+    Throttle { per_second: f64 },
 }
 
 /// Which requests a fault applies to.
@@ -80,6 +85,8 @@ impl Rule {
 
 struct Shared {
     rule: Mutex<Option<Rule>>,
+    /// A `Throttle` rule's tokens, and when they were last counted.
+    tokens: Mutex<(f64, std::time::Instant)>,
     /// Requests a rule faulted, since the last `set`.
     faulted: AtomicU32,
     /// Requests forwarded to the upstream, since the last `set`.
@@ -106,6 +113,7 @@ impl FaultProxy {
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared {
             rule: Mutex::new(None),
+            tokens: Mutex::new((0.0, std::time::Instant::now())),
             faulted: AtomicU32::new(0),
             forwarded: AtomicU32::new(0),
             stop: AtomicBool::new(false),
@@ -140,6 +148,9 @@ impl FaultProxy {
     }
 
     pub fn set(&self, rule: Rule) {
+        if let Fault::Throttle { per_second } = rule.fault {
+            *self.shared.tokens.lock().unwrap() = (per_second.max(1.0), std::time::Instant::now());
+        }
         *self.shared.rule.lock().unwrap() = Some(rule);
         self.shared.faulted.store(0, Ordering::SeqCst);
         self.shared.forwarded.store(0, Ordering::SeqCst);
@@ -219,6 +230,16 @@ fn fault_for(shared: &Shared, method: &str, target: &str) -> Option<Fault> {
         }
         *n -= 1;
     }
+    if let Fault::Throttle { per_second } = rule.fault {
+        let mut tokens = shared.tokens.lock().unwrap();
+        let now = std::time::Instant::now();
+        let refill = now.duration_since(tokens.1).as_secs_f64() * per_second;
+        *tokens = ((tokens.0 + refill).min(per_second.max(1.0)), now);
+        if tokens.0 >= 1.0 {
+            tokens.0 -= 1.0;
+            return None;
+        }
+    }
     shared.faulted.fetch_add(1, Ordering::SeqCst);
     Some(rule.fault.clone())
 }
@@ -249,6 +270,11 @@ fn serve(mut client: TcpStream, upstream: SocketAddr, shared: &Shared) -> std::i
         Some(Fault::Status { code, retry_after }) => {
             read_request(&mut client)?;
             client.write_all(&status_answer(code, retry_after))?;
+            return Ok(());
+        }
+        Some(Fault::Throttle { .. }) => {
+            read_request(&mut client)?;
+            client.write_all(&throttle_answer(&head, &target))?;
             return Ok(());
         }
         Some(Fault::Delay(d)) => std::thread::sleep(d),
@@ -386,6 +412,41 @@ fn status_answer(code: u16, retry_after: Option<u32>) -> Vec<u8> {
     let mut out = head.into_bytes();
     out.extend_from_slice(body.as_bytes());
     out
+}
+
+/// A throttle in the shape of the service the request was for: Private CA speaks JSON 1.1
+/// (an `X-Amz-Target` header), EKS REST JSON (`/clusters/...`), IAM the query protocol.
+fn throttle_answer(head: &str, target: &str) -> Vec<u8> {
+    let json_rpc = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("x-amz-target:"));
+    let (status, headers, body) = if json_rpc {
+        (
+            "400 Bad Request",
+            "Content-Type: application/x-amz-json-1.1\r\n",
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string(),
+        )
+    } else if target.starts_with("/clusters") {
+        (
+            "429 Too Many Requests",
+            "Content-Type: application/json\r\nx-amzn-ErrorType: ThrottlingException\r\n",
+            r#"{"message":"Rate exceeded"}"#.to_string(),
+        )
+    } else {
+        (
+            "400 Bad Request",
+            "Content-Type: text/xml\r\n",
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error>\
+             <Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message>\
+             </Error><RequestId>throttled</RequestId></ErrorResponse>"
+                .to_string(),
+        )
+    };
+    format!(
+        "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
