@@ -1,7 +1,9 @@
 //! AWS calls of several stacks applied at once in one process, as a fleet applies its
 //! members: each stack has its own `aws` provider, yet all their calls to one account and
-//! region draw on one pacer (IAM's quotas are the account's, whatever the region). A proxy in front of moto counts every request that reached
-//! it; each one must have been granted by that shared pacer, within its budget.
+//! region draw on one pacer (IAM's quotas are the account's, whatever the region). A proxy
+//! in front of moto counts every request that reached it; each one must have been granted
+//! by that shared pacer, within its budget. The same proxy, throttling past a rate as AWS
+//! does, shows every stack slowing down together and still converging.
 
 use crate::common;
 

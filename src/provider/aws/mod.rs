@@ -87,10 +87,10 @@ impl Clients {
     ///
     /// A throttled call is sent again here, up to [`THROTTLED_ATTEMPTS`] times: the
     /// service did nothing, and the throttle has slowed the operation's bucket down, so
-    /// the next attempt waits its turn there (after a `Retry-After`, if one came). Retrying here, where
-    /// the call is made, keeps a throttle from failing a step half done (a read after a
-    /// create); other failures are left to the engine's retries. A throttle that lasts
-    /// through every attempt is an error the engine does not retry again.
+    /// the next attempt waits its turn there (after a `Retry-After`, if one came).
+    /// Retrying where the call is made keeps a throttle from failing a step half done (a
+    /// read after a create); other failures are left to the engine's retries. A throttle
+    /// that lasts through every attempt is an error the engine does not retry again.
     pub(crate) async fn call<T, E, Fut>(
         &self,
         operation: &'static str,

@@ -6,13 +6,13 @@
 //! process drives (a fleet of clusters, say) draws on the same budget when it calls the
 //! same account and region, and a hundred stacks stay under the quota that one would.
 //!
-//! Where an operation has a known quota (Private CA's), its bucket is held to
-//! it from the first call. IAM and EKS document none, so their operations are not held to
-//! a guessed figure: as the AWS SDKs' adaptive retry mode does, they go unpaced until the
-//! service answers one with a throttle, which cuts that operation's rate to half of what
-//! was being sent; the rate then grows back while no throttle comes. A throttle is the
-//! service's own word that nothing was done, so the throttled call is tried again, paced
-//! (see `Clients::call`).
+//! Where an operation has a known quota (Private CA's), its bucket is held to it from the
+//! first call. IAM and EKS document none, so their operations are not held to a guessed
+//! figure: as the AWS SDKs' adaptive retry mode does, they go unpaced until the service
+//! answers one with a throttle, which cuts that operation's rate to half of what was being
+//! sent; the rate then grows back while no throttle comes. A throttle is the service's own
+//! word that nothing was done, so the throttled call is sent again, paced (see
+//! `Clients::call`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, LazyLock, Mutex};
