@@ -142,10 +142,16 @@ impl Bucket {
             .filter(|t| **t <= now && **t + WINDOW >= now)
             .count()
             .max(1) as f64;
-        let current = self.rate(now).unwrap_or(f64::INFINITY);
-        let rate = (CUT * current.min(sent_in_window)).max(MIN_RATE);
+        let current = self.rate(now);
+        // What the bucket earned since it was last counted, then empty: calls already
+        // let through keep their turns, the next one waits.
+        if let Some(rate) = current {
+            let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * rate).min(rate.max(1.0));
+        }
         self.tokens = self.tokens.min(0.0);
         self.updated = now;
+        let rate = (CUT * current.unwrap_or(f64::INFINITY).min(sent_in_window)).max(MIN_RATE);
         self.cut = Some((rate, now));
     }
 
@@ -660,6 +666,19 @@ mod tests {
         let again = pacer.acquire(GET_ROLE).await;
         pacer.throttled(GET_ROLE, again);
         assert_eq!(pacer.rate(GET_ROLE), Some(MIN_RATE));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_throttled_again_and_again_waits_the_same_at_the_floor() {
+        let pacer = Pacer::default();
+        let mut last = pacer.acquire(GET_ROLE).await;
+        let start = Instant::now();
+        for _ in 0..4 {
+            pacer.throttled(GET_ROLE, last);
+            last = pacer.acquire(GET_ROLE).await;
+        }
+        // Each attempt waits for one token at 0.5/s: the waits do not pile up.
+        assert_eq!(start.elapsed(), Duration::from_secs(8));
     }
 
     #[tokio::test(start_paused = true)]
