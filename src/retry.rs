@@ -298,6 +298,18 @@ mod tests {
         }
     }
 
+    fn ignore(_: &str) {}
+
+    /// Retries within `limits`, to no endpoint, reporting nothing.
+    fn quiet(limits: Limits, call: Call) -> Retry<'static> {
+        Retry {
+            limits,
+            call,
+            endpoint: None,
+            notify: &ignore,
+        }
+    }
+
     fn transient() -> ProviderError {
         ProviderError::new("HTTP 503").retryable()
     }
@@ -346,12 +358,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured() {
         let calls = AtomicU32::new(0);
-        let r = Retry {
-            limits: limits(10, 3),
-            call: Call::Change,
-            endpoint: None,
-            notify: &|_| {},
-        };
+        let r = quiet(limits(10, 3), Call::Change);
         let start = Instant::now();
         let out = r
             .run(|| async {
@@ -391,12 +398,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn attempts_are_bounded() {
         let calls = AtomicU32::new(0);
-        let r = Retry {
-            limits: limits(30, 2),
-            call: Call::Change,
-            endpoint: None,
-            notify: &|_| {},
-        };
+        let r = quiet(limits(30, 2), Call::Change);
         let e = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
@@ -411,17 +413,11 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_throttled_call_gets_more_attempts_within_the_deadline() {
         let calls = AtomicU32::new(0);
-        let throttled = || ProviderError::new("Rate exceeded").throttled(None);
-        let r = Retry {
-            limits: limits(30, 2),
-            call: Call::Change,
-            endpoint: None,
-            notify: &|_| {},
-        };
+        let r = quiet(limits(30, 2), Call::Change);
         let done = r
             .run(|| async {
                 match calls.fetch_add(1, Ordering::SeqCst) {
-                    0..=6 => Err(throttled()),
+                    0..=6 => Err(ProviderError::new("Rate exceeded").throttled(None)),
                     _ => Ok("done"),
                 }
             })
@@ -429,34 +425,27 @@ mod tests {
         assert_eq!(done, Ok("done"));
         assert_eq!(calls.load(Ordering::SeqCst), 8, "2 attempts configured");
 
-        calls.store(0, Ordering::SeqCst);
-        let e = r
-            .run(|| async {
-                calls.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(throttled())
-            })
-            .await
-            .unwrap_err();
-        assert_eq!(calls.load(Ordering::SeqCst), THROTTLED_ATTEMPTS);
+        let (e, calls) = always_throttled(&r).await;
+        assert_eq!(calls, THROTTLED_ATTEMPTS);
         assert_eq!(e.message, "Rate exceeded");
 
         // A read stays bounded by its deadline (2 attempts of 1 s) all the same.
-        let r = Retry {
-            limits: limits(1, 2),
-            call: Call::Read,
-            endpoint: None,
-            notify: &|_| {},
-        };
-        calls.store(0, Ordering::SeqCst);
+        let (e, calls) = always_throttled(&quiet(limits(1, 2), Call::Read)).await;
+        assert!(calls < THROTTLED_ATTEMPTS);
+        assert!(e.message.contains("within 2s"), "{}", e.message);
+    }
+
+    /// Runs `r` over a call throttled every time: its error, and how many calls it made.
+    async fn always_throttled(r: &Retry<'_>) -> (ProviderError, u32) {
+        let calls = AtomicU32::new(0);
         let e = r
             .run(|| async {
                 calls.fetch_add(1, Ordering::SeqCst);
-                Err::<(), _>(throttled())
+                Err::<(), _>(ProviderError::new("Rate exceeded").throttled(None))
             })
             .await
             .unwrap_err();
-        assert!(calls.load(Ordering::SeqCst) < THROTTLED_ATTEMPTS);
-        assert!(e.message.contains("within 2s"), "{}", e.message);
+        (e, calls.load(Ordering::SeqCst))
     }
 
     #[tokio::test(start_paused = true)]
@@ -483,12 +472,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_retry_after_beyond_the_deadline_gives_up_at_once() {
-        let r = Retry {
-            limits: limits(1, 3),
-            call: Call::Read,
-            endpoint: None,
-            notify: &|_| {},
-        };
+        let r = quiet(limits(1, 3), Call::Read);
         let start = Instant::now();
         let e = r
             .run(|| async {
