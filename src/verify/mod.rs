@@ -260,14 +260,18 @@ async fn pca_cas(t: &Target<'_>) -> (Vec<PcaCa>, Vec<String>) {
         }
     };
     for ca in &mut cas {
-        clients
-            .pace("acm-pca:GetCertificateAuthorityCertificate")
-            .await;
-        let call = clients
-            .pca
-            .get_certificate_authority_certificate()
-            .certificate_authority_arn(&ca.arn)
-            .send();
+        // Paced, and sent again if throttled, as the provider's own calls.
+        let call = clients.call(
+            "acm-pca:GetCertificateAuthorityCertificate",
+            &ca.arn,
+            || {
+                clients
+                    .pca
+                    .get_certificate_authority_certificate()
+                    .certificate_authority_arn(&ca.arn)
+                    .send()
+            },
+        );
         match tokio::time::timeout(Duration::from_secs(30), call).await {
             Ok(Ok(out)) => {
                 if let Some(live) = out.certificate.filter(|c| !c.trim().is_empty()) {
@@ -283,9 +287,8 @@ async fn pca_cas(t: &Target<'_>) -> (Vec<PcaCa>, Vec<String>) {
                 }
             }
             Ok(Err(e)) => warnings.push(format!(
-                "GetCertificateAuthorityCertificate {} failed ({}); using the certificate in state",
-                ca.arn,
-                aws_sdk_acmpca::error::DisplayErrorContext(&e)
+                "{}; using the certificate in state",
+                crate::provider::ProviderError::from(e).message
             )),
             Err(_) => warnings.push(format!(
                 "GetCertificateAuthorityCertificate {} timed out; using the certificate in state",

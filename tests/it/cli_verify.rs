@@ -10,6 +10,7 @@ use crate::common;
 
 use std::path::Path;
 
+use common::fault_proxy::{Fault, FaultProxy, Rule};
 use common::stand_ins::{Emulator, Moto};
 use common::{repo_root, Run, Sandbox};
 
@@ -155,6 +156,29 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
         .iter()
         .all(|m| m["identical"] == true && m["source"] == "aws"));
     assert_eq!(doc["source"]["renew_before_seconds"], 360 * 3600);
+
+    // AWS throttling the CA certificate reads: they are sent again, paced, and the chain
+    // is still matched against AWS's certificates, not state's.
+    let proxy = FaultProxy::start(&aws);
+    sb.write("mesh.yaml", &stack(&proxy.url(), &kc));
+    proxy.set(
+        Rule::all(Fault::Status {
+            code: 429,
+            retry_after: None,
+        })
+        .first(2),
+    );
+    let j = run(&sb, &["verify", "mesh.yaml", "--json"]);
+    j.ok();
+    assert_eq!(proxy.faulted(), 2, "the throttles were met");
+    assert!(!j.all().contains("in state"), "{}", j.all());
+    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
+    assert!(doc["pca_matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["identical"] == true && m["source"] == "aws"));
+    sb.write("mesh.yaml", &stack(&aws, &kc));
     // --no-refresh trusts state and does not ask AWS.
     let j = run(&sb, &["verify", "mesh.yaml", "--json", "--no-refresh"]);
     j.ok();
