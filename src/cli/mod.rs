@@ -29,6 +29,7 @@ use clap::Parser;
 
 use crate::diag::{render, Diagnostics};
 use crate::plan::render::Style;
+use crate::provider::aws::pacing::PacerRegistry;
 use crate::provider::Registry;
 use args::Command;
 
@@ -67,6 +68,9 @@ pub fn main() -> i32 {
     // State writes still finishing on blocking threads get a bounded wait; a stdin read
     // a signal interrupted does not hold the exit.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    if let Some(note) = throttle_note(&PacerRegistry::global().throttled()) {
+        eprintln!("{} {note}", style.bold("note:"));
+    }
     let code = match result {
         Ok(code) => code,
         Err(Failure::Diagnostics(d)) => {
@@ -117,6 +121,25 @@ async fn run(command: Command, style: Style) -> CmdResult {
     }
 }
 
+/// What AWS throttled during the command (calls per operation), said once at the end:
+/// a slow run then has its reason on screen.
+fn throttle_note(throttled: &[(String, u64)]) -> Option<String> {
+    if throttled.is_empty() {
+        return None;
+    }
+    let total: u64 = throttled.iter().map(|(_, n)| n).sum();
+    let each = throttled
+        .iter()
+        .map(|(op, n)| format!("{op} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let calls = if total == 1 { "call" } else { "calls" };
+    Some(format!(
+        "AWS throttled {total} {calls} ({each}); trustplane slowed those operations down \
+         for the account and sent the calls again"
+    ))
+}
+
 /// Warnings, on stderr.
 fn warn(diags: &Diagnostics, style: Style) {
     if !diags.is_empty() {
@@ -148,5 +171,26 @@ pub(crate) fn out(text: &str) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             let _ = STDOUT_FAILED.set(e.to_string());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::throttle_note;
+
+    #[test]
+    fn a_throttled_run_says_so_once_with_the_counts() {
+        assert_eq!(throttle_note(&[]), None);
+        assert_eq!(
+            throttle_note(&[("iam:GetRole".into(), 1)]).unwrap(),
+            "AWS throttled 1 call (iam:GetRole 1); trustplane slowed those operations down \
+             for the account and sent the calls again"
+        );
+        let note =
+            throttle_note(&[("eks:DescribeCluster".into(), 3), ("iam:GetRole".into(), 2)]).unwrap();
+        assert!(
+            note.starts_with("AWS throttled 5 calls (eks:DescribeCluster 3, iam:GetRole 2);"),
+            "{note}"
+        );
     }
 }

@@ -135,8 +135,9 @@ impl Bench {
     }
 
     /// One 503, then one 429 with Retry-After: plan succeeds through the retry, shown on
-    /// the progress line for the statuses in `shown`.
-    fn assert_transient_faults_pass(&self, shown: &[u16]) {
+    /// the progress line for the statuses in `shown`; `paced`: the 429 is AWS throttling,
+    /// sent again by the pacing and noted once at the end.
+    fn assert_transient_faults_pass(&self, shown: &[u16], paced: bool) {
         for fault in [
             Fault::Status {
                 code: 503,
@@ -158,6 +159,13 @@ impl Bench {
             };
             if shown.contains(&code) {
                 assert!(r.stderr.contains("retrying in"), "{}", r.all());
+            }
+            if code == 429 && paced {
+                assert!(
+                    r.stderr.contains("note: AWS throttled 1 call ("),
+                    "{}",
+                    r.all()
+                );
             }
         }
     }
@@ -191,7 +199,7 @@ fn kubernetes_faults_change_nothing() {
     b.run(&["apply", "s.yaml", "--auto-approve"]).ok();
     // A 404 page from something in front of the API server is not the server's NotFound.
     b.assert_faults_change_nothing(&[NOT_FOUND_PAGE]);
-    b.assert_transient_faults_pass(&[503, 429]);
+    b.assert_transient_faults_pass(&[503, 429], false);
     // The objects are all still there: nothing was deleted on a guess.
     k8s.kubectl_ok(&["get", "configmap", "settings", "-n", "faults"]);
 }
@@ -257,7 +265,7 @@ fn aws_faults_change_nothing() {
     b.assert_faults_change_nothing(&[NOT_FOUND_PAGE]);
     // A 429 is AWS throttling: sent again where the call is made, paced, not by the
     // engine's retries (docs/providers.md, Pacing).
-    b.assert_transient_faults_pass(&[503]);
+    b.assert_transient_faults_pass(&[503], true);
     assert_eq!(
         moto.ca_statuses(),
         vec![("Faults Root".to_string(), "ACTIVE".to_string())],
@@ -289,7 +297,7 @@ fn helm_faults_change_nothing() {
     b.run(&["apply", "s.yaml", "--auto-approve"]).ok();
     b.assert_faults_change_nothing(&[]);
     // Helm's own client honours Retry-After itself, so the retry may not be ours to show.
-    b.assert_transient_faults_pass(&[]);
+    b.assert_transient_faults_pass(&[], false);
     let (ok, out, err) = std::process::Command::new(helm())
         .args(["status", "web", "-n", "apps", "--kubeconfig"])
         .arg(k8s.kubeconfig())

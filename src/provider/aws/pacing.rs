@@ -316,6 +316,26 @@ impl PacerRegistry {
             .cloned()
     }
 
+    /// How many calls AWS throttled, per operation, over every budget (none: empty).
+    pub fn throttled(&self) -> Vec<(String, u64)> {
+        let pacers: Vec<Arc<Pacer>> = self
+            .pacers
+            .lock()
+            .expect("pacer registry lock")
+            .values()
+            .cloned()
+            .collect();
+        let mut total: std::collections::BTreeMap<String, u64> = Default::default();
+        for pacer in pacers {
+            for (op, g) in pacer.all_grants() {
+                if g.throttled > 0 {
+                    *total.entry(op).or_default() += g.throttled;
+                }
+            }
+        }
+        total.into_iter().collect()
+    }
+
     /// Every key in use, in order.
     pub fn keys(&self) -> Vec<PacerKey> {
         let mut keys: Vec<PacerKey> = self
