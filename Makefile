@@ -45,7 +45,7 @@ bench:
 # each request's round trip RTT_MS long (a comma-separated list; 0: loopback). The
 # emulators are built optimized, as the plans they answer are.
 MEMBERS ?= 50
-RTT_MS ?= 0,25
+RTT_MS ?= 0,25,100
 bench-fleet: venv
 	$(CARGO) build --release -p kube-emulator
 	TRUSTPLANE_BENCH_FLEET_MEMBERS=$(MEMBERS) TRUSTPLANE_BENCH_FLEET_RTT_MS=$(RTT_MS) \
