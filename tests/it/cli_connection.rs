@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use trustplane::provider::aws::eks_token::eks_token;
 
+use crate::common::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::common::stand_ins::{helm, Emulator, Moto};
 use crate::common::Sandbox;
 
@@ -201,6 +202,32 @@ fn an_eks_cluster_is_reached_by_name_with_no_kubeconfig() {
     );
     let plan = run(&s, &["plan", "conn.yaml", "--detailed-exitcode"], &env);
     assert_eq!(plan.code, 0, "{}", plan.all());
+    assert!(!plan.stderr.contains("throttled"), "{}", plan.all());
+
+    // EKS throttles the DescribeCluster the connection starts with: it is tried again,
+    // the plan still finds no changes, and the run ends saying what AWS throttled.
+    let proxy = FaultProxy::start(&moto.url);
+    s.write(
+        "conn.yaml",
+        &stack(&eks_providers(&moto, "prod").replace(&moto.url, &proxy.url())),
+    );
+    proxy.set(
+        Rule::all(Fault::Status {
+            code: 429,
+            retry_after: None,
+        })
+        .path("/clusters/prod")
+        .first(1),
+    );
+    let plan = run(&s, &["plan", "conn.yaml", "--detailed-exitcode"], &env);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(proxy.faulted(), 1);
+    assert!(
+        plan.stderr
+            .contains("note: AWS throttled 1 call (eks:DescribeCluster 1)"),
+        "{}",
+        plan.all()
+    );
     // Helm's kubeconfig, which held the token, is gone after every run.
     let left: Vec<_> = std::fs::read_dir(scratch.path().join("tmp"))
         .unwrap()

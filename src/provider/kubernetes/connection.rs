@@ -312,7 +312,10 @@ impl Eks {
         let described = eks.describe_cluster().name(name).send().await;
         let cluster = match described {
             Ok(out) => out.cluster,
-            Err(e) if is_throttling_code(e.code()) => {
+            Err(e)
+                if is_throttling_code(e.code())
+                    || e.raw_response().map(|r| r.status().as_u16()) == Some(429) =>
+            {
                 sent.throttled();
                 return Err(ProviderError::new(format!(
                     "AWS throttled eks:DescribeCluster on {name:?} in region {region}"
