@@ -85,7 +85,7 @@ impl CallError {
 }
 
 /// Error codes AWS services answer a throttled request with.
-pub fn is_throttling_code(code: Option<&str>) -> bool {
+fn is_throttling_code(code: Option<&str>) -> bool {
     matches!(
         code,
         Some(

@@ -15,13 +15,12 @@ use aws_credential_types::Credentials;
 use kube::config::Kubeconfig;
 
 use crate::provider::aws::eks_token::{self, EksToken};
-use crate::provider::aws::errors::is_throttling_code;
+use crate::provider::aws::errors::CallError;
 use crate::provider::aws::pacing::{PacerRegistry, Pacing};
 use crate::provider::aws::Settings as AwsSettings;
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Property, ProviderError, ProviderResult, Type};
 use crate::value::{Map, Value};
-use aws_sdk_eks::error::ProvideErrorMetadata;
 
 /// The connection settings, as both providers declare them.
 pub const KEYS: &[&str] = &["kubeconfig", "context", "eks_cluster", "region"];
@@ -312,28 +311,23 @@ impl Eks {
         let described = eks.describe_cluster().name(name).send().await;
         let cluster = match described {
             Ok(out) => out.cluster,
-            Err(e)
-                if is_throttling_code(e.code())
-                    || e.raw_response().map(|r| r.status().as_u16()) == Some(429) =>
-            {
-                sent.throttled();
-                return Err(ProviderError::new(format!(
-                    "AWS throttled eks:DescribeCluster on {name:?} in region {region}"
-                ))
-                .throttled(None)
-                .with_field("eks_cluster"));
-            }
             Err(e) => {
-                let not_found = e
-                    .as_service_error()
-                    .is_some_and(|s| s.is_resource_not_found_exception());
-                let err = if not_found {
+                // Told apart as the aws provider tells its calls' failures.
+                let e = CallError::from_sdk("eks:DescribeCluster", name, e);
+                let err = if e.is_throttling() {
+                    sent.throttled();
+                    ProviderError::new(format!(
+                        "AWS throttled eks:DescribeCluster on {name:?} in region {region}: {}",
+                        e.message
+                    ))
+                    .throttled(e.retry_after)
+                } else if e.is_not_found() {
                     ProviderError::new(format!("no EKS cluster named {name:?} in region {region}"))
                         .with_help("check providers.kubernetes.eks_cluster and the region")
                 } else {
                     ProviderError::new(format!(
                         "cannot describe EKS cluster {name:?} in region {region}: {}",
-                        aws_sdk_eks::error::DisplayErrorContext(&e)
+                        e.message
                     ))
                     .with_help("the AWS identity needs eks:DescribeCluster on the cluster")
                     .retryable()
