@@ -22,15 +22,19 @@ fn make_cluster(moto: &Moto, name: &str) {
     ));
 }
 
+/// The ARN of IAM role `name`, as moto has it.
+fn role_arn(moto: &Moto, name: &str) -> String {
+    moto.boto3(&format!(
+        "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
+         print(iam.get_role(RoleName='{name}')['Role']['Arn'])"
+    ))
+    .trim()
+    .to_string()
+}
+
 /// Cluster "sandbox" has one association: the issuer's service account to the pods role.
 fn assert_associated_with_pod_role(moto: &Moto) {
-    let role_arn = moto
-        .boto3(
-            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
-             print(iam.get_role(RoleName='aws-pca-issuer-pod-sandbox')['Role']['Arn'])",
-        )
-        .trim()
-        .to_string();
+    let role_arn = role_arn(moto, "aws-pca-issuer-pod-sandbox");
     assert_eq!(
         associations(moto, "sandbox"),
         vec![format!("cert-manager/aws-pca-issuer {role_arn}")]
@@ -326,13 +330,7 @@ fn switching_an_applied_flagship_between_irsa_and_pod_identity_converges_both_wa
     assert!(associations(&moto, "sandbox").is_empty());
     let irsa_again = issuer_service_accounts(&k8s);
     assert_eq!(irsa_again.len(), 1, "{irsa_again:?}");
-    let irsa_role_arn = moto
-        .boto3(
-            "iam = boto3.client('iam', endpoint_url=endpoint, region_name=region)\n\
-             print(iam.get_role(RoleName='aws-pca-issuer-sandbox')['Role']['Arn'])",
-        )
-        .trim()
-        .to_string();
+    let irsa_role_arn = role_arn(&moto, "aws-pca-issuer-sandbox");
     assert!(irsa_again[0].contains(&irsa_role_arn), "{irsa_again:?}");
     assert_issuing(&moto, &k8s, state.path(), "irsa");
 }
