@@ -54,6 +54,8 @@ pub fn main() -> i32 {
             return EXIT_ERROR;
         }
     };
+    // This runtime outlives every AWS call of the process: they may share connections.
+    crate::provider::aws::http::share_for_process();
     let result = runtime.block_on(async {
         let interrupts = match signals::install() {
             Ok(i) => i,

@@ -13,6 +13,7 @@ pub mod eks;
 pub mod eks_pod_identity;
 pub mod eks_token;
 pub mod errors;
+pub mod http;
 pub mod iam_oidc;
 pub mod iam_policy;
 pub mod iam_role;

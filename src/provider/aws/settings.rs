@@ -149,6 +149,9 @@ impl Settings {
         if let Some(c) = credentials {
             loader = loader.credentials_provider(c);
         }
+        if let Some(client) = super::http::shared() {
+            loader = loader.http_client(client);
+        }
         let shared = loader.load().await;
         if shared.region().is_none() {
             return Err(ProviderError::new("no AWS region is configured").with_help(REGION_HELP));
