@@ -75,8 +75,12 @@ struct Measured {
     cpu: Duration,
     max_rss_mb: f64,
     code: i32,
-    /// CPU time moto and the emulators spent meanwhile.
-    stand_ins_cpu: Duration,
+    /// CPU time moto spent meanwhile.
+    moto_cpu: Duration,
+    /// CPU time the emulators spent meanwhile.
+    emulators_cpu: Duration,
+    /// CPU time the latency proxies (threads of this process) spent meanwhile.
+    proxies_cpu: Duration,
 }
 
 /// Runs `cmd`, returning its wall time and peak resident memory.
@@ -98,7 +102,9 @@ fn measure(mut cmd: Command) -> Measured {
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
         code: libc::WEXITSTATUS(status),
-        stand_ins_cpu: Duration::ZERO,
+        moto_cpu: Duration::ZERO,
+        emulators_cpu: Duration::ZERO,
+        proxies_cpu: Duration::ZERO,
     }
 }
 
@@ -203,8 +209,7 @@ pub fn benchmark(rows: &mut Vec<String>) {
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![0]);
-    let mut stand_in_pids = vec![moto.pid()];
-    stand_in_pids.extend(emulators.iter().map(Emulator::pid));
+    let emulator_pids: Vec<u32> = emulators.iter().map(Emulator::pid).collect();
     for rtt in rtts {
         // Every request of the measured plans crosses a proxy holding it back `rtt`.
         let delay = Duration::from_millis(rtt);
@@ -239,9 +244,12 @@ pub fn benchmark(rows: &mut Vec<String>) {
                         .env("AWS_ENDPOINT_URL", &aws_endpoint)
                         .env("TRUSTPLANE_HELM", helm())
                         .env(CHILD, &listed);
-                    let before = cpu_of(&stand_in_pids);
+                    let me = [std::process::id()];
+                    let before = (cpu_of(&[moto.pid()]), cpu_of(&emulator_pids), cpu_of(&me));
                     let mut m = measure(cmd);
-                    m.stand_ins_cpu = cpu_of(&stand_in_pids).saturating_sub(before);
+                    m.moto_cpu = cpu_of(&[moto.pid()]).saturating_sub(before.0);
+                    m.emulators_cpu = cpu_of(&emulator_pids).saturating_sub(before.1);
+                    m.proxies_cpu = cpu_of(&me).saturating_sub(before.2);
                     assert_eq!(m.code, 0, "a member's plan failed or was not a no-op");
                     m
                 })
@@ -256,18 +264,21 @@ pub fn benchmark(rows: &mut Vec<String>) {
             format!("{rtt} ms round trip")
         };
         rows.push(format!(
-            "| no-op plan, 1 member of the cluster tier ({network}) | {:.2} s | {:.2} s CPU (stand-ins {:.2} s), {:.0} MB peak | — |",
+            "| no-op plan, 1 member of the cluster tier ({network}) | {:.2} s | {:.2} s CPU (moto {:.2} s, emulators {:.2} s), {:.0} MB peak | — |",
             one.wall.as_secs_f64(),
             one.cpu.as_secs_f64(),
-            one.stand_ins_cpu.as_secs_f64(),
+            one.moto_cpu.as_secs_f64(),
+            one.emulators_cpu.as_secs_f64(),
             one.max_rss_mb
         ));
         rows.push(format!(
-            "| no-op plan, {n} members at once in one process ({network}) | {:.2} s ({:.2}× one member) | {:.2} s CPU (stand-ins {:.2} s), {:.0} MB peak | ≤ 3× one member |",
+            "| no-op plan, {n} members at once in one process ({network}) | {:.2} s ({:.2}× one member) | {:.2} s CPU (moto {:.2} s, emulators {:.2} s, latency proxies {:.2} s), {:.0} MB peak | ≤ 3× one member |",
             all.wall.as_secs_f64(),
             all.wall.as_secs_f64() / one.wall.as_secs_f64(),
             all.cpu.as_secs_f64(),
-            all.stand_ins_cpu.as_secs_f64(),
+            all.moto_cpu.as_secs_f64(),
+            all.emulators_cpu.as_secs_f64(),
+            all.proxies_cpu.as_secs_f64(),
             all.max_rss_mb
         ));
     }
@@ -297,6 +308,8 @@ pub fn child() -> Option<i32> {
     let dirs = std::env::var(CHILD).ok()?;
     let dirs: Vec<PathBuf> = dirs.lines().map(PathBuf::from).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    // As the CLI: one runtime for the process, so AWS clients share connections.
+    trustplane::provider::aws::http::share_for_process();
     let results = runtime.block_on(async {
         let mut plans = tokio::task::JoinSet::new();
         for dir in dirs {

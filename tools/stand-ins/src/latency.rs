@@ -2,21 +2,42 @@
 //! loopback answers a request one network round trip later, like a service in another
 //! building. What the server sends passes at once. The delay is a delay line, not a
 //! queue: a chunk waits `delay` from when it arrived, however many are in flight.
+//!
+//! A network delays without spending the client machine's CPU, so neither may the proxy:
+//! every proxy's connections are tasks on one runtime of one thread, asleep on timers. (A
+//! thread per connection direction cost as much CPU as the plans it delayed, on the two
+//! cores they shared.)
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
-use std::sync::Arc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Runtime;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use tokio::time::Instant;
 
 pub struct LatencyProxy {
     addr: SocketAddr,
     /// `http` or `https`, as the upstream's URL says: TLS passes through untouched.
     scheme: &'static str,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// The accepting task and every connection's, stopped when the proxy is dropped.
+    tasks: std::sync::Arc<Mutex<Vec<AbortHandle>>>,
+}
+
+/// The one runtime every proxy of the process runs on.
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("latency-proxy")
+            .enable_all()
+            .build()
+            .expect("start the latency proxies' runtime")
+    })
 }
 
 impl LatencyProxy {
@@ -34,27 +55,26 @@ impl LatencyProxy {
             .trim_end_matches('/')
             .parse()
             .unwrap_or_else(|e| panic!("upstream {upstream} is not http://HOST:PORT: {e}"));
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-        listener.set_nonblocking(true).unwrap();
+        let rt = runtime();
+        let listener = rt
+            .block_on(TcpListener::bind("127.0.0.1:0"))
+            .expect("bind a loopback port");
         let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !stopping.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((client, _)) => {
-                        client.set_nonblocking(false).unwrap();
-                        std::thread::spawn(move || relay(client, target, delay));
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(2)),
-                }
+        let tasks = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let connections = tasks.clone();
+        let accepting = rt.spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let relay = tokio::spawn(relay(client, target, delay));
+                let mut all = connections.lock().unwrap();
+                all.retain(|t: &AbortHandle| !t.is_finished());
+                all.push(relay.abort_handle());
             }
         });
+        tasks.lock().unwrap().push(accepting.abort_handle());
         LatencyProxy {
             addr,
             scheme,
-            stop,
-            thread: Some(thread),
+            tasks,
         }
     }
 
@@ -65,46 +85,43 @@ impl LatencyProxy {
 }
 
 /// One connection: client → server through the delay line, server → client at once.
-fn relay(client: TcpStream, target: SocketAddr, delay: Duration) {
-    let Ok(server) = TcpStream::connect(target) else {
+async fn relay(client: TcpStream, target: SocketAddr, delay: Duration) {
+    let Ok(server) = TcpStream::connect(target).await else {
         return;
     };
     let _ = client.set_nodelay(true);
     let _ = server.set_nodelay(true);
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
-    let mut from_client = client.try_clone().unwrap();
-    std::thread::spawn(move || {
+    let (mut from_client, mut to_client) = client.into_split();
+    let (mut from_server, mut to_server) = server.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<(Instant, Vec<u8>)>();
+    let read = async move {
         let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from_client.read(&mut buf) {
+        while let Ok(n) = from_client.read(&mut buf).await {
             if n == 0 || tx.send((Instant::now(), buf[..n].to_vec())).is_err() {
                 break;
             }
         }
-    });
-    let mut to_server = server.try_clone().unwrap();
-    std::thread::spawn(move || {
-        for (arrived, chunk) in rx {
-            let due = arrived + delay;
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
-            }
-            if to_server.write_all(&chunk).is_err() {
+    };
+    let forward = async move {
+        while let Some((arrived, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(arrived + delay).await;
+            if to_server.write_all(&chunk).await.is_err() {
                 break;
             }
         }
-        let _ = to_server.shutdown(Shutdown::Write);
-    });
-    let (mut from_server, mut to_client) = (server, client);
-    let _ = std::io::copy(&mut from_server, &mut to_client);
-    let _ = to_client.shutdown(Shutdown::Both);
+        let _ = to_server.shutdown().await;
+    };
+    let back = async move {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(read, forward, back);
 }
 
 impl Drop for LatencyProxy {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
         }
     }
 }
@@ -112,6 +129,9 @@ impl Drop for LatencyProxy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::time::Instant;
 
     /// An echo server behind the proxy answers, on two connections at once, no sooner
     /// than one delay later.
