@@ -14,14 +14,39 @@ use std::sync::OnceLock;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 static SHARED: OnceLock<SharedHttpClient> = OnceLock::new();
 
 /// From now on, every AWS configuration trustplane loads uses one HTTPS client. Call it
 /// only from a process whose one runtime outlives every AWS call (see the module's note).
 pub fn share_for_process() {
-    SHARED.get_or_init(https_client);
+    SHARED.get_or_init(|| SharedHttpClient::new(BuiltOnFirstUse(https_client())));
+}
+
+/// The SDK client's own check at each service client's construction builds a connector
+/// and throws it away (to load the root certificates early, before connectors were
+/// cached): four service clients per configuration parsed the roots four times. This
+/// client skips that check; its connector is built on the first request and cached.
+#[derive(Debug)]
+struct BuiltOnFirstUse(SharedHttpClient);
+
+impl HttpClient for BuiltOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The process's client, when [`share_for_process`] was called.
