@@ -309,7 +309,7 @@ pub fn child() -> Option<i32> {
     let dirs: Vec<PathBuf> = dirs.lines().map(PathBuf::from).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     // As the CLI: one runtime for the process, so AWS clients share connections.
-    trustplane::provider::aws::http::share_for_process();
+    trustplane::provider::aws::shared::share_for_process();
     let results = runtime.block_on(async {
         let mut plans = tokio::task::JoinSet::new();
         for dir in dirs {

@@ -55,7 +55,7 @@ pub fn main() -> i32 {
         }
     };
     // This runtime outlives every AWS call of the process: they may share connections.
-    crate::provider::aws::http::share_for_process();
+    crate::provider::aws::shared::share_for_process();
     let result = runtime.block_on(async {
         let interrupts = match signals::install() {
             Ok(i) => i,

@@ -215,3 +215,75 @@ fn sigkill_during_ca_activation_then_reapply_leaves_one_ca_each() {
         .stdout
         .contains("No changes."));
 }
+
+/// Profiles that cannot give credentials, one misconfigured and one whose
+/// credential_process fails: each apply names the reason (not a second-hand
+/// "initialization error already taken") and creates nothing. Once the process works, the
+/// same apply goes through, running it once for all its calls.
+#[test]
+fn profiles_without_credentials_are_reported_with_the_reason_and_change_nothing() {
+    let moto = Moto::start();
+    let s = Sandbox::new();
+    s.write("pki.yaml", &stack("platform", "issuer-creds"));
+    let log = s.path("credential-process.log");
+    let script = s.write(
+        "credentials.sh",
+        &format!(
+            "#!/bin/sh\necho ran >> {}\n[ -f {} ] || {{ echo 'the vault is locked' >&2; exit 3; }}\n\
+             echo '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}}'\n",
+            log.display(),
+            s.path("unlocked").display()
+        ),
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = s.write(
+        "aws-config",
+        &format!(
+            "[profile vault]\nregion = us-east-1\ncredential_process = {}\n\n\
+             [profile broken]\nregion = us-east-1\nrole_arn = arn:aws:iam::123456789012:role/x\n\
+             source_profile = nowhere\n",
+            script.display()
+        ),
+    );
+    let apply_as = |profile: &str| {
+        let mut c = s.command(&["apply", "pki.yaml", "--auto-approve", "--state", "state"]);
+        c.envs(moto.env())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", s.path("no-credentials"))
+            .env("AWS_PROFILE", profile);
+        common::Run::of(c.output().unwrap())
+    };
+
+    // A profile the chain cannot build: told once by the profile provider, yet every
+    // call's error gives the reason.
+    let r = apply_as("broken");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("nowhere") && !r.stderr.contains("already taken"),
+        "{}",
+        r.all()
+    );
+
+    let r = apply_as("vault");
+    assert_eq!(r.code, 1, "{}", r.all());
+    assert!(
+        r.stderr.contains("the vault is locked") && !r.stderr.contains("already taken"),
+        "{}",
+        r.all()
+    );
+    assert!(moto.ca_statuses().is_empty(), "no CA was created");
+
+    s.write("unlocked", "");
+    std::fs::remove_file(&log).unwrap();
+    let r = apply_as("vault");
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(moto.ca_statuses().len(), 2);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap().lines().count(),
+        1,
+        "one run of the process for every call of the apply"
+    );
+}

@@ -461,6 +461,33 @@ fn the_example_fleet_validates() {
 
 /// `fleet plan --out DIR` then `fleet apply DIR`: exactly the reviewed plans, refused when
 /// made before the trust tier existed or when the fleet file changed since.
+/// An AWS config file whose profile `fleet` gets its credentials from a process that
+/// appends a line to `log` each time it runs.
+fn credential_process_profile(dir: &Path, log: &Path) -> PathBuf {
+    let script = dir.join("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho resolved >> {}\n\
+             echo '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = dir.join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile fleet]\nregion = us-east-1\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 #[test]
 fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
     let moto = Moto::start();
@@ -476,7 +503,28 @@ fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
     let fleet = fleet_file(dir.path(), &kubeconfigs);
     let (fleet_arg, state_arg) = (fleet.to_str().unwrap(), state.to_str().unwrap());
     let plans = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
-    let run = |args: &[&str]| trustplane(Some(&moto), args);
+    // Credentials come from a profile's credential_process, as an SSO or assumed-role
+    // profile's do; each resolution is logged.
+    let log = dir.path().join("credential-process.log");
+    let profile = credential_process_profile(dir.path(), &log);
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(common::bin());
+        cmd.args(args)
+            .current_dir(repo_root())
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .env("TRUSTPLANE_HELM", helm())
+            .env("NO_COLOR", "1")
+            .envs(moto.env())
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", &profile)
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                dir.path().join("no-credentials"),
+            )
+            .env("AWS_PROFILE", "fleet");
+        Run::of(cmd.output().unwrap())
+    };
 
     // Planned before the trust tier existed: the trust tier applies, the members cannot.
     let early = plans("early");
@@ -503,8 +551,18 @@ fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
         "fleet", "plan", fleet_arg, "--state", state_arg, "--out", &reviewed,
     ]);
     assert_eq!(r.code, 0, "{}", r.all());
+    let resolutions_before = std::fs::read_to_string(&log).unwrap_or_default();
     let r = run(&["fleet", "apply", &reviewed]);
     assert_eq!(r.code, 0, "{}", r.all());
+    // The trust tier, three members and their verify gates all called AWS with the same
+    // settings: the process resolved the credentials once for all of them.
+    let resolutions = std::fs::read_to_string(&log).unwrap();
+    let new = &resolutions[resolutions_before.len()..];
+    assert_eq!(
+        new.lines().count(),
+        1,
+        "one credential resolution for the whole fleet apply: {new:?}"
+    );
     for m in MEMBERS {
         let row = r
             .stdout

@@ -9,11 +9,11 @@
 //! AWS_ENDPOINT_URL, the credential chain).
 
 pub mod certs;
+mod credentials;
 pub mod eks;
 pub mod eks_pod_identity;
 pub mod eks_token;
 pub mod errors;
-pub mod http;
 pub mod iam_oidc;
 pub mod iam_policy;
 pub mod iam_role;
@@ -22,6 +22,7 @@ pub mod pacing;
 pub mod pca;
 pub mod policy_document;
 pub mod settings;
+pub mod shared;
 pub mod tags;
 pub mod templates;
 pub mod wait;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_iam::config::Credentials;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::errors::REGION_HELP;
 use super::pacing::{PacerRegistry, Pacing};
@@ -122,9 +123,30 @@ impl Settings {
 
     /// The shared AWS configuration with these overrides (region, profile, endpoint,
     /// limits), which every AWS client of trustplane is built from; fails without a region.
+    /// Given no credentials, it is loaded once per process that shares (see
+    /// [`super::shared`]).
     pub async fn load(
         &self,
         credentials: Option<Credentials>,
+    ) -> ProviderResult<aws_config::SdkConfig> {
+        match credentials {
+            Some(c) => self.load_with(Some(c), super::shared::http_client()).await,
+            None => {
+                let key = super::shared::ConfigKey {
+                    region: self.region.clone(),
+                    profile: self.profile.clone(),
+                    endpoint: self.endpoint.clone(),
+                    timeout: self.limits.timeout,
+                };
+                super::shared::config(key, |client| self.load_with(None, client)).await
+            }
+        }
+    }
+
+    async fn load_with(
+        &self,
+        credentials: Option<Credentials>,
+        http_client: Option<SharedHttpClient>,
     ) -> ProviderResult<aws_config::SdkConfig> {
         // The engine retries (see crate::retry), so the SDK makes one attempt per call:
         // two retry loops would multiply into attempts nobody configured. Each attempt,
@@ -149,14 +171,21 @@ impl Settings {
         if let Some(c) = credentials {
             loader = loader.credentials_provider(c);
         }
-        if let Some(client) = super::http::shared() {
+        if let Some(client) = http_client {
             loader = loader.http_client(client);
         }
         let shared = loader.load().await;
         if shared.region().is_none() {
             return Err(ProviderError::new("no AWS region is configured").with_help(REGION_HELP));
         }
-        Ok(shared)
+        // Calls, EKS tokens and pacing resolve the credentials once, together.
+        Ok(match shared.credentials_provider() {
+            Some(chain) => shared
+                .into_builder()
+                .credentials_provider(super::credentials::ResolvedOnce::wrap(chain))
+                .build(),
+            None => shared,
+        })
     }
 }
 
