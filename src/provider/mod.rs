@@ -464,11 +464,13 @@ impl Registry {
 
     /// The providers this build ships.
     pub fn builtin() -> Registry {
+        // The helm and kubernetes providers reach the same clusters: one connection each.
+        let clusters = Arc::new(kubernetes::client::SharedClusters::default());
         Registry::new(vec![
             Arc::new(core::CoreProvider),
             Arc::new(aws::AwsProvider::default()),
-            Arc::new(helm::HelmProvider::default()),
-            Arc::new(kubernetes::KubernetesProvider::default()),
+            Arc::new(helm::HelmProvider::sharing(clusters.clone())),
+            Arc::new(kubernetes::KubernetesProvider::sharing(clusters)),
         ])
     }
 

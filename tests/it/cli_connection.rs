@@ -228,6 +228,16 @@ fn an_eks_cluster_is_reached_by_name_with_no_kubeconfig() {
         "{}",
         plan.all()
     );
+    // The kubernetes and helm providers share the connection: one DescribeCluster a plan.
+    proxy.clear();
+    let before = proxy.forwarded();
+    let plan = run(&s, &["plan", "conn.yaml", "--detailed-exitcode"], &env);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(
+        proxy.forwarded() - before,
+        1,
+        "one DescribeCluster for both providers"
+    );
     // Helm's kubeconfig, which held the token, is gone after every run.
     let left: Vec<_> = std::fs::read_dir(scratch.path().join("tmp"))
         .unwrap()

@@ -102,9 +102,8 @@ fn remember_version(path: &std::path::Path, version: HelmVersion) {
 pub struct HelmProvider {
     settings: Mutex<Settings>,
     helm: tokio::sync::Mutex<Option<Helm>>,
-    /// The last EKS connection resolved, reused until its token nears expiry.
-    resolved: tokio::sync::Mutex<Option<Arc<Resolved>>>,
-    /// The same cluster through the API, for reading releases from Helm's storage.
+    /// The cluster through the API, for reading releases from Helm's storage, and its
+    /// connection, resolved for the helm CLI.
     cluster: super::kubernetes::client::Cluster,
 }
 
@@ -464,6 +463,14 @@ fn stuck_release_error(spec: &ReleaseSpec, status: &str, revision: i64) -> Provi
 }
 
 impl HelmProvider {
+    /// A provider sharing its cluster connections with the registry's other providers.
+    pub fn sharing(clusters: Arc<super::kubernetes::client::SharedClusters>) -> HelmProvider {
+        HelmProvider {
+            cluster: super::kubernetes::client::Cluster::sharing(clusters),
+            ..HelmProvider::default()
+        }
+    }
+
     fn settings(&self) -> Settings {
         self.settings.lock().unwrap().clone()
     }
@@ -524,24 +531,11 @@ impl HelmProvider {
         Ok(helm)
     }
 
-    /// The connection, resolved again once an EKS token nears its expiry.
-    async fn resolved(&self) -> ProviderResult<Arc<Resolved>> {
-        let mut slot = self.resolved.lock().await;
-        if let Some(r) = slot.as_ref() {
-            if r.is_fresh_at(std::time::SystemTime::now()) {
-                return Ok(r.clone());
-            }
-        }
-        let r = Arc::new(self.settings().connection.resolve().await?);
-        *slot = Some(r.clone());
-        Ok(r)
-    }
-
     /// Runs helm with the cluster flags added. An EKS connection reaches helm as a
     /// private kubeconfig file that exists only while helm runs: it holds the token.
     async fn run(&self, args: Vec<OsString>) -> ProviderResult<Output> {
         let helm = self.helm().await?;
-        let resolved = self.resolved().await?;
+        let resolved = self.cluster.resolved().await?;
         let mut cmd = tokio::process::Command::new(&helm.path);
         cmd.args(&args);
         let _kubeconfig_file = match resolved.as_ref() {
@@ -823,7 +817,6 @@ impl TypedProvider for HelmProvider {
             connection: Connection::from_settings("helm", &s, aws.as_ref())?,
             limits: super::Limits::from_settings("helm", &own)?,
         };
-        *self.resolved.lock().await = None;
         self.cluster
             .configure(super::kubernetes::client::Settings {
                 connection: new.connection.clone(),

@@ -45,22 +45,59 @@ impl Settings {
 
 /// A client and, for an EKS cluster, when its token must be replaced.
 struct Connected {
+    settings: Settings,
     client: Client,
     fresh_until: Option<SystemTime>,
+    /// The API server's URL, for messages.
+    endpoint: String,
 }
 
+/// What the providers of one registry share of the clusters they reach: the kubernetes
+/// and helm providers of a stack talk to the same API server, so they share one client
+/// (one set of TLS connections) and, for an EKS cluster, one DescribeCluster and one token
+/// source, not one each.
+#[derive(Default)]
+pub struct SharedClusters {
+    resolved: Mutex<Vec<(Connection, Arc<Resolved>)>>,
+    clients: Mutex<Vec<Connected>>,
+}
+
+impl SharedClusters {
+    /// Forgets what was built for `settings`: the next use reads the connection again.
+    async fn forget(&self, settings: &Settings) {
+        self.resolved
+            .lock()
+            .await
+            .retain(|(c, _)| *c != settings.connection);
+        self.clients
+            .lock()
+            .await
+            .retain(|c| c.settings != *settings);
+    }
+}
+
+/// One provider's cluster: its settings, and what it shares with the registry's other
+/// providers (a provider made on its own shares with nobody).
 #[derive(Default)]
 pub struct Cluster {
     settings: std::sync::Mutex<Settings>,
-    client: Mutex<Option<Connected>>,
+    shared: Arc<SharedClusters>,
     /// The API server's URL, once a client has been built.
     endpoint: std::sync::Mutex<Option<String>>,
 }
 
 impl Cluster {
+    /// A cluster whose connections are shared through `shared`.
+    pub fn sharing(shared: Arc<SharedClusters>) -> Cluster {
+        Cluster {
+            shared,
+            ..Cluster::default()
+        }
+    }
+
     pub async fn configure(&self, settings: Settings) {
+        self.shared.forget(&settings).await;
         *self.settings.lock().unwrap() = settings;
-        *self.client.lock().await = None;
         *self.endpoint.lock().unwrap() = None;
     }
 
@@ -81,25 +118,50 @@ impl Cluster {
         })
     }
 
+    /// The connection, resolved again once an EKS token nears its expiry.
+    pub async fn resolved(&self) -> ProviderResult<Arc<Resolved>> {
+        let connection = self.settings.lock().unwrap().connection.clone();
+        let mut all = self.shared.resolved.lock().await;
+        let now = SystemTime::now();
+        if let Some((_, r)) = all
+            .iter()
+            .find(|(c, r)| *c == connection && r.is_fresh_at(now))
+        {
+            return Ok(r.clone());
+        }
+        let r = Arc::new(connection.resolve().await?);
+        all.retain(|(c, _)| *c != connection);
+        all.push((connection, r.clone()));
+        Ok(r)
+    }
+
     /// The client, built on first use and again once an EKS token nears its expiry.
     pub async fn client(&self) -> ProviderResult<Client> {
-        let mut slot = self.client.lock().await;
-        if let Some(c) = slot.as_ref() {
-            if c.fresh_until.is_none_or(|t| SystemTime::now() < t) {
-                return Ok(c.client.clone());
-            }
-        }
         let settings = self.settings.lock().unwrap().clone();
-        let (config, fresh_until, tokens) = load_config(&settings).await?;
+        let mut all = self.shared.clients.lock().await;
+        let now = SystemTime::now();
+        if let Some(c) = all
+            .iter()
+            .find(|c| c.settings == settings && c.fresh_until.is_none_or(|t| now < t))
+        {
+            *self.endpoint.lock().unwrap() = Some(c.endpoint.clone());
+            return Ok(c.client.clone());
+        }
+        let resolved = self.resolved().await?;
+        let (config, fresh_until, tokens) = load_config(&settings, &resolved).await?;
         let url = config.cluster_url.to_string();
-        *self.endpoint.lock().unwrap() = Some(match settings.connection.eks {
+        let endpoint = match settings.connection.eks {
             Some(_) => format!("{url} of {}", settings.connection.describe()),
             None => url,
-        });
+        };
+        *self.endpoint.lock().unwrap() = Some(endpoint.clone());
         let client = client_for(config, settings.limits, tokens)?;
-        *slot = Some(Connected {
+        all.retain(|c| c.settings != settings);
+        all.push(Connected {
+            settings,
             client: client.clone(),
             fresh_until,
+            endpoint,
         });
         Ok(client)
     }
@@ -107,7 +169,8 @@ impl Cluster {
 
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
-    let (config, _, tokens) = load_config(settings).await?;
+    let resolved = settings.connection.resolve().await?;
+    let (config, _, tokens) = load_config(settings, &resolved).await?;
     client_for(config, settings.limits, tokens)
 }
 
@@ -199,6 +262,7 @@ pub fn context_name(settings: &Settings) -> String {
 /// The client configuration of the connection, and until when it may be used.
 async fn load_config(
     settings: &Settings,
+    resolved: &Resolved,
 ) -> ProviderResult<(Config, Option<SystemTime>, Option<Arc<EksTokens>>)> {
     let where_ = settings.connection.describe();
     let fail = |e: String| {
@@ -207,18 +271,18 @@ async fn load_config(
         ))
         .with_help("set providers.kubernetes.kubeconfig (and context) in the stack, or KUBECONFIG")
     };
-    let (kubeconfig, context) = match settings.connection.resolve().await? {
+    let (kubeconfig, context) = match resolved {
         Resolved::Eks {
             kubeconfig,
             expires_at,
             tokens,
             ..
         } => {
-            let kc = connection::parse_kubeconfig(&kubeconfig)?;
+            let kc = connection::parse_kubeconfig(kubeconfig)?;
             let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            return Ok((config, Some(expires_at), Some(tokens)));
+            return Ok((config, Some(*expires_at), Some(tokens.clone())));
         }
         Resolved::File {
             kubeconfig,

@@ -46,6 +46,15 @@ pub struct KubernetesProvider {
     cluster: Cluster,
 }
 
+impl KubernetesProvider {
+    /// A provider sharing its cluster connections with the registry's other providers.
+    pub fn sharing(clusters: std::sync::Arc<client::SharedClusters>) -> KubernetesProvider {
+        KubernetesProvider {
+            cluster: Cluster::sharing(clusters),
+        }
+    }
+}
+
 /// Properties every `k8s` type has.
 fn common_properties() -> Vec<Property> {
     vec![
