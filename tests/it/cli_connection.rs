@@ -279,3 +279,37 @@ fn a_wrong_eks_cluster_fails_naming_the_cluster() {
     );
     assert_eq!(has_release(&e, Some(&token("prod"))), (false, false));
 }
+
+/// A stack's built-in kinds (here Namespace, ServiceAccount and ConfigMap, all of `v1`)
+/// are looked up in the cluster's discovery once per command, not once per object; a
+/// kind whose CRD the same apply may create is still asked each time (see
+/// cli_faults::an_unserved_kind_whose_crd_exists_is_an_error_not_gone).
+#[test]
+fn built_in_kinds_are_discovered_once_per_command() {
+    let k8s = Emulator::start(None);
+    let proxy = FaultProxy::start(&k8s.url());
+    let s = Sandbox::new();
+    s.write("kubeconfig", &proxy.kubeconfig_through(k8s.kubeconfig()));
+    s.write(
+        "s.yaml",
+        "stack: kinds\nproviders:\n  kubernetes: {kubeconfig: kubeconfig}\nresources:\n  \
+         ns:\n    type: k8s.namespace\n    properties: {name: kinds}\n  \
+         sa:\n    type: k8s.service_account\n    properties: {name: app, namespace: \"${ns.name}\"}\n  \
+         settings:\n    type: k8s.manifest\n    properties:\n      manifest:\n        \
+         apiVersion: v1\n        kind: ConfigMap\n        metadata: {name: settings, namespace: \"${ns.name}\"}\n        \
+         data: {mode: strict}\n",
+    );
+    let run = |args: &[&str]| s.run(args);
+    run(&["apply", "s.yaml", "--auto-approve"]).ok();
+    k8s.kubectl_ok(&["get", "configmap", "settings", "-n", "kinds"]);
+
+    // Counted, not changed: a zero delay on the discovery of `v1`.
+    proxy.set(
+        Rule::all(Fault::Delay(std::time::Duration::ZERO))
+            .method("GET")
+            .exact_path("/api/v1"),
+    );
+    let plan = run(&["plan", "s.yaml", "--detailed-exitcode"]);
+    assert_eq!(plan.code, 0, "{}", plan.all());
+    assert_eq!(proxy.faulted(), 1, "one discovery of v1 for three objects");
+}

@@ -1,8 +1,13 @@
 //! Which resource serves a kind, and whether it is namespaced: asked of the cluster's
-//! discovery API on every use, so a kind whose CRD another resource just created is found.
+//! discovery API, so a kind whose CRD another resource just created is found. A built-in
+//! group's answer is kept for the connection (see [`BuiltinKinds`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
-use kube::discovery::{pinned_kind, Scope};
+use kube::core::GroupVersion;
+use kube::discovery::{pinned_group, pinned_kind, ApiCapabilities, Scope};
 use kube::Client;
 
 use super::client::{api_error, is_not_found};
@@ -15,16 +20,78 @@ pub struct Resolved {
     pub namespaced: bool,
 }
 
+/// The kinds of built-in API groups (`v1`, `apps/v1`, ...), asked once per connection: the
+/// API server serves them itself, so they cannot stop being served while trustplane runs,
+/// and the Namespace, ServiceAccount and Secret of a stack then cost one discovery request,
+/// not one each. A CRD's group always has a dot in its name; its kinds are asked each
+/// time, since another resource of the same apply may create or delete the CRD.
+#[derive(Default)]
+pub struct BuiltinKinds {
+    groups: Mutex<HashMap<String, Arc<GroupCell>>>,
+}
+
+type GroupCell = tokio::sync::OnceCell<Vec<(ApiResource, ApiCapabilities)>>;
+
+impl BuiltinKinds {
+    /// Forgets every answer (another cluster, or the same one configured again).
+    pub fn clear(&self) {
+        self.groups.lock().unwrap().clear();
+    }
+
+    /// The served resources of `group`/`version`, asked once; `None` for a group that is
+    /// not built in. Askers meanwhile wait for the one request; a failure is not kept.
+    async fn resources(
+        &self,
+        client: &Client,
+        group: &str,
+        version: &str,
+    ) -> Option<kube::Result<Vec<(ApiResource, ApiCapabilities)>>> {
+        if group.contains('.') {
+            return None;
+        }
+        let cell = self
+            .groups
+            .lock()
+            .unwrap()
+            .entry(format!("{group}/{version}"))
+            .or_default()
+            .clone();
+        let gv = GroupVersion::gv(group, version);
+        Some(
+            cell.get_or_try_init(|| async {
+                Ok(pinned_group(client, &gv)
+                    .await?
+                    .versioned_resources(version))
+            })
+            .await
+            .cloned(),
+        )
+    }
+}
+
 /// Resolves the object's kind: `None` when the cluster answered that it does not serve
 /// it. Any other failure (unreachable, refused, 5xx) is an error.
-pub async fn resolve(client: &Client, r: &ObjectRef) -> ProviderResult<Option<Resolved>> {
-    let gvk = GroupVersionKind::gvk(r.group(), r.version(), &r.kind);
-    match pinned_kind(client, &gvk).await {
-        Ok((resource, caps)) => Ok(Some(Resolved {
+pub async fn resolve(
+    client: &Client,
+    builtin: &BuiltinKinds,
+    r: &ObjectRef,
+) -> ProviderResult<Option<Resolved>> {
+    let found = match builtin.resources(client, r.group(), r.version()).await {
+        Some(listed) => listed.map(|all| all.into_iter().find(|(ar, _)| ar.kind == r.kind)),
+        None => {
+            let gvk = GroupVersionKind::gvk(r.group(), r.version(), &r.kind);
+            match pinned_kind(client, &gvk).await {
+                Err(kube::Error::Discovery(_)) => Ok(None),
+                other => other.map(Some),
+            }
+        }
+    };
+    match found {
+        Ok(Some((resource, caps))) => Ok(Some(Resolved {
             resource,
             namespaced: caps.scope == Scope::Namespaced,
         })),
-        Err(kube::Error::Discovery(_)) => Ok(None),
+        Ok(None) | Err(kube::Error::Discovery(_)) => Ok(None),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(api_error(
             &format!("discover {} {}", r.api_version, r.kind),

@@ -44,6 +44,7 @@ use object::{managers, ObjectRef};
 #[derive(Default)]
 pub struct KubernetesProvider {
     cluster: Cluster,
+    builtin: discovery::BuiltinKinds,
 }
 
 impl KubernetesProvider {
@@ -51,6 +52,7 @@ impl KubernetesProvider {
     pub fn sharing(clusters: std::sync::Arc<client::SharedClusters>) -> KubernetesProvider {
         KubernetesProvider {
             cluster: Cluster::sharing(clusters),
+            builtin: discovery::BuiltinKinds::default(),
         }
     }
 }
@@ -214,7 +216,7 @@ impl KubernetesProvider {
             )
         })?;
         let field = || object_field(shape, props, "kind");
-        let resolved = match discovery::resolve(client, &r).await {
+        let resolved = match discovery::resolve(client, &self.builtin, &r).await {
             Ok(Some(res)) => res,
             Ok(None) if gone_if_unserved => {
                 discovery::unserved_means_gone(client, &r)
@@ -791,6 +793,7 @@ impl TypedProvider for KubernetesProvider {
         self.cluster
             .configure(Settings::from_value(settings)?)
             .await;
+        self.builtin.clear();
         Ok(())
     }
 

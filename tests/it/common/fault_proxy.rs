@@ -44,6 +44,8 @@ pub struct Rule {
     pub method: Option<String>,
     /// Substring of the request target (path and query) to match; `None`: any.
     pub path: Option<String>,
+    /// The whole path (the target before any query) to match; `None`: any.
+    pub exact_path: Option<String>,
     /// Fault only the first N matching requests, then forward.
     pub first: Option<u32>,
 }
@@ -55,6 +57,7 @@ impl Rule {
             fault,
             method: None,
             path: None,
+            exact_path: None,
             first: None,
         }
     }
@@ -72,6 +75,12 @@ impl Rule {
     }
 
     #[must_use]
+    pub fn exact_path(mut self, p: &str) -> Rule {
+        self.exact_path = Some(p.to_string());
+        self
+    }
+
+    #[must_use]
     pub fn first(mut self, n: u32) -> Rule {
         self.first = Some(n);
         self
@@ -80,6 +89,10 @@ impl Rule {
     fn matches(&self, method: &str, target: &str) -> bool {
         self.method.as_deref().is_none_or(|m| m == method)
             && self.path.as_deref().is_none_or(|p| target.contains(p))
+            && self
+                .exact_path
+                .as_deref()
+                .is_none_or(|p| target.split('?').next() == Some(p))
     }
 }
 
