@@ -11,6 +11,7 @@ documents the way real IAM does (see iam_rewrite), so that a comparison that onl
 works on documents returned as sent fails here as it would against AWS.
 
 Usage: moto_server.py [--host 127.0.0.1] [--port 0] [--port-file PATH] [--iam-rewrites]
+                      [--exit-on-stdin-eof]
 EKS Pod Identity associations, which moto lacks, are served as the EKS API does them.
 Port 0 lets the server bind a free port itself. Once it accepts connections it
 prints "moto listening on http://HOST:PORT" and, with --port-file, writes the
@@ -806,6 +807,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=URL=CA_FILE",
         help="EKS cluster NAME reports endpoint URL and CA_FILE's PEM as its certificate authority",
     )
+    parser.add_argument(
+        "--exit-on-stdin-eof",
+        action="store_true",
+        help="stop when stdin closes: the process that started the server is gone",
+    )
     args = parser.parse_args(argv)
 
     apply_patches()
@@ -817,6 +823,15 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    if args.exit_on_stdin_eof:
+        # A server kept in a test process's static is never dropped, so never killed:
+        # the pipe its parent holds closes when that process exits, however it exits.
+        def watch_parent() -> None:
+            while sys.stdin.buffer.read(4096):
+                pass
+            stop.set()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
 
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()

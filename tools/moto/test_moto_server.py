@@ -27,11 +27,12 @@ TEMPLATE = "arn:aws:acm-pca:::template/{}/V1"
 STARTUP_TIMEOUT = 30
 
 
-def start_launcher(port_file: Path, *extra: str) -> subprocess.Popen:
+def start_launcher(port_file: Path, *extra: str, stdin=None) -> subprocess.Popen:
     # stderr goes to a file: werkzeug logs every request and a full pipe would stall the server.
     log = open(port_file.with_suffix(".log"), "w")
     proc = subprocess.Popen(
         [sys.executable, str(LAUNCHER), "--port", "0", "--port-file", str(port_file), *extra],
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,
@@ -301,6 +302,20 @@ def test_launcher_writes_port_and_exits_cleanly_on_sigterm(tmp_path):
     assert stop_launcher(proc) == 0
     assert proc.stdout.read().strip() == f"moto listening on http://127.0.0.1:{port}"
     assert not os.path.exists(f"{port_file}.tmp{proc.pid}")
+
+
+def test_launcher_stops_when_its_stdin_closes(tmp_path):
+    # What happens when the test process that started it exits without stopping it.
+    port_file = tmp_path / "port"
+    proc = start_launcher(port_file, "--exit-on-stdin-eof", stdin=subprocess.PIPE)
+    time.sleep(1)
+    assert proc.poll() is None, "the server runs while its stdin is open"
+    proc.stdin.close()
+    try:
+        assert proc.wait(timeout=15) == 0
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
 
 
 def _launcher_module():

@@ -1,7 +1,7 @@
 //! moto's server through tools/moto/moto_server.py, which fills moto's Private CA gaps.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 use base64::Engine;
 use serde_json::{json, Value};
@@ -11,6 +11,9 @@ use crate::{repo_root, venv_python};
 /// A moto server on a loopback port of its own choosing; killed on drop.
 pub struct Moto {
     child: Child,
+    /// Held open for the server's life: it stops once this closes, so a server that is
+    /// never dropped (kept in a static) still ends with the process that started it.
+    _stdin: ChildStdin,
     /// `http://127.0.0.1:PORT`
     pub url: String,
     pub port: u16,
@@ -26,8 +29,9 @@ impl Moto {
         let python = venv_python();
         let mut child = Command::new(&python)
             .arg(repo_root().join("tools/moto/moto_server.py"))
-            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--host", "127.0.0.1", "--port", "0", "--exit-on-stdin-eof"])
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -52,7 +56,13 @@ impl Moto {
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
         // Keep draining, so later output never meets a closed pipe.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-        Moto { child, url, port }
+        let stdin = child.stdin.take().expect("moto's stdin is piped");
+        Moto {
+            child,
+            _stdin: stdin,
+            url,
+            port,
+        }
     }
 
     /// The server's process id (for the CPU time it spent).
