@@ -226,17 +226,14 @@ fn profiles_without_credentials_are_reported_with_the_reason_and_change_nothing(
     let s = Sandbox::new();
     s.write("pki.yaml", &stack("platform", "issuer-creds"));
     let log = s.path("credential-process.log");
-    let script = s.write(
-        "credentials.sh",
+    let script = common::credential_process(
+        s.dir.path(),
+        &log,
         &format!(
-            "#!/bin/sh\necho ran >> {}\n[ -f {} ] || {{ echo 'the vault is locked' >&2; exit 3; }}\n\
-             echo '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}}'\n",
-            log.display(),
+            "[ -f {} ] || {{ echo 'the vault is locked' >&2; exit 3; }}",
             s.path("unlocked").display()
         ),
     );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let config = s.write(
         "aws-config",
         &format!(
@@ -248,32 +245,25 @@ fn profiles_without_credentials_are_reported_with_the_reason_and_change_nothing(
     );
     let apply_as = |profile: &str| {
         let mut c = s.command(&["apply", "pki.yaml", "--auto-approve", "--state", "state"]);
-        c.envs(moto.env())
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_CONFIG_FILE", &config)
-            .env("AWS_SHARED_CREDENTIALS_FILE", s.path("no-credentials"))
-            .env("AWS_PROFILE", profile);
+        c.envs(moto.env());
+        common::use_profile(&mut c, &config, profile);
         common::Run::of(c.output().unwrap())
+    };
+    // Each failed apply gives the reason, not a second-hand "already taken".
+    let fails_with = |profile: &str, reason: &str| {
+        let r = apply_as(profile);
+        assert_eq!(r.code, 1, "{}", r.all());
+        assert!(
+            r.stderr.contains(reason) && !r.stderr.contains("already taken"),
+            "{}",
+            r.all()
+        );
     };
 
     // A profile the chain cannot build: told once by the profile provider, yet every
     // call's error gives the reason.
-    let r = apply_as("broken");
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains("nowhere") && !r.stderr.contains("already taken"),
-        "{}",
-        r.all()
-    );
-
-    let r = apply_as("vault");
-    assert_eq!(r.code, 1, "{}", r.all());
-    assert!(
-        r.stderr.contains("the vault is locked") && !r.stderr.contains("already taken"),
-        "{}",
-        r.all()
-    );
+    fails_with("broken", "nowhere");
+    fails_with("vault", "the vault is locked");
     assert!(moto.ca_statuses().is_empty(), "no CA was created");
 
     s.write("unlocked", "");

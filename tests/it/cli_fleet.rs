@@ -16,6 +16,10 @@ use common::stand_ins::{helm, Emulator, Moto};
 /// The binary from the repository root (the sandbox's chart paths are relative to it),
 /// with no KUBECONFIG of its own: each member must bring its connection.
 fn trustplane(moto: Option<&Moto>, args: &[&str]) -> Run {
+    Run::of(command(moto, args).output().unwrap())
+}
+
+fn command(moto: Option<&Moto>, args: &[&str]) -> Command {
     let mut cmd = Command::new(common::bin());
     cmd.args(args)
         .current_dir(repo_root())
@@ -25,8 +29,7 @@ fn trustplane(moto: Option<&Moto>, args: &[&str]) -> Run {
     if let Some(moto) = moto {
         cmd.envs(moto.env());
     }
-    let out = cmd.output().unwrap();
-    Run::of(out)
+    cmd
 }
 
 const MEMBERS: [&str; 3] = ["canary", "east", "west"];
@@ -461,33 +464,6 @@ fn the_example_fleet_validates() {
 
 /// `fleet plan --out DIR` then `fleet apply DIR`: exactly the reviewed plans, refused when
 /// made before the trust tier existed or when the fleet file changed since.
-/// An AWS config file whose profile `fleet` gets its credentials from a process that
-/// appends a line to `log` each time it runs.
-fn credential_process_profile(dir: &Path, log: &Path) -> PathBuf {
-    let script = dir.join("credentials.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho resolved >> {}\n\
-             echo '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}}'\n",
-            log.display()
-        ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let config = dir.join("aws-config");
-    std::fs::write(
-        &config,
-        format!(
-            "[profile fleet]\nregion = us-east-1\ncredential_process = {}\n",
-            script.display()
-        ),
-    )
-    .unwrap();
-    config
-}
-
 #[test]
 fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
     let moto = Moto::start();
@@ -506,23 +482,19 @@ fn a_saved_fleet_plan_applies_exactly_what_was_reviewed() {
     // Credentials come from a profile's credential_process, as an SSO or assumed-role
     // profile's do; each resolution is logged.
     let log = dir.path().join("credential-process.log");
-    let profile = credential_process_profile(dir.path(), &log);
+    let script = common::credential_process(dir.path(), &log, "");
+    let config = dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile fleet]\nregion = us-east-1\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
     let run = |args: &[&str]| {
-        let mut cmd = Command::new(common::bin());
-        cmd.args(args)
-            .current_dir(repo_root())
-            .env("KUBECONFIG", "/nonexistent/kubeconfig")
-            .env("TRUSTPLANE_HELM", helm())
-            .env("NO_COLOR", "1")
-            .envs(moto.env())
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_CONFIG_FILE", &profile)
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                dir.path().join("no-credentials"),
-            )
-            .env("AWS_PROFILE", "fleet");
+        let mut cmd = command(Some(&moto), args);
+        common::use_profile(&mut cmd, &config, "fleet");
         Run::of(cmd.output().unwrap())
     };
 

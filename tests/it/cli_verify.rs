@@ -172,22 +172,12 @@ fn verify_the_istio_ca_chain_up_to_the_pca_root() {
     j.ok();
     assert_eq!(proxy.faulted(), 2, "the throttles were met");
     assert!(!j.all().contains("in state"), "{}", j.all());
-    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
-    assert!(doc["pca_matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["identical"] == true && m["source"] == "aws"));
+    assert!(all_pca_match_from(&j.stdout, "aws"), "{}", j.stdout);
     sb.write("mesh.yaml", &stack(&aws, &kc));
     // --no-refresh trusts state and does not ask AWS.
     let j = run(&sb, &["verify", "mesh.yaml", "--json", "--no-refresh"]);
     j.ok();
-    let doc: serde_json::Value = serde_json::from_str(&j.stdout).expect(&j.stdout);
-    assert!(doc["pca_matches"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|m| m["identical"] == true && m["source"] == "state"));
+    assert!(all_pca_match_from(&j.stdout, "state"), "{}", j.stdout);
 
     // Laid out as aws-privateca-issuer does: tls.crt (Istio CA + subordinate) and ca.crt.
     let secret: serde_json::Value = serde_json::from_str(&kubectl(
@@ -311,4 +301,15 @@ fn verify_before_apply_says_to_apply_first() {
         "{}",
         r.all()
     );
+}
+
+/// Whether every certificate of a `verify --json` report matched its PCA CA's, as read
+/// from `source` (`aws` or `state`).
+fn all_pca_match_from(json: &str, source: &str) -> bool {
+    let doc: serde_json::Value = serde_json::from_str(json).expect(json);
+    doc["pca_matches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["identical"] == true && m["source"] == source)
 }

@@ -74,17 +74,8 @@ fn fresh(c: &Credentials, now: SystemTime) -> bool {
 
 /// The error's sources, which say why (its own text only names its kind).
 fn causes(e: &CredentialsError) -> String {
-    let mut parts = Vec::new();
-    let mut source = e.source();
-    while let Some(s) = source {
-        parts.push(s.to_string());
-        source = s.source();
-    }
-    if parts.is_empty() {
-        e.to_string()
-    } else {
-        parts.join(": ")
-    }
+    e.source()
+        .map_or_else(|| e.to_string(), super::errors::cause_chain)
 }
 
 impl fmt::Debug for ResolvedOnce {

@@ -184,7 +184,7 @@ pub fn invalid_state(arn: &str, state: &CertificateAuthorityStatus, wanted: &str
 }
 
 /// An error and its causes as one sentence (`a: b: c`), without the SDK's Debug dump.
-fn cause_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn cause_chain(err: &dyn std::error::Error) -> String {
     let mut parts: Vec<String> = vec![err.to_string()];
     let mut source = err.source();
     while let Some(s) = source {

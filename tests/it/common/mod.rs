@@ -166,3 +166,39 @@ pub fn grep_dir(dir: &std::path::Path, needle: &str) -> bool {
         }
     })
 }
+
+/// A `credential_process` script in `dir`, as aws-vault or a password manager provides:
+/// each run appends a line to `log`, runs `precondition` (shell; it may fail the run with
+/// its own message), then prints keys moto accepts.
+pub fn credential_process(
+    dir: &std::path::Path,
+    log: &std::path::Path,
+    precondition: &str,
+) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let script = dir.join("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho ran >> {}\n{precondition}\n\
+             echo '{{\"Version\": 1, \"AccessKeyId\": \"testing\", \"SecretAccessKey\": \"testing\"}}'\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Makes `cmd` (with moto's environment already set) take its AWS credentials from
+/// `profile` of the AWS config file `config` only: moto's keys removed, no credentials file.
+pub fn use_profile(cmd: &mut Command, config: &std::path::Path, profile: &str) {
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_CONFIG_FILE", config)
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/aws-credentials",
+        )
+        .env("AWS_PROFILE", profile);
+}
