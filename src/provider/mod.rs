@@ -344,6 +344,21 @@ pub trait Provider: Send + Sync {
     }
 }
 
+/// An error and its causes as one sentence (`a: b: c`): a client's own message is often
+/// only the outermost ("client error (Connect)"), the reason is in its sources.
+pub(crate) fn cause_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 /// The error of a type that runs nothing to restart.
 pub fn cannot_restart(type_name: &str) -> ProviderError {
     ProviderError::new(format!("{type_name} cannot restart"))

@@ -23,6 +23,7 @@ mod cli_lifecycle;
 mod cli_pca_options;
 mod cli_pki_checks;
 mod cli_pod_identity;
+mod cli_proxy;
 mod cli_recovery;
 mod cli_replace;
 mod cli_reports;

@@ -75,7 +75,7 @@ fn fresh(c: &Credentials, now: SystemTime) -> bool {
 /// The error's sources, which say why (its own text only names its kind).
 fn causes(e: &CredentialsError) -> String {
     e.source()
-        .map_or_else(|| e.to_string(), super::errors::cause_chain)
+        .map_or_else(|| e.to_string(), crate::provider::cause_chain)
 }
 
 impl fmt::Debug for ResolvedOnce {

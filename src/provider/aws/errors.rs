@@ -49,7 +49,7 @@ impl CallError {
             (SdkError::ResponseError(re), _) => {
                 format!("unreadable answer, HTTP {}", re.raw().status().as_u16())
             }
-            _ => cause_chain(&err),
+            _ => crate::provider::cause_chain(&err),
         };
         CallError {
             operation,
@@ -181,20 +181,6 @@ pub fn invalid_state(arn: &str, state: &CertificateAuthorityStatus, wanted: &str
         state.as_str()
     ))
     .with_help(help)
-}
-
-/// An error and its causes as one sentence (`a: b: c`), without the SDK's Debug dump.
-pub(crate) fn cause_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

@@ -843,7 +843,7 @@ impl TypedProvider for HelmProvider {
         if s.connection.eks.is_some() {
             return Some(s.connection.describe());
         }
-        super::kubernetes::client::server_url(&super::kubernetes::client::Settings {
+        super::kubernetes::client::described_server(&super::kubernetes::client::Settings {
             connection: s.connection,
             ..Default::default()
         })

@@ -11,6 +11,7 @@ use kube::{Client, Config};
 use tokio::sync::Mutex;
 
 use super::connection::{self, Connection, EksTokens, Resolved};
+use super::proxy::{self, Proxy, ProxyEnv};
 use crate::provider::settings::SettingsMap;
 use crate::provider::{Limits, Property, ProviderError, ProviderResult};
 use crate::value::Value;
@@ -113,7 +114,7 @@ impl Cluster {
             let settings = self.settings.lock().unwrap();
             match settings.connection.eks {
                 Some(_) => Some(settings.connection.describe()),
-                None => server_url(&settings),
+                None => described_server(&settings),
             }
         })
     }
@@ -148,12 +149,18 @@ impl Cluster {
             return Ok(c.client.clone());
         }
         let resolved = self.resolved().await?;
-        let (config, fresh_until, tokens) = load_config(&settings, &resolved).await?;
+        let Loaded {
+            config,
+            fresh_until,
+            tokens,
+            proxy,
+        } = load_config(&settings, &resolved).await?;
         let url = config.cluster_url.to_string();
         let endpoint = match settings.connection.eks {
             Some(_) => format!("{url} of {}", settings.connection.describe()),
             None => url,
         };
+        let endpoint = through(endpoint, proxy.as_ref());
         *self.endpoint.lock().unwrap() = Some(endpoint.clone());
         let client = client_for(config, settings.limits, tokens)?;
         all.retain(|c| c.settings != settings);
@@ -170,8 +177,8 @@ impl Cluster {
 /// A client for the cluster the settings select (also used by `trustplane verify`).
 pub async fn connect(settings: &Settings) -> ProviderResult<Client> {
     let resolved = settings.connection.resolve().await?;
-    let (config, _, tokens) = load_config(settings, &resolved).await?;
-    client_for(config, settings.limits, tokens)
+    let loaded = load_config(settings, &resolved).await?;
+    client_for(loaded.config, settings.limits, loaded.tokens)
 }
 
 /// A client whose every request is bounded by `limits.timeout`. kube's own retry layer is
@@ -211,10 +218,10 @@ fn client_for(
         .build())
 }
 
-/// The API server URL of the context the settings select, read from the kubeconfig
-/// without connecting (for messages); `None` when it cannot be told (an EKS cluster
-/// before DescribeCluster).
-pub fn server_url(settings: &Settings) -> Option<String> {
+/// The API server URL of the context the settings select and the proxy requests go
+/// through, read from the kubeconfig without connecting (for messages); `None` when it
+/// cannot be told (an EKS cluster before DescribeCluster).
+pub fn described_server(settings: &Settings) -> Option<String> {
     let c = &settings.connection;
     if c.eks.is_some() {
         return None;
@@ -223,22 +230,26 @@ pub fn server_url(settings: &Settings) -> Option<String> {
         Some(path) => Kubeconfig::read_from(path).ok()?,
         None => Kubeconfig::read().ok()?,
     };
-    let context = c.context.clone().or_else(|| kc.current_context.clone())?;
-    let cluster = kc
-        .contexts
-        .iter()
-        .find(|c| c.name == context)?
-        .context
-        .as_ref()?
-        .cluster
-        .clone();
-    kc.clusters
-        .iter()
-        .find(|c| c.name == cluster)?
-        .cluster
-        .as_ref()?
-        .server
-        .clone()
+    let cluster = selected_cluster(&kc, c.context.as_deref())?;
+    let server = cluster.server.clone()?;
+    let proxy = server.parse::<http::Uri>().ok().and_then(|uri| {
+        proxy::choose(
+            &uri,
+            cluster.proxy_url.as_deref(),
+            &ProxyEnv::from_process(),
+        )
+        .ok()
+        .flatten()
+    });
+    Some(through(server, proxy.as_ref()))
+}
+
+/// `endpoint`, naming the proxy requests to it go through.
+fn through(endpoint: String, proxy: Option<&Proxy>) -> String {
+    match proxy {
+        Some(p) => format!("{endpoint} through the proxy {}", p.display()),
+        None => endpoint,
+    }
 }
 
 /// The kube context the settings select (or the EKS cluster), for messages.
@@ -259,13 +270,34 @@ pub fn context_name(settings: &Settings) -> String {
         .unwrap_or_else(|| "(in-cluster)".to_string())
 }
 
-/// The client configuration of the connection, and until when it may be used.
-async fn load_config(
-    settings: &Settings,
-    resolved: &Resolved,
-) -> ProviderResult<(Config, Option<SystemTime>, Option<Arc<EksTokens>>)> {
+/// A cluster's client configuration as loaded, and how long it serves.
+struct Loaded {
+    config: Config,
+    /// For an EKS cluster: when its token must be replaced, and where tokens come from.
+    fresh_until: Option<SystemTime>,
+    tokens: Option<Arc<EksTokens>>,
+    /// The proxy requests go through, if any.
+    proxy: Option<Proxy>,
+}
+
+/// The client configuration of the connection, with kubectl's choice of proxy.
+async fn load_config(settings: &Settings, resolved: &Resolved) -> ProviderResult<Loaded> {
     let where_ = settings.connection.describe();
-    let fail = |e: String| {
+    let fail = |e: &(dyn std::error::Error + 'static)| {
+        // kube reads NO_PROXY whenever a proxy is set, and refuses entries kubectl skips.
+        if refuses_no_proxy(e) {
+            let entry = proxy::unreadable_no_proxy_entry(
+                ProxyEnv::from_process()
+                    .no_proxy
+                    .as_deref()
+                    .unwrap_or_default(),
+            );
+            return ProviderError::new(format!(
+                "cannot load Kubernetes settings from {where_}: NO_PROXY cannot be read: {}",
+                entry.unwrap_or_else(|| e.to_string())
+            ))
+            .with_help("remove that entry from NO_PROXY (and no_proxy)");
+        }
         ProviderError::new(format!(
             "cannot load Kubernetes settings from {where_}: {e}"
         ))
@@ -281,8 +313,14 @@ async fn load_config(
             let kc = connection::parse_kubeconfig(kubeconfig)?;
             let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| fail(e.to_string()))?;
-            return Ok((config, Some(*expires_at), Some(tokens.clone())));
+                .map_err(|e| fail(&e))?;
+            let (config, proxy) = with_proxy(config, None)?;
+            return Ok(Loaded {
+                config,
+                fresh_until: Some(*expires_at),
+                tokens: Some(tokens.clone()),
+                proxy,
+            });
         }
         Resolved::File {
             kubeconfig,
@@ -293,19 +331,92 @@ async fn load_config(
         context: context.clone(),
         ..KubeConfigOptions::default()
     };
-    let config = match &kubeconfig {
+    let (config, proxy_url) = match &kubeconfig {
         Some(path) => {
-            let kc = Kubeconfig::read_from(path).map_err(|e| fail(e.to_string()))?;
-            Config::from_custom_kubeconfig(kc, &options)
+            let kc = Kubeconfig::read_from(path).map_err(|e| fail(&e))?;
+            let proxy_url = kubeconfig_proxy_url(&kc, context.as_deref());
+            let config = Config::from_custom_kubeconfig(kc, &options)
                 .await
-                .map_err(|e| fail(e.to_string()))
+                .map_err(|e| fail(&e))?;
+            (config, proxy_url)
         }
-        None if context.is_some() => Config::from_kubeconfig(&options)
-            .await
-            .map_err(|e| fail(e.to_string())),
-        None => Config::infer().await.map_err(|e| fail(e.to_string())),
-    }?;
-    Ok((config, None, None))
+        None => {
+            let config = match context {
+                Some(_) => Config::from_kubeconfig(&options)
+                    .await
+                    .map_err(|e| fail(&e))?,
+                // A kubeconfig if there is one, else the pod's service account.
+                None => Config::infer().await.map_err(|e| fail(&e))?,
+            };
+            let proxy_url = Kubeconfig::read()
+                .ok()
+                .and_then(|kc| kubeconfig_proxy_url(&kc, context.as_deref()));
+            (config, proxy_url)
+        }
+    };
+    let (config, proxy) = with_proxy(config, proxy_url)?;
+    Ok(Loaded {
+        config,
+        fresh_until: None,
+        tokens: None,
+        proxy,
+    })
+}
+
+/// The configuration with the proxy kubectl would use (see [`proxy`](super::proxy)), in
+/// place of the one kube chose.
+fn with_proxy(
+    mut config: Config,
+    proxy_url: Option<String>,
+) -> ProviderResult<(Config, Option<Proxy>)> {
+    let proxy = proxy::choose(
+        &config.cluster_url,
+        proxy_url.as_deref(),
+        &ProxyEnv::from_process(),
+    )
+    .map_err(|e| {
+        ProviderError::new(format!(
+            "cannot reach the Kubernetes API server at {}: {e}",
+            config.cluster_url
+        ))
+        .with_help("fix the proxy setting, or list the server in NO_PROXY to connect directly")
+    })?;
+    config.proxy_url = proxy.as_ref().map(|p| p.url.clone());
+    Ok((config, proxy))
+}
+
+/// The kubeconfig cluster the context selects (without one, the current context's).
+fn selected_cluster<'a>(
+    kc: &'a Kubeconfig,
+    context: Option<&str>,
+) -> Option<&'a kube::config::Cluster> {
+    let context = context.or(kc.current_context.as_deref())?;
+    let cluster = &kc
+        .contexts
+        .iter()
+        .find(|c| c.name == context)?
+        .context
+        .as_ref()?
+        .cluster;
+    kc.clusters
+        .iter()
+        .find(|c| c.name == *cluster)?
+        .cluster
+        .as_ref()
+}
+
+/// Whether kube failed to load a configuration because it could not read NO_PROXY.
+fn refuses_no_proxy(e: &(dyn std::error::Error + 'static)) -> bool {
+    std::iter::successors(Some(e), |e| e.source()).any(|e| {
+        matches!(
+            e.downcast_ref::<kube::config::KubeconfigError>(),
+            Some(kube::config::KubeconfigError::ParseNoProxy(_))
+        )
+    })
+}
+
+fn kubeconfig_proxy_url(kc: &Kubeconfig, context: Option<&str>) -> Option<String> {
+    selected_cluster(kc, context)?.proxy_url.clone()
 }
 
 /// The API server's own "not found": a 404 whose body is a `Status` with reason NotFound
@@ -341,8 +452,11 @@ pub fn api_error(what: &str, e: kube::Error) -> ProviderError {
                 _ => err,
             }
         }
-        _ => ProviderError::new(format!("cannot {what}: {e}"))
-            .with_help("is the cluster reachable with this kubeconfig?")
-            .retryable(),
+        _ => ProviderError::new(format!(
+            "cannot {what}: {}",
+            crate::provider::cause_chain(&e)
+        ))
+        .with_help("is the cluster reachable with this kubeconfig?")
+        .retryable(),
     }
 }

@@ -18,6 +18,7 @@ pub mod kinds;
 pub mod manifest;
 pub mod names;
 pub mod object;
+pub mod proxy;
 pub mod wait;
 
 use std::time::Instant;

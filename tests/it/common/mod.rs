@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod fault_proxy;
+pub mod forward_proxy;
 pub mod stand_ins;
 
 use std::path::PathBuf;
