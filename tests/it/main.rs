@@ -9,6 +9,7 @@ mod ci_examples;
 mod cli_adopt;
 mod cli_aws;
 mod cli_bad_stacks;
+mod cli_ca_bundle;
 mod cli_conflicts;
 mod cli_connection;
 mod cli_crash;

@@ -8,6 +8,7 @@
 //! not set comes from the standard AWS environment (AWS_REGION, AWS_PROFILE,
 //! AWS_ENDPOINT_URL, the credential chain).
 
+pub(crate) mod ca_bundle;
 pub mod certs;
 mod credentials;
 pub mod eks;

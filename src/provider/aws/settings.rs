@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_iam::config::Credentials;
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use super::errors::REGION_HELP;
 use super::pacing::{PacerRegistry, Pacing};
@@ -130,7 +129,7 @@ impl Settings {
         credentials: Option<Credentials>,
     ) -> ProviderResult<aws_config::SdkConfig> {
         match credentials {
-            Some(c) => self.load_with(Some(c), super::shared::http_client()).await,
+            Some(c) => self.load_with(Some(c)).await,
             None => {
                 let key = super::shared::ConfigKey {
                     region: self.region.clone(),
@@ -138,7 +137,7 @@ impl Settings {
                     endpoint: self.endpoint.clone(),
                     timeout: self.limits.timeout,
                 };
-                super::shared::config(key, |client| self.load_with(None, client)).await
+                super::shared::config(key, || self.load_with(None)).await
             }
         }
     }
@@ -146,8 +145,9 @@ impl Settings {
     async fn load_with(
         &self,
         credentials: Option<Credentials>,
-        http_client: Option<SharedHttpClient>,
     ) -> ProviderResult<aws_config::SdkConfig> {
+        let ca = super::ca_bundle::selected(self.profile.as_deref()).await?;
+        let http_client = super::shared::http_client(ca.as_ref()).map_err(ProviderError::new)?;
         // The engine retries (see crate::retry), so the SDK makes one attempt per call:
         // two retry loops would multiply into attempts nobody configured. Each attempt,
         // connecting included, is bounded by `timeout`.

@@ -1,5 +1,6 @@
-//! What the AWS calls of one process share, once the process asks for it: one HTTPS client,
-//! and one loaded configuration per distinct `providers.aws` settings.
+//! What the AWS calls of one process share, once the process asks for it: one HTTPS client
+//! (one per CA bundle, see [`super::ca_bundle`]), and one loaded configuration per distinct
+//! `providers.aws` settings.
 //!
 //! Left to itself, the SDK gives each loaded configuration a client of its own, which
 //! parses the system's root certificates again and keeps its own connections: a fleet of
@@ -27,10 +28,13 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
+use super::ca_bundle::CaBundle;
+
 static SHARED: OnceLock<Shared> = OnceLock::new();
 
 struct Shared {
-    client: SharedHttpClient,
+    /// One client per CA bundle (see [`super::ca_bundle`]); `None`: the system's roots.
+    clients: Mutex<HashMap<Option<CaBundle>, SharedHttpClient>>,
     /// Configurations by what they were loaded with; a load in flight is awaited, not
     /// repeated, by the members that ask for the same one meanwhile.
     configs: Mutex<HashMap<ConfigKey, Arc<tokio::sync::OnceCell<SdkConfig>>>>,
@@ -51,7 +55,7 @@ pub(crate) struct ConfigKey {
 /// process whose one runtime outlives every AWS call (see the module's note).
 pub fn share_for_process() {
     SHARED.get_or_init(|| Shared {
-        client: SharedHttpClient::new(BuiltOnFirstUse(https_client())),
+        clients: Mutex::default(),
         configs: Mutex::default(),
     });
 }
@@ -77,21 +81,36 @@ impl HttpClient for BuiltOnFirstUse {
     }
 }
 
-/// The process's HTTPS client, when it shares.
-pub(crate) fn http_client() -> Option<SharedHttpClient> {
-    SHARED.get().map(|s| s.client.clone())
+/// The HTTPS client for calls trusting `ca` (`None`: the system's roots): the process's
+/// own when it shares; otherwise a new one, or none (the SDK builds its default).
+pub(crate) fn http_client(ca: Option<&CaBundle>) -> Result<Option<SharedHttpClient>, String> {
+    let Some(shared) = SHARED.get() else {
+        return own_http_client(ca);
+    };
+    let mut clients = shared.clients.lock().expect("shared AWS clients");
+    if let Some(client) = clients.get(&ca.cloned()) {
+        return Ok(Some(client.clone()));
+    }
+    let client = https_client(ca)?;
+    clients.insert(ca.cloned(), client.clone());
+    Ok(Some(client))
+}
+
+/// A client of the caller's own for calls trusting `ca`, for one that runs a runtime of its
+/// own (the S3 state store); `None` without a bundle: the SDK builds its default.
+pub(crate) fn own_http_client(ca: Option<&CaBundle>) -> Result<Option<SharedHttpClient>, String> {
+    ca.map(|ca| https_client(Some(ca))).transpose()
 }
 
 /// The configuration `load` gives for `key`, loaded once for the process when it shares
-/// (a failed load is not kept: the next asks again), and every time otherwise. `load` is
-/// given the process's HTTPS client to use, when there is one.
+/// (a failed load is not kept: the next asks again), and every time otherwise.
 pub(crate) async fn config<F, Fut, E>(key: ConfigKey, load: F) -> Result<SdkConfig, E>
 where
-    F: FnOnce(Option<SharedHttpClient>) -> Fut,
+    F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<SdkConfig, E>>,
 {
     let Some(shared) = SHARED.get() else {
-        return load(None).await;
+        return load().await;
     };
     let cell = shared
         .configs
@@ -100,17 +119,36 @@ where
         .entry(key)
         .or_default()
         .clone();
-    cell.get_or_try_init(|| load(Some(shared.client.clone())))
-        .await
-        .cloned()
+    cell.get_or_try_init(load).await.cloned()
 }
 
-/// The client the SDK would build by default (rustls with aws-lc, the proxy from the
-/// environment), one connector per timeout setting, cached by the client.
-fn https_client() -> SharedHttpClient {
-    Builder::new().build_with_connector_fn(|settings, components| {
+/// The client the SDK would build by default (rustls with aws-lc, the system's roots, the
+/// proxy from the environment), trusting only the certificates of `ca` when given, as the
+/// AWS CLI does with a bundle. One connector per timeout setting, built on first use and
+/// cached by the client.
+fn https_client(ca: Option<&CaBundle>) -> Result<SharedHttpClient, String> {
+    let tls = ca
+        .map(|ca| {
+            tls::TlsContext::builder()
+                .with_trust_store(
+                    tls::TrustStore::empty()
+                        .with_native_roots(false)
+                        .with_pem_certificate(ca.pem.clone()),
+                )
+                .build()
+                .map_err(|e| format!("cannot use the CA bundle {}: {e}", ca.path.display()))
+        })
+        .transpose()?;
+    Ok(SharedHttpClient::new(BuiltOnFirstUse(client_with(tls))))
+}
+
+fn client_with(tls: Option<tls::TlsContext>) -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(move |settings, components| {
         let mut connector =
             ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc));
+        if let Some(tls) = &tls {
+            connector.set_tls_context(tls.clone());
+        }
         connector.set_connector_settings(settings.cloned());
         if let Some(components) = components {
             connector.set_sleep_impl(components.sleep_impl());

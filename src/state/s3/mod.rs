@@ -22,6 +22,9 @@ use aws_config::{BehaviorVersion, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 
+use crate::provider::aws::ca_bundle;
+use crate::provider::aws::shared::own_http_client;
+
 pub use objects::S3State;
 
 /// Where a state lives in S3, and how to reach it.
@@ -190,6 +193,13 @@ impl S3Client {
         let location = location.clone();
         block(async move {
             let mut loader = aws_config::defaults(BehaviorVersion::latest());
+            // AWS_CA_BUNDLE or the profile's ca_bundle, as for the AWS provider.
+            let ca = ca_bundle::selected(location.profile.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            if let Some(client) = own_http_client(ca.as_ref())? {
+                loader = loader.http_client(client);
+            }
             if let Some(c) = credentials {
                 loader = loader.credentials_provider(c);
             }

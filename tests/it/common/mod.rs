@@ -6,6 +6,7 @@
 pub mod fault_proxy;
 pub mod forward_proxy;
 pub mod stand_ins;
+pub mod tls_front;
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
