@@ -839,14 +839,7 @@ impl TypedProvider for HelmProvider {
     }
 
     fn endpoint(&self) -> Option<String> {
-        let s = self.settings();
-        if s.connection.eks.is_some() {
-            return Some(s.connection.describe());
-        }
-        super::kubernetes::client::described_server(&super::kubernetes::client::Settings {
-            connection: s.connection,
-            ..Default::default()
-        })
+        self.cluster.endpoint()
     }
 }
 

@@ -83,7 +83,7 @@ impl SharedClusters {
 pub struct Cluster {
     settings: std::sync::Mutex<Settings>,
     shared: Arc<SharedClusters>,
-    /// The API server's URL, once a client has been built.
+    /// Where requests go, for messages (see [`Cluster::endpoint`]).
     endpoint: std::sync::Mutex<Option<String>>,
 }
 
@@ -106,17 +106,19 @@ impl Cluster {
         self.settings.lock().unwrap().limits
     }
 
-    /// Where requests go, for messages: the API server's URL and, for an EKS cluster, its
-    /// name (all that is known of it before DescribeCluster).
+    /// Where requests go, for messages: the API server's URL and proxy and, for an EKS
+    /// cluster, its name (all that is known of it before DescribeCluster). Read from the
+    /// settings once, until a client is built or the settings change: every request asks.
     pub fn endpoint(&self) -> Option<String> {
-        let connected = self.endpoint.lock().unwrap().clone();
-        connected.or_else(|| {
-            let settings = self.settings.lock().unwrap();
-            match settings.connection.eks {
+        let mut endpoint = self.endpoint.lock().unwrap();
+        if endpoint.is_none() {
+            let settings = self.settings.lock().unwrap().clone();
+            *endpoint = match settings.connection.eks {
                 Some(_) => Some(settings.connection.describe()),
                 None => described_server(&settings),
-            }
-        })
+            };
+        }
+        endpoint.clone()
     }
 
     /// The connection, resolved again once an EKS token nears its expiry.
@@ -221,7 +223,7 @@ fn client_for(
 /// The API server URL of the context the settings select and the proxy requests go
 /// through, read from the kubeconfig without connecting (for messages); `None` when it
 /// cannot be told (an EKS cluster before DescribeCluster).
-pub fn described_server(settings: &Settings) -> Option<String> {
+fn described_server(settings: &Settings) -> Option<String> {
     let c = &settings.connection;
     if c.eks.is_some() {
         return None;
