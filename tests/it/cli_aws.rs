@@ -277,3 +277,43 @@ fn profiles_without_credentials_are_reported_with_the_reason_and_change_nothing(
         "one run of the process for every call of the apply"
     );
 }
+
+/// CI's usual identity: an OIDC token file and a role (GitHub Actions, GitLab, EKS IRSA),
+/// with no keys and no profile. A token file that is gone is an error naming it.
+#[test]
+fn a_web_identity_token_reaches_aws_without_keys() {
+    let moto = Moto::start();
+    let s = Sandbox::new();
+    s.write("pki.yaml", &stack("ci", "issuer-ci"));
+    let token = s.path("oidc-token");
+    let apply = || {
+        let mut c = s.command(&["apply", "pki.yaml", "--auto-approve"]);
+        c.envs(moto.env());
+        common::use_profile(&mut c, &s.path("no-aws-config"), "default");
+        c.env_remove("AWS_PROFILE")
+            .env("AWS_WEB_IDENTITY_TOKEN_FILE", &token)
+            .env("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/ci-deploy")
+            .env("AWS_ROLE_SESSION_NAME", "pipeline");
+        common::Run::of(c.output().unwrap())
+    };
+    let missing = apply();
+    assert_eq!(missing.code, 1, "{}", missing.all());
+    assert!(
+        missing.stderr.contains(&format!(
+            "the web identity token file {} (AWS_WEB_IDENTITY_TOKEN_FILE) cannot be read",
+            token.display()
+        )),
+        "the error names the token file: {}",
+        missing.all()
+    );
+    assert!(moto.ca_statuses().is_empty(), "nothing was created");
+
+    // A token as a CI provider issues it (moto does not check its signature).
+    s.write(
+        "oidc-token",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmV4YW1wbGUvbWVzaDpyZWY6cmVmcy9oZWFkcy9tYWluIn0.c2ln",
+    );
+    let r = apply();
+    assert_eq!(r.code, 0, "{}", r.all());
+    assert_eq!(moto.ca_statuses().len(), 2);
+}

@@ -67,6 +67,19 @@ impl ResolvedOnce {
     }
 }
 
+/// Why the web identity token file, when AWS_WEB_IDENTITY_TOKEN_FILE names one (CI's OIDC
+/// token, EKS IRSA), cannot be read; `None` when it can or none is named.
+pub(super) fn unreadable_web_identity_token() -> Option<String> {
+    let path = std::env::var("AWS_WEB_IDENTITY_TOKEN_FILE").ok()?;
+    if path.trim().is_empty() {
+        return None;
+    }
+    let e = std::fs::read(&path).err()?;
+    Some(format!(
+        "the web identity token file {path} (AWS_WEB_IDENTITY_TOKEN_FILE) cannot be read: {e}"
+    ))
+}
+
 /// Whether `c` may still be used at `now`.
 fn fresh(c: &Credentials, now: SystemTime) -> bool {
     c.expiry().is_none_or(|at| now + REFRESH_BEFORE < at)

@@ -140,7 +140,11 @@ impl From<CallError> for ProviderError {
                 ProviderError::new(format!("no AWS region is configured for {operation}")).with_help(REGION_HELP)
             }
             _ if message.to_ascii_lowercase().contains("credentials") && code.is_none() => {
-                ProviderError::new(format!("no usable AWS credentials for {operation}: {message}"))
+                // The SDK's error for a missing token file names no file.
+                let token = super::credentials::unreadable_web_identity_token()
+                    .map(|why| format!(" ({why})"))
+                    .unwrap_or_default();
+                ProviderError::new(format!("no usable AWS credentials for {operation}: {message}{token}"))
                     .with_help(CREDENTIALS_HELP)
             }
             _ if *transport => ProviderError::new(format!("cannot reach AWS for {operation}{on}: {message}"))
