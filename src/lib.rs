@@ -30,6 +30,7 @@ pub mod duration;
 pub mod fleet;
 pub mod graph;
 pub mod input;
+pub mod open_files;
 pub mod ops;
 pub mod owner_only;
 pub mod plan;

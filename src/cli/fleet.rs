@@ -146,6 +146,10 @@ pub async fn run(cmd: FleetCommand, registry: Arc<Registry>, style: Style) -> Cm
 fn load(args: &FleetArgs, registry: &Registry, style: Style) -> Result<Loaded, Failure> {
     let loaded = fleet::load(&args.file, registry)?;
     warn(&loaded.warnings, style);
+    let members = args.params().selected(&loaded.fleet).len();
+    if let Some(note) = crate::open_files::shortfall(members) {
+        eprintln!("{} {note}", style.bold("note:"));
+    }
     Ok(loaded)
 }
 

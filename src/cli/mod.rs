@@ -40,6 +40,8 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Entry point of the `trustplane` binary; returns the exit code.
 pub fn main() -> i32 {
+    // A fleet holds a dozen files and connections per member.
+    crate::open_files::raise_to_hard_limit();
     let cli = args::Cli::parse();
     let color =
         !cli.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal();

@@ -21,6 +21,7 @@ mod cli_hostile;
 mod cli_iam_crash;
 mod cli_istiod_restart;
 mod cli_lifecycle;
+mod cli_limits;
 mod cli_pca_options;
 mod cli_pki_checks;
 mod cli_pod_identity;
