@@ -29,6 +29,14 @@ fn kubeconfig(e: &Emulator, server: &str, extra: &str) -> String {
     text.replace(&line, &format!("    server: {server}\n{extra}"))
 }
 
+/// A sandbox holding the stack, and `kubeconfig_text` as `kube/config`.
+fn sandbox(kubeconfig_text: &str) -> Sandbox {
+    let s = Sandbox::new();
+    s.write("kube/config", kubeconfig_text);
+    s.write("proxied.yaml", &stack());
+    s
+}
+
 fn kubectl(kubeconfig: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> String {
     let out = std::process::Command::new("kubectl")
         .arg("--kubeconfig")
@@ -53,9 +61,8 @@ fn converges_through(
     env: &[(&str, &str)],
     target: &str,
 ) {
-    let s = Sandbox::new();
-    let kc = s.write("kube/config", kubeconfig_text);
-    s.write("proxied.yaml", &stack());
+    let s = sandbox(kubeconfig_text);
+    let kc = s.path("kube/config");
     s.run_env(&["apply", "proxied.yaml", "--auto-approve"], env)
         .ok();
     let after_apply = proxy.tunnels();
@@ -94,29 +101,27 @@ fn converges_through(
     );
 }
 
-#[test]
-fn a_kubeconfig_http_proxy_carries_the_kubernetes_and_helm_providers() {
+/// A kubeconfig whose cluster has `proxy-url` (the proxy's URL `url_of` gives).
+fn kubeconfig_proxy_url_converges(url_of: fn(&ForwardProxy) -> String) {
     let e = Emulator::start_with_args(None, &["--tls"]);
     let proxy = ForwardProxy::start();
     let text = kubeconfig(
         &e,
         &e.url(),
-        &format!("    proxy-url: {}\n", proxy.http_url()),
+        &format!("    proxy-url: {}\n", url_of(&proxy)),
     );
     // The proxy-url applies even to a loopback server, as kubectl applies it.
     converges_through(&proxy, &text, &[], &e.addr);
 }
 
 #[test]
+fn a_kubeconfig_http_proxy_carries_the_kubernetes_and_helm_providers() {
+    kubeconfig_proxy_url_converges(ForwardProxy::http_url);
+}
+
+#[test]
 fn a_kubeconfig_socks5_proxy_carries_the_kubernetes_and_helm_providers() {
-    let e = Emulator::start_with_args(None, &["--tls"]);
-    let proxy = ForwardProxy::start();
-    let text = kubeconfig(
-        &e,
-        &e.url(),
-        &format!("    proxy-url: {}\n", proxy.socks5_url()),
-    );
-    converges_through(&proxy, &text, &[], &e.addr);
+    kubeconfig_proxy_url_converges(ForwardProxy::socks5_url);
 }
 
 #[test]
@@ -139,9 +144,7 @@ fn https_proxy_carries_a_named_server_unless_no_proxy_names_it() {
 #[test]
 fn a_loopback_server_is_reached_directly_whatever_https_proxy_says() {
     let e = Emulator::start_with_args(None, &["--tls"]);
-    let s = Sandbox::new();
-    s.write("kube/config", &kubeconfig(&e, &e.url(), ""));
-    s.write("proxied.yaml", &stack());
+    let s = sandbox(&kubeconfig(&e, &e.url(), ""));
     // Nothing listens on port 1: a proxied request could not succeed.
     let env = [
         ("HTTPS_PROXY", "http://127.0.0.1:1"),
@@ -157,13 +160,12 @@ fn a_loopback_server_is_reached_directly_whatever_https_proxy_says() {
 #[test]
 fn an_unreachable_proxy_is_named_and_nothing_changes() {
     let e = Emulator::start_with_args(None, &["--tls"]);
-    let s = Sandbox::new();
     let dead = "http://proxy-user:s3cret@127.0.0.1:1";
-    s.write(
-        "kube/config",
-        &kubeconfig(&e, &e.url(), &format!("    proxy-url: {dead}\n")),
-    );
-    s.write("proxied.yaml", &stack());
+    let s = sandbox(&kubeconfig(
+        &e,
+        &e.url(),
+        &format!("    proxy-url: {dead}\n"),
+    ));
     let apply = s.run(&["apply", "proxied.yaml", "--auto-approve"]);
     assert_eq!(apply.code, 1, "{}", apply.all());
     let all = apply.all();
@@ -183,9 +185,7 @@ fn an_unreachable_proxy_is_named_and_nothing_changes() {
 #[test]
 fn a_no_proxy_kube_cannot_read_is_named_with_the_fix() {
     let e = Emulator::start_with_args(None, &["--tls"]);
-    let s = Sandbox::new();
-    s.write("kube/config", &kubeconfig(&e, &e.url(), ""));
-    s.write("proxied.yaml", &stack());
+    let s = sandbox(&kubeconfig(&e, &e.url(), ""));
     let env = [
         ("HTTPS_PROXY", "http://127.0.0.1:1"),
         ("NO_PROXY", "localhost,127.0.0.1,"),
