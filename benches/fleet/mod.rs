@@ -17,6 +17,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,8 @@ struct Measured {
     /// User and system CPU time, the helm processes each plan starts included.
     cpu: Duration,
     max_rss_mb: f64,
+    /// The most descriptors the child held at once, sampled every 10 ms.
+    max_open_files: usize,
     code: i32,
     /// CPU time moto spent meanwhile.
     moto_cpu: Duration,
@@ -93,14 +96,33 @@ fn measure(mut cmd: Command) -> Measured {
         .stdout(Stdio::null())
         .spawn()
         .expect("spawn the bench child");
+    // Open descriptors, sampled from /proc until the child is reaped (its cost, a
+    // directory read every 10 ms, counts as this process's CPU).
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (done, fd_dir) = (done.clone(), format!("/proc/{}/fd", child.id()));
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(entries) = std::fs::read_dir(&fd_dir) {
+                    most = most.max(entries.count());
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            most
+        })
+    };
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    done.store(true, Ordering::Relaxed);
+    let max_open_files = sampler.join().unwrap_or(0);
     let seconds = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Measured {
         wall: start.elapsed(),
         cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
         max_rss_mb: usage.ru_maxrss as f64 / 1024.0,
+        max_open_files,
         code: libc::WEXITSTATUS(status),
         moto_cpu: Duration::ZERO,
         emulators_cpu: Duration::ZERO,
@@ -264,22 +286,24 @@ pub fn benchmark(rows: &mut Vec<String>) {
             format!("{rtt} ms round trip")
         };
         rows.push(format!(
-            "| no-op plan, 1 member of the cluster tier ({network}) | {:.2} s | {:.2} s CPU (moto {:.2} s, emulators {:.2} s), {:.0} MB peak | — |",
+            "| no-op plan, 1 member of the cluster tier ({network}) | {:.2} s | {:.2} s CPU (moto {:.2} s, emulators {:.2} s), {:.0} MB peak, {} open files at most | — |",
             one.wall.as_secs_f64(),
             one.cpu.as_secs_f64(),
             one.moto_cpu.as_secs_f64(),
             one.emulators_cpu.as_secs_f64(),
-            one.max_rss_mb
+            one.max_rss_mb,
+            one.max_open_files
         ));
         rows.push(format!(
-            "| no-op plan, {n} members at once in one process ({network}) | {:.2} s ({:.2}× one member) | {:.2} s CPU (moto {:.2} s, emulators {:.2} s, latency proxies {:.2} s), {:.0} MB peak | ≤ 3× one member |",
+            "| no-op plan, {n} members at once in one process ({network}) | {:.2} s ({:.2}× one member) | {:.2} s CPU (moto {:.2} s, emulators {:.2} s, latency proxies {:.2} s), {:.0} MB peak, {} open files at most | ≤ 3× one member |",
             all.wall.as_secs_f64(),
             all.wall.as_secs_f64() / one.wall.as_secs_f64(),
             all.cpu.as_secs_f64(),
             all.moto_cpu.as_secs_f64(),
             all.emulators_cpu.as_secs_f64(),
             all.proxies_cpu.as_secs_f64(),
-            all.max_rss_mb
+            all.max_rss_mb,
+            all.max_open_files
         ));
     }
 }
