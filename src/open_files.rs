@@ -93,7 +93,8 @@ fn most_a_process_may_hold(hard: libc::rlim_t) -> libc::rlim_t {
     if read == 0 && per_process > 0 {
         hard.min(per_process as libc::rlim_t)
     } else {
-        hard.min(libc::OPEN_MAX as libc::rlim_t)
+        // OPEN_MAX of <sys/syslimits.h>, which libc does not export.
+        hard.min(10240)
     }
 }
 
